@@ -1,0 +1,38 @@
+"""One source of truth for names and versions that several modules share.
+
+Field names live in :mod:`provision.fields`; everything else that more than one
+module (or the tests, the bench, compose.yaml's renderer) needs to agree on is here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The Elastic Stack version the local stack runs (compose.yaml reads it via the env file).
+STACK_VERSION = "9.3.2"
+
+# Elasticsearch versions the test node downloads (Maven Central integ-test-zip).
+# 9.x needs Java 21+; when only older JDKs exist the node falls back to the 8.x line.
+TEST_ES_VERSION = "9.3.2"
+TEST_ES_FALLBACK_VERSION = "8.19.21"
+
+# Index names.
+INDEX_PREFIX = "ctstack-cloudtrail"          # events go to f"{INDEX_PREFIX}-YYYY.MM"
+INDEX_TEMPLATE_NAME = "ctstack-cloudtrail"
+STATE_INDEX = "ctstack-state"                 # which S3 objects were imported (key + ETag)
+
+# Local stack defaults.
+LOCAL_ES_URL = "http://127.0.0.1:9200"
+LOCAL_KIBANA_URL = "http://127.0.0.1:5601"
+LOCAL_ES_USER = "elastic"
+
+
+def ctstack_home() -> Path:
+    """Where ctstack keeps the local stack's files (credentials, compose env)."""
+    return Path(os.environ.get("CTSTACK_HOME") or Path.home() / ".ctstack")
+
+
+def credentials_file() -> Path:
+    """The 0600 env file `ctstack up` writes; KEY=VALUE lines (ELASTIC_PASSWORD, ...)."""
+    return ctstack_home() / "credentials.env"

@@ -1,0 +1,99 @@
+"""Shared fixtures. Elasticsearch is always real: the integ-test node from
+tests/support/esnode.py, or the cluster named by CTSTACK_TEST_ES_URL (how users' CI
+with real containers runs this same suite). A node that cannot start fails the tests
+with its log tail; nothing here skips."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from provision.connection import EsConfig, client, server_version
+from tests.support.esnode import EsNode, NodeError
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data" / "cloudtrail"
+
+_ES_VERSION_KEY = pytest.StashKey[str]()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The public sample CloudTrail data beside the repo (../shared/data/cloudtrail)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"sample data not found at {SHARED_DATA}: the repo expects ../shared beside it")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def es_config(request: pytest.FixtureRequest) -> Iterator[EsConfig]:
+    """Connection settings for the session's real Elasticsearch."""
+    url = os.environ.get("CTSTACK_TEST_ES_URL")
+    node: EsNode | None = None
+    if url:
+        cfg = EsConfig(
+            url=url.rstrip("/"),
+            api_key=os.environ.get("CTSTACK_TEST_ES_API_KEY"),
+            user=os.environ.get("CTSTACK_TEST_ES_USER"),
+            password=os.environ.get("CTSTACK_TEST_ES_PASSWORD"),
+            ca_certs=os.environ.get("CTSTACK_TEST_ES_CA_CERTS"),
+        )
+    else:
+        try:
+            node = EsNode().start()
+        except NodeError as err:
+            pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
+        cfg = EsConfig(url=node.url)
+    version = server_version(client(cfg))
+    request.config.stash[_ES_VERSION_KEY] = f"Elasticsearch {version} at {cfg.url}" + (" (test node)" if node else " (CTSTACK_TEST_ES_URL)")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(f"\n[ctstack] testing against {request.config.stash[_ES_VERSION_KEY]}")
+    try:
+        yield cfg
+    finally:
+        if node:
+            node.stop()
+
+
+@pytest.fixture(scope="session")
+def es_url(es_config: EsConfig) -> str:
+    return es_config.url
+
+
+@pytest.fixture()
+def es(es_config: EsConfig) -> Iterator[Elasticsearch]:
+    es = client(es_config)
+    yield es
+    es.close()
+
+
+@pytest.fixture()
+def index_prefix(es: Elasticsearch) -> Iterator[str]:
+    """A unique index prefix for one test; its indices are deleted afterwards."""
+    prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
+
+
+@pytest.fixture()
+def private_es_node() -> Iterator[EsNode]:
+    """A node of this test's own, for tests that kill and restart Elasticsearch."""
+    try:
+        node = EsNode(heap="512m").start()
+    except NodeError as err:
+        pytest.fail(f"a private Elasticsearch test node could not start:\n{err}", pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if _ES_VERSION_KEY in config.stash:
+        terminalreporter.write_line(f"[ctstack] tested against {config.stash[_ES_VERSION_KEY]}")
