@@ -1,0 +1,366 @@
+"""Prove the importer is never the bottleneck: four rates measured in one run on the same files.
+
+    python bench/run.py --events 1000000 [--seed 0] [--json] [--workdir bench/out] [--profile FILE]
+
+1. parse_limit_eps  bare gunzip + orjson.loads of every log file: the floor any importer pays;
+2. pipeline_eps     ctstack's own path from files to bulk request bodies (read, decode,
+                    to_document, ids, chunking, serialisation, per-file accounting), with the
+                    sending replaced by a null sink that acknowledges every document;
+3. e2e_eps          `ctstack import --json` (a separate process, so its peak RSS is its own)
+                    into a fresh Elasticsearch node the bench starts (tests/support/esnode.py);
+4. raw_bulk_eps     the same documents, pre-serialised NDJSON bodies with the same chunking,
+                    POSTed to the same node over one keep-alive connection: the ceiling ES sets;
+plus peak_rss_mb of the import process, pipeline_ratio = pipeline_eps / parse_limit_eps,
+e2e_ratio = e2e_eps / raw_bulk_eps, the machine and the Elasticsearch version.
+
+Generated data goes to --workdir (default bench/out/, gitignored) and is reused by later runs
+with the same --events and --seed. Indices are deleted between the e2e and raw runs, so both
+write the same documents into empty indices. The node is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import json
+import os
+import platform
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Callable, Iterable
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from a checkout: provision/ and tests/support/
+
+import orjson  # noqa: E402
+from elasticsearch.helpers.actions import _chunk_actions, expand_action  # noqa: E402
+
+from provision import importer  # noqa: E402
+from provision.connection import EsConfig, client, server_version  # noqa: E402
+from provision.generate import SAMPLE_SEED, write_sample  # noqa: E402
+from provision.records import SourceFile, is_digest_name, local_files  # noqa: E402
+from provision.template import install_template  # noqa: E402
+
+INDEX_PREFIX = "ctstack-bench"
+SEED_SCRIPT_EPS = 36      # the 2014 script: one `zcat | jq` and one curl per record
+
+
+# --- the machine ---------------------------------------------------------------------------
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_mb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_mb = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor() or platform.machine(),
+            "memory_mb": mem_mb, "python": platform.python_version(), "load_avg_at_start": list(os.getloadavg())}
+
+
+def _log(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def ensure_data(workdir: Path, events: int, seed: int) -> tuple[Path, dict]:
+    """The generated files for (events, seed), made once and reused."""
+    data = workdir / f"cloudtrail-{events}-seed{seed}"
+    marker = workdir / f"cloudtrail-{events}-seed{seed}.json"   # beside the data, so the importer never sees it
+    if marker.exists():
+        return data, json.loads(marker.read_text())
+    if data.exists():   # a run interrupted while generating
+        shutil.rmtree(data)
+    started = time.monotonic()
+    stats = write_sample(data, events=events, seed=seed).as_dict()
+    stats["seconds"] = round(time.monotonic() - started, 2)
+    marker.write_text(json.dumps(stats))
+    return data, stats
+
+
+def log_files(data: Path) -> list[SourceFile]:
+    return [f for f in local_files([data]) if not f.skip_reason]
+
+
+# --- 1. the parse floor ------------------------------------------------------------------------
+
+def parse_limit(files: list[SourceFile]) -> tuple[int, float]:
+    """Bare gunzip + orjson.loads of every log file (digests skipped by name, as any reader would)."""
+    events = 0
+    started = time.perf_counter()
+    for f in files:
+        if is_digest_name(f.name):
+            continue
+        events += len(orjson.loads(gzip.decompress(f.read()))["Records"])
+    return events, time.perf_counter() - started
+
+
+# --- 2. ctstack's pipeline into a null sink -------------------------------------------------------
+
+def pipeline(files: Iterable[SourceFile], sink: Callable[[bytes], None], *, profile: str = "standard") -> tuple[int, int, float]:
+    """ctstack's path from files to bulk request bodies; ``sink`` gets each body instead of Elasticsearch.
+
+    Built on the importer's own producer (``_Run.actions``), the elasticsearch helpers' chunker
+    with the client's own serializers (what ``streaming_bulk`` does before it sends), and the
+    importer's per-document accounting (``_Run.result``) fed an acknowledgement for each.
+    Returns (events read, bodies, seconds).
+    """
+    es = client(EsConfig(url="http://127.0.0.1:9"))   # never contacted: only its serializers are used
+    serializers = es.transport.serializers
+    json_serializer = serializers.get_serializer("application/json")
+    ndjson = serializers.get_serializer("application/x-ndjson")
+    with tempfile.TemporaryDirectory() as tmp:
+        dead = importer.DeadLetter(Path(tmp) / "dead.ndjson")
+        run = importer._Run(INDEX_PREFIX, profile, False, dead, None, None)
+        bodies = 0
+        started = time.perf_counter()
+        chunks = _chunk_actions(map(expand_action, run.actions(files)), importer.CHUNK_SIZE,
+                                importer.MAX_CHUNK_BYTES, None, json_serializer)
+        for bulk_data, bulk_actions in chunks:
+            sink(ndjson.dumps(bulk_actions))
+            bodies += 1
+            for item in bulk_data:
+                meta = item[0]["create"]
+                run.result(True, {"create": {"_index": meta["_index"], "_id": meta["_id"], "status": 201}})
+        seconds = time.perf_counter() - started
+        dead.close()
+        summary = run.summary
+        if summary.events_failed or summary.events_indexed != summary.events_read:
+            raise SystemExit(f"pipeline lost events: {summary.to_dict()}")
+    return summary.events_read, bodies, seconds
+
+
+def null_sink(body: bytes) -> None:
+    pass
+
+
+class BodyFile:
+    """Bulk bodies on disk, length-prefixed, for the raw replay."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def writer(self):
+        fh = open(self.path, "wb")
+
+        def sink(body: bytes) -> None:
+            fh.write(struct.pack("<I", len(body)))
+            fh.write(body)
+        return fh, sink
+
+    def bodies(self) -> Iterable[bytes]:
+        with open(self.path, "rb") as fh:
+            while head := fh.read(4):
+                yield fh.read(struct.unpack("<I", head)[0])
+
+
+# --- 3. end to end ------------------------------------------------------------------------------
+
+def run_measured(cmd: list[str], env: dict, cwd: Path) -> tuple[int, bytes, bytes, float, float]:
+    """Run ``cmd``; return (exit code, stdout, stderr, wall seconds, peak RSS in MB) of that one process."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read(), err.read(), wall, usage.ru_maxrss / 1024   # ru_maxrss is in KiB on Linux
+
+
+def e2e(url: str, data: Path, workdir: Path) -> dict:
+    dead = workdir / "e2e-dead-letter.ndjson"
+    dead.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "provision", "import", str(data), "--json",
+           "--es-url", url, "--index-prefix", INDEX_PREFIX, "--dead-letter", str(dead)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_ES_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    code, out, err, wall, rss = run_measured(cmd, env, workdir)
+    if code != 0:
+        raise SystemExit(f"ctstack import failed (exit {code}):\n{err.decode()[-3000:]}\n{out.decode()[-2000:]}")
+    return {"summary": json.loads(out), "wall_seconds": wall, "peak_rss_mb": rss}
+
+
+# --- 4. the ceiling: raw bulk ------------------------------------------------------------------------
+
+def raw_bulk(url: str, bodies: Iterable[bytes]) -> tuple[int, float]:
+    """POST each pre-serialised body to /_bulk over one keep-alive connection, then refresh.
+    Returns (documents acknowledged, seconds)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+    headers = {"Content-Type": "application/x-ndjson"}
+    docs = 0
+    started = time.perf_counter()
+    for body in bodies:
+        conn.request("POST", "/_bulk", body=body, headers=headers)
+        resp = conn.getresponse()
+        payload = resp.read()
+        if resp.status != 200 or b'"errors":false' not in payload[:200]:
+            raise SystemExit(f"raw bulk failed: HTTP {resp.status} {payload[:500]!r}")
+        docs += body.count(b"\n") // 2
+    conn.request("POST", f"/{INDEX_PREFIX}-*/_refresh")
+    conn.getresponse().read()
+    seconds = time.perf_counter() - started
+    conn.close()
+    return docs, seconds
+
+
+def delete_indices(es) -> None:
+    es.options(ignore_status=404).indices.delete(index=f"{INDEX_PREFIX}-*", expand_wildcards="all")
+
+
+def count_docs(es) -> int:
+    es.indices.refresh(index=f"{INDEX_PREFIX}-*")
+    return es.count(index=f"{INDEX_PREFIX}-*")["count"]
+
+
+# --- the run ----------------------------------------------------------------------------------------
+
+def profile_pipeline(files: list[SourceFile], out: Path) -> str:
+    """Run the pipeline once under pyinstrument; write HTML to ``out`` and return the text report."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    pipeline(files, null_sink)
+    profiler.stop()
+    out.write_text(profiler.output_html())
+    text = profiler.output_text(unicode=False, color=False, show_all=False)
+    out.with_suffix(".txt").write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=SAMPLE_SEED)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "out", help="generated data and scratch files (default %(default)s)")
+    parser.add_argument("--profile", type=Path, help="also profile the pipeline with pyinstrument: write HTML here (and .txt beside it)")
+    parser.add_argument("--heap", default="1g", help="heap of the Elasticsearch node the bench starts (default %(default)s)")
+    args = parser.parse_args(argv)
+    quiet = False
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    from tests.support.esnode import EsNode
+
+    result: dict = {"events": args.events, "seed": args.seed, "machine": machine()}
+    _log(quiet, f"load average {os.getloadavg()}; generating {args.events:,} events (seed {args.seed}) ...")
+    data, gen_stats = ensure_data(args.workdir, args.events, args.seed)
+    files = log_files(data)
+    result["files"] = gen_stats["files"]
+    result["digest_files"] = gen_stats["digest_files"]
+    result["compressed_mb"] = round(gen_stats["compressed_bytes"] / 2**20, 1)
+    result["uncompressed_mb"] = round(gen_stats["uncompressed_bytes"] / 2**20, 1)
+
+    parse_limit(files)   # warm the page cache so every stage reads from memory
+    _log(quiet, "1/4 parse floor ...")
+    events, seconds = parse_limit(files)
+    assert events == args.events, (events, args.events)
+    result["parse_limit_eps"] = round(events / seconds)
+    result["parse_limit_seconds"] = round(seconds, 2)
+
+    _log(quiet, "2/4 pipeline into a null sink ...")
+    events, bodies, seconds = pipeline(files, null_sink)
+    assert events == args.events
+    result["pipeline_eps"] = round(events / seconds)
+    result["pipeline_seconds"] = round(seconds, 2)
+    result["bulk_requests"] = bodies
+    result["pipeline_ratio"] = round(result["pipeline_eps"] / result["parse_limit_eps"], 3)
+
+    body_file = BodyFile(args.workdir / f"bodies-{args.events}-seed{args.seed}.bin")
+    fh, sink = body_file.writer()
+    with fh:
+        pipeline(files, sink)   # untimed: the same bodies, kept for the raw replay
+
+    if args.profile:
+        _log(quiet, f"profiling the pipeline -> {args.profile}")
+        result["profile"] = str(args.profile)
+        profile_pipeline(files, args.profile)
+
+    _log(quiet, "starting a fresh Elasticsearch node ...")
+    node = EsNode(heap=args.heap).start()
+    try:
+        es = client(EsConfig(url=node.url), request_timeout=300)
+        result["es_version"] = server_version(es)
+        install_template(es, INDEX_PREFIX)
+        # Warm the JVM up on a few bodies first, so neither measured run pays for it.
+        raw_bulk(node.url, (b for _, b in zip(range(20), body_file.bodies())))
+        delete_indices(es)
+
+        _log(quiet, f"3/4 ctstack import into {node.url} (load {os.getloadavg()[0]:.2f}) ...")
+        result["load_avg_before_e2e"] = list(os.getloadavg())
+        run = e2e(node.url, data, args.workdir)
+        summary = run["summary"]
+        if summary["events_indexed"] != args.events:
+            raise SystemExit(f"e2e indexed {summary['events_indexed']} of {args.events}: {summary}")
+        result["e2e_eps"] = round(summary["events_indexed"] / summary["seconds"])
+        result["e2e_seconds"] = summary["seconds"]
+        result["e2e_wall_seconds"] = round(run["wall_seconds"], 2)
+        result["peak_rss_mb"] = round(run["peak_rss_mb"], 1)
+        docs_e2e = count_docs(es)
+        delete_indices(es)
+
+        _log(quiet, f"4/4 raw bulk of the same bodies (load {os.getloadavg()[0]:.2f}) ...")
+        result["load_avg_before_raw"] = list(os.getloadavg())
+        docs, seconds = raw_bulk(node.url, body_file.bodies())
+        docs_raw = count_docs(es)
+        if not (docs == docs_raw == docs_e2e == args.events):
+            raise SystemExit(f"document counts differ: e2e {docs_e2e}, raw {docs_raw} (acknowledged {docs})")
+        result["raw_bulk_eps"] = round(docs / seconds)
+        result["raw_bulk_seconds"] = round(seconds, 2)
+        result["e2e_ratio"] = round(result["e2e_eps"] / result["raw_bulk_eps"], 3)
+        delete_indices(es)
+        es.close()
+    finally:
+        node.stop()
+        body_file.path.unlink(missing_ok=True)
+    result["load_avg_at_end"] = list(os.getloadavg())
+    result["seed_script_eps"] = SEED_SCRIPT_EPS
+
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0
+
+
+def print_table(r: dict) -> None:
+    m = r["machine"]
+    print(f"{r['events']:,} events in {r['files']:,} files (+{r['digest_files']} digests), seed {r['seed']}; "
+          f"{m['cores']} cores, {m['cpu_model']}; Elasticsearch {r['es_version']}")
+    rows = [
+        ("parse_limit_eps", f"{r['parse_limit_eps']:,}", "gunzip + orjson.loads, the floor"),
+        ("pipeline_eps", f"{r['pipeline_eps']:,}", "ctstack files -> bulk bodies, null sink"),
+        ("pipeline_ratio", f"{r['pipeline_ratio']:.2f}", "target >= 0.5"),
+        ("e2e_eps", f"{r['e2e_eps']:,}", "ctstack import into the node"),
+        ("raw_bulk_eps", f"{r['raw_bulk_eps']:,}", "same bodies POSTed raw: the ES ceiling"),
+        ("e2e_ratio", f"{r['e2e_ratio']:.2f}", "target >= 0.8"),
+        ("peak_rss_mb", f"{r['peak_rss_mb']:.0f}", "of the import process, target < 300"),
+        ("seed_script_eps", f"{r['seed_script_eps']}", "zcat | jq + one curl per record"),
+    ]
+    for name, value, note in rows:
+        print(f"  {name:<16} {value:>10}   {note}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
