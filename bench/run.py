@@ -4,8 +4,8 @@
 
 1. parse_limit_eps  bare gunzip + orjson.loads of every log file: the floor any importer pays;
 2. pipeline_eps     ctstack's own path from files to bulk request bodies (read, decode,
-                    to_document, ids, chunking, serialisation, per-file accounting), with the
-                    sending replaced by a null sink that acknowledges every document;
+                    to_document, ids, chunking, serialisation: importer.bulk_bodies), with
+                    the sending replaced by a null sink;
 3. e2e_eps          `ctstack import --json` (a separate process, so its peak RSS is its own)
                     into a fresh Elasticsearch node the bench starts (tests/support/esnode.py);
 4. raw_bulk_eps     the same documents, pre-serialised NDJSON bodies with the same chunking,
@@ -40,7 +40,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout: provision/ and tests/support/
 
 import orjson  # noqa: E402
-from elasticsearch.helpers.actions import _chunk_actions, expand_action  # noqa: E402
 
 from provision import importer  # noqa: E402
 from provision.connection import EsConfig, client, server_version  # noqa: E402
@@ -116,36 +115,16 @@ def parse_limit(files: list[SourceFile]) -> tuple[int, float]:
 # --- 2. ctstack's pipeline into a null sink -------------------------------------------------------
 
 def pipeline(files: Iterable[SourceFile], sink: Callable[[bytes], None], *, profile: str = "standard") -> tuple[int, int, float]:
-    """ctstack's path from files to bulk request bodies; ``sink`` gets each body instead of Elasticsearch.
-
-    Built on the importer's own producer (``_Run.actions``), the elasticsearch helpers' chunker
-    with the client's own serializers (what ``streaming_bulk`` does before it sends), and the
-    importer's per-document accounting (``_Run.result``) fed an acknowledgement for each.
-    Returns (events read, bodies, seconds).
-    """
-    es = client(EsConfig(url="http://127.0.0.1:9"))   # never contacted: only its serializers are used
-    serializers = es.transport.serializers
-    json_serializer = serializers.get_serializer("application/json")
-    ndjson = serializers.get_serializer("application/x-ndjson")
-    with tempfile.TemporaryDirectory() as tmp:
-        dead = importer.DeadLetter(Path(tmp) / "dead.ndjson")
-        run = importer._Run(INDEX_PREFIX, profile, False, dead, None, None)
-        bodies = 0
-        started = time.perf_counter()
-        chunks = _chunk_actions(map(expand_action, run.actions(files)), importer.CHUNK_SIZE,
-                                importer.MAX_CHUNK_BYTES, None, json_serializer)
-        for bulk_data, bulk_actions in chunks:
-            sink(ndjson.dumps(bulk_actions))
-            bodies += 1
-            for item in bulk_data:
-                meta = item[0]["create"]
-                run.result(True, {"create": {"_index": meta["_index"], "_id": meta["_id"], "status": 201}})
-        seconds = time.perf_counter() - started
-        dead.close()
-        summary = run.summary
-        if summary.events_failed or summary.events_indexed != summary.events_read:
-            raise SystemExit(f"pipeline lost events: {summary.to_dict()}")
-    return summary.events_read, bodies, seconds
+    """ctstack's path from files to bulk request bodies (``importer.bulk_bodies``: read, decode,
+    to_document, ids, chunking, serialisation); ``sink`` gets each body instead of Elasticsearch.
+    Returns (documents, bodies, seconds)."""
+    docs = bodies = 0
+    started = time.perf_counter()
+    for count, body in importer.bulk_bodies(files, index_prefix=INDEX_PREFIX, profile=profile):
+        sink(body)
+        docs += count
+        bodies += 1
+    return docs, bodies, time.perf_counter() - started
 
 
 def null_sink(body: bytes) -> None:

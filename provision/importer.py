@@ -3,7 +3,8 @@
 One streaming pass. Every event read ends in exactly one bucket: indexed, duplicate
 (already present: documents are created with ``op_type=create`` and ``_id`` = eventID),
 or failed with a reason, written with the original event to a dead-letter NDJSON file.
-Memory holds one file's events and one bulk chunk in flight, whatever the number of files.
+Memory holds one file's events and at most three bulk chunks (one on the wire, one waiting,
+one being built), whatever the number of files.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
-from elasticsearch.helpers import streaming_bulk
+from elasticsearch.helpers.actions import _chunk_actions  # the chunker streaming_bulk uses
 from elasticsearch.serializer import OrjsonSerializer
 
 from provision import classify, settings
@@ -34,7 +36,8 @@ from provision.template import install_template
 CHUNK_SIZE = 1000                   # documents per bulk request ...
 MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes first
 _REASON_KIND = re.compile(r"[:(]")  # "no usable eventTime (...)" counts as "no usable eventTime"
-MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff
+MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
+MAX_BACKOFF = 60.0                  # ... of at most this many seconds
 
 
 @dataclass
@@ -280,19 +283,30 @@ def run_import(
         install_template(es, index_prefix)
     dead = DeadLetter(dead_letter_path)
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress)
+    serializer = es.transport.serializers.get_serializer("application/json")
+    chunks = _chunk_actions(run.actions(files), chunk_size, max_chunk_bytes, None, serializer)
+    # One chunk on the wire while the next is built: reading, converting and serialising
+    # overlap with Elasticsearch indexing instead of waiting for it. Results are applied
+    # here, in this thread, in the order the chunks were sent.
+    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctstack-bulk")
+    on_the_wire: deque[Future] = deque()
     try:
-        results = streaming_bulk(
-            es, run.actions(files),
-            chunk_size=chunk_size, max_chunk_bytes=max_chunk_bytes,
-            expand_action_callback=_as_is,
-            raise_on_error=False, raise_on_exception=False,
-            max_retries=max_retries, initial_backoff=initial_backoff, max_backoff=60,
-        )
-        for ok, item in results:
-            run.result(ok, item)
+        for data, lines in chunks:
+            headers = [pair[0] for pair in data]
+            on_the_wire.append(sender.submit(_send_chunk, es, headers, lines, max_retries, initial_backoff))
+            while len(on_the_wire) > 1:
+                _apply(run, on_the_wire.popleft().result())
+        while on_the_wire:
+            _apply(run, on_the_wire.popleft().result())
     except (TransportError, ApiError) as err:
+        for future in on_the_wire:  # chunks sent before the failure may still have been acknowledged
+            try:
+                _apply(run, future.result())
+            except (TransportError, ApiError):
+                pass
         run.abort(describe_error(err, EsConfig(url=_es_url(es))))
     finally:
+        sender.shutdown(wait=True)
         dead.close()
     summary = run.summary
     summary.indices = sorted(run.indices)
@@ -306,8 +320,43 @@ def run_import(
     return summary
 
 
-def _as_is(action: tuple[dict, dict]) -> tuple[dict, dict]:
-    return action
+def _apply(run: _Run, results: list[tuple[bool, dict]]) -> None:
+    for ok, item in results:
+        run.result(ok, item)
+
+
+def _send_chunk(es: Elasticsearch, headers: list[dict], lines: list[bytes], max_retries: int,
+                initial_backoff: float) -> list[tuple[bool, dict]]:
+    """One bulk request; documents Elasticsearch turns away with 429 (the whole request or
+    single items) are sent again with exponential backoff. Returns (ok, item) per document,
+    in order. A whole request refused otherwise fails each of its documents with the reason;
+    transport errors (Elasticsearch unreachable) propagate."""
+    results: list = [None] * len(headers)
+    todo = list(range(len(headers)))
+    for attempt in range(max_retries + 1):
+        if attempt:
+            time.sleep(min(MAX_BACKOFF, initial_backoff * 2 ** (attempt - 1)))
+        last = attempt == max_retries
+        body = lines if len(todo) == len(headers) else [line for i in todo for line in lines[2 * i:2 * i + 2]]
+        try:
+            items = es.bulk(operations=body).body["items"]
+        except ApiError as err:
+            if err.status_code == 429 and not last:
+                continue
+            for i in todo:
+                results[i] = (False, {"create": {**headers[i]["create"], "status": err.status_code, "error": str(err)}})
+            return results
+        retry = []
+        for i, item in zip(todo, items):
+            status = (item.get("create") or next(iter(item.values()))).get("status", 500)
+            if status == 429 and not last:
+                retry.append(i)
+            else:
+                results[i] = (200 <= status < 300, item)
+        if not retry:
+            return results
+        todo = retry
+    return results
 
 
 def _es_url(es: Elasticsearch) -> str:
@@ -359,8 +408,6 @@ def bulk_bodies(
     """The import's own path from files to bulk request bodies, with nothing sent:
     yields (documents, NDJSON body) per chunk. For the benchmark's null sink and for
     inspecting what an import would send."""
-    from elasticsearch.helpers.actions import _chunk_actions  # the same chunker streaming_bulk uses
-
     serializer = OrjsonSerializer()
     dead = DeadLetter(os.devnull)
     run = _Run(index_prefix, profile, keep_access_keys, dead, None, None)
