@@ -67,16 +67,23 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
+@lru_cache(maxsize=65536)  # many events share a second, and sessions share a creationDate
+def _valid_cloudtrail_time(value: str) -> bool:
+    try:
+        datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]), int(value[17:19]))
+    except ValueError:
+        return False
+    return True
+
+
 def parse_event_time(value: Any) -> str:
     """eventTime as an ISO-8601 UTC string Elasticsearch accepts; DocumentError if unusable."""
     if not isinstance(value, str) or not value:
         raise DocumentError("no usable eventTime (missing or not a string)")
     # Fast path: CloudTrail's own form, 2024-08-01T13:30:05Z.
     if len(value) == 20 and value[10] == "T" and value[19] == "Z":
-        try:
-            datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]), int(value[17:19]))
-        except ValueError:
-            raise DocumentError(f"no usable eventTime ({value!r} is not a valid timestamp)") from None
+        if not _valid_cloudtrail_time(value):
+            raise DocumentError(f"no usable eventTime ({value!r} is not a valid timestamp)")
         return value
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
@@ -113,7 +120,31 @@ def _blob(value: Any, keep_access_keys: bool) -> Any:
     return value
 
 
+_USER_FIELDS_CACHE: dict[bytes, tuple] = {}
+_USER_FIELDS_CACHE_SIZE = 4096
+
+
 def _user(identity: dict, doc: dict) -> None:
+    """The user fields of ``identity``. The same few identities make most of a trail, so the
+    fields are kept per identity (keyed by its JSON) instead of worked out for every event."""
+    if not identity:
+        return
+    try:
+        key = orjson.dumps(identity)
+    except TypeError:  # not JSON-serialisable (never from a file): work it out, uncached
+        _user_fields(identity, doc)
+        return
+    fields = _USER_FIELDS_CACHE.get(key)
+    if fields is None:
+        if len(_USER_FIELDS_CACHE) >= _USER_FIELDS_CACHE_SIZE:
+            _USER_FIELDS_CACHE.clear()
+        computed: dict[str, Any] = {}
+        _user_fields(identity, computed)
+        fields = _USER_FIELDS_CACHE[key] = tuple(computed.items())
+    doc.update(fields)
+
+
+def _user_fields(identity: dict, doc: dict) -> None:
     kind = identity.get("type")
     arn = identity.get("arn") if isinstance(identity.get("arn"), str) else ""
     name = identity.get("userName")
