@@ -3,7 +3,9 @@ it renders with the env files `ctstack up` writes: secure by default, one versio
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from provision import settings, stack
 from provision.connection import read_env_file
 from tests.support.fake_compose import REAL_COMPOSE
+from tests.support.fake_services import Reply, ScriptedServer, es_health, kibana_status
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,13 +53,15 @@ def test_compose_v2_validates_the_file_with_the_env_files_ctstack_writes(home):
     assert out.returncode == 0, out.stderr
 
 
-def test_without_the_secrets_compose_refuses_to_render_there_is_no_default_password(home):
+def test_without_any_one_secret_compose_refuses_to_render_there_is_no_default(home):
     stack.write_stack_env(stack.resolve_stack_settings())
     assert compose("config", "-q").returncode != 0  # no credentials file at all
-    settings.credentials_file().write_text("# no secrets here\n")
-    out = compose("config", "-q")
-    assert out.returncode != 0
-    assert "required variable ELASTIC_PASSWORD is missing" in out.stderr
+    settings.credentials_file().parent.mkdir(parents=True, exist_ok=True)
+    for missing in stack.SECRET_NAMES:
+        settings.credentials_file().write_text("".join(f"{name}=x{i}\n" for i, name in enumerate(stack.SECRET_NAMES) if name != missing))
+        out = compose("config", "-q")
+        assert out.returncode != 0, f"Compose rendered the stack without {missing}"
+        assert f"required variable {missing} is missing" in out.stderr
 
 
 def test_compose_yaml_holds_no_literal_password_or_default_for_any_secret():
@@ -132,3 +137,50 @@ def test_long_running_services_have_healthchecks(rendered):
 def test_the_checkout_compose_yaml_is_the_packaged_file():
     # A symlink in the checkout; `pip install .` (not editable) ships provision/compose.yaml.
     assert (REPO / "compose.yaml").read_bytes() == stack.compose_file().read_bytes()
+
+
+def test_the_setup_service_sets_the_kibana_system_password_through_the_security_api(rendered, home):
+    """Runs the setup container's script, as Compose renders it, with bash and curl against a
+    loopback server playing Elasticsearch: 503 while security starts, then 200 as the
+    change-password API answers."""
+    secrets = read_env_file(settings.credentials_file())
+    script = rendered["services"]["setup"]["command"][2].replace("$$", "$")  # Compose's escape
+    path = "/_security/user/kibana_system/_password"
+    elastic = "Basic " + base64.b64encode(f"elastic:{secrets['ELASTIC_PASSWORD']}".encode()).decode()
+    with ScriptedServer({path: [Reply(503, {"status": 503}), Reply(200, {})]}, expected_auth=elastic) as es:
+        done = subprocess.run(
+            ["bash", "-c", script.replace("http://elasticsearch:9200", es.url)], capture_output=True, text=True, timeout=60,
+            env={"PATH": os.environ["PATH"], **{k: secrets[k] for k in ("ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD")}},
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert es.requests == [(path, elastic), (path, elastic)]
+    assert json.loads(es.bodies[-1]) == {"password": secrets["KIBANA_SYSTEM_PASSWORD"]}
+    assert "kibana_system password set" in done.stdout
+    assert not any(secret in done.stdout + done.stderr for secret in secrets.values())
+
+
+def run_healthcheck(rendered: dict, service: str, container_url: str, server_url: str, env: dict[str, str]) -> int:
+    """One run of a service's healthcheck command, as Compose renders it, with the container's
+    own address swapped for a loopback server's."""
+    command = rendered["services"][service]["healthcheck"]["test"][1].replace("$$", "$")
+    done = subprocess.run(["sh", "-c", command.replace(container_url, server_url)], timeout=30,
+                          env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True)
+    assert not done.stdout, "healthchecks print nothing (their output lands in `docker inspect`)"
+    return done.returncode
+
+
+def test_the_elasticsearch_healthcheck_passes_only_once_the_cluster_is_yellow(rendered, home):
+    password = read_env_file(settings.credentials_file())["ELASTIC_PASSWORD"]
+    elastic = "Basic " + base64.b64encode(f"elastic:{password}".encode()).decode()
+    timed_out = Reply(408, {"cluster_name": "docker-cluster", "status": "red", "timed_out": True})
+    with ScriptedServer({"/_cluster/health": [timed_out, es_health("yellow")]}, expected_auth=elastic) as es:
+        results = [run_healthcheck(rendered, "elasticsearch", "http://localhost:9200", es.url, {"ELASTIC_PASSWORD": password}) for _ in range(2)]
+    assert results[0] != 0 and results[1] == 0
+
+
+def test_the_kibana_healthcheck_passes_only_when_kibana_is_available(rendered):
+    replies = [Reply(503, "Kibana server is not ready yet"), kibana_status("degraded"), kibana_status("available")]
+    with ScriptedServer({"/api/status": replies}, expected_auth="Basic only-anonymous-calls-expected") as kibana:
+        results = [run_healthcheck(rendered, "kibana", "http://localhost:5601", kibana.url, {}) for _ in range(3)]
+        assert all(auth is None for _, auth in kibana.requests), "the container check reads the redacted status"
+    assert [r == 0 for r in results] == [False, False, True]

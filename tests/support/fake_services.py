@@ -37,6 +37,7 @@ class ScriptedServer:
     routes: dict[str, list[Reply]]
     expected_auth: str | None = None          # the Authorization header value that is valid
     requests: list[tuple[str, str | None]] = field(default_factory=list)   # (path, Authorization)
+    bodies: list[bytes] = field(default_factory=list)                      # request bodies, in order
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -45,6 +46,10 @@ class ScriptedServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                server._answer(self)
+
+            def do_POST(self) -> None:  # noqa: N802
+                server.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 server._answer(self)
 
             def log_message(self, *args: Any) -> None:
@@ -91,7 +96,7 @@ class ScriptedServer:
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
         if isinstance(body, (dict, list)):
-            raw, ctype = json.dumps(body).encode(), "application/json"
+            raw, ctype = json.dumps(body, separators=(",", ":")).encode(), "application/json"  # like Node's JSON.stringify
         else:
             raw, ctype = str(body or "").encode(), "text/plain; charset=utf-8"
         handler.send_response(status)
