@@ -357,22 +357,9 @@ def up(options: UpOptions, *, stack: LocalStack | None = None, steps: PostUpStep
         raise CtstackError("--import/--sample need the importer, which this build of ctstack does not have.")
 
     if options.es is not None:
-        es_cfg = options.es
-        kibana = dataclasses.replace(es_cfg, url=options.kibana_url.rstrip("/")) if options.kibana_url else None
-        result = UpResult(local=False, es_url=es_cfg.url, kibana_url=kibana.url if kibana else None)
-        reporter.step(f"Using the existing cluster at {es_cfg.url} (Compose is not used).")
+        result, es_cfg, kibana = _use_existing_cluster(options, reporter)
     else:
-        stack = stack or LocalStack()
-        stack.check_engine()
-        created = ensure_credentials()
-        write_stack_env(resolve_stack_settings(options.es_heap, options.kibana_locale))
-        reporter.step("Starting Elasticsearch and Kibana (docker compose up)…")
-        stack.start(options.timeout)
-        password = read_env_file(settings.credentials_file())["ELASTIC_PASSWORD"]
-        es_cfg = EsConfig(url=stack.es_url, user=settings.LOCAL_ES_USER, password=password)
-        kibana = dataclasses.replace(es_cfg, url=stack.kibana_url)
-        result = UpResult(local=True, es_url=es_cfg.url, kibana_url=kibana.url,
-                          credentials_file=settings.credentials_file(), credentials_created=created)
+        result, es_cfg, kibana = _start_local_stack(stack or LocalStack(), options, reporter)
 
     health.wait_for_elasticsearch(es_cfg, timeout=options.timeout, on_progress=reporter.progress)
     if kibana:
@@ -395,6 +382,29 @@ def up(options: UpOptions, *, stack: LocalStack | None = None, steps: PostUpStep
         reporter.step(f"Importing {', '.join(sources)}…")
         result.imported = steps.import_sources(es_cfg, sources, options.index_prefix)
     return result
+
+
+def _use_existing_cluster(options: UpOptions, reporter: Reporter) -> tuple[UpResult, EsConfig, health.Target | None]:
+    assert options.es is not None
+    es_cfg = options.es
+    # Kibana accepts the same users and API keys as Elasticsearch.
+    kibana = dataclasses.replace(es_cfg, url=options.kibana_url.rstrip("/")) if options.kibana_url else None
+    reporter.step(f"Using the existing cluster at {es_cfg.url} (Compose is not used).")
+    return UpResult(local=False, es_url=es_cfg.url, kibana_url=kibana.url if kibana else None), es_cfg, kibana
+
+
+def _start_local_stack(stack: LocalStack, options: UpOptions, reporter: Reporter) -> tuple[UpResult, EsConfig, health.Target]:
+    stack.check_engine()
+    created = ensure_credentials()
+    write_stack_env(resolve_stack_settings(options.es_heap, options.kibana_locale))
+    reporter.step("Starting Elasticsearch and Kibana (docker compose up)…")
+    stack.start(options.timeout)
+    password = read_env_file(settings.credentials_file())["ELASTIC_PASSWORD"]
+    es_cfg = EsConfig(url=stack.es_url, user=settings.LOCAL_ES_USER, password=password)
+    kibana = dataclasses.replace(es_cfg, url=stack.kibana_url)
+    result = UpResult(local=True, es_url=es_cfg.url, kibana_url=kibana.url,
+                      credentials_file=settings.credentials_file(), credentials_created=created)
+    return result, es_cfg, kibana
 
 
 class _SilentReporter:
