@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -287,9 +288,12 @@ def test_console_share_covers_all_events_and_failures_are_split_by_error_code():
 # --- packaging ------------------------------------------------------------------------------------
 
 def test_a_non_editable_install_produces_the_same_saved_objects(tmp_path):
-    """`pip install .` ships the builder: build the wheel, unpack it, generate from there."""
+    """`pip install .` ships the builder: build the wheel (from a clean copy of the sources, so
+    no stale build/ directory leaks in), unpack it, generate from there."""
+    source = tmp_path / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert build.returncode == 0, build.stderr
