@@ -134,16 +134,16 @@ def import_(
 
 # --- ctstack provision (issue 6) ---------------------------------------------------------------
 
-KibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="Kibana URL [env: CTSTACK_KIBANA_URL; default: the local stack].", show_default=False)]
-KibanaApiKey = Annotated[Optional[str], typer.Option("--kibana-api-key", help="Kibana API key [env: CTSTACK_KIBANA_API_KEY; default: the Elasticsearch credentials].", show_default=False)]
-KibanaUser = Annotated[Optional[str], typer.Option("--kibana-user", help="Kibana user [env: CTSTACK_KIBANA_USER; default: the Elasticsearch credentials].", show_default=False)]
-KibanaPassword = Annotated[Optional[str], typer.Option("--kibana-password", help="Kibana password [env: CTSTACK_KIBANA_PASSWORD]; prefer the env var.", show_default=False)]
+KibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="Kibana URL (env CTSTACK_KIBANA_URL; default: the local stack).", show_default=False)]
+KibanaApiKey = Annotated[Optional[str], typer.Option("--kibana-api-key", help="Kibana API key (env CTSTACK_KIBANA_API_KEY; default: the Elasticsearch credentials).", show_default=False)]
+KibanaUser = Annotated[Optional[str], typer.Option("--kibana-user", help="Kibana user (env CTSTACK_KIBANA_USER; default: the Elasticsearch credentials).", show_default=False)]
+KibanaPassword = Annotated[Optional[str], typer.Option("--kibana-password", help="Kibana password (env CTSTACK_KIBANA_PASSWORD); prefer the env var.", show_default=False)]
 
 
 @app.command()
 @user_errors
 def provision(
-    space: Annotated[Optional[str], typer.Option("--space", help="Kibana space to import into [default: the default space].", show_default=False)] = None,
+    space: Annotated[Optional[str], typer.Option("--space", help="Kibana space to import into (default: the default space).", show_default=False)] = None,
     skip_kibana: Annotated[bool, typer.Option("--skip-kibana", help="Only install the index template.")] = False,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Index name prefix the template and data view cover.")] = settings.INDEX_PREFIX,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Kibana to be available.")] = 180.0,
