@@ -23,24 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from provision import settings
-from provision.connection import EsConfig, read_env_file
+from provision.connection import EsConfig, local_stack_login
 from provision.errors import CtstackError
 
 # Kibana space ids: lowercase letters, digits, "_" and "-".
 _SPACE_ID = re.compile(r"^[a-z0-9_\-]+$")
 
 
-@dataclass(frozen=True)
-class KibanaConfig:
-    url: str
-    api_key: str | None = None
-    user: str | None = None
-    password: str | None = None
-    ca_certs: str | None = None
-
-    def __repr__(self) -> str:  # never print secrets, even in a traceback
-        auth = "api_key" if self.api_key else ("basic" if self.user else "none")
-        return f"KibanaConfig(url={self.url!r}, auth={auth}, ca_certs={self.ca_certs!r})"
+@dataclass(frozen=True, repr=False)
+class KibanaConfig(EsConfig):
+    """Where Kibana is and how to log in: the same settings as for Elasticsearch."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +63,7 @@ def resolve_kibana_config(
         url = settings.LOCAL_KIBANA_URL
         # Only the local stack's own URL gets the local stack's credentials.
         if not (api_key or user):
-            creds = read_env_file(settings.credentials_file())
-            if creds.get("ELASTIC_PASSWORD"):
-                user, password = settings.LOCAL_ES_USER, creds["ELASTIC_PASSWORD"]
+            user, password = local_stack_login()
     if user and password is None:
         raise CtstackError(f"A user ({user}) was given for Kibana but no password (--kibana-password or CTSTACK_KIBANA_PASSWORD).")
     return KibanaConfig(url=url.rstrip("/"), api_key=api_key, user=user, password=password, ca_certs=ca_certs)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-from typing import Iterator
 
 import pytest
 
@@ -25,27 +23,11 @@ from provision.kibana import (
     resolve_kibana_config,
     wait_until_available,
 )
-from tests.support.fake_kibana import FakeKibana
-
-
-@pytest.fixture()
-def kibana() -> Iterator[FakeKibana]:
-    fake = FakeKibana(spaces={"default", "security"}).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+from tests.support.fake_kibana import FakeKibana, refused_url
 
 
 def config(fake: FakeKibana, **overrides) -> KibanaConfig:
     return KibanaConfig(**{"url": fake.url, "user": fake.user, "password": fake.password, **overrides})
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 # --- the request follows Kibana's contract ------------------------------------------------------
@@ -143,7 +125,7 @@ def test_a_kibana_server_error_is_reported_with_its_status(kibana):
 
 
 def test_an_unreachable_kibana_is_one_sentence():
-    url = closed_port_url()
+    url = refused_url()
     with pytest.raises(CtstackError, match=f"Cannot reach Kibana at {url}"):
         import_saved_objects(KibanaConfig(url=url), dashboard.ndjson())
 
@@ -187,7 +169,7 @@ def test_wait_until_available_fails_at_once_on_wrong_credentials(kibana):
 
 
 def test_wait_until_available_on_a_closed_port_names_the_url():
-    url = closed_port_url()
+    url = refused_url()
     with pytest.raises(CtstackError, match=f"Kibana at {url} did not become available within 0.2 s \\(unreachable: "):
         wait_until_available(KibanaConfig(url=url), timeout=0.2, interval=0.05)
 

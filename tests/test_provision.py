@@ -7,7 +7,6 @@ Kibana cannot run here: tests/support/fake_kibana.py stands in for it, a small H
 
 from __future__ import annotations
 
-import socket
 from typing import Iterator
 
 import pytest
@@ -21,19 +20,10 @@ from provision.connection import EsConfig
 from provision.kibana import KibanaConfig
 from provision.provisioning import provision_all
 from provision.template import template_name
-from tests.support.fake_kibana import FakeKibana
+from tests.support.fake_kibana import FakeKibana, refused_url
 from tests.test_dashboard import fields_used
 
 OBJECTS = {("index-pattern", settings.DATA_VIEW_ID), ("dashboard", settings.DASHBOARD_ID)}
-
-
-@pytest.fixture()
-def kibana() -> Iterator[FakeKibana]:
-    fake = FakeKibana(spaces={"default", "security"}).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture()
@@ -48,13 +38,6 @@ def provision(es_url: str, prefix: str, kibana: FakeKibana | None, *extra: str):
     if kibana:
         args += ["--kibana-url", kibana.url, "--kibana-user", kibana.user, "--kibana-password", kibana.password]
     return CliRunner().invoke(app, args, env={"CTSTACK_KIBANA_URL": None, "CTSTACK_KIBANA_API_KEY": None})
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def test_provision_installs_the_template_and_imports_the_dashboard(es, es_url, prefix, kibana):
@@ -122,7 +105,7 @@ def test_skip_kibana_installs_only_the_template(es, es_url, prefix, kibana):
 
 
 def test_an_unreachable_kibana_fails_with_one_sentence_after_the_template(es, es_url, prefix):
-    url = closed_port_url()
+    url = refused_url()
     result = CliRunner().invoke(app, ["provision", "--es-url", es_url, "--index-prefix", prefix, "--kibana-url", url, "--timeout", "0.5"])
     assert result.exit_code == 1
     assert f"Kibana at {url} did not become available within 0.5 s" in result.stderr
@@ -150,7 +133,7 @@ def test_wrong_kibana_credentials_exit_non_zero(es_url, prefix, kibana):
 
 
 def test_an_unreachable_elasticsearch_stops_before_kibana(kibana):
-    url = closed_port_url()
+    url = refused_url()
     result = CliRunner().invoke(app, ["provision", "--es-url", url, "--kibana-url", kibana.url])
     assert result.exit_code == 1
     assert f"Cannot reach Elasticsearch at {url}" in result.stderr

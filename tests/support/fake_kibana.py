@@ -22,6 +22,7 @@ import base64
 import email.parser
 import email.policy
 import json
+import socket
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -185,6 +186,14 @@ class FakeKibana:
         if errors:
             answer["errors"] = errors
         return answer
+
+
+def refused_url() -> str:
+    """An http://127.0.0.1 URL on a port nothing listens on (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def _file_part(content_type: str, body: bytes) -> tuple[str, str | None]:
