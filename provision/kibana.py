@@ -87,7 +87,9 @@ def dashboard_url(cfg: KibanaConfig | str, space: str | None = None, dashboard_i
 def wait_until_available(cfg: KibanaConfig, timeout: float = 180.0, interval: float = 2.0) -> str:
     """Poll ``GET /api/status`` until Kibana's overall level is "available"; return its version.
 
-    Kibana answers 503 (or refuses connections) while it starts; wrong credentials fail at once.
+    A "degraded" Kibana whose saved objects service is available also counts: some plugin being
+    degraded (reporting, task manager) is common and does not stop an import. Kibana answers
+    503 (or refuses connections) while it starts; wrong credentials fail at once.
     """
     deadline = time.monotonic() + timeout
     last = "no answer yet"
@@ -99,8 +101,8 @@ def wait_until_available(cfg: KibanaConfig, timeout: float = 180.0, interval: fl
         if status in (401, 403):
             raise CtstackError(_http_error(cfg, status, body, "checking Kibana's status"))
         if status is not None:
-            level = _status_level(body)
-            if status == 200 and level == "available":
+            level, saved_objects = _status_levels(body)
+            if status == 200 and (level == "available" or (level == "degraded" and saved_objects == "available")):
                 return str((body or {}).get("version", {}).get("number", "unknown"))
             last = f"HTTP {status}, status {level or 'unknown'}"
         if time.monotonic() >= deadline:
@@ -185,11 +187,13 @@ def _parse(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace").strip()
 
 
-def _status_level(body: Any) -> str | None:
-    if isinstance(body, dict):
-        overall = (body.get("status") or {}).get("overall") or {}
-        return overall.get("level") or overall.get("state")  # "state" before Kibana 8
-    return None
+def _status_levels(body: Any) -> tuple[str | None, str | None]:
+    """(overall level, saved objects service level) from a ``/api/status`` answer."""
+    if not isinstance(body, dict):
+        return None, None
+    status = body.get("status") or {}
+    saved_objects = ((status.get("core") or {}).get("savedObjects") or {}).get("level")
+    return (status.get("overall") or {}).get("level"), saved_objects
 
 
 def _message(body: Any) -> str:

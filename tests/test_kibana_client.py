@@ -156,6 +156,17 @@ def test_wait_until_available_polls_through_startup_and_returns_the_version(kiba
     assert [r["path"] for r in kibana.requests] == ["/api/status"] * 3
 
 
+def test_a_degraded_kibana_whose_saved_objects_work_is_ready(kibana):
+    kibana.level = "degraded"
+    assert wait_until_available(config(kibana), timeout=5, interval=0.05) == "9.3.2"
+
+
+def test_a_degraded_kibana_without_saved_objects_is_not_ready(kibana):
+    kibana.level, kibana.saved_objects_level = "degraded", "unavailable"
+    with pytest.raises(CtstackError, match=r"within 0.2 s \(HTTP 200, status degraded\)"):
+        wait_until_available(config(kibana), timeout=0.2, interval=0.05)
+
+
 def test_wait_until_available_gives_up_with_the_last_state(kibana):
     kibana.unavailable_polls = 10_000
     with pytest.raises(CtstackError, match=r"did not become available within 0.3 s \(HTTP 503, status unavailable\)"):

@@ -4,8 +4,9 @@ tests run on (the GitHub Actions workflow imports the same objects into a real K
 It is not a mock of ctstack's client: it is a small HTTP server on 127.0.0.1 that enforces
 Kibana's documented contract and answers the way Kibana does:
 
-- ``GET /api/status`` -> ``{"version": {"number"}, "status": {"overall": {"level"}}}``, 503
-  while "starting" (``unavailable_polls`` answers), 401 without the right credentials.
+- ``GET /api/status`` -> ``{"version": {"number"}, "status": {"overall": {"level"}, "core":
+  {"savedObjects": {"level"}}}}``, 503 while starting (``unavailable_polls`` answers) or when
+  the overall level is worse than degraded, 401 without the right credentials.
 - ``POST [/s/<space>]/api/saved_objects/_import[?overwrite=true]``: requires the ``kbn-xsrf``
   header (400 otherwise, as Kibana does), credentials (401), an existing space (404), a
   multipart/form-data body whose ``file`` part has a ``.ndjson`` filename (400 otherwise),
@@ -39,6 +40,8 @@ class FakeKibana:
     version: str = "9.3.2"
     spaces: set[str] = field(default_factory=lambda: {"default"})
     unavailable_polls: int = 0                   # answer 503 "unavailable" this many times first
+    level: str = "available"                     # overall level once started
+    saved_objects_level: str = "available"       # status.core.savedObjects.level
     fail_objects: dict[str, str] = field(default_factory=dict)  # object id -> unknown-error message
     server_error: bool = False                   # answer every import with HTTP 500
     requests: list[dict] = field(default_factory=list)
@@ -111,8 +114,9 @@ class FakeKibana:
                 return 404, _not_found()
             if self.unavailable_polls > 0:
                 self.unavailable_polls -= 1
-                return 503, {"version": {"number": self.version}, "status": {"overall": {"level": "unavailable"}}}
-            return 200, {"version": {"number": self.version}, "status": {"overall": {"level": "available"}}}
+                return 503, self._status("unavailable", "unavailable")
+            # Like Kibana: 503 unless the overall level is available or degraded.
+            return (200 if self.level in ("available", "degraded") else 503), self._status(self.level, self.saved_objects_level)
         space = "default"
         if path.startswith("/s/"):
             _, _, space, path = path.split("/", 3)
@@ -139,6 +143,15 @@ class FakeKibana:
         except ValueError as err:
             return 400, _bad_request(f"Unexpected token in JSON: {err}")
         return 200, self._import(space, objects, overwrite)
+
+    def _status(self, level: str, saved_objects: str) -> dict:
+        return {
+            "name": "kibana", "version": {"number": self.version},
+            "status": {
+                "overall": {"level": level, "summary": f"Kibana is {level}"},
+                "core": {"elasticsearch": {"level": "available"}, "savedObjects": {"level": saved_objects}},
+            },
+        }
 
     def _authorized(self, header: str | None) -> bool:
         if not header:
