@@ -80,7 +80,7 @@ def space_path(space: str | None) -> str:
 
 def dashboard_url(cfg: KibanaConfig | str, space: str | None = None, dashboard_id: str = settings.DASHBOARD_ID) -> str:
     """Where the ctstack dashboard opens in a browser."""
-    base = cfg.url if isinstance(cfg, KibanaConfig) else cfg.rstrip("/")
+    base = cfg.rstrip("/") if isinstance(cfg, str) else cfg.url
     return f"{base}{space_path(space)}/app/dashboards#/view/{urllib.parse.quote(dashboard_id)}"
 
 
