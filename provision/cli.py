@@ -164,6 +164,13 @@ def _existing_es(es_url: str | None, api_key: str | None, user: str | None, pass
 
 StackKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="An existing Kibana to provision, with --es-url (env: CTSTACK_KIBANA_URL).", show_default=False)]
 
+# --- ctstack provision (issue 6) ---------------------------------------------------------------
+
+KibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="Kibana URL (env CTSTACK_KIBANA_URL; default: the local stack).", show_default=False)]
+KibanaApiKey = Annotated[Optional[str], typer.Option("--kibana-api-key", help="Kibana API key (env CTSTACK_KIBANA_API_KEY; default: the Elasticsearch credentials).", show_default=False)]
+KibanaUser = Annotated[Optional[str], typer.Option("--kibana-user", help="Kibana user (env CTSTACK_KIBANA_USER; default: the Elasticsearch credentials).", show_default=False)]
+KibanaPassword = Annotated[Optional[str], typer.Option("--kibana-password", help="Kibana password (env CTSTACK_KIBANA_PASSWORD); prefer the env var.", show_default=False)]
+
 
 @app.command()
 @user_errors
@@ -262,6 +269,30 @@ def logs(
 ) -> None:
     """Show the local stack's container logs."""
     raise typer.Exit(stack.LocalStack().logs(service, follow=follow, tail=tail))
+
+
+@app.command()
+@user_errors
+def provision(
+    space: Annotated[Optional[str], typer.Option("--space", help="Kibana space to import into (default: the default space).", show_default=False)] = None,
+    skip_kibana: Annotated[bool, typer.Option("--skip-kibana", help="Only install the index template.")] = False,
+    index_prefix: Annotated[str, typer.Option("--index-prefix", help="Index name prefix the template and data view cover.")] = settings.INDEX_PREFIX,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Kibana to be available.")] = 180.0,
+    es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    kibana_url: KibanaUrl = None, kibana_api_key: KibanaApiKey = None, kibana_user: KibanaUser = None, kibana_password: KibanaPassword = None,
+) -> None:
+    """Install the index template and the Kibana data view + dashboard (re-running overwrites)."""
+    from provision.kibana import resolve_kibana_config
+    from provision.provisioning import provision_all
+
+    es_cfg = es_config(es_url, api_key, user, password, ca_certs)
+    kibana_cfg = None if skip_kibana else resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)
+    result = provision_all(es_cfg, kibana_cfg, space, index_prefix=index_prefix, kibana_timeout=timeout)
+    typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {es_cfg.url}.")
+    if result.kibana_version:
+        names = ", ".join(f"{o['type']} {o['id']}" for o in result.imported)
+        typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
+        typer.echo(f"Dashboard: {result.dashboard_url}")
 
 
 def main() -> None:

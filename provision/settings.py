@@ -27,6 +27,11 @@ LOCAL_ES_URL = "http://127.0.0.1:9200"
 LOCAL_KIBANA_URL = "http://127.0.0.1:5601"
 LOCAL_ES_USER = "elastic"
 
+# Kibana saved objects ctstack installs (stable ids, so re-import overwrites).
+DATA_VIEW_ID = "ctstack-cloudtrail"
+DASHBOARD_ID = "ctstack-console-activity"
+DASHBOARD_TITLE = "CloudTrail console activity"
+
 
 def ctstack_home() -> Path:
     """Where ctstack keeps the local stack's files (credentials, compose env)."""

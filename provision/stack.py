@@ -300,13 +300,30 @@ class PostUpSteps:
 
 
 def post_up_steps() -> PostUpSteps:
-    """The steps `ctstack up` runs after the stack is healthy.
+    """The steps `ctstack up` runs after the stack is healthy: provisioning (template, data
+    view, dashboard), the importer, and the sample-data generator."""
+    from provision import importer
+    from provision.kibana import resolve_kibana_config
+    from provision.provisioning import provision_all
 
-    Wired on merge (see the stack branch's report): provision -> provision.provisioning /
-    template + kibana, import_sources -> provision.importer.run_import over the sources,
-    write_sample -> provision.generate.write_sample.
-    """
-    return PostUpSteps()
+    def provision(es_cfg: EsConfig, kibana: health.Target | None, index_prefix: str, timeout: float) -> str | None:
+        kibana_cfg = None
+        if kibana is not None:
+            kibana_cfg = resolve_kibana_config(kibana.url, es=es_cfg)
+        return provision_all(es_cfg, kibana_cfg, index_prefix=index_prefix, kibana_timeout=timeout).dashboard_url
+
+    def import_sources(es_cfg: EsConfig, sources: Sequence[str], index_prefix: str) -> ImportReport:
+        return importer.import_sources(es_cfg, sources, index_prefix=index_prefix)
+
+    return PostUpSteps(provision=provision, import_sources=import_sources, write_sample=_sample_writer())
+
+
+def _sample_writer() -> Callable[[Path], Any] | None:
+    try:
+        from provision.generate import write_sample
+    except ImportError:
+        return None
+    return write_sample
 
 
 class Reporter(Protocol):
