@@ -926,13 +926,14 @@ class _DigestLog:
         self.previous: tuple[str, str] | None = None
 
 
-def write_sample(dest_dir: str | Path, *, events: int, seed: int = SAMPLE_SEED, start: datetime = DEFAULT_START,
+def write_sample(dest_dir: str | Path, *, events: int = SAMPLE_EVENTS, seed: int = SAMPLE_SEED, start: datetime = DEFAULT_START,
                  digests: bool = True) -> GenerateStats:
     """Write ``events`` CloudTrail events under ``dest_dir`` in CloudTrail's S3 layout.
 
     ``dest_dir/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<random16>.json.gz``
     (one account under ``AWSLogs/<org-id>/`` as an organisation trail writes it), plus, with
-    ``digests``, a few ``CloudTrail-Digest`` files. The same arguments give the same bytes.
+    ``digests``, a few ``CloudTrail-Digest`` files. The same arguments give the same bytes,
+    so writing the demo set again (``write_sample(dir)``) rewrites identical files.
     """
     if events < 0:
         raise ValueError("events must be >= 0")

@@ -54,9 +54,9 @@ def keys(root: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> tuple[Path, object]:
-    """The demo set `ctstack up --sample` loads (SAMPLE_EVENTS, SAMPLE_SEED)."""
+    """The demo set `ctstack up --sample` loads: write_sample(dir) with its defaults."""
     root = tmp_path_factory.mktemp("sample")
-    return root, write_sample(root, events=SAMPLE_EVENTS, seed=SAMPLE_SEED)
+    return root, write_sample(root)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,13 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_different_ones(tmp_path
     assert tree_digest(a) == tree_digest(b)
     assert stats_a == stats_b
     assert tree_digest(a) != tree_digest(c)
+
+
+def test_the_demo_set_is_sample_events_from_sample_seed(sample, tmp_path):
+    root, stats = sample
+    assert stats.events == SAMPLE_EVENTS
+    write_sample(tmp_path, events=SAMPLE_EVENTS, seed=SAMPLE_SEED)
+    assert tree_digest(root) == tree_digest(tmp_path)
 
 
 def test_writes_exactly_the_events_asked_for(tmp_path):
