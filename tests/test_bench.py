@@ -1,0 +1,55 @@
+"""bench/run.py, the benchmark behind the README's Performance table, on a small sample
+against the session's real Elasticsearch: it measures every figure it promises, checks that
+each stage saw every event, and cleans up its indices. (The figures themselves are not
+asserted: speed is proven by running the benchmark, not by timed tests.)"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PROMISED = {"parse_limit_eps", "pipeline_eps", "e2e_eps", "raw_bulk_eps", "peak_rss_mb",
+            "pipeline_ratio", "e2e_ratio", "machine", "es_version"}
+
+
+@pytest.mark.es
+def test_bench_json_has_every_promised_figure_and_leaves_no_index(es, es_url, index_prefix, tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--events", "3000", "--seed", "5", "--json", "--rounds", "1",
+         "--workdir", str(tmp_path), "--es-url", es_url, "--index-prefix", index_prefix],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    assert PROMISED <= set(result)
+    for key in ("parse_limit_eps", "pipeline_eps", "e2e_eps", "raw_bulk_eps", "peak_rss_mb"):
+        assert result[key] > 0, key
+    assert result["pipeline_ratio"] == round(result["pipeline_eps"] / result["parse_limit_eps"], 3)
+    assert result["e2e_ratio"] == round(result["e2e_eps"] / result["raw_bulk_eps"], 3)
+    assert result["machine"]["cores"] >= 1 and result["machine"]["cpu_model"]
+    assert result["events"] == 3000 and len(result["raw_bulk_runs"]) == 2
+    assert not es.indices.get(index=f"{index_prefix}-*", expand_wildcards="all")
+    assert not list(tmp_path.glob("bodies-*")), "the pre-serialised bodies are removed after the run"
+
+
+def test_bench_table_names_the_targets():
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
+    bench_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_run)
+    result = {"events": 10, "files": 1, "digest_files": 0, "seed": 0, "es_version": "9.3.2",
+              "machine": {"cores": 2, "cpu_model": "x"}, "parse_limit_eps": 100, "pipeline_eps": 50,
+              "pipeline_ratio": 0.5, "pipeline_ratio_cpu": 0.5, "e2e_eps": 8, "raw_bulk_eps": 10,
+              "e2e_ratio": 0.8, "peak_rss_mb": 100.0, "seed_script_eps": 36}
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        bench_run.print_table(result)
+    text = buf.getvalue()
+    assert "target >= 0.5" in text and "target >= 0.8" in text and "target < 300" in text
