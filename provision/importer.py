@@ -9,6 +9,7 @@ one being built), whatever the number of files.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import re
@@ -38,6 +39,10 @@ MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes fi
 _REASON_KIND = re.compile(r"[:(]")  # "no usable eventTime (...)" counts as "no usable eventTime"
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
 MAX_BACKOFF = 60.0                  # ... of at most this many seconds
+# Events and documents are acyclic dicts, freed by reference counting; the cyclic collector's
+# default passes (every 700 allocations) re-walk a file's events again and again, ~15% of the
+# import's time for nothing. While importing it runs less often; the old setting is restored.
+IMPORT_GC_THRESHOLD = (50_000, 20, 100)
 
 
 @dataclass
@@ -290,6 +295,8 @@ def run_import(
     # here, in this thread, in the order the chunks were sent.
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctstack-bulk")
     on_the_wire: deque[Future] = deque()
+    gc_threshold = gc.get_threshold()
+    gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:
         for data, lines in chunks:
             headers = [pair[0] for pair in data]
@@ -306,6 +313,7 @@ def run_import(
                 pass
         run.abort(describe_error(err, EsConfig(url=_es_url(es))))
     finally:
+        gc.set_threshold(*gc_threshold)
         sender.shutdown(wait=True)
         dead.close()
     summary = run.summary
@@ -411,9 +419,12 @@ def bulk_bodies(
     serializer = OrjsonSerializer()
     dead = DeadLetter(os.devnull)
     run = _Run(index_prefix, profile, keep_access_keys, dead, None, None)
+    gc_threshold = gc.get_threshold()
+    gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:
         for data, lines in _chunk_actions(run.actions(files), chunk_size, max_chunk_bytes, None, serializer):
             run.inflight.clear()  # nothing is sent, so nothing awaits an answer
             yield len(data), b"\n".join(lines) + b"\n"
     finally:
+        gc.set_threshold(*gc_threshold)
         dead.close()
