@@ -23,8 +23,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
-from elasticsearch.helpers.actions import _chunk_actions  # the chunker streaming_bulk uses
-from elasticsearch.serializer import OrjsonSerializer
 
 from provision import classify, settings
 from provision.connection import EsConfig, connect, describe_error
@@ -288,8 +286,7 @@ def run_import(
         install_template(es, index_prefix)
     dead = DeadLetter(dead_letter_path)
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress)
-    serializer = es.transport.serializers.get_serializer("application/json")
-    chunks = _chunk_actions(run.actions(files), chunk_size, max_chunk_bytes, None, serializer)
+    chunks = _chunks(run.actions(files), chunk_size, max_chunk_bytes)
     # One chunk on the wire while the next is built: reading, converting and serialising
     # overlap with Elasticsearch indexing instead of waiting for it. Results are applied
     # here, in this thread, in the order the chunks were sent.
@@ -298,8 +295,7 @@ def run_import(
     gc_threshold = gc.get_threshold()
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:
-        for data, lines in chunks:
-            headers = [pair[0] for pair in data]
+        for headers, lines in chunks:
             on_the_wire.append(sender.submit(_send_chunk, es, headers, lines, max_retries, initial_backoff))
             while len(on_the_wire) > 1:
                 _apply(run, on_the_wire.popleft().result())
@@ -326,6 +322,28 @@ def run_import(
             pass  # the data is in; visibility follows within refresh_interval
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _chunks(actions: Iterable[tuple[dict, dict]], chunk_size: int, max_chunk_bytes: int
+            ) -> Iterator[tuple[list[dict], list[bytes]]]:
+    """Bulk chunks of at most ``chunk_size`` documents and ``max_chunk_bytes`` bytes: the
+    headers, and the NDJSON lines (header, document, header, ...) serialised with orjson."""
+    dumps = orjson.dumps
+    headers: list[dict] = []
+    lines: list[bytes] = []
+    size = 0
+    for header, doc in actions:
+        header_line, doc_line = dumps(header), dumps(doc)
+        line_bytes = len(header_line) + len(doc_line) + 2
+        if headers and (len(headers) == chunk_size or size + line_bytes > max_chunk_bytes):
+            yield headers, lines
+            headers, lines, size = [], [], 0
+        headers.append(header)
+        lines.append(header_line)
+        lines.append(doc_line)
+        size += line_bytes
+    if headers:
+        yield headers, lines
 
 
 def _apply(run: _Run, results: list[tuple[bool, dict]]) -> None:
@@ -416,15 +434,14 @@ def bulk_bodies(
     """The import's own path from files to bulk request bodies, with nothing sent:
     yields (documents, NDJSON body) per chunk. For the benchmark's null sink and for
     inspecting what an import would send."""
-    serializer = OrjsonSerializer()
     dead = DeadLetter(os.devnull)
     run = _Run(index_prefix, profile, keep_access_keys, dead, None, None)
     gc_threshold = gc.get_threshold()
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:
-        for data, lines in _chunk_actions(run.actions(files), chunk_size, max_chunk_bytes, None, serializer):
+        for headers, lines in _chunks(run.actions(files), chunk_size, max_chunk_bytes):
             run.inflight.clear()  # nothing is sent, so nothing awaits an answer
-            yield len(data), b"\n".join(lines) + b"\n"
+            yield len(headers), b"\n".join(lines) + b"\n"
     finally:
         gc.set_threshold(*gc_threshold)
         dead.close()
