@@ -157,16 +157,28 @@ class BodyFile:
 # --- 3. end to end ------------------------------------------------------------------------------
 
 def run_measured(cmd: list[str], env: dict, cwd: Path) -> tuple[int, bytes, bytes, float, float]:
-    """Run ``cmd``; return (exit code, stdout, stderr, wall seconds, peak RSS in MB) of that one process."""
+    """Run ``cmd``; return (exit code, stdout, stderr, wall seconds, peak RSS in MB) of that one process.
+
+    The peak is the process's own VmHWM from /proc, polled while it runs. Not ru_maxrss:
+    Linux carries the high-water mark across exec, so a child forked from this (large)
+    bench process would report the bench's size, not its own."""
+    peak_kb = 0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
+        status = Path(f"/proc/{proc.pid}/status")
+        while proc.poll() is None:
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return proc.returncode, out.read(), err.read(), wall, usage.ru_maxrss / 1024   # ru_maxrss is in KiB on Linux
+        return proc.returncode, out.read(), err.read(), wall, peak_kb / 1024
 
 
 def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX) -> dict:
