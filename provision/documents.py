@@ -67,7 +67,7 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
-@lru_cache(maxsize=65536)  # many events share a second, and sessions share a creationDate
+@lru_cache(maxsize=8192)  # events of a file share seconds, and sessions share a creationDate
 def _valid_cloudtrail_time(value: str) -> bool:
     try:
         datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]), int(value[17:19]))
