@@ -49,7 +49,6 @@ from provision.records import SourceFile, is_digest_name, local_files  # noqa: E
 from provision.template import install_template  # noqa: E402
 
 INDEX_PREFIX = "ctstack-bench"
-WARMUP_BODIES = 100       # bulk requests sent before measuring (1,000 documents each)
 SEED_SCRIPT_EPS = 36      # the 2014 script: one `zcat | jq` and one curl per record
 
 
@@ -317,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         result["es_node"] = "started by the bench" if node else url
         delete_indices(es, prefix)
         install_template(es, prefix)
-        # Warm the JVM up first (up to 100,000 documents), so no measured run pays for its JIT.
-        raw_bulk(url, (b for _, b in zip(range(WARMUP_BODIES), body_file.bodies())), prefix)
+        # Warm the JVM up with one untimed pass of every body, so no measured run pays for its JIT.
+        _log("warming Elasticsearch up (one untimed raw pass) ...")
+        raw_bulk(url, body_file.bodies(), prefix)
         delete_indices(es, prefix)
 
         # raw, e2e, raw: the ceiling is the mean of the runs either side of the import, so
