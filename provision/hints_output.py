@@ -1,0 +1,85 @@
+"""Hints as text: a rich table for people, JSON / CSV / Markdown for pipelines and pull requests."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from provision.hints import Candidate, Hints
+
+FORMATS = ("table", "json", "csv", "markdown")
+NO_CLI = "no public API (console only)"
+CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_seen", "last_seen", "top_users", "cli")
+
+
+def summary_line(hints: Hints) -> str:
+    line = (
+        f"{hints.events_read:,} events read, {hints.distinct_events:,} distinct, "
+        f"{hints.console_events:,} from the console, {hints.automation_candidates:,} console changes "
+        f"in {hints.candidate_actions:,} actions"
+    )
+    return line + (f" ({hints.filters})" if hints.filters else "")
+
+
+def top_users_text(candidate: Candidate) -> str:
+    return ", ".join(f"{u['user']} ({u['count']:,})" for u in candidate.top_users)
+
+
+def print_table(hints: Hints, console: Console) -> None:
+    table = Table(title="Console actions that change things: automate these first", title_justify="left", caption=summary_line(hints), caption_justify="left")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("action", style="bold")
+    table.add_column("service", style="dim")
+    table.add_column("count", justify="right")
+    table.add_column("users", justify="right")
+    table.add_column("days", justify="right")
+    table.add_column("first seen")
+    table.add_column("last seen")
+    table.add_column("top users")
+    table.add_column("AWS CLI")
+    for rank, c in enumerate(hints.candidates, 1):
+        table.add_row(
+            str(rank), c.action, c.provider.removesuffix(".amazonaws.com"), f"{c.count:,}", f"{c.users:,}",
+            f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c),
+            f"[green]{c.cli}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
+        )
+    console.print(table)
+    if not hints.candidates:
+        console.print("No console action that changes something was found: nothing to automate here.")
+    for entry in hints.skipped_files[:10]:
+        console.print(f"[yellow]skipped[/] {entry['path']}: {entry['reason']}", highlight=False)
+    if len(hints.skipped_files) > 10:
+        console.print(f"[yellow]... and {len(hints.skipped_files) - 10} more skipped files (see --format json)[/]")
+    for entry in hints.failed_files:
+        console.print(f"[red]failed[/] {entry['path']}: {entry['reason']}", highlight=False)
+    for reason, count in hints.unusable_reasons.items():
+        console.print(f"[yellow]{count:,} events not counted:[/] {reason}", highlight=False)
+
+
+def to_json(hints: Hints) -> str:
+    return json.dumps(hints.to_json(), indent=2)
+
+
+def to_csv(hints: Hints) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in hints.candidates:
+        writer.writerow([c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or ""])
+    return out.getvalue()
+
+
+def to_markdown(hints: Hints) -> str:
+    lines = [
+        "| # | action | service | count | users | days | first seen | last seen | top users | AWS CLI |",
+        "|--:|---|---|--:|--:|--:|---|---|---|---|",
+    ]
+    for rank, c in enumerate(hints.candidates, 1):
+        cli = f"`{c.cli}`" if c.cli else f"_{NO_CLI}_"
+        cells = [str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c), cli]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join([summary_line(hints) + ".", "", *lines]) + "\n"
