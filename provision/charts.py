@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from html import escape
 
 # Colour-blind-friendly categorical palette (Tableau 10); the last colour is "other".
@@ -72,9 +72,10 @@ def donut(chart_id: str, title: str, parts: list[Slice], centre_label: str) -> s
     return f'<div class="donut-chart">{svg}<ul class="legend">{legend}</ul></div>'
 
 
-def daily_bars(chart_id: str, title: str, days: list[tuple[str, int, int]]) -> str:
-    """Stacked bars per day (read-only below, changing on top) over the whole date range,
-    with empty days shown as gaps so the time axis stays honest."""
+def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int]]) -> tuple[str, str]:
+    """Stacked bars (read-only below, changing on top) over the whole date range, per day, or
+    per week / month when the range is long; empty periods stay as gaps so the time axis is
+    honest. Returns (svg, unit) where unit is "day", "week" or "month"."""
     width, height = 1040, 240
     left, right, top, bottom = 48, 12, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -84,21 +85,19 @@ def daily_bars(chart_id: str, title: str, days: list[tuple[str, int, int]]) -> s
     ]
     if not days:
         parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="axis-label">No console events.</text></svg>')
-        return "".join(parts)
-    first, last = date.fromisoformat(days[0][0]), date.fromisoformat(days[-1][0])
-    span = (last - first).days + 1
-    peak = max(ro + ch for _, ro, ch in days)
-    scale_max = _nice_ceiling(peak)
-    for i in range(5):  # horizontal grid and y labels
-        value = scale_max * i / 4
-        y = top + plot_h - plot_h * i / 4
+        return "".join(parts), "day"
+    unit, bins = _bin(days)
+    periods = _periods(bins[0][0], bins[-1][0], unit)
+    slot_of = {start: i for i, start in enumerate(periods)}
+    step, scale_max = _axis(max(ro + ch for _, ro, ch in bins))
+    for i in range(int(round(scale_max / step)) + 1):  # horizontal grid and y labels
+        y = top + plot_h - plot_h * i * step / scale_max
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis-label">{_compact(value)}</text>')
-    slot = plot_w / span
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis-label">{_compact(i * step)}</text>')
+    slot = plot_w / len(periods)
     bar = max(min(slot * 0.8, 40), 1.0)
-    for day_text, read_only, changing in days:
-        index = (date.fromisoformat(day_text) - first).days
-        x = left + slot * index + (slot - bar) / 2
+    for start, read_only, changing in bins:
+        x = left + slot * slot_of[start] + (slot - bar) / 2
         y_base = top + plot_h
         for value, colour, kind in ((read_only, READ_ONLY_COLOUR, "read-only"), (changing, CHANGING_COLOUR, "changing")):
             if value:
@@ -106,14 +105,55 @@ def daily_bars(chart_id: str, title: str, days: list[tuple[str, int, int]]) -> s
                 y_base -= h
                 parts.append(
                     f'<rect class="bar {kind}" x="{x:.2f}" y="{y_base:.2f}" width="{bar:.2f}" height="{h:.2f}" fill="{colour}">'
-                    f"<title>{day_text}: {value:,} {kind}</title></rect>"
+                    f"<title>{unit} of {start.isoformat()}: {value:,} {kind}</title></rect>"
                 )
-    for index in _tick_days(span):  # x labels, at most ~8; the outer ones kept inside the frame
+    for index in _tick_days(len(periods)):  # x labels, at most ~8; the outer ones kept inside the frame
         x = min(max(left + slot * index + slot / 2, left + 30), width - right - 30)
-        label = date.fromordinal(first.toordinal() + index).isoformat()
+        label = periods[index].isoformat()[: 7 if unit == "month" else 10]
         parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle" class="axis-label">{label}</text>')
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" class="axis"/></svg>')
-    return "".join(parts)
+    return "".join(parts), unit
+
+
+def _bin(days: list[tuple[str, int, int]]) -> tuple[str, list[tuple[date, int, int]]]:
+    """Per day up to ~3 months, per week (from Monday) up to ~2 years, else per month."""
+    first, last = date.fromisoformat(days[0][0]), date.fromisoformat(days[-1][0])
+    span = (last - first).days + 1
+    unit = "day" if span <= 92 else "week" if span <= 731 else "month"
+    totals: dict[date, list[int]] = {}
+    for text, read_only, changing in days:
+        start = _period_start(date.fromisoformat(text), unit)
+        cell = totals.setdefault(start, [0, 0])
+        cell[0] += read_only
+        cell[1] += changing
+    return unit, [(start, ro, ch) for start, (ro, ch) in sorted(totals.items())]
+
+
+def _period_start(day: date, unit: str) -> date:
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _periods(first: date, last: date, unit: str) -> list[date]:
+    out, current = [], first
+    while current <= last:
+        out.append(current)
+        if unit == "month":
+            current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
+        else:
+            current += timedelta(days=7 if unit == "week" else 1)
+    return out
+
+
+def _axis(peak: int) -> tuple[float, float]:
+    """A round step (1, 2 or 5 x 10^n, at least 1) and the axis maximum, about 4 steps high."""
+    raw = max(peak / 4, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return step, step * max(math.ceil(peak / step), 1)
 
 
 def _tick_days(span: int, ticks: int = 8) -> list[int]:
@@ -124,17 +164,6 @@ def _tick_days(span: int, ticks: int = 8) -> list[int]:
     if span - 1 - days[-1] < step / 2:  # too close to the last day's label
         days.pop()
     return days + [span - 1]
-
-
-def _nice_ceiling(value: int) -> float:
-    """The smallest 1/2/2.5/5 x 10^n at or above value (axis maximum)."""
-    if value <= 4:
-        return 4
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude
 
 
 def _compact(value: float) -> str:

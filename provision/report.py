@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from provision import __version__
-from provision.charts import CHANGING_COLOUR, READ_ONLY_COLOUR, daily_bars, donut, slices
+from provision.charts import CHANGING_COLOUR, READ_ONLY_COLOUR, activity_bars, donut, slices
 from provision.hints import ActionCount, Hints
 from provision.hints_output import NO_CLI
 
@@ -53,6 +53,7 @@ table { width:100%; border-collapse:collapse; font-size:13px; }
 th { text-align:left; color:var(--muted); font-weight:600; border-bottom:2px solid var(--line); padding:6px 8px; white-space:nowrap; }
 td { border-bottom:1px solid var(--line); padding:7px 8px; vertical-align:top; }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
+td.date { white-space:nowrap; }
 td .service { display:block; color:var(--muted); font-size:11px; }
 td .countbar { display:block; height:4px; border-radius:2px; background:var(--accent); margin-top:4px; }
 code { font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; background:#f0f4f8; padding:2px 6px; border-radius:4px; white-space:nowrap; }
@@ -60,9 +61,6 @@ code { font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; backg
 .none { color:var(--muted); padding:12px 0; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:0 40px 30px; }
 """
-
-MAX_DAYS_SHOWN = 730  # longer ranges show the last two years (the table still covers all)
-
 
 def render_report(hints: Hints) -> str:
     """The report as one HTML document."""
@@ -73,7 +71,7 @@ def render_report(hints: Hints) -> str:
         (hints.console_events, f"console events ({share})", ""),
         (hints.automation_candidates, "console changes (automation candidates)", "highlight"),
         (hints.candidate_actions, "different actions to automate", "highlight"),
-        (console_only, "top actions with no public API", ""),
+        (console_only, "of the top actions have no public API", ""),
     ]
     cards_html = "".join(
         f'<div class="card {cls}"><div class="value">{value:,}</div><div class="label">{escape(label)}</div></div>'
@@ -86,8 +84,8 @@ def render_report(hints: Hints) -> str:
         _action_slices([ActionCount(c.provider, c.action, c.count) for c in hints.candidates], hints.automation_candidates),
         "console changes",
     )
-    days = [(d.day, d.read_only, d.changing) for d in hints.activity][-MAX_DAYS_SHOWN:]
-    activity_chart = daily_bars("activity-chart", "Console events per day", days)
+    days = [(d.day, d.read_only, d.changing) for d in hints.activity]
+    activity_chart, unit = activity_bars("activity-chart", "Console events over time", days)
     meta = [f"source <code>{escape(hints.source or '-')}</code>", f"generated {escape(hints.generated_at)}", f"ctstack {escape(__version__)}"]
     if hints.filters:
         meta.insert(1, f"filters {escape(hints.filters)}")
@@ -119,7 +117,7 @@ def render_report(hints: Hints) -> str:
 </section>
 <section>
 <h2>Console activity over time</h2>
-<p class="sub">Console events per day (UTC){_days_note(hints)}.</p>
+<p class="sub">Console events per {unit} (UTC){" from Monday" if unit == "week" else ""}; gaps are periods without console activity.</p>
 <div class="key"><span style="--c:{READ_ONLY_COLOUR}">read-only</span><span style="--c:{CHANGING_COLOUR}">changing</span></div>
 {activity_chart}
 </section>
@@ -152,7 +150,7 @@ def _candidates_table(hints: Hints) -> str:
             f'<td><b>{escape(c.action)}</b><span class="service">{escape(c.provider)}</span></td>'
             f'<td class="num">{c.count:,}<span class="countbar" style="width:{max(100 * c.count / peak, 2):.0f}%"></span></td>'
             f'<td class="num">{c.users:,}</td><td class="num">{c.days_active:,}</td>'
-            f"<td>{escape(c.first_seen[:10])}</td><td>{escape(c.last_seen[:10])}</td>"
+            f'<td class="date">{escape(c.first_seen[:10])}</td><td class="date">{escape(c.last_seen[:10])}</td>'
             f"<td>{users}</td><td>{cli}</td>"
             "</tr>"
         )
@@ -168,12 +166,6 @@ def _table_caption(hints: Hints) -> str:
     if shown < hints.candidate_actions:
         return f"The top {shown} of {hints.candidate_actions:,} actions, most frequent first."
     return "Most frequent first. Days = days on which the action was done at least once."
-
-
-def _days_note(hints: Hints) -> str:
-    if len(hints.activity) > MAX_DAYS_SHOWN:
-        return f"; the last {MAX_DAYS_SHOWN} active days are shown"
-    return ""
 
 
 def _files_note(hints: Hints) -> str:

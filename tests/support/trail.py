@@ -76,3 +76,55 @@ def write_trail(folder: Path, events: list[dict], name: str = "trail", region: s
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(json.dumps({"Records": events}).encode()))
     return path
+
+
+# A team's console habits over four weeks: (source, name, weight, read-only). Realistic names;
+# the weights make a few changes dominate, as in real trails.
+_CONSOLE_HABITS = [
+    ("ec2.amazonaws.com", "DescribeInstances", 40, True),
+    ("ec2.amazonaws.com", "DescribeSecurityGroups", 18, True),
+    ("s3.amazonaws.com", "ListBuckets", 14, True),
+    ("monitoring.amazonaws.com", "DescribeAlarms", 10, True),
+    ("iam.amazonaws.com", "ListRoles", 8, True),
+    ("ec2.amazonaws.com", "StopInstances", 9, False),
+    ("ec2.amazonaws.com", "StartInstances", 8, False),
+    ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", 6, False),
+    ("monitoring.amazonaws.com", "PutMetricAlarm", 5, False),
+    ("s3.amazonaws.com", "PutBucketPolicy", 4, False),
+    ("iam.amazonaws.com", "AttachRolePolicy", 3, False),
+    ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", 3, False),
+    ("ec2.amazonaws.com", "CreateTags", 3, False),
+    ("cloudshell.amazonaws.com", "CreateEnvironment", 2, False),
+    ("iam.amazonaws.com", "CreateUser", 1, False),
+    ("ec2.amazonaws.com", "RunInstances", 1, False),
+]
+_TEAM = ["alice", "bob", "carol", "dave", "erin"]
+
+
+def demo_events(seed: int = 7, days: int = 28, per_day: int = 24) -> list[dict]:
+    """Console activity of a small team (plus sign-ins and programmatic calls), deterministic."""
+    import random
+
+    rng = random.Random(seed)
+    # Each change is done by a few people (2 to 5 of the team), reads by anyone.
+    habits = [(s, n, ro, 2 + i % 4) for i, (s, n, w, ro) in enumerate(_CONSOLE_HABITS) for _ in range(w)]
+    events = []
+    for day in range(days):
+        weekend = day % 7 in (5, 6)
+        for _ in range(per_day // 6 if weekend else per_day + rng.randint(-6, 6)):
+            source, name, read_only, people = rng.choice(habits)
+            user = rng.choice(_TEAM if read_only else _TEAM[:people])
+            region = rng.choice(["eu-west-1", "eu-west-1", "us-east-1"])
+            events.append(event(name, source, user=user, time=_day(day, rng), read_only=read_only, region=region))
+        for user in rng.sample(_TEAM, 3):
+            events.append(event("ConsoleLogin", "signin.amazonaws.com", user=user, time=_day(day, rng), eventType="AwsConsoleSignIn", read_only=False))
+        for _ in range(10):
+            events.append(event("PutObject", "s3.amazonaws.com", user="ci-deploy", time=_day(day, rng), agent=CLI_AGENT))
+    return events
+
+
+def _day(day: int, rng) -> str:
+    from datetime import datetime, timedelta
+
+    moment = datetime(2024, 7, 22, 7) + timedelta(days=day, seconds=rng.randint(0, 11 * 3600))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
