@@ -211,7 +211,9 @@ class HintsCounter:
         self._seen: set[bytes] = set()
         self.console_events = 0
         self._console_actions: Counter[tuple[str, str]] = Counter()
-        self._daily: dict[date, list[int]] = {}
+        self._daily: dict[str, list[int]] = {}  # YYYY-MM-DD -> [read-only, changing]
+        self._filtering = filters != Filters()
+        self._profile = "standard" if filters.user else "minimal"  # user.name needs standard
         self._candidates: dict[tuple[str, str], _CandidateStats] = {}
 
     def add(self, event: Any) -> None:
@@ -219,17 +221,17 @@ class HintsCounter:
         # The importer's own document: the same time, account, region, user name and
         # classification flags Elasticsearch holds after an import.
         try:
-            doc = to_document(event, profile="standard" if self.filters.user else "minimal")
+            doc = to_document(event, profile=self._profile)
         except DocumentError as err:
             self.events_unusable += 1
             reason = str(err).split("(", 1)[0].strip()
             self.unusable_reasons[reason] = self.unusable_reasons.get(reason, 0) + 1
             return
-        moment = _parse_timestamp(doc[F.TIMESTAMP])
-        if not self._passes(doc, moment):
+        timestamp = doc[F.TIMESTAMP]
+        if self._filtering and not self._passes(doc, _parse_timestamp(timestamp)):
             return
         # The importer's identity: _id = event_id in the event's monthly index.
-        key = hashlib.blake2b(f"{doc[F.TIMESTAMP][:7]} {classify.event_id(event)}".encode(), digest_size=16).digest()
+        key = hashlib.blake2b(f"{timestamp[:7]} {classify.event_id(event)}".encode(), digest_size=16).digest()
         if key in self._seen:
             return
         self._seen.add(key)
@@ -238,14 +240,17 @@ class HintsCounter:
         self.console_events += 1
         action = (doc.get(F.EVENT_PROVIDER, ""), doc.get(F.EVENT_ACTION, ""))
         self._console_actions[action] += 1
-        self._daily.setdefault(moment.date(), [0, 0])[0 if doc[F.READ_ONLY] else 1] += 1
+        day = self._daily.get(timestamp[:10])
+        if day is None:
+            day = self._daily[timestamp[:10]] = [0, 0]
+        day[0 if doc[F.READ_ONLY] else 1] += 1
         if doc[F.AUTOMATION_CANDIDATE]:
-            if F.USER_NAME not in doc and not self.filters.user:
-                doc = to_document(event, profile="standard")
+            if self._profile == "minimal":
+                doc = to_document(event, profile="standard")  # for user.name
             stats = self._candidates.get(action)
             if stats is None:
                 stats = self._candidates[action] = _CandidateStats()
-            stats.add(doc.get(F.USER_NAME), moment)
+            stats.add(doc.get(F.USER_NAME), _parse_timestamp(timestamp))
 
     def _passes(self, doc: dict, moment: datetime) -> bool:
         f = self.filters
@@ -281,7 +286,7 @@ class HintsCounter:
             candidate_actions=len(candidates),
             candidates=rank(candidates, top),
             console_actions=rank([ActionCount(p, a, n) for (p, a), n in self._console_actions.items()], 0),
-            activity=[DayActivity(day.isoformat(), ro, ch) for day, (ro, ch) in sorted(self._daily.items())],
+            activity=[DayActivity(day, ro, ch) for day, (ro, ch) in sorted(self._daily.items())],
             filters=self.filters.describe(),
             files_read=self.files_read,
             files_skipped=len(self.skipped_files),
