@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
@@ -50,14 +52,15 @@ def print_table(hints: Hints, console: Console) -> None:
     console.print(table)
     if not hints.candidates:
         console.print("No console action that changes something was found: nothing to automate here.")
-    for entry in hints.skipped_files[:10]:
-        console.print(f"[yellow]skipped[/] {entry['path']}: {entry['reason']}", highlight=False)
-    if len(hints.skipped_files) > 10:
-        console.print(f"[yellow]... and {len(hints.skipped_files) - 10} more skipped files (see --format json)[/]")
-    for entry in hints.failed_files:
-        console.print(f"[red]failed[/] {entry['path']}: {entry['reason']}", highlight=False)
-    for reason, count in hints.unusable_reasons.items():
-        console.print(f"[yellow]{count:,} events not counted:[/] {reason}", highlight=False)
+    # Problems by kind, not file by file: folders often hold READMEs and licences too.
+    skipped = Counter(re.split(r"[:(]", entry["reason"], 1)[0].strip() for entry in hints.skipped_files)
+    notes = [f"[yellow]skipped {n:,} file{'' if n == 1 else 's'}:[/] {reason}" for reason, n in skipped.most_common()]
+    notes += [f"[red]could not read[/] {entry['path']}: {entry['reason']}" for entry in hints.failed_files]
+    notes += [f"[yellow]{n:,} events not counted:[/] {reason}" for reason, n in hints.unusable_reasons.items()]
+    for note in notes:
+        console.print(note, highlight=False)
+    if hints.skipped_files:
+        console.print("(--format json lists every skipped file with its reason)", style="dim")
 
 
 def to_json(hints: Hints) -> str:
