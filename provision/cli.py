@@ -154,7 +154,12 @@ def _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key
         raise CtstackError("Give either folders/files or --from-es, not both.")
     if sources:
         return hints_from_sources(sources, filters, top)
-    return hints_from_cluster(es_config(es_url, api_key, es_user, password, ca_certs), filters, top, index_prefix)
+    try:
+        return hints_from_cluster(es_config(es_url, api_key, es_user, password, ca_certs), filters, top, index_prefix)
+    except CtstackError as err:
+        if from_es:
+            raise
+        raise CtstackError(f"{err} Or read CloudTrail files directly, no Elasticsearch needed: ctstack hints ./logs/") from None
 
 
 @app.command("hints")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from provision import __version__
 from provision.charts import CHANGING_COLOUR, READ_ONLY_COLOUR, activity_bars, donut, slices
+from provision.errors import CtstackError
 from provision.hints import ActionCount, Hints
 from provision.hints_output import NO_CLI
 
@@ -182,5 +183,8 @@ def _files_note(hints: Hints) -> str:
 def write_report(hints: Hints, path: str | os.PathLike) -> Path:
     """Write the report (UTF-8); returns the path written."""
     target = Path(path)
-    target.write_text(render_report(hints), encoding="utf-8")
+    try:
+        target.write_text(render_report(hints), encoding="utf-8")
+    except OSError as err:
+        raise CtstackError(f"Cannot write the report to {target}: {err.strerror or err}.") from None
     return target

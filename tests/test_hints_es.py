@@ -101,3 +101,13 @@ def test_the_command_reads_elasticsearch_when_given_no_source(es_config: EsConfi
 def test_no_index_yet_means_no_hints(es: Elasticsearch, index_prefix: str) -> None:
     hints = hints_from_es(es, index_prefix=index_prefix)
     assert (hints.distinct_events, hints.candidates, hints.activity) == (0, [], [])
+
+
+def test_the_report_can_come_from_elasticsearch(es_config: EsConfig, imported: str, tmp_path: Path) -> None:
+    output = tmp_path / "report.html"
+    args = ["report", "--from-es", "--es-url", es_config.url, "--index-prefix", imported, "-o", str(output)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    html = output.read_text()
+    assert "aws cloudwatch put-metric-alarm" in html and 'id="candidates-donut"' in html
+    assert es_config.url in html  # the source named in the header
