@@ -3,6 +3,7 @@ node with the importer give the same candidates, counts, users, days and times."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from pathlib import Path
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from provision.cli import app
 from provision.connection import EsConfig, client
 from provision.hints import Filters, hints_from_sources
-from provision.hints_es import hints_from_es
+from provision.hints_es import hints_from_cluster, hints_from_es
 from provision.importer import run_import, source_files
 from tests.support.trail import demo_events, event, write_trail
 
@@ -111,3 +112,11 @@ def test_the_report_can_come_from_elasticsearch(es_config: EsConfig, imported: s
     html = output.read_text()
     assert "aws cloudwatch put-metric-alarm" in html and 'id="candidates-donut"' in html
     assert es_config.url in html  # the source named in the header
+
+
+def test_credentials_in_the_url_never_reach_the_output(es_config: EsConfig, imported: str) -> None:
+    scheme, rest = es_config.url.split("://", 1)
+    with_secret = dataclasses.replace(es_config, url=f"{scheme}://someone:s3cret-pw@{rest}")
+    hints = hints_from_cluster(with_secret, index_prefix=imported)
+    assert hints.candidates
+    assert "s3cret-pw" not in hints.source and rest in hints.source
