@@ -180,6 +180,7 @@ def up(
     es_heap: Annotated[Optional[str], typer.Option("--es-heap", help=f"Elasticsearch heap, e.g. 1g or 2g (default: {settings.DEFAULT_ES_HEAP}, or what the last up used).", show_default=False)] = None,
     kibana_locale: Annotated[Optional[str], typer.Option("--kibana-locale", help=f"Kibana's UI language: en, ja-JP, zh-CN, fr-FR, ... (default: {settings.DEFAULT_KIBANA_LOCALE}, or what the last up used).", show_default=False)] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Elasticsearch and for Kibana to be ready.")] = health.DEFAULT_TIMEOUT,
+    index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     kibana_url: StackKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
@@ -190,6 +191,7 @@ def up(
         es=_existing_es(es_url, api_key, user, password, ca_certs),
         kibana_url=kibana_url or os.environ.get("CTSTACK_KIBANA_URL"),
         es_heap=es_heap, kibana_locale=kibana_locale, imports=tuple(imports or ()), sample=sample, timeout=timeout,
+        index_prefix=index_prefix,
     )
     with err_console.status("Starting…") as live:
         result = stack.up(options, reporter=_RichReporter(live))
@@ -203,6 +205,8 @@ def up(
     if result.imported:
         i = result.imported
         typer.echo(f"Imported:      {i.events_indexed} events indexed, {i.events_duplicate} already present, {i.events_failed} failed, from {i.files_read} files")
+        if getattr(i, "dead_letter", None):
+            typer.echo(f"Failed events: {i.dead_letter}")
     if not result.ok:
         raise typer.Exit(1)
 
