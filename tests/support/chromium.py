@@ -3,6 +3,7 @@ records every request Chromium tries to make, so "makes no network request" can 
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -36,7 +37,11 @@ class ChromiumMissing(RuntimeError):
 
 
 def chromium_binary() -> str:
-    for name in ("chromium", "chromium-browser"):
+    """CTSTACK_CHROMIUM if set, else Debian's `chromium`, else Ubuntu's / Google's builds."""
+    override = os.environ.get("CTSTACK_CHROMIUM")
+    if override:
+        return override
+    for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
         if path:
             return path
