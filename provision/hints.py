@@ -1,15 +1,16 @@
 """Automation hints: which console actions that change things people repeat, and the CLI for each.
 
 The offline path reads CloudTrail files with the importer's own reader (:mod:`provision.records`)
-and classifies events with the importer's own rules (:mod:`provision.classify`), so its answer is
-the one Elasticsearch gives after an import (:mod:`provision.hints_es` computes the same
-:class:`Hints` with aggregations).
+and turns each event into the importer's own document (:mod:`provision.documents`, whose flags
+come from :mod:`provision.classify`), so its answer is the one Elasticsearch gives after an
+import (:mod:`provision.hints_es` computes the same :class:`Hints` with aggregations).
 
 Counts are over distinct events: an event seen twice (overlapping trails, a file copied twice)
 counts once, identified by :func:`provision.classify.event_id`. Memory is bounded by the number
 of distinct events that pass the filters (a 16-byte digest each, about 100 bytes with the set's
 overhead: ~1 GB per 10 million events) plus the number of distinct console actions, users and
-days; it does not grow with the number of files or with duplicates.
+days, and one file's events at a time; it does not grow with the number of files or with
+duplicates.
 """
 
 from __future__ import annotations

@@ -32,23 +32,31 @@ def top_users_text(candidate: Candidate) -> str:
 
 
 def print_table(hints: Hints, console: Console) -> None:
+    # Narrower terminals drop the service, first seen and time of day, then last seen and users.
+    wide, medium = console.width >= 150, console.width >= 110
     table = Table(title="Console actions that change things: automate these first", title_justify="left", caption=summary_line(hints), caption_justify="left")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("action", style="bold")
-    table.add_column("service", style="dim")
-    table.add_column("count", justify="right")
-    table.add_column("users", justify="right")
-    table.add_column("days", justify="right")
-    table.add_column("first seen")
-    table.add_column("last seen")
-    table.add_column("top users")
-    table.add_column("AWS CLI")
+    columns = [
+        ("#", {"justify": "right", "style": "dim"}),
+        ("action", {"style": "bold", "overflow": "fold", "min_width": 14}),
+        *([("service", {"style": "dim"})] if wide else []),
+        ("count", {"justify": "right"}),
+        ("users", {"justify": "right"}),
+        ("days", {"justify": "right"}),
+        *([("first seen", {"no_wrap": True})] if wide else []),
+        *([("last seen", {"no_wrap": True}), ("top users", {})] if medium else []),
+        ("AWS CLI", {"overflow": "fold", "min_width": 20}),
+    ]
+    for header, options in columns:
+        table.add_column(header, **options)
     for rank, c in enumerate(hints.candidates, 1):
-        table.add_row(
-            str(rank), c.action, c.provider.removesuffix(".amazonaws.com"), f"{c.count:,}", f"{c.users:,}",
-            f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c),
+        when = _minute if wide else (lambda iso_time: iso_time[:10])
+        cells = [
+            str(rank), c.action, *([c.provider.removesuffix(".amazonaws.com")] if wide else []),
+            f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
+            *([when(c.first_seen)] if wide else []), *([when(c.last_seen), top_users_text(c)] if medium else []),
             f"[green]{c.cli}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
-        )
+        ]
+        table.add_row(*cells)
     console.print(table)
     if not hints.candidates:
         console.print("No console action that changes something was found: nothing to automate here.")
@@ -61,6 +69,10 @@ def print_table(hints: Hints, console: Console) -> None:
         console.print(note, highlight=False)
     if hints.skipped_files:
         console.print("(--format json lists every skipped file with its reason)", style="dim")
+
+
+def _minute(iso_time: str) -> str:
+    return iso_time[:16].replace("T", " ")  # 2024-08-01T10:00:00Z -> 2024-08-01 10:00 (UTC)
 
 
 def to_json(hints: Hints) -> str:
