@@ -93,3 +93,25 @@ def test_an_unwritable_output_is_one_clear_error(tmp_path: Path) -> None:
     write_trail(tmp_path / "logs", [event()])
     result = CliRunner().invoke(app, ["report", str(tmp_path / "logs"), "-o", str(tmp_path / "no-such-folder" / "r.html")])
     assert result.exit_code == 1 and "Cannot write the report" in result.output
+
+
+def test_the_candidates_donut_keeps_the_whole_when_top_cuts_the_table() -> None:
+    counter = HintsCounter()
+    for e in demo_events():
+        counter.add(e)
+    hints = counter.result(top=3)
+    html = render_report(hints)
+    assert html.count('<tr><td class="num">') == 3
+    assert "more actions" in html  # the rest of the candidates, so shares still add up
+    assert f">{hints.automation_candidates:,}</text>" in html  # the donut's total is all candidates
+
+
+def test_long_ranges_are_shown_per_week_and_per_month() -> None:
+    counter = HintsCounter()
+    for day in ("2024-01-01", "2024-03-15", "2024-06-30"):
+        counter.add(event(time=f"{day}T10:00:00Z"))
+    assert "Console events per week (UTC)" in render_report(counter.result())
+    counter.add(event(time="2026-06-30T10:00:00Z"))
+    html = render_report(counter.result())
+    assert "Console events per month (UTC)" in html
+    assert html.count('<rect class="bar changing"') == 4
