@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from html import escape
 
-# Colour-blind-friendly categorical palette (Tableau 10); the last colour is "other".
+# Colour-blind-friendly categorical palette (Tableau 10) for what matters; greys for the rest.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
-OTHER_COLOUR = "#bab0ac"
+GREYS = ("#aab2bd", "#c9ced6", "#8f99a6", "#dde1e6", "#bcc3cc", "#9ea7b3", "#d0d5db", "#b3bac4")
+OTHER_COLOUR = "#e2ddd9"
 EMPTY_COLOUR = "#e6e8eb"
 READ_ONLY_COLOUR = "#9fb7d3"
 CHANGING_COLOUR = "#f28e2b"
@@ -24,14 +25,16 @@ class Slice:
     detail: str = ""  # shown under the label in the legend (e.g. the service)
 
 
-def slices(items: list[tuple[str, str, int]], max_slices: int = len(PALETTE)) -> list[Slice]:
-    """(label, detail, value) most frequent first -> coloured slices; the tail becomes "other"."""
+def slices(items: list[tuple[str, str, int, str]], max_slices: int = len(PALETTE)) -> list[Slice]:
+    """(label, detail, value, colour), most frequent first -> slices; past `max_slices` the
+    tail becomes one "other" slice."""
     if len(items) > max_slices:
         head, tail = items[: max_slices - 1], items[max_slices - 1 :]
-        rest = sum(value for _, _, value in tail)
-        out = [Slice(label, value, PALETTE[i], detail) for i, (label, detail, value) in enumerate(head)]
-        return out + [Slice(f"{len(tail)} other actions", rest, OTHER_COLOUR)]
-    return [Slice(label, value, PALETTE[i], detail) for i, (label, detail, value) in enumerate(items)]
+        rest = sum(value for _, _, value, _ in tail)
+        return [Slice(label, value, colour, detail) for label, detail, value, colour in head] + [
+            Slice(f"{len(tail)} other actions", rest, OTHER_COLOUR)
+        ]
+    return [Slice(label, value, colour, detail) for label, detail, value, colour in items]
 
 
 def donut(chart_id: str, title: str, parts: list[Slice], centre_label: str) -> str:

@@ -3,12 +3,13 @@ which console actions people repeat, how each could be automated, and activity o
 
 from __future__ import annotations
 
+import itertools
 import os
 from html import escape
 from pathlib import Path
 
 from provision import __version__
-from provision.charts import CHANGING_COLOUR, READ_ONLY_COLOUR, activity_bars, donut, slices
+from provision.charts import CHANGING_COLOUR, GREYS, OTHER_COLOUR, PALETTE, READ_ONLY_COLOUR, activity_bars, donut, slices
 from provision.errors import CtstackError
 from provision.hints import ActionCount, Hints
 from provision.hints_output import NO_CLI
@@ -78,11 +79,14 @@ def render_report(hints: Hints) -> str:
         f'<div class="card {cls}"><div class="value">{value:,}</div><div class="label">{escape(label)}</div></div>'
         for value, label, cls in cards
     )
-    console_chart = donut("console-donut", "Console events by action", _action_slices(hints.console_actions), "console events")
+    # The top candidates keep one colour in both donuts; everything else is grey, so the
+    # changes worth automating stand out among the reads (the seed's pie had only reads).
+    colours = {(c.provider, c.action): PALETTE[i] for i, c in enumerate(hints.candidates[: len(PALETTE) - 1])}
+    console_chart = donut("console-donut", "Console events by action", _action_slices(hints.console_actions, colours), "console events")
     candidate_chart = donut(
         "candidates-donut",
         "Automation candidates by action",
-        _action_slices([ActionCount(c.provider, c.action, c.count) for c in hints.candidates], hints.automation_candidates),
+        _action_slices([ActionCount(c.provider, c.action, c.count) for c in hints.candidates], colours, hints.automation_candidates),
         "console changes",
     )
     days = [(d.day, d.read_only, d.changing) for d in hints.activity]
@@ -108,7 +112,7 @@ def render_report(hints: Hints) -> str:
 <main>
 <div class="cards">{cards_html}</div>
 <div class="pair">
-<section><h2>Console events by action</h2><p class="sub">Everything done in the console, reads included.</p>{console_chart}</section>
+<section><h2>Console events by action</h2><p class="sub">Everything done in the console. In colour: the changes charted beside; in grey: reads, sign-ins, the rest.</p>{console_chart}</section>
 <section><h2>Automation candidates by action</h2><p class="sub">Console actions that change something (sign-ins excluded).</p>{candidate_chart}</section>
 </div>
 <section>
@@ -129,11 +133,15 @@ def render_report(hints: Hints) -> str:
 """
 
 
-def _action_slices(actions: list[ActionCount], total: int | None = None):
-    items = [(a.action or "(no action)", a.provider.removesuffix(".amazonaws.com"), a.count) for a in actions]
-    shown = sum(value for _, _, value in items)
+def _action_slices(actions: list[ActionCount], colours: dict[tuple[str, str], str], total: int | None = None):
+    greys = itertools.cycle(GREYS)
+    items = [
+        (a.action or "(no action)", a.provider.removesuffix(".amazonaws.com"), a.count, colours.get((a.provider, a.action)) or next(greys))
+        for a in actions
+    ]
+    shown = sum(item[2] for item in items)
     if total is not None and total > shown:  # --top cut the list: the rest is still part of the whole
-        items.append(("more actions", "", total - shown))
+        items.append(("more actions", "", total - shown, OTHER_COLOUR))
     return slices(items)
 
 
