@@ -213,6 +213,13 @@ class S3Bucket:
             region = headers.get("x-amz-bucket-region")
             if _code(err) in REDIRECT_CODES and region:
                 return region
+            if _code(err) in ("403", "400"):
+                # A HEAD answer has no body: ask again with a request whose error says why
+                # (AccessDenied, ExpiredToken, InvalidAccessKeyId ...).
+                try:
+                    self.client.list_objects_v2(Bucket=self.name, MaxKeys=1)
+                except (ClientError, BotoCoreError) as detailed:
+                    raise listing_error(detailed, self.name, "") from None
             raise listing_error(err, self.name, "") from None
         except BotoCoreError as err:
             raise listing_error(err, self.name, "") from None

@@ -17,6 +17,10 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
+BUCKET = "trails"
+ORG_KEY = "AWSLogs/o-1234abcde/222222222222/CloudTrail/us-east-1/2025/03/06/222222222222_CloudTrail_us-east-1_20250306T0230Z_QF6qcgyiaVnSueXa.json.gz"
+DIGEST_KEY = "AWSLogs/333333333333/CloudTrail-Digest/us-east-1/2025/03/06/333333333333_CloudTrail-Digest_us-east-1_trail_us-east-1_20250306T0330Z.json.gz"
+INSIGHT_KEY = "AWSLogs/333333333333/CloudTrail-Insight/us-east-1/2025/03/06/333333333333_CloudTrail-Insight_us-east-1_20250306T0330Z_x.json.gz"
 
 
 def free_port() -> int:
@@ -70,3 +74,27 @@ def upload_tree(s3, bucket: str, folder: Path, key_prefix: str = "") -> list[str
             s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
             keys.append(key)
     return keys
+
+
+class Listings:
+    """Every ListObjectsV2 call made through a boto3 session: (Prefix, Delimiter)."""
+
+    def __init__(self) -> None:
+        self.session = boto3.Session()
+        self.calls: list[tuple[str, str | None]] = []
+        self.session.events.register("before-parameter-build.s3.ListObjectsV2", self._record)
+
+    def _record(self, params: dict, **_: object) -> None:
+        self.calls.append((params.get("Prefix", ""), params.get("Delimiter")))
+
+    @property
+    def recursive(self) -> list[str]:
+        """Prefixes listed object by object (no delimiter): where the objects came from."""
+        return [prefix for prefix, delimiter in self.calls if delimiter is None]
+
+    @property
+    def discovery(self) -> list[str]:
+        """Prefixes listed folder by folder (Delimiter="/") to learn the layout."""
+        return [prefix for prefix, delimiter in self.calls if delimiter == "/"]
+
+

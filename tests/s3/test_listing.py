@@ -5,80 +5,15 @@ server (real HTTP, real boto3)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
-
-import boto3
 import pytest
 
 from provision.errors import CtstackError
 from provision.s3layout import S3Filters, date_folders, make_filters, parse_when
 from provision.s3source import S3Import, is_s3_url, parse_s3_url
-from tests.support.s3 import REGION, MotoS3, upload_tree
+from tests.support.s3 import BUCKET, INSIGHT_KEY, ORG_KEY, Listings, upload_tree
 
-BUCKET = "trails"
-ORG_KEY = "AWSLogs/o-1234abcde/222222222222/CloudTrail/us-east-1/2025/03/06/222222222222_CloudTrail_us-east-1_20250306T0230Z_QF6qcgyiaVnSueXa.json.gz"
-DIGEST_KEY = "AWSLogs/333333333333/CloudTrail-Digest/us-east-1/2025/03/06/333333333333_CloudTrail-Digest_us-east-1_trail_us-east-1_20250306T0330Z.json.gz"
-INSIGHT_KEY = "AWSLogs/333333333333/CloudTrail-Insight/us-east-1/2025/03/06/333333333333_CloudTrail-Insight_us-east-1_20250306T0330Z_x.json.gz"
 STRATUS_ACCOUNT, STRATUS_REGION = "307578594326", "euiso-south-3r"
 STRATUS_DAY_PREFIX = f"AWSLogs/{STRATUS_ACCOUNT}/CloudTrail/{STRATUS_REGION}/2024/08/02/"
-
-
-@pytest.fixture(scope="module")
-def moto() -> MotoS3:
-    server = MotoS3()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def aws_env(monkeypatch: pytest.MonkeyPatch, moto: MotoS3, tmp_path: Path) -> MotoS3:
-    """Fake credentials in this test process only, no ~/.aws, no instance metadata."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("CTSTACK_S3_ENDPOINT_URL", moto.url)
-    moto.reset()
-    return moto
-
-
-@pytest.fixture()
-def trail_bucket(aws_env: MotoS3, shared_data: Path) -> list[str]:
-    """The sample data in CloudTrail's real layout, with an organisation trail, a digest
-    file and an Insights file beside the logs. Returns the log keys."""
-    s3 = aws_env.client()
-    s3.create_bucket(Bucket=BUCKET)
-    keys = upload_tree(s3, BUCKET, shared_data / "stratus-red-team")
-    keys += upload_tree(s3, BUCKET, shared_data / "cloud-snitch")
-    s3.put_object(Bucket=BUCKET, Key=DIGEST_KEY, Body=b'{"digestEndTime": "2025-03-06T03:30:00Z"}')
-    s3.put_object(Bucket=BUCKET, Key=INSIGHT_KEY, Body=b'{"Records": []}')
-    return sorted(keys)
-
-
-class Listings:
-    """Every ListObjectsV2 call made through a boto3 session: (Prefix, Delimiter)."""
-
-    def __init__(self) -> None:
-        self.session = boto3.Session()
-        self.calls: list[tuple[str, str | None]] = []
-        self.session.events.register("before-parameter-build.s3.ListObjectsV2", self._record)
-
-    def _record(self, params: dict, **_: object) -> None:
-        self.calls.append((params.get("Prefix", ""), params.get("Delimiter")))
-
-    @property
-    def recursive(self) -> list[str]:
-        """Prefixes listed object by object (no delimiter): where the objects came from."""
-        return [prefix for prefix, delimiter in self.calls if delimiter is None]
-
-    @property
-    def discovery(self) -> list[str]:
-        """Prefixes listed folder by folder (Delimiter="/") to learn the layout."""
-        return [prefix for prefix, delimiter in self.calls if delimiter == "/"]
 
 
 def listed(url: str, filters: S3Filters | None = None) -> tuple[list[str], Listings]:
