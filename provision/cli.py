@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 from typing import Annotated, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
 
-from provision import __version__
+from provision import __version__, settings
+from provision.documents import PROFILES
+from provision.progress import ImportProgress
 from provision.connection import EsConfig, resolve_es_config
 from provision.errors import CtstackError
 
@@ -62,6 +66,70 @@ def root(
     ] = False,
 ) -> None:
     """Turn AWS CloudTrail logs into answers: which console actions do people repeat by hand?"""
+
+
+# -- import -------------------------------------------------------------------------------
+
+def _print_summary(summary, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="ctstack import", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("files read", summary.files_read), ("files skipped", summary.files_skipped),
+        ("files failed", summary.files_failed), ("events read", summary.events_read),
+        ("events indexed", summary.events_indexed), ("already present", summary.events_duplicate),
+        ("events failed", summary.events_failed),
+        ("events/s", f"{summary.events_read / summary.seconds:,.0f}" if summary.seconds else "-"),
+        ("seconds", f"{summary.seconds:.1f}"),
+    ]
+    rows += [(key.replace("_", " "), value) for key, value in summary.extra.items()]
+    for name, value in rows:
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+    for entry in summary.skipped_files[:20]:
+        console.print(f"[yellow]skipped[/] {entry['path']}: {entry['reason']}", highlight=False)
+    if len(summary.skipped_files) > 20:
+        console.print(f"[yellow]... and {len(summary.skipped_files) - 20} more skipped files (see --json)[/]")
+    for entry in summary.failed_files:
+        console.print(f"[red]failed[/] {entry['path']}: {entry['reason']}", highlight=False)
+    for reason, count in summary.failure_reasons.items():
+        console.print(f"[red]{count:,} events failed:[/] {reason}", highlight=False)
+    if summary.dead_letter:
+        console.print(f"Failed events and their reasons: {summary.dead_letter}", highlight=False)
+    if summary.aborted:
+        console.print(f"[bold red]Import stopped:[/] {summary.aborted}", highlight=False)
+
+
+@app.command("import")
+@user_errors
+def import_(
+    sources: Annotated[list[str], typer.Argument(help="Folders (walked recursively) or files of CloudTrail logs (.json.gz, .json).", show_default=False)],
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout instead of the table.")] = False,
+    fields_profile: Annotated[str, typer.Option("--fields", help="What to keep: minimal | standard | full.")] = "standard",
+    keep_access_keys: Annotated[bool, typer.Option("--keep-access-keys", help="Store access key IDs (never stored otherwise).")] = False,
+    index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
+    dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON); default ./ctstack-dead-letter-<time>.ndjson, created only on failure.", show_default=False)] = None,
+    es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+) -> None:
+    """Import CloudTrail logs into Elasticsearch. Safe to repeat: events already present are counted, not duplicated."""
+    from provision.importer import import_sources
+
+    if fields_profile not in PROFILES:
+        raise CtstackError(f"--fields must be one of {', '.join(PROFILES)}, not {fields_profile!r}.")
+    cfg = es_config(es_url, api_key, user, password, ca_certs)
+    with ImportProgress(enabled=err_console.is_terminal) as progress:
+        summary = import_sources(
+            cfg, sources, index_prefix=index_prefix, profile=fields_profile,
+            keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
+        )
+    if json_output:
+        typer.echo(json.dumps(summary.to_dict()))
+    else:
+        _print_summary(summary, Console())
+    if not summary.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -63,6 +63,7 @@ CT_REQUEST_PARAMETERS = "aws.cloudtrail.request_parameters"
 CT_ADDITIONAL_EVENTDATA = "aws.cloudtrail.additional_eventdata"
 CT_RESPONSE_ELEMENTS = "aws.cloudtrail.response_elements"
 CT_SERVICE_EVENT_DETAILS = "aws.cloudtrail.service_event_details"
+CT_UNMAPPED = "aws.cloudtrail.unmapped"  # top-level keys ctstack does not know yet (not indexed)
 CT_ORIGINAL = "event.original"           # the original event as JSON text (--fields full)
 
 # Derived by ctstack

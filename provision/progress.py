@@ -1,0 +1,48 @@
+"""A live progress line for long imports (files, events, events/s), on stderr, only on a terminal."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+
+class ImportProgress:
+    """``with ImportProgress(enabled) as p: run(progress=p.update)``; update takes the running summary."""
+
+    def __init__(self, enabled: bool, console: Console | None = None, min_interval: float = 0.1) -> None:
+        self.enabled = enabled
+        self.console = console or Console(stderr=True)
+        self.min_interval = min_interval
+        self._live: Live | None = None
+        self._started = time.monotonic()
+        self._last = 0.0
+
+    def __enter__(self) -> "ImportProgress":
+        if self.enabled:
+            self._live = Live(Text("starting import..."), console=self.console, transient=True, refresh_per_second=8)
+            self._live.__enter__()
+        return self
+
+    def update(self, summary: Any) -> None:
+        if self._live is None:
+            return
+        now = time.monotonic()
+        if now - self._last < self.min_interval:
+            return
+        self._last = now
+        elapsed = max(now - self._started, 1e-9)
+        line = (
+            f"files {summary.files_read:,} (skipped {summary.files_skipped:,})  "
+            f"events {summary.events_read:,}  indexed {summary.events_indexed:,}  "
+            f"present {summary.events_duplicate:,}  failed {summary.events_failed:,}  "
+            f"{summary.events_read / elapsed:,.0f} events/s"
+        )
+        self._live.update(Text(line))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)

@@ -1,0 +1,157 @@
+"""One CloudTrail event -> one ECS-aligned document."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from provision import fields as F
+from provision.documents import DocumentError, index_for, parse_event_time, to_document, valid_ip
+from provision.template import FIELD_TYPES
+from tests.support.events import event
+
+
+def test_standard_document_for_an_iam_user_api_call():
+    doc = to_document(event())
+    assert doc[F.TIMESTAMP] == "2024-05-06T07:08:09Z"
+    assert doc[F.EVENT_ID] == "7b4b2a1c-aaaa-bbbb-cccc-ddddeeeeffff"
+    assert doc[F.EVENT_ACTION] == "StartInstances"
+    assert doc[F.EVENT_PROVIDER] == "ec2.amazonaws.com"
+    assert doc[F.EVENT_DATASET] == "aws.cloudtrail"
+    assert doc[F.EVENT_OUTCOME] == "success"
+    assert doc[F.CLOUD_PROVIDER] == "aws"
+    assert doc[F.CLOUD_REGION] == "eu-west-1"
+    assert doc[F.CLOUD_ACCOUNT_ID] == "111122223333"
+    assert doc[F.SOURCE_ADDRESS] == doc[F.SOURCE_IP] == "203.0.113.10"
+    assert doc[F.USER_NAME] == "alice"
+    assert doc[F.USER_ID] == "AIDAEXAMPLEPRINCIPAL"
+    assert doc[F.CT_UI_TYPE] == "IAMUser"
+    assert doc[F.CT_READ_ONLY] is False
+    assert doc[F.CT_REQUEST_PARAMETERS] == {"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}}
+    assert (doc[F.CONSOLE], doc[F.READ_ONLY], doc[F.AUTOMATION_CANDIDATE]) == (False, False, False)
+    assert F.CT_RESPONSE_ELEMENTS not in doc and F.CT_ORIGINAL not in doc
+
+
+def test_every_field_written_is_mapped_by_the_template():
+    full = to_document(event(), profile="full", keep_access_keys=True)
+    assert set(full) - set(FIELD_TYPES) == set()
+
+
+def test_assumed_role_user_is_the_session_name_and_role_is_the_role():
+    identity = {
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLE:bob@example.com",
+        "arn": "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_abc/bob@example.com",
+        "accountId": "111122223333",
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_abc", "userName": "AWSReservedSSO_Admin_abc"},
+            "attributes": {"creationDate": "2024-05-06T07:00:00Z", "mfaAuthenticated": "true"},
+        },
+    }
+    doc = to_document(event(userIdentity=identity))
+    assert doc[F.USER_NAME] == "bob@example.com"
+    assert doc[F.USER_ROLES] == "AWSReservedSSO_Admin_abc"
+    assert doc[F.CT_UI_MFA_AUTHENTICATED] is True
+    assert doc[F.CT_UI_SESSION_ISSUER_ARN].endswith("role/AWSReservedSSO_Admin_abc")
+
+
+@pytest.mark.parametrize(
+    "identity, name",
+    [
+        ({"type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root"}, "root"),
+        ({"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}, "cloudtrail.amazonaws.com"),
+        ({"type": "FederatedUser", "arn": "arn:aws:sts::111122223333:federated-user/carol"}, "carol"),
+    ],
+)
+def test_user_name_for_other_identities(identity, name):
+    assert to_document(event(userIdentity=identity))[F.USER_NAME] == name
+
+
+@pytest.mark.parametrize("address", ["ec2.amazonaws.com", "AWS Internal", "251.234.045.249", "not an ip"])
+def test_source_ip_only_for_real_addresses(address):
+    doc = to_document(event(sourceIPAddress=address))
+    assert doc[F.SOURCE_ADDRESS] == address
+    assert F.SOURCE_IP not in doc
+
+
+def test_ipv6_is_an_ip():
+    assert valid_ip("2001:db8::1") and not valid_ip("2001:db8::zz")
+
+
+def test_failure_outcome_from_error_code_or_message():
+    assert to_document(event(errorCode="AccessDenied"))[F.EVENT_OUTCOME] == "failure"
+    doc = to_document(event(errorMessage="You are not authorized"))
+    assert doc[F.EVENT_OUTCOME] == "failure" and doc[F.CT_ERROR_MESSAGE] == "You are not authorized"
+
+
+@pytest.mark.parametrize("result, outcome", [("Success", "success"), ("Failure", "failure")])
+def test_console_login_outcome_from_response_elements(result, outcome):
+    login = event(eventType="AwsConsoleSignIn", eventName="ConsoleLogin", eventSource="signin.amazonaws.com",
+                  responseElements={"ConsoleLogin": result})
+    doc = to_document(login)
+    assert doc[F.EVENT_OUTCOME] == outcome
+    assert doc[F.CONSOLE] is True and doc[F.AUTOMATION_CANDIDATE] is False
+
+
+def test_minimal_profile_keeps_only_time_action_provider_region_account_and_flags():
+    doc = to_document(event(), profile="minimal")
+    assert set(doc) == {
+        F.TIMESTAMP, F.EVENT_ACTION, F.EVENT_PROVIDER, F.CLOUD_REGION, F.CLOUD_ACCOUNT_ID,
+        F.CONSOLE, F.READ_ONLY, F.AUTOMATION_CANDIDATE,
+        F.EVENT_DATASET, F.EVENT_KIND, F.CLOUD_PROVIDER,  # constants, not data
+    }
+
+
+def test_full_profile_adds_response_elements_and_the_original_event():
+    doc = to_document(event(), profile="full")
+    assert doc[F.CT_RESPONSE_ELEMENTS]["instancesSet"]["items"][0]["currentState"]["name"] == "pending"
+    original = orjson.loads(doc[F.CT_ORIGINAL])
+    assert original["eventID"] == event()["eventID"]
+
+
+def test_access_key_ids_are_never_stored_unless_asked():
+    sts = event(eventName="GetSessionToken", responseElements={"credentials": {"accessKeyId": "ASIAEXAMPLE", "expiration": "x"}},
+                requestParameters={"nested": [{"AccessKeyId": "AKIAINPARAMS"}]})
+    text = orjson.dumps(to_document(sts, profile="full")).decode()
+    assert "AKIA" not in text and "ASIA" not in text
+    kept = to_document(sts, profile="full", keep_access_keys=True)
+    assert kept[F.USER_ACCESS_KEY_ID] == "AKIAEXAMPLEKEY000001"
+    assert "ASIAEXAMPLE" in kept[F.CT_ORIGINAL]
+
+
+def test_unknown_top_level_fields_are_kept_unmapped():
+    doc = to_document(event(brandNewField={"a": 1}, anotherOne="x"))
+    assert doc[F.CT_UNMAPPED] == {"brandNewField": {"a": 1}, "anotherOne": "x"}
+
+
+def test_odd_value_types_become_keyword_text():
+    doc = to_document(event(eventName=12, awsRegion={"weird": True}, userAgent=["a"]))
+    assert doc[F.EVENT_ACTION] == "12"
+    assert doc[F.CLOUD_REGION] == '{"weird":true}'
+    assert doc[F.USER_AGENT] == '["a"]'
+
+
+def test_non_object_blobs_are_wrapped_for_the_flattened_field():
+    doc = to_document(event(requestParameters="a string", additionalEventData=[1, 2]))
+    assert doc[F.CT_REQUEST_PARAMETERS] == {"value": "a string"}
+    assert doc[F.CT_ADDITIONAL_EVENTDATA] == {"value": [1, 2]}
+
+
+@pytest.mark.parametrize("value", [None, "", "ThisIsAWrongEventTime", "2024-13-01T00:00:00Z", 1700000000])
+def test_events_without_a_usable_event_time_fail_with_that_reason(value):
+    with pytest.raises(DocumentError, match="eventTime"):
+        to_document(event(eventTime=value))
+
+
+def test_event_times_are_normalised_to_utc():
+    assert parse_event_time("2024-05-06T09:08:09+02:00") == "2024-05-06T07:08:09Z"
+    assert parse_event_time("2024-05-06T07:08:09.123Z") == "2024-05-06T07:08:09.123000Z"
+
+
+def test_not_an_object_fails():
+    with pytest.raises(DocumentError, match="not a CloudTrail event"):
+        to_document(["x"])
+
+
+def test_monthly_index_name():
+    assert index_for("ctstack-cloudtrail", to_document(event())) == "ctstack-cloudtrail-2024.05"

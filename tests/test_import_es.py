@@ -1,0 +1,210 @@
+"""`ctstack import` against a real Elasticsearch node: idempotent, nothing lost, mapping-safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from provision import fields as F
+from provision.classify import event_id
+from provision.importer import run_import
+from provision.records import SkipFile, decode_events, local_files
+from provision.template import install_template
+from tests.support.events import event, many_events, write_trail_file
+
+CTSTACK = str(Path(sys.executable).parent / "ctstack")
+
+
+def distinct_events(folder: Path) -> set[str]:
+    """The ids of every importable event under folder, computed independently of the importer."""
+    ids = set()
+    for f in local_files([folder]):
+        if f.skip_reason:
+            continue
+        try:
+            events = decode_events(f.name, f.read())
+        except SkipFile:
+            continue
+        for ev in events:
+            if isinstance(ev, dict) and isinstance(ev.get("eventTime"), str) and ev["eventTime"][:2] in ("19", "20"):
+                ids.add(event_id(ev))
+    return ids
+
+
+def assert_accounted(summary) -> None:
+    assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([CTSTACK, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})}, cwd=os.environ.get("TMPDIR", "/tmp"))
+
+
+def test_sample_data_imports_every_distinct_event_once_and_reimport_adds_nothing(es, es_url, index_prefix, shared_data, tmp_path):
+    expected = distinct_events(shared_data)
+    first = run_cli("import", str(shared_data), "--es-url", es_url, "--index-prefix", index_prefix,
+                    "--json", "--dead-letter", str(tmp_path / "dead.ndjson"))
+    summary = json.loads(first.stdout)
+    assert summary["events_read"] == summary["events_indexed"] + summary["events_duplicate"] + summary["events_failed"]
+    assert summary["events_indexed"] == len(expected)
+    # The only failures are the edge-case events without a usable eventTime, each with its reason.
+    dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
+    assert len(dead) == summary["events_failed"] > 0
+    assert all("eventTime" in d["reason"] and "edge-cases" in d["source"] for d in dead)
+    assert first.returncode == 1  # failed events make the exit code say so
+    assert es.count(index=f"{index_prefix}-*")["count"] == len(expected)
+
+    second = run_cli("import", str(shared_data), "--es-url", es_url, "--index-prefix", index_prefix,
+                     "--json", "--dead-letter", str(tmp_path / "dead2.ndjson"))
+    again = json.loads(second.stdout)
+    assert again["events_indexed"] == 0
+    assert again["events_duplicate"] == summary["events_indexed"] + summary["events_duplicate"]
+    assert es.count(index=f"{index_prefix}-*")["count"] == len(expected)
+
+
+def test_clean_data_exits_zero_and_prints_a_summary_table(es_url, index_prefix, shared_data):
+    result = run_cli("import", str(shared_data / "cloud-snitch"), "--es-url", es_url, "--index-prefix", index_prefix)
+    assert result.returncode == 0, result.stderr
+    assert "events indexed" in result.stdout and "21" in result.stdout
+
+
+def test_every_edge_case_file_is_imported_or_skipped_with_a_reason(es, index_prefix, shared_data, tmp_path):
+    folder = shared_data / "edge-cases"
+    summary = run_import(es, local_files([folder]), index_prefix=index_prefix, dead_letter_path=tmp_path / "d.ndjson")
+    assert_accounted(summary)
+    on_disk = sorted(str(p) for p in folder.iterdir())
+    skipped = {s["path"]: s["reason"] for s in summary.skipped_files}
+    assert summary.files_read == len(on_disk) and summary.files_failed == 0
+    assert all(reason for reason in skipped.values())
+    assert str(folder / "SerializerTestFileBadJsonFormat.json") in skipped
+    assert summary.events_indexed > 0
+
+
+def test_source_ip_is_an_ip_field_and_absent_for_non_ips(es, index_prefix, tmp_path):
+    events = [
+        event(eventID="ip-1", sourceIPAddress="198.51.100.7"),
+        event(eventID="ip-2", sourceIPAddress="ec2.amazonaws.com"),
+        event(eventID="ip-3", sourceIPAddress="251.234.045.249"),
+        event(eventID="ip-4", sourceIPAddress="AWS Internal"),
+    ]
+    write_trail_file(tmp_path / "t.json.gz", events)
+    summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix)
+    assert summary.events_indexed == 4 and summary.ok
+    index = f"{index_prefix}-2024.05"
+    mapping = es.indices.get_field_mapping(index=index, fields=F.SOURCE_IP)[index]["mappings"]
+    assert mapping[F.SOURCE_IP]["mapping"]["ip"]["type"] == "ip"
+    hits = es.search(index=index, query={"exists": {"field": F.SOURCE_IP}})["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["ip-1"]
+    cidr = es.count(index=index, query={"term": {F.SOURCE_IP: "198.51.100.0/24"}})["count"]
+    assert cidr == 1
+
+
+def test_blobs_are_flattened_and_2000_keys_do_not_add_2000_fields(es, index_prefix, tmp_path):
+    wide = event(eventID="wide", requestParameters={f"key{i}": f"value{i}" for i in range(2000)},
+                 brandNewTopLevel={"nested": {f"k{i}": i for i in range(500)}})
+    write_trail_file(tmp_path / "wide.json.gz", [wide])
+    summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, profile="full")
+    assert summary.events_indexed == 1 and summary.ok
+    index = f"{index_prefix}-2024.05"
+    props = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    rp = props["aws"]["properties"]["cloudtrail"]["properties"]["request_parameters"]
+    assert rp["type"] == "flattened"
+
+    def count_fields(node: dict) -> int:
+        return sum(1 + count_fields(v.get("properties", {})) for v in node.values())
+
+    assert count_fields(props) < 150
+    # The flattened field is searchable by key.
+    assert es.count(index=index, query={"term": {f"{F.CT_REQUEST_PARAMETERS}.key1999": "value1999"}})["count"] == 1
+
+
+def test_console_flags_are_stored_and_aggregatable(es, index_prefix, tmp_path):
+    events = [
+        event(eventID="c1", userAgent="console.ec2.amazonaws.com", eventName="StopInstances"),
+        event(eventID="c2", userAgent="Mozilla/5.0", eventName="DescribeInstances", readOnly=True),
+        event(eventID="c3", eventName="StopInstances"),
+    ]
+    write_trail_file(tmp_path / "c.json.gz", events)
+    run_import(es, local_files([tmp_path]), index_prefix=index_prefix)
+    index = f"{index_prefix}-*"
+    resp = es.search(index=index, size=0, query={"term": {F.AUTOMATION_CANDIDATE: True}},
+                     aggs={"actions": {"terms": {"field": F.EVENT_ACTION}}})
+    assert [(b["key"], b["doc_count"]) for b in resp["aggregations"]["actions"]["buckets"]] == [("StopInstances", 1)]
+    assert es.count(index=index, query={"term": {F.CONSOLE: True}})["count"] == 2
+
+
+def test_elasticsearch_rejections_go_to_the_dead_letter_file(es, index_prefix, tmp_path):
+    """A document Elasticsearch refuses (here: an index that exists with a conflicting
+    mapping) is failed with ES's reason and the original event, never dropped."""
+    index = f"{index_prefix}-2024.05"
+    es.indices.create(index=index, mappings={"properties": {"cloud": {"properties": {"region": {"type": "long"}}}}})
+    write_trail_file(tmp_path / "r.json.gz", [event(eventID="r1"), event(eventID="r2", eventTime="2024-06-01T00:00:00Z")])
+    summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
+    assert_accounted(summary)
+    assert (summary.events_indexed, summary.events_failed) == (1, 1)
+    [dead] = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
+    assert dead["event"]["eventID"] == "r1"
+    assert "rejected by Elasticsearch" in dead["reason"] and "parse" in dead["reason"]
+    assert oct((tmp_path / "dead.ndjson").stat().st_mode & 0o777) == "0o600"
+
+
+def test_template_is_installed_before_import_and_matches_only_its_prefix(es, index_prefix):
+    name = install_template(es, index_prefix)
+    body = es.indices.get_index_template(name=name)["index_templates"][0]["index_template"]
+    assert body["index_patterns"] == [f"{index_prefix}-*"]
+    assert body["template"]["mappings"]["dynamic"] in (False, "false")
+    es.indices.delete_index_template(name=name)
+
+
+def test_unreachable_elasticsearch_is_one_sentence_and_non_zero(shared_data):
+    result = run_cli("import", str(shared_data / "cloud-snitch"), "--es-url", "http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert "Cannot reach Elasticsearch at http://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_bad_fields_profile_is_a_clear_error(shared_data):
+    result = run_cli("import", str(shared_data), "--fields", "everything")
+    assert result.returncode == 1 and "--fields must be one of" in result.stderr
+
+
+def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(private_es_node, tmp_path):
+    """Kill the node after the first files are in: the run stops with every event read
+    accounted for and a non-zero verdict; after a restart the same import completes and the
+    index holds each event exactly once."""
+    from provision.connection import EsConfig, client
+
+    for i in range(40):
+        write_trail_file(tmp_path / "logs" / f"{i:03d}.json.gz", many_events(500, seed=f"f{i}"))
+    es = client(EsConfig(url=private_es_node.url), request_timeout=10)
+    es = es.options(max_retries=0)
+    killed = []
+
+    def kill_after_some(summary):
+        if summary.events_indexed >= 3000 and not killed:
+            private_es_node.kill()
+            killed.append(summary.events_indexed)
+
+    first = run_import(es, local_files([tmp_path / "logs"]), index_prefix="kill", progress=kill_after_some,
+                       dead_letter_path=tmp_path / "dead1.ndjson")
+    assert killed, "the node was never killed"
+    assert first.aborted and "Cannot reach Elasticsearch" in first.aborted
+    assert not first.ok
+    assert_accounted(first)
+    assert first.events_failed > 0
+    assert first.events_read < 40 * 500  # it stopped instead of failing every remaining file
+
+    private_es_node.restart()
+    es = client(EsConfig(url=private_es_node.url))
+    second = run_import(es, local_files([tmp_path / "logs"]), index_prefix="kill",
+                        dead_letter_path=tmp_path / "dead2.ndjson")
+    assert second.ok and second.events_failed == 0
+    assert second.events_read == 40 * 500
+    assert second.events_indexed + second.events_duplicate == 40 * 500
+    assert es.count(index="kill-*")["count"] == 40 * 500

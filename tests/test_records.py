@@ -1,0 +1,96 @@
+"""Reading files into CloudTrail records: every format we accept, every reason we skip."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+
+from provision.records import SkipFile, decode_events, local_files
+from tests.support.events import event
+
+EV = event()
+
+
+def test_cloudtrail_delivery_file_gzipped():
+    raw = gzip.compress(orjson.dumps({"Records": [EV, EV]}))
+    assert decode_events("a.json.gz", raw) == [EV, EV]
+
+
+def test_plain_json_records_file():
+    assert decode_events("a.json", orjson.dumps({"Records": [EV]})) == [EV]
+
+
+def test_json_array_of_events():
+    assert decode_events("export.json", orjson.dumps([EV, EV])) == [EV, EV]
+
+
+def test_one_event_per_line():
+    raw = orjson.dumps(EV) + b"\n" + orjson.dumps(EV) + b"\n\n"
+    assert decode_events("export.jsonl", raw) == [EV, EV]
+
+
+def test_a_single_event_object():
+    assert decode_events("one.json", orjson.dumps(EV)) == [EV]
+
+
+def test_items_that_are_not_objects_are_returned_for_the_caller_to_fail():
+    # They were read, so they must be accounted for downstream (as failed events).
+    assert decode_events("a.json", orjson.dumps({"Records": [EV, 42]})) == [EV, 42]
+
+
+@pytest.mark.parametrize(
+    "name, raw, reason",
+    [
+        ("AWSLogs/1/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz", b"{}", "CloudTrail digest file"),
+        ("a.json", b"", "empty file"),
+        ("a.json", b"  \n", "empty file"),
+        ("a.json.gz", gzip.compress(b""), "empty file"),
+        ("a.json.gz", b"\x1f\x8b\x08\x00garbage", "corrupt gzip"),
+        ("a.json.gz", gzip.compress(b'{"Records": [1, 2')[:-6], "corrupt gzip"),
+        ("a.json", b'{"Records": [', "invalid JSON"),
+        ("a.json", b'{"Type": "Notification", "Message": "x"}', "no CloudTrail events"),
+        ("a.json", b'{"Records": []}', "no CloudTrail events"),
+        ("a.json", b"[]", "no CloudTrail events"),
+        ("a.json", b"[1, 2, 3]", "no CloudTrail events"),
+        ("a.json", b'"just a string"', "no CloudTrail events"),
+    ],
+)
+def test_files_without_events_are_skipped_with_a_reason(name, raw, reason):
+    with pytest.raises(SkipFile) as info:
+        decode_events(name, raw)
+    assert info.value.reason.startswith(reason)
+
+
+def test_folder_walk_is_recursive_sorted_and_flags_foreign_files(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "2.json.gz").write_bytes(b"x")
+    (tmp_path / "a.json").write_bytes(b"x")
+    (tmp_path / "LICENSE").write_text("text")
+    (tmp_path / ".hidden.json").write_text("{}")
+    files = list(local_files([tmp_path]))
+    names = [f.name.removeprefix(str(tmp_path) + "/") for f in files]
+    assert names == ["LICENSE", "a.json", "b/2.json.gz"]
+    assert files[0].skip_reason and "not a CloudTrail log file" in files[0].skip_reason
+    assert files[1].skip_reason is None and files[1].read() == b"x"
+
+
+def test_a_file_named_directly_is_always_read(tmp_path):
+    path = tmp_path / "SQSMessageBody"
+    path.write_text("{}")
+    [f] = local_files([path])
+    assert f.skip_reason is None
+
+
+def test_missing_path_is_an_error_before_anything_is_read(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        list(local_files([tmp_path, tmp_path / "nope"]))
+
+
+def test_folder_walk_is_lazy(tmp_path):
+    """Files are handed out one by one (no list of the whole tree is built first)."""
+    for i in range(3):
+        (tmp_path / f"{i}.json").write_text("{}")
+    walker = local_files([tmp_path])
+    assert next(walker).name.endswith("0.json")
