@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 from provision.errors import CtstackError
 
+S3_SCHEME = "s3://"
 AWSLOGS = "AWSLogs"
 LOGS = "CloudTrail"
 INSIGHTS = "CloudTrail-Insight"
@@ -37,6 +38,19 @@ RELATIVE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # many "folders" to look into at most before giving up and listing everything.
 CUSTOM_PREFIX_DEPTH = 3
 CUSTOM_PREFIX_PROBES = 200
+
+
+def is_s3_url(source: str) -> bool:
+    return str(source).lower().startswith(S3_SCHEME)
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix")."""
+    rest = str(url)[len(S3_SCHEME):]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise CtstackError(f"{url} names no bucket; use s3://BUCKET or s3://BUCKET/PREFIX.")
+    return bucket, prefix.lstrip("/")
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,12 @@ from elasticsearch import Elasticsearch
 from provision import settings
 from provision.errors import CtstackError
 from provision.records import SourceFile
-from provision.s3layout import S3Filters, log_prefixes
+from provision.s3layout import S3_SCHEME, S3Filters, is_s3_url, log_prefixes, parse_s3_url
 from provision.s3state import BATCH_SIZE, ImportedObjects
 
-S3_SCHEME = "s3://"
-DEFAULT_WORKERS = 8
+__all__ = ["S3Import", "S3Object", "ObjectUnreadable", "is_s3_url", "parse_s3_url", "s3_files"]
+
+DEFAULT_WORKERS = settings.S3_WORKERS
 WINDOW_PER_WORKER = 2          # downloaded-or-downloading objects held per worker
 READ_ATTEMPTS = 3              # a body cut off mid-stream is fetched again (botocore retries requests, not reads)
 ENDPOINT_ENV = "CTSTACK_S3_ENDPOINT_URL"
@@ -66,19 +67,6 @@ DENIED_CODES = {"AccessDenied", "403", "AllAccessDisabled", "Forbidden"}
 MISSING_BUCKET_CODES = {"NoSuchBucket", "404", "NotFound"}
 REDIRECT_CODES = {"PermanentRedirect", "301", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
 STREAM_ERRORS = (ResponseStreamingError, ReadTimeoutError, ConnectionClosedError, IncompleteReadError)
-
-
-def is_s3_url(source: str) -> bool:
-    return str(source).lower().startswith(S3_SCHEME)
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix")."""
-    rest = str(url)[len(S3_SCHEME):]
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise CtstackError(f"{url} names no bucket; use s3://BUCKET or s3://BUCKET/PREFIX.")
-    return bucket, prefix.lstrip("/")
 
 
 @dataclass(frozen=True)
