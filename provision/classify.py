@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -28,6 +29,11 @@ def console_user_agent(user_agent: Any) -> bool:
     """User agents the AWS Management Console (or a browser) sends."""
     if not isinstance(user_agent, str):
         return False
+    return _console_agent(user_agent)
+
+
+@lru_cache(maxsize=16384)  # agents repeat endlessly across events
+def _console_agent(user_agent: str) -> bool:
     agent = user_agent.strip().strip("[]").strip().lower()
     return "console" in agent or agent.startswith("mozilla/") or agent.startswith("signin.amazonaws.com")
 
@@ -50,7 +56,12 @@ def is_read_only(event: dict) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     name = event.get("eventName")
-    return isinstance(name, str) and _READ_ONLY_NAME.match(name) is not None
+    return isinstance(name, str) and _read_only_name(name)
+
+
+@lru_cache(maxsize=16384)
+def _read_only_name(name: str) -> bool:
+    return _READ_ONLY_NAME.match(name) is not None
 
 
 def is_automation_candidate(event: dict, console: bool | None = None, read_only: bool | None = None) -> bool:

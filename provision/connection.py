@@ -14,6 +14,7 @@ from pathlib import Path
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import TransportError
+from elasticsearch.serializer import OrjsonSerializer
 
 from provision import settings
 from provision.errors import CtstackError
@@ -76,7 +77,9 @@ def resolve_es_config(
 
 def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
     """An Elasticsearch client for ``cfg``; no request is made yet."""
-    kwargs: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3}
+    # orjson: the bulk bodies are most of the bytes we send, and it is several times faster.
+    kwargs: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3,
+                    "serializer": OrjsonSerializer()}
     if cfg.api_key:
         kwargs["api_key"] = cfg.api_key
     elif cfg.user:

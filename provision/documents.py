@@ -178,6 +178,45 @@ def _resources(resources: Any, doc: dict) -> None:
     _put(doc, F.CT_RESOURCES_ACCOUNT_ID, sorted(set(accounts)) or None)
 
 
+# (CloudTrail key, document field): values copied as keyword text.
+_TEXT_MINIMAL = (
+    ("eventName", F.EVENT_ACTION),
+    ("eventSource", F.EVENT_PROVIDER),
+    ("awsRegion", F.CLOUD_REGION),
+)
+_TEXT_STANDARD = (
+    ("eventID", F.EVENT_ID),
+    ("errorCode", F.CT_ERROR_CODE),
+    ("errorMessage", F.CT_ERROR_MESSAGE),
+    ("sourceIPAddress", F.SOURCE_ADDRESS),
+    ("userAgent", F.USER_AGENT),
+    ("eventType", F.CT_EVENT_TYPE),
+    ("eventCategory", F.CT_EVENT_CATEGORY),
+    ("eventVersion", F.CT_EVENT_VERSION),
+    ("recipientAccountId", F.CT_RECIPIENT_ACCOUNT_ID),
+    ("requestID", F.CT_REQUEST_ID),
+    ("apiVersion", F.CT_API_VERSION),
+    ("vpcEndpointId", F.CT_VPC_ENDPOINT_ID),
+    ("sharedEventID", F.CT_SHARED_EVENT_ID),
+)
+_BOOLEANS = (
+    ("readOnly", F.CT_READ_ONLY),
+    ("managementEvent", F.CT_MANAGEMENT_EVENT),
+    ("sessionCredentialFromConsole", F.CT_SESSION_CREDENTIAL_FROM_CONSOLE),
+)
+
+
+def _copy_text(event: dict, doc: dict, pairs: tuple) -> None:
+    get = event.get
+    for key, field in pairs:
+        value = get(key)
+        if value.__class__ is str:  # the common case, kept cheap: this runs per field per event
+            if value:
+                doc[field] = value
+        elif value is not None and (text := _text(value)) is not None:
+            doc[field] = text
+
+
 def to_document(event: Any, profile: str = "standard", keep_access_keys: bool = False) -> dict:
     """The Elasticsearch document for one event. Raises DocumentError with the reason when
     the event cannot be one (not an object, no usable eventTime)."""
@@ -199,18 +238,19 @@ def to_document(event: Any, profile: str = "standard", keep_access_keys: bool = 
         F.READ_ONLY: read_only,
         F.AUTOMATION_CANDIDATE: classify.is_automation_candidate(event, console, read_only),
     }
-    _put(doc, F.EVENT_ACTION, _text(event.get("eventName")))
-    _put(doc, F.EVENT_PROVIDER, _text(event.get("eventSource")))
-    _put(doc, F.CLOUD_REGION, _text(event.get("awsRegion")))
+    _copy_text(event, doc, _TEXT_MINIMAL)
     _put(doc, F.CLOUD_ACCOUNT_ID, _text(account))
     if profile == "minimal":
         return doc
 
-    _put(doc, F.EVENT_ID, _text(event.get("eventID")))
-    error_code, error_message = event.get("errorCode"), event.get("errorMessage")
+    _copy_text(event, doc, _TEXT_STANDARD)
+    for key, field in _BOOLEANS:
+        value = event.get(key)
+        if value is not None and (flag := _bool(value)) is not None:
+            doc[field] = flag
     response = event.get("responseElements")
     console_login = response.get("ConsoleLogin") if isinstance(response, dict) else None
-    if error_code or error_message:
+    if event.get("errorCode") or event.get("errorMessage"):
         outcome = "failure"
     elif isinstance(console_login, str):
         outcome = "failure" if console_login.lower() == "failure" else "success"
@@ -218,39 +258,25 @@ def to_document(event: Any, profile: str = "standard", keep_access_keys: bool = 
         outcome = "success"
     doc[F.EVENT_OUTCOME] = outcome
     _put(doc, F.CT_CONSOLE_LOGIN, _text(console_login))
-    _put(doc, F.CT_ERROR_CODE, _text(error_code))
-    _put(doc, F.CT_ERROR_MESSAGE, _text(error_message))
-
-    address = _text(event.get("sourceIPAddress"))
-    _put(doc, F.SOURCE_ADDRESS, address)
+    address = doc.get(F.SOURCE_ADDRESS)
     if address and valid_ip(address):
         doc[F.SOURCE_IP] = address
-    _put(doc, F.USER_AGENT, _text(event.get("userAgent")))
     _user(identity, doc)
     if keep_access_keys:
         _put(doc, F.USER_ACCESS_KEY_ID, _text(identity.get("accessKeyId")))
-
-    _put(doc, F.CT_EVENT_TYPE, _text(event.get("eventType")))
-    _put(doc, F.CT_EVENT_CATEGORY, _text(event.get("eventCategory")))
-    _put(doc, F.CT_EVENT_VERSION, _text(event.get("eventVersion")))
-    _put(doc, F.CT_READ_ONLY, _bool(event.get("readOnly")))
-    _put(doc, F.CT_MANAGEMENT_EVENT, _bool(event.get("managementEvent")))
-    _put(doc, F.CT_SESSION_CREDENTIAL_FROM_CONSOLE, _bool(event.get("sessionCredentialFromConsole")))
-    _put(doc, F.CT_RECIPIENT_ACCOUNT_ID, _text(event.get("recipientAccountId")))
-    _put(doc, F.CT_REQUEST_ID, _text(event.get("requestID")))
-    _put(doc, F.CT_API_VERSION, _text(event.get("apiVersion")))
-    _put(doc, F.CT_VPC_ENDPOINT_ID, _text(event.get("vpcEndpointId")))
-    _put(doc, F.CT_SHARED_EVENT_ID, _text(event.get("sharedEventID")))
     tls = event.get("tlsDetails")
     if isinstance(tls, dict):
         _put(doc, F.CT_TLS_VERSION, _text(tls.get("tlsVersion")))
         _put(doc, F.CT_TLS_CLIENT_HOST, _text(tls.get("clientProvidedHostHeader")))
-    _resources(event.get("resources"), doc)
+    if "resources" in event:
+        _resources(event["resources"], doc)
     _put(doc, F.CT_REQUEST_PARAMETERS, _blob(event.get("requestParameters"), keep_access_keys))
     _put(doc, F.CT_ADDITIONAL_EVENTDATA, _blob(event.get("additionalEventData"), keep_access_keys))
-    unknown = {key: value for key, value in event.items() if key not in _HANDLED and value is not None}
-    if unknown:
-        doc[F.CT_UNMAPPED] = unknown  # kept in _source as sent, never mapped
+    unknown_keys = event.keys() - _HANDLED
+    if unknown_keys:
+        unknown = {key: event[key] for key in unknown_keys if event[key] is not None}
+        if unknown:
+            doc[F.CT_UNMAPPED] = unknown  # kept in _source as sent, never mapped
     if profile == "full":
         _put(doc, F.CT_RESPONSE_ELEMENTS, _blob(response, keep_access_keys))
         _put(doc, F.CT_SERVICE_EVENT_DETAILS, _blob(event.get("serviceEventDetails"), keep_access_keys))

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
+from elasticsearch.serializer import OrjsonSerializer
 
 from provision import classify, settings
 from provision.connection import EsConfig, connect, describe_error
@@ -153,7 +154,7 @@ class _Run:
         self.finish_if_done(state)
 
     # -- producing actions ---------------------------------------------------------------
-    def actions(self, files: Iterable[SourceFile]) -> Iterator[dict]:
+    def actions(self, files: Iterable[SourceFile]) -> Iterator[tuple[dict, dict]]:
         for source in files:
             self.summary.files_read += 1
             state = _File(source)
@@ -198,7 +199,8 @@ class _Run:
                     queue = self.inflight[key] = deque()
                 queue.append((state, event))
                 state.pending += 1
-                yield {"_op_type": "create", "_index": index, "_id": doc_id, "_source": doc}
+                # Already in the helpers' expanded (header, body) form: no per-event copy.
+                yield {"create": {"_index": index, "_id": doc_id}}, doc
             state.read_done = True
             self.current = self.current_rest = None
             self.finish_if_done(state)
@@ -283,6 +285,7 @@ def run_import(
         results = streaming_bulk(
             es, run.actions(files),
             chunk_size=chunk_size, max_chunk_bytes=max_chunk_bytes,
+            expand_action_callback=_as_is,
             raise_on_error=False, raise_on_exception=False,
             max_retries=max_retries, initial_backoff=initial_backoff, max_backoff=60,
         )
@@ -302,6 +305,10 @@ def run_import(
             pass  # the data is in; visibility follows within refresh_interval
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _as_is(action: tuple[dict, dict]) -> tuple[dict, dict]:
+    return action
 
 
 def _es_url(es: Elasticsearch) -> str:
@@ -357,3 +364,28 @@ def import_sources(
                 s3.close()  # remember what was imported, also after a failure
     finally:
         es.close()
+
+
+def bulk_bodies(
+    files: Iterable[SourceFile],
+    *,
+    index_prefix: str = settings.INDEX_PREFIX,
+    profile: str = "standard",
+    keep_access_keys: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    max_chunk_bytes: int = MAX_CHUNK_BYTES,
+) -> Iterator[tuple[int, bytes]]:
+    """The import's own path from files to bulk request bodies, with nothing sent:
+    yields (documents, NDJSON body) per chunk. For the benchmark's null sink and for
+    inspecting what an import would send."""
+    from elasticsearch.helpers.actions import _chunk_actions  # the same chunker streaming_bulk uses
+
+    serializer = OrjsonSerializer()
+    dead = DeadLetter(os.devnull)
+    run = _Run(index_prefix, profile, keep_access_keys, dead, None, None)
+    try:
+        for data, lines in _chunk_actions(run.actions(files), chunk_size, max_chunk_bytes, None, serializer):
+            run.inflight.clear()  # nothing is sent, so nothing awaits an answer
+            yield len(data), b"\n".join(lines) + b"\n"
+    finally:
+        dead.close()

@@ -13,7 +13,7 @@ import pytest
 
 from provision import fields as F
 from provision.classify import event_id
-from provision.importer import run_import
+from provision.importer import bulk_bodies, run_import
 from provision.records import SkipFile, decode_events, local_files
 from provision.template import install_template
 from tests.support.events import event, many_events, write_trail_file
@@ -208,3 +208,15 @@ def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(pri
     assert second.events_read == 40 * 500
     assert second.events_indexed + second.events_duplicate == 40 * 500
     assert es.count(index="kill-*")["count"] == 40 * 500
+
+
+def test_bulk_bodies_are_what_an_import_sends(tmp_path):
+    """The null-sink path (used by the benchmark) produces valid bulk NDJSON, chunked by count."""
+    write_trail_file(tmp_path / "a.json.gz", many_events(2500))
+    chunks = list(bulk_bodies(local_files([tmp_path]), chunk_size=1000))
+    assert [n for n, _ in chunks] == [1000, 1000, 500]
+    lines = chunks[0][1].splitlines()
+    assert len(lines) == 2000
+    header, doc = orjson.loads(lines[0]), orjson.loads(lines[1])
+    assert header["create"]["_index"] == "ctstack-cloudtrail-2024.05"
+    assert doc[F.EVENT_ACTION] in ("DescribeInstances", "StartInstances", "ListBuckets", "PutBucketPolicy")
