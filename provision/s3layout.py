@@ -5,7 +5,9 @@ This module walks that layout one level at a time (ListObjectsV2 with ``Delimite
 and only as deep as the filters need: a level the filters fix is built, not listed, and a
 level nobody filters on is not descended into at all; the leaf prefix is then listed
 recursively. So ``--account A --region R --since D --until D`` lists exactly that day's
-prefix (plus one listing of ``AWSLogs/`` to learn organisation IDs), never the bucket.
+prefix, after listing ``AWSLogs/`` and each organisation's folder once (one request per
+1000 accounts) to learn where the account's logs are; a URL that names the account needs
+no discovery at all. Never the whole bucket when filters allow less.
 
 The module knows nothing about boto3: it asks a ``children(prefix)`` function for the
 "sub-folders" of a prefix, so it is tested against the real thing through the S3 source.
@@ -182,7 +184,7 @@ def _find_awslogs(children: Children, prefix: str) -> list[str]:
                 (found if last_segment(child) == AWSLOGS else deeper).append(child)
         if found:
             return found
-        frontier = deeper
+        frontier = deeper[:CUSTOM_PREFIX_PROBES]
         if not frontier:
             return []
     return []

@@ -132,7 +132,7 @@ def listing_error(err: Exception, bucket: str, prefix: str) -> CtstackError:
     return CtstackError(f"Listing {where} failed: {err}.")
 
 
-def _object_problem(err: Exception, obj: S3Object) -> str:
+def object_problem(err: Exception, obj: S3Object) -> str:
     """The reason one object could not be read (not fatal for the run)."""
     if isinstance(err, ClientError):
         code = _code(err)
@@ -266,7 +266,7 @@ class S3Bucket:
                 return data, str(response.get("ETag", obj.etag)).strip('"')
             except STREAM_ERRORS as err:
                 if attempt == READ_ATTEMPTS:
-                    raise ObjectUnreadable(_object_problem(err, obj)) from None
+                    raise ObjectUnreadable(object_problem(err, obj)) from None
                 time.sleep(0.5 * attempt)
             except (ClientError, BotoCoreError) as err:
                 problem = _credentials_problem(err)
@@ -274,7 +274,7 @@ class S3Bucket:
                     raise CtstackError(problem) from None
                 if isinstance(err, EndpointConnectionError):
                     raise CtstackError(f"Cannot reach S3 ({err}); check the network, the region or --endpoint-url.") from None
-                raise ObjectUnreadable(_object_problem(err, obj)) from None
+                raise ObjectUnreadable(object_problem(err, obj)) from None
         raise AssertionError("unreachable")
 
 

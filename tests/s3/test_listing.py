@@ -5,11 +5,13 @@ server (real HTTP, real boto3)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+
 import pytest
+from botocore.exceptions import ClientError
 
 from provision.errors import CtstackError
 from provision.s3layout import S3Filters, date_folders, make_filters, parse_when
-from provision.s3source import S3Import, is_s3_url, parse_s3_url
+from provision.s3source import S3Import, S3Object, is_s3_url, listing_error, object_problem, parse_s3_url
 from tests.support.s3 import BUCKET, INSIGHT_KEY, ORG_KEY, Listings, upload_tree
 
 STRATUS_ACCOUNT, STRATUS_REGION = "307578594326", "euiso-south-3r"
@@ -91,6 +93,15 @@ def test_relative_since_lists_only_recent_days(trail_bucket):
     today = datetime.now(timezone.utc).date()
     assert all(prefix.endswith(tuple(f"{d:%Y/%m/%d}/" for d in [today.fromordinal(today.toordinal() - n) for n in range(3)]))
                for prefix in listings.recursive)
+
+
+def test_until_alone_discovers_the_oldest_year_then_builds_months_and_days(trail_bucket):
+    keys, listings = listed(f"s3://{BUCKET}/AWSLogs/{STRATUS_ACCOUNT}/", make_filters(until="2024-08-01"))
+
+    region_prefix = f"AWSLogs/{STRATUS_ACCOUNT}/CloudTrail/{STRATUS_REGION}/"
+    assert keys == []  # that account's logs are from 2024-08-02
+    assert listings.discovery == [f"AWSLogs/{STRATUS_ACCOUNT}/CloudTrail/", region_prefix]
+    assert listings.recursive == [f"{region_prefix}2024/{month:02d}/" for month in range(1, 8)] + [f"{region_prefix}2024/08/01/"]
 
 
 def test_a_deep_url_is_listed_as_is(trail_bucket):
@@ -224,3 +235,17 @@ def test_times_are_dates_utc_times_or_relative():
         make_filters(since="2024-08-02", until="2024-08-01")
     with pytest.raises(CtstackError, match="12 digits"):
         make_filters(accounts=["1234"])
+
+
+def test_error_sentences_name_the_problem_and_the_permission():
+    def client_error(code: str, message: str = "") -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": message}}, "ListObjectsV2")
+
+    obj = S3Object("b", "AWSLogs/1/k.json.gz", "e", 1)
+    assert str(listing_error(client_error("ExpiredToken"), "b", "AWSLogs/")).startswith("The AWS credentials have expired (ExpiredToken)")
+    assert str(listing_error(client_error("AccessDenied"), "b", "AWSLogs/")) == "Access denied (AccessDenied): the AWS identity lacks s3:ListBucket on s3://b/AWSLogs/."
+    assert str(listing_error(client_error("NoSuchBucket"), "b", "")).startswith("The S3 bucket b does not exist")
+    assert "set AWS_REGION" in str(listing_error(client_error("PermanentRedirect"), "b", ""))
+    assert "kms:Decrypt" in object_problem(client_error("AccessDenied", "The ciphertext refers to a customer master key that does not exist (KMS)"), obj)
+    assert "archived" in object_problem(client_error("InvalidObjectState"), obj)
+    assert object_problem(client_error("AccessDenied"), obj) == "access denied (AccessDenied): the AWS identity lacks s3:GetObject on s3://b/AWSLogs/1/k.json.gz"
