@@ -355,13 +355,15 @@ def import_sources(
                 options["on_file_done"] = s3.on_file_done
             summary = run_import(es, itertools.chain([first] if first else [], files), **options)
             if s3 is not None:
+                s3.close()  # remember what was imported
                 summary.extra.update(s3.stats)
             return summary
         except (TransportError, ApiError) as err:  # e.g. installing the template was refused
             raise CtstackError(describe_error(err, cfg)) from None
-        finally:
+        except CtstackError:
             if s3 is not None:
-                s3.close()  # remember what was imported, also after a failure
+                s3.close()  # remember what was imported before the run stopped
+            raise
     finally:
         es.close()
 

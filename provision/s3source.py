@@ -441,9 +441,14 @@ class S3Import:
         self.state.remember(meta["bucket"], meta["key"], meta["etag"], meta.get("size"), outcome.events, outcome.skipped_reason)
 
     def close(self) -> None:
-        """Write the remaining state (call after the import, also after a failed one)."""
+        """Write the remaining state (call after the import, also after a failed one).
+        Objects that could not be remembered are counted in ``stats`` (re-downloaded next
+        time, never duplicated)."""
         if self.state is not None:
             self.state.flush()
+            if self.state.unsaved:
+                self.stats["objects_not_remembered"] = self.state.unsaved
+                self.stats["state_error"] = self.state.error
 
 
 def s3_files(urls: Iterable[str], filters: S3Filters | None = None, **options: Any) -> Iterator[SourceFile]:

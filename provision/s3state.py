@@ -66,6 +66,8 @@ class ImportedObjects:
         self.index = index
         self._pending: list[dict] = []
         self._ready = False
+        self.unsaved = 0   # objects imported but not remembered (Elasticsearch refused the write)
+        self.error: str | None = None
 
     def _ensure_index(self) -> None:
         if self._ready:
@@ -110,16 +112,21 @@ class ImportedObjects:
             self.flush()
 
     def flush(self) -> None:
+        """Write what was remembered. A refused write does not stop the import (it only
+        costs a re-download next time): it is counted in ``unsaved`` with ``error``."""
         if not self._pending:
             return
-        self._ensure_index()
         actions, self._pending = self._pending, []
         try:
+            self._ensure_index()
             bulk(self.es, actions, refresh="wait_for")
         except BulkIndexError as err:
-            raise CtstackError(f"Elasticsearch refused {len(err.errors)} import-state documents in {self.index}; the next run re-downloads those objects (no duplicates).") from err
-        except (ApiError, TransportError) as err:
-            raise self._error("write", err) from err
+            self.unsaved += len(err.errors)
+            error = next(iter(err.errors[0].values()), {}).get("error") or {}
+            self.error = f"Elasticsearch refused the import state in {self.index} ({error.get('type')}: {error.get('reason')})"
+        except (ApiError, TransportError, CtstackError) as err:
+            self.unsaved += len(actions)
+            self.error = str(err)
 
     def _error(self, what: str, err: Exception) -> CtstackError:
         return CtstackError(f"Cannot {what} the import state in Elasticsearch index {self.index} ({type(err).__name__}: {err}); --full imports without it.")

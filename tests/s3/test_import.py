@@ -15,6 +15,7 @@ import pytest
 from provision import s3state, settings
 from provision.importer import run_import
 from provision.records import decode_events, local_files
+from provision.s3source import S3Import
 from tests.support.s3 import BUCKET, ORG_KEY
 
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
@@ -160,3 +161,16 @@ def test_listing_denied_is_one_line_naming_the_permission_and_prefix(trail_bucke
 def test_s3_filters_without_an_s3_source_are_refused(es_url, shared_data):
     line = one_line_error(ctstack("import", str(shared_data / "cloud-snitch"), "--since", "7d", "--es-url", es_url))
     assert line == "Error: --account, --region, --since, --until, --insights and --full apply to s3:// sources only."
+
+
+def test_a_state_that_cannot_be_written_costs_a_redownload_not_the_import(trail_bucket, es, index_prefix):
+    state_index = f"{index_prefix}-state"
+    es.indices.create(index=state_index, mappings=s3state.MAPPINGS, settings={"index": {"blocks": {"write": True}}})
+    source = S3Import([f"s3://{BUCKET}"], es=es, index_prefix=index_prefix, state_index=state_index)
+
+    summary = run_import(es, source.files(), index_prefix=index_prefix, on_file_done=source.on_file_done)
+    source.close()
+
+    assert summary.ok and summary.events_indexed > 300
+    assert source.stats["objects_not_remembered"] == len(trail_bucket)
+    assert source.stats["state_error"].startswith(f"Elasticsearch refused the import state in {state_index} (cluster_block_exception: ")
