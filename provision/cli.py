@@ -114,7 +114,9 @@ S3Full = Annotated[bool, typer.Option("--full", help="s3:// only: download every
 S3EndpointUrl = Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint (env CTSTACK_S3_ENDPOINT_URL).", show_default=False)]
 
 
-def s3_options(sources, accounts, regions, since, until, insights, profile, workers, full, endpoint_url) -> dict:
+def s3_options(sources: list[str], accounts: list[str] | None, regions: list[str] | None, since: str | None, until: str | None,
+               insights: bool, profile: str | None, workers: int, full: bool, endpoint_url: str | None) -> dict:
+    """Keyword arguments for provision.s3source.S3Import, validated."""
     from provision.s3layout import is_s3_url, make_filters
 
     if (accounts or regions or since or until or insights or full) and not any(is_s3_url(s) for s in sources):

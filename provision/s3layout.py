@@ -30,7 +30,6 @@ INSIGHTS = "CloudTrail-Insight"
 DIGESTS = "CloudTrail-Digest"
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
-ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
 # 123456789012_CloudTrail_us-east-1_20240801T1330Z_abc.json.gz (also -Insight_)
 FILE_NAME_RE = re.compile(r"(?:^|/)(\d{12})_CloudTrail(?:-Insight)?_([a-z0-9-]+)_(\d{8})T\d{4}Z_[^/]*$")
 RELATIVE_RE = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -199,7 +198,7 @@ def _accounts(children: Children, base: str, rest: list[str], filters: S3Filters
     """(``.../ACCOUNT/``, the given segments below it) for each wanted account."""
     if rest:
         owner, below = rest[0], rest[1:]
-        if ORG_RE.match(owner) or owner.startswith("o-"):
+        if owner.startswith("o-"):
             org_prefix = f"{base}{owner}/"
             if below:
                 if filters.wants_account(below[0]):

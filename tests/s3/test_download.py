@@ -88,3 +88,20 @@ def test_unknown_access_keys_stop_the_run_with_one_sentence(trail_bucket, aws_en
     finally:
         aws_env.set_iam_auth(False)
     assert str(err.value).startswith("AWS rejected the credentials (")
+
+
+def test_a_named_profile_supplies_the_credentials(trail_bucket, aws_env, monkeypatch, tmp_path):
+    keys = aws_env.iam_user("auditor", policy())
+    credentials = tmp_path / "credentials"
+    credentials.write_text(f"[audit]\naws_access_key_id = {keys['AWS_ACCESS_KEY_ID']}\naws_secret_access_key = {keys['AWS_SECRET_ACCESS_KEY']}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    aws_env.set_iam_auth(True)  # only the IAM user's key is accepted now
+    try:
+        listed = list(S3Import([f"s3://{BUCKET}"], profile="audit").listed_objects())
+        with pytest.raises(CtstackError, match="^No AWS credentials found"):
+            S3Import([f"s3://{BUCKET}"]).check()
+    finally:
+        aws_env.set_iam_auth(False)
+    assert len(listed) == len(trail_bucket)
