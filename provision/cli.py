@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from provision import __version__, settings
+from provision import __version__, health, settings, stack
 from provision.documents import PROFILES
 from provision.progress import ImportProgress
 from provision.connection import EsConfig, resolve_es_config
@@ -42,11 +45,11 @@ def user_errors(func: F) -> F:
 
 
 # Connection options shared by every command that talks to Elasticsearch.
-EsUrl = Annotated[Optional[str], typer.Option("--es-url", help="Elasticsearch URL [env: CTSTACK_ES_URL; default: the local stack].", show_default=False)]
-ApiKey = Annotated[Optional[str], typer.Option("--api-key", help="Elasticsearch API key [env: CTSTACK_ES_API_KEY].", show_default=False)]
-EsUser = Annotated[Optional[str], typer.Option("--user", help="Elasticsearch user [env: CTSTACK_ES_USER].", show_default=False)]
-EsPassword = Annotated[Optional[str], typer.Option("--password", help="Elasticsearch password [env: CTSTACK_ES_PASSWORD]; prefer the env var.", show_default=False)]
-CaCerts = Annotated[Optional[str], typer.Option("--ca-certs", help="CA bundle for a TLS Elasticsearch [env: CTSTACK_ES_CA_CERTS].", show_default=False)]
+EsUrl = Annotated[Optional[str], typer.Option("--es-url", help="Elasticsearch URL (env CTSTACK_ES_URL; default: the local stack).", show_default=False)]
+ApiKey = Annotated[Optional[str], typer.Option("--api-key", help="Elasticsearch API key (env CTSTACK_ES_API_KEY).", show_default=False)]
+EsUser = Annotated[Optional[str], typer.Option("--user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
+EsPassword = Annotated[Optional[str], typer.Option("--password", help="Elasticsearch password (env CTSTACK_ES_PASSWORD); prefer the env var.", show_default=False)]
+CaCerts = Annotated[Optional[str], typer.Option("--ca-certs", help="CA bundle for a TLS Elasticsearch (env CTSTACK_ES_CA_CERTS).", show_default=False)]
 
 
 def es_config(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig:
@@ -156,6 +159,170 @@ def import_(
         _print_summary(summary, Console())
     if not summary.ok:
         raise typer.Exit(1)
+
+
+# --- the local stack: ctstack up / down / status / logs (issue 5) ------------------------------
+
+
+class _RichReporter:
+    """`ctstack up`'s progress: steps as lines, health waits on one live status line (stderr)."""
+
+    def __init__(self, status) -> None:
+        self.status = status
+
+    def step(self, message: str) -> None:
+        err_console.print(message, highlight=False)
+        self.status.update(message)
+
+    def progress(self, probe) -> None:
+        mark = "[green]ready[/]" if probe.ready else escape(probe.state)
+        self.status.update(f"Waiting for {probe.service}: {mark} ({probe.elapsed:.0f} s)")
+        if probe.ready:
+            err_console.print(f"{probe.service} is ready ({escape(probe.state)}, {probe.elapsed:.0f} s).", highlight=False)
+
+
+def _existing_es(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig | None:
+    """An existing cluster's config when one was named (--es-url or CTSTACK_ES_URL), else None."""
+    if es_url or os.environ.get("CTSTACK_ES_URL"):
+        return es_config(es_url, api_key, user, password, ca_certs)
+    return None
+
+
+StackKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="An existing Kibana to provision, with --es-url (env: CTSTACK_KIBANA_URL).", show_default=False)]
+
+# --- ctstack provision (issue 6) ---------------------------------------------------------------
+
+KibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="Kibana URL (env CTSTACK_KIBANA_URL; default: the local stack).", show_default=False)]
+KibanaApiKey = Annotated[Optional[str], typer.Option("--kibana-api-key", help="Kibana API key (env CTSTACK_KIBANA_API_KEY; default: the Elasticsearch credentials).", show_default=False)]
+KibanaUser = Annotated[Optional[str], typer.Option("--kibana-user", help="Kibana user (env CTSTACK_KIBANA_USER; default: the Elasticsearch credentials).", show_default=False)]
+KibanaPassword = Annotated[Optional[str], typer.Option("--kibana-password", help="Kibana password (env CTSTACK_KIBANA_PASSWORD); prefer the env var.", show_default=False)]
+
+
+@app.command()
+@user_errors
+def up(
+    imports: Annotated[Optional[list[str]], typer.Option("--import", help="After start, import this CloudTrail source (folder, file or s3://bucket/prefix); repeatable.", show_default=False)] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="After start, import ctstack's deterministic demo data set.")] = False,
+    es_heap: Annotated[Optional[str], typer.Option("--es-heap", help=f"Elasticsearch heap, e.g. 1g or 2g (default: {settings.DEFAULT_ES_HEAP}, or what the last up used).", show_default=False)] = None,
+    kibana_locale: Annotated[Optional[str], typer.Option("--kibana-locale", help=f"Kibana's UI language: en, ja-JP, zh-CN, fr-FR, ... (default: {settings.DEFAULT_KIBANA_LOCALE}, or what the last up used).", show_default=False)] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Elasticsearch and for Kibana to be ready.")] = health.DEFAULT_TIMEOUT,
+    index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
+    kibana_url: StackKibanaUrl = None,
+    es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+) -> None:
+    """Start Elasticsearch + Kibana (Docker Compose), wait until ready, provision, optionally import.
+
+    With --es-url (and --kibana-url) Compose is skipped: the existing cluster is provisioned."""
+    options = stack.UpOptions(
+        es=_existing_es(es_url, api_key, user, password, ca_certs),
+        kibana_url=kibana_url or os.environ.get("CTSTACK_KIBANA_URL"),
+        es_heap=es_heap, kibana_locale=kibana_locale, imports=tuple(imports or ()), sample=sample, timeout=timeout,
+        index_prefix=index_prefix,
+    )
+    with err_console.status("Starting…") as live:
+        result = stack.up(options, reporter=_RichReporter(live))
+    typer.echo(f"Elasticsearch: {result.es_url}")
+    if result.kibana_url:
+        typer.echo(f"Kibana:        {result.kibana_url}" + (f"  (user {settings.LOCAL_ES_USER})" if result.local else ""))
+    if result.dashboard_url:
+        typer.echo(f"Dashboard:     {result.dashboard_url}")
+    if result.credentials_file:
+        typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
+    if result.imported:
+        i = result.imported
+        typer.echo(f"Imported:      {i.events_indexed} events indexed, {i.events_duplicate} already present, {i.events_failed} failed, from {i.files_read} files")
+        if getattr(i, "dead_letter", None):
+            typer.echo(f"Failed events: {i.dead_letter}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def down(
+    volumes: Annotated[bool, typer.Option("--volumes", help="Also delete the data volumes: every imported event and Kibana object.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting the volumes.")] = False,
+) -> None:
+    """Stop the local stack; its data stays unless --volumes."""
+    if volumes and not yes:
+        typer.confirm("Delete the local stack's data volumes (all imported events and Kibana objects)?", abort=True)
+    stack.LocalStack().stop(volumes=volumes)
+    typer.echo("Local stack stopped" + (" and its data volumes deleted." if volumes else "; its data is kept (`ctstack up` resumes)."))
+
+
+@app.command()
+@user_errors
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    kibana_url: StackKibanaUrl = None,
+    es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+) -> None:
+    """Containers, health, CloudTrail event count and newest event; exit 1 if Elasticsearch is unreachable."""
+    existing = _existing_es(es_url, api_key, user, password, ca_certs)
+    es_cfg = existing or es_config(None, api_key, user, password, ca_certs)
+    kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (None if existing else settings.LOCAL_KIBANA_URL)
+    kibana = dataclasses.replace(es_cfg, url=kibana_url.rstrip("/")) if kibana_url else None
+    report = stack.status(es_cfg, kibana, stack=None if existing else stack.LocalStack())
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_status(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_status(report: "stack.StackStatus") -> None:
+    if report.engine != "not checked":
+        typer.echo(f"Docker engine: {report.engine}")
+        for c in report.containers:
+            typer.echo(f"  {c['error']}" if "error" in c else f"  {c['service']:<14} {c['state']:<10} {c['health']}")
+    es = report.elasticsearch
+    if es.get("reachable"):
+        typer.echo(f"Elasticsearch {es['version']} at {es['url']}: {es['cluster_health']}")
+        typer.echo(f"  CloudTrail events: {es.get('documents', '?')}   newest event: {es.get('newest_event') or '-'}")
+    else:
+        typer.echo(f"Elasticsearch at {es['url']}: not reachable ({es.get('error', 'unknown error')})")
+    if report.kibana:
+        kb = report.kibana
+        typer.echo(f"Kibana at {kb['url']}: {kb.get('level') or kb.get('error')}")
+    if report.credentials_file:
+        typer.echo(f"Credentials file: {report.credentials_file}")
+    typer.echo(f"Compose file: {report.compose_file}")
+
+
+@app.command()
+@user_errors
+def logs(
+    service: Annotated[Optional[str], typer.Argument(help="es, kibana or setup (default: all).", show_default=False)] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    tail: Annotated[Optional[int], typer.Option("--tail", help="Only the last N lines per container.", show_default=False)] = None,
+) -> None:
+    """Show the local stack's container logs."""
+    raise typer.Exit(stack.LocalStack().logs(service, follow=follow, tail=tail))
+
+
+@app.command()
+@user_errors
+def provision(
+    space: Annotated[Optional[str], typer.Option("--space", help="Kibana space to import into (default: the default space).", show_default=False)] = None,
+    skip_kibana: Annotated[bool, typer.Option("--skip-kibana", help="Only install the index template.")] = False,
+    index_prefix: Annotated[str, typer.Option("--index-prefix", help="Index name prefix the template and data view cover.")] = settings.INDEX_PREFIX,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Kibana to be available.")] = 180.0,
+    es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    kibana_url: KibanaUrl = None, kibana_api_key: KibanaApiKey = None, kibana_user: KibanaUser = None, kibana_password: KibanaPassword = None,
+) -> None:
+    """Install the index template and the Kibana data view + dashboard (re-running overwrites)."""
+    from provision.kibana import resolve_kibana_config
+    from provision.provisioning import provision_all
+
+    es_cfg = es_config(es_url, api_key, user, password, ca_certs)
+    kibana_cfg = None if skip_kibana else resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)
+    result = provision_all(es_cfg, kibana_cfg, space, index_prefix=index_prefix, kibana_timeout=timeout)
+    typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {es_cfg.url}.")
+    if result.kibana_version:
+        names = ", ".join(f"{o['type']} {o['id']}" for o in result.imported)
+        typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
+        typer.echo(f"Dashboard: {result.dashboard_url}")
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ class EsConfig:
 
     def __repr__(self) -> str:  # never print secrets, even in a traceback
         auth = "api_key" if self.api_key else ("basic" if self.user else "none")
-        return f"EsConfig(url={self.url!r}, auth={auth}, ca_certs={self.ca_certs!r})"
+        return f"{type(self).__name__}(url={self.url!r}, auth={auth}, ca_certs={self.ca_certs!r})"
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -47,6 +47,12 @@ def read_env_file(path: Path) -> dict[str, str]:
         key, _, value = line.partition("=")
         values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def local_stack_login() -> tuple[str | None, str | None]:
+    """The local stack's ``elastic`` user and password (from the credentials file), if any."""
+    password = read_env_file(settings.credentials_file()).get("ELASTIC_PASSWORD")
+    return (settings.LOCAL_ES_USER, password) if password else (None, None)
 
 
 def resolve_es_config(
@@ -67,9 +73,7 @@ def resolve_es_config(
         url = settings.LOCAL_ES_URL
         # Only the local stack's own URL gets the local stack's credentials.
         if not (api_key or user):
-            creds = read_env_file(settings.credentials_file())
-            if creds.get("ELASTIC_PASSWORD"):
-                user, password = settings.LOCAL_ES_USER, creds["ELASTIC_PASSWORD"]
+            user, password = local_stack_login()
     if user and password is None:
         raise CtstackError(f"A user ({user}) was given for Elasticsearch but no password (--password or CTSTACK_ES_PASSWORD).")
     return EsConfig(url=url.rstrip("/"), api_key=api_key, user=user, password=password, ca_certs=ca_certs)

@@ -30,6 +30,11 @@ LOCAL_ES_URL = "http://127.0.0.1:9200"
 LOCAL_KIBANA_URL = "http://127.0.0.1:5601"
 LOCAL_ES_USER = "elastic"
 
+# Kibana saved objects ctstack installs (stable ids, so re-import overwrites).
+DATA_VIEW_ID = "ctstack-cloudtrail"
+DASHBOARD_ID = "ctstack-console-activity"
+DASHBOARD_TITLE = "CloudTrail console activity"
+
 
 def ctstack_home() -> Path:
     """Where ctstack keeps the local stack's files (credentials, compose env)."""
@@ -39,3 +44,14 @@ def ctstack_home() -> Path:
 def credentials_file() -> Path:
     """The 0600 env file `ctstack up` writes; KEY=VALUE lines (ELASTIC_PASSWORD, ...)."""
     return ctstack_home() / "credentials.env"
+
+
+# The local stack (`ctstack up`): Compose project name and the defaults `up` starts it with.
+COMPOSE_PROJECT = "ctstack"
+DEFAULT_ES_HEAP = "1g"          # suits an 8 GB laptop: ES ~1.5 GB resident, Kibana ~1 GB
+DEFAULT_KIBANA_LOCALE = "en"    # Kibana also ships ja-JP, zh-CN, fr-FR (and de-DE in 9.x)
+
+
+def stack_env_file() -> Path:
+    """The non-secret env file `ctstack up` rewrites each run: version, ports, heap, locale."""
+    return ctstack_home() / "stack.env"

@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch
 
 from provision.connection import EsConfig, client, server_version
 from tests.support.esnode import EsNode, NodeError
+from tests.support.fake_kibana import FakeKibana
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data" / "cloudtrail"
@@ -92,6 +93,24 @@ def private_es_node() -> Iterator[EsNode]:
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture()
+def kibana() -> Iterator[FakeKibana]:
+    """A stand-in for Kibana on 127.0.0.1 (Kibana cannot run here; see tests/support/fake_kibana.py),
+    with the spaces "default" and "security"."""
+    fake = FakeKibana(spaces={"default", "security"}).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    # Lets a CI without ../shared (a fork's GitHub workflow) run the rest: -m "not shared_data".
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_data)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

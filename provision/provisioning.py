@@ -1,0 +1,52 @@
+"""`ctstack provision`: the index template in Elasticsearch, the data view and dashboard in
+Kibana. ``ctstack up`` calls :func:`provision_all` once the stack is running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from elasticsearch import ApiError, TransportError
+
+from provision import dashboard, settings
+from provision.connection import EsConfig, connect, describe_error
+from provision.errors import CtstackError
+from provision.kibana import KibanaConfig, dashboard_url, import_saved_objects, space_path, wait_until_available
+from provision.template import install_template
+
+
+@dataclass
+class ProvisionResult:
+    es_version: str
+    index_prefix: str
+    kibana_version: str | None = None
+    space: str | None = None
+    imported: list[dict] = field(default_factory=list)
+    dashboard_url: str | None = None
+
+
+def provision_all(
+    es_cfg: EsConfig,
+    kibana_cfg: KibanaConfig | None,
+    space: str | None = None,
+    *,
+    index_prefix: str = settings.INDEX_PREFIX,
+    kibana_timeout: float = 180.0,
+) -> ProvisionResult:
+    """Install the index template, then (unless ``kibana_cfg`` is None) wait for Kibana and
+    import the data view and dashboard, overwriting earlier copies. Raises CtstackError."""
+    space_path(space)  # a bad space id fails before anything is changed
+    es, es_version = connect(es_cfg)
+    try:
+        install_template(es, index_prefix)
+    except (ApiError, TransportError) as err:
+        raise CtstackError(describe_error(err, es_cfg)) from err
+    finally:
+        es.close()
+    result = ProvisionResult(es_version=es_version, index_prefix=index_prefix, space=space)
+    if kibana_cfg is None:
+        return result
+    result.kibana_version = wait_until_available(kibana_cfg, timeout=kibana_timeout)
+    imported = import_saved_objects(kibana_cfg, dashboard.ndjson(index_prefix), space=space, overwrite=True)
+    result.imported = imported.imported
+    result.dashboard_url = dashboard_url(kibana_cfg, space)
+    return result
