@@ -20,13 +20,14 @@ imported, so the next run tries it again.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -56,6 +57,8 @@ __all__ = ["S3Import", "S3Object", "ObjectUnreadable", "is_s3_url", "parse_s3_ur
 
 DEFAULT_WORKERS = settings.S3_WORKERS
 WINDOW_PER_WORKER = 2          # downloaded-or-downloading objects held per worker
+LIST_AHEAD = 8                 # prefixes listed at the same time, each at most PAGES_AHEAD pages ahead
+PAGES_AHEAD = 2                # (a page is up to 1,000 keys)
 READ_ATTEMPTS = 3              # a body cut off mid-stream is fetched again (botocore retries requests, not reads)
 ENDPOINT_ENV = "CTSTACK_S3_ENDPOINT_URL"
 OBJECT_SUFFIXES = (".json.gz", ".json", ".gz", ".jsonl", ".ndjson")
@@ -183,6 +186,7 @@ class S3Bucket:
     def __init__(self, session: boto3.Session, name: str, *, endpoint_url: str | None = None, config: Config | None = None) -> None:
         self.name = name
         self.list_requests = 0
+        self._count_lock = threading.Lock()
         self._session, self._endpoint_url, self._config = session, endpoint_url, config or retry_config(DEFAULT_WORKERS)
         self.client = self._client(session.region_name or "us-east-1")
         region = self._bucket_region()
@@ -221,7 +225,8 @@ class S3Bucket:
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=self.name, Prefix=prefix, **kwargs):
-                self.list_requests += 1
+                with self._count_lock:
+                    self.list_requests += 1
                 yield page
         except (ClientError, BotoCoreError) as err:
             raise listing_error(err, self.name, prefix) from None
@@ -232,11 +237,11 @@ class S3Bucket:
             for common in page.get("CommonPrefixes", ()):
                 yield common["Prefix"]
 
-    def objects(self, prefix: str) -> Iterator[S3Object]:
-        """Every object under ``prefix``, page by page."""
+    def object_pages(self, prefix: str) -> Iterator[list[S3Object]]:
+        """Every object under ``prefix``, one list per page of the listing."""
         for page in self._pages(prefix):
-            for item in page.get("Contents", ()):
-                yield S3Object(self.name, item["Key"], item.get("ETag", "").strip('"'), item.get("Size"))
+            yield [S3Object(self.name, item["Key"], item.get("ETag", "").strip('"'), item.get("Size"))
+                   for item in page.get("Contents", ())]
 
     def head(self, key: str) -> S3Object:
         try:
@@ -279,6 +284,61 @@ class S3Bucket:
 
 
 # -- the source ---------------------------------------------------------------------------------
+
+T = TypeVar("T")
+_END = object()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def read_ahead(sources: Iterable[str], produce: Callable[[str], Iterator[T]], ahead: int = LIST_AHEAD, items_ahead: int = PAGES_AHEAD) -> Iterator[T]:
+    """``produce(source)`` for each source, up to ``ahead`` sources at a time in threads,
+    yielded in source order. Each producer runs at most ``items_ahead`` items ahead, so
+    memory stays bounded however long a source is. (Listing prefixes one after the other
+    would make an organisation's thousands of small prefixes wait on each other's latency.)"""
+    stop = threading.Event()
+
+    def put(out: queue.Queue, item: object) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump(source: str, out: queue.Queue) -> None:
+        try:
+            for item in produce(source):
+                if not put(out, item):
+                    return
+            put(out, _END)
+        except BaseException as err:  # handed to the consumer, raised there in order
+            put(out, _Failed(err))
+
+    def drain(out: queue.Queue) -> Iterator[T]:
+        while (item := out.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="ctstack-s3-list") as pool:
+        window: deque[queue.Queue] = deque()
+        try:
+            for source in sources:
+                if len(window) >= ahead:
+                    yield from drain(window.popleft())
+                out: queue.Queue = queue.Queue(maxsize=items_ahead)
+                pool.submit(pump, source, out)
+                window.append(out)
+            while window:
+                yield from drain(window.popleft())
+        finally:
+            stop.set()
+
 
 class _OneShot:
     """``read()`` of a downloaded object: hands the bytes over once and forgets them, so a
@@ -372,7 +432,8 @@ class S3Import:
                     objects: Iterable[S3Object] = [bucket.head(prefix)]
                 else:
                     folder = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-                    objects = (o for leaf in log_prefixes(bucket.children, folder, self.filters) for o in bucket.objects(leaf))
+                    leaves = log_prefixes(bucket.children, folder, self.filters)
+                    objects = (o for page in read_ahead(leaves, bucket.object_pages) for o in page)
                 for obj in objects:
                     if self.filters.wants_key(obj.key):
                         self.stats["objects_listed"] += 1

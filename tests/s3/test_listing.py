@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from provision.errors import CtstackError
 from provision.s3layout import S3Filters, date_folders, make_filters, parse_when
-from provision.s3source import S3Import, S3Object, is_s3_url, listing_error, object_problem, parse_s3_url
+from provision.s3source import S3Import, S3Object, is_s3_url, listing_error, object_problem, parse_s3_url, read_ahead
 from tests.support.s3 import BUCKET, INSIGHT_KEY, ORG_KEY, Listings, upload_tree
 
 STRATUS_ACCOUNT, STRATUS_REGION = "307578594326", "euiso-south-3r"
@@ -101,7 +101,7 @@ def test_until_alone_discovers_the_oldest_year_then_builds_months_and_days(trail
     region_prefix = f"AWSLogs/{STRATUS_ACCOUNT}/CloudTrail/{STRATUS_REGION}/"
     assert keys == []  # that account's logs are from 2024-08-02
     assert listings.discovery == [f"AWSLogs/{STRATUS_ACCOUNT}/CloudTrail/", region_prefix]
-    assert listings.recursive == [f"{region_prefix}2024/{month:02d}/" for month in range(1, 8)] + [f"{region_prefix}2024/08/01/"]
+    assert sorted(listings.recursive) == [f"{region_prefix}2024/{month:02d}/" for month in range(1, 8)] + [f"{region_prefix}2024/08/01/"]
 
 
 def test_a_deep_url_is_listed_as_is(trail_bucket):
@@ -118,7 +118,7 @@ def test_a_deep_url_and_date_filters_intersect(trail_bucket):
 
     assert len(keys) == 2
     region_prefix = f"AWSLogs/{STRATUS_ACCOUNT}/CloudTrail/{STRATUS_REGION}/"
-    assert listings.calls == [(f"{region_prefix}2024/08/{day:02d}/", None) for day in range(2, 32)]
+    assert sorted(listings.calls) == [(f"{region_prefix}2024/08/{day:02d}/", None) for day in range(2, 32)]
 
 
 def test_organisation_url_lists_its_accounts(trail_bucket):
@@ -249,3 +249,24 @@ def test_error_sentences_name_the_problem_and_the_permission():
     assert "kms:Decrypt" in object_problem(client_error("AccessDenied", "The ciphertext refers to a customer master key that does not exist (KMS)"), obj)
     assert "archived" in object_problem(client_error("InvalidObjectState"), obj)
     assert object_problem(client_error("AccessDenied"), obj) == "access denied (AccessDenied): the AWS identity lacks s3:GetObject on s3://b/AWSLogs/1/k.json.gz"
+
+
+def test_prefixes_listed_at_the_same_time_still_come_out_in_order():
+    def pages(source: str):
+        for n in range(5):
+            yield f"{source}-{n}"
+
+    sources = [f"p{i}" for i in range(20)]
+    assert list(read_ahead(sources, pages, ahead=4, items_ahead=1)) == [f"{s}-{n}" for s in sources for n in range(5)]
+
+
+def test_a_listing_failure_surfaces_after_the_prefixes_before_it():
+    def pages(source: str):
+        if source == "bad":
+            raise CtstackError("denied")
+        yield source
+
+    out = read_ahead(["a", "b", "bad", "c"], pages, ahead=3)
+    assert [next(out), next(out)] == ["a", "b"]
+    with pytest.raises(CtstackError, match="denied"):
+        next(out)
