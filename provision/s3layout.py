@@ -177,7 +177,9 @@ def _find_awslogs(children: Children, prefix: str) -> list[str]:
         found, deeper = [], []
         for folder in frontier:
             if probes >= CUSTOM_PREFIX_PROBES:
-                return []
+                # A big bucket that is not (only) CloudTrail's: do not scan it whole.
+                where = f"below {prefix}" if prefix else "in the bucket"
+                raise CtstackError(f"No {AWSLOGS}/ folder found {where} within {probes} folders; give the trail's prefix (s3://BUCKET/PREFIX).")
             probes += 1
             for child in children(folder):
                 (found if last_segment(child) == AWSLOGS else deeper).append(child)

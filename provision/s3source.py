@@ -4,10 +4,11 @@ boto3 all the way: the default credential chain (``--profile`` for named and SSO
 environment, instance roles; never keys on the command line), the bucket's own region
 (found with HeadBucket), botocore's standard or adaptive retries, paginators.
 
-Memory is bounded: the listing is streamed page by page, objects already imported are
-looked up in batches (:mod:`provision.s3state`), and downloads run in a bounded thread
-pool whose results are handed to the import pipeline in listing order through a window
-of ``2 × workers`` objects.
+Memory is bounded: the listing is streamed page by page (up to 8 prefixes listed at the
+same time, each at most 2 pages ahead), objects already imported are looked up in batches
+(:mod:`provision.s3state`), and downloads run in a bounded thread pool whose results are
+handed to the import pipeline in listing order through a window of ``2 × workers`` objects.
+``is_s3_url`` and ``parse_s3_url`` come from :mod:`provision.s3layout` (no boto3 import).
 
 Failures: anything that stops the whole run (no credentials, expired token, missing
 bucket, no s3:ListBucket, wrong region that cannot be fixed) raises :class:`CtstackError`
@@ -49,11 +50,9 @@ from elasticsearch import Elasticsearch
 
 from provision import settings
 from provision.errors import CtstackError
-from provision.records import SourceFile
+from provision.records import EVENT_FILE_SUFFIXES, SourceFile
 from provision.s3layout import S3_SCHEME, S3Filters, is_s3_url, log_prefixes, parse_s3_url
 from provision.s3state import BATCH_SIZE, ImportedObjects
-
-__all__ = ["S3Import", "S3Object", "ObjectUnreadable", "is_s3_url", "parse_s3_url", "s3_files"]
 
 DEFAULT_WORKERS = settings.S3_WORKERS
 WINDOW_PER_WORKER = 2          # downloaded-or-downloading objects held per worker
@@ -61,7 +60,6 @@ LIST_AHEAD = 8                 # prefixes listed at the same time, each at most 
 PAGES_AHEAD = 2                # (a page is up to 1,000 keys)
 READ_ATTEMPTS = 3              # a body cut off mid-stream is fetched again (botocore retries requests, not reads)
 ENDPOINT_ENV = "CTSTACK_S3_ENDPOINT_URL"
-OBJECT_SUFFIXES = (".json.gz", ".json", ".gz", ".jsonl", ".ndjson")
 
 # botocore error codes, grouped by what the user has to do about them.
 EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
@@ -170,11 +168,11 @@ def aws_session(profile: str | None = None) -> boto3.Session:
 
 
 def retry_config(workers: int) -> Config:
-    """botocore's standard retry mode (or AWS_RETRY_MODE=adaptive), a pool for the workers."""
+    """botocore's standard retry mode (or AWS_RETRY_MODE=adaptive), connections for every thread."""
     mode = os.environ.get("AWS_RETRY_MODE") or "standard"
     return Config(
         retries={"mode": mode, "max_attempts": 10},
-        max_pool_connections=max(10, workers + 2),
+        max_pool_connections=workers + LIST_AHEAD + 2,  # downloads and listings share it
         connect_timeout=10,
         read_timeout=60,
     )
@@ -398,6 +396,7 @@ class S3Import:
         self.profile = profile
         self.endpoint_url = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
         self.workers = workers
+        self.list_ahead = LIST_AHEAD
         self._session = session
         self._buckets: dict[str, S3Bucket] = {}
         self._lock = threading.Lock()
@@ -428,12 +427,12 @@ class S3Import:
         for name, prefix in self.urls:
             bucket = self.bucket(name)
             try:
-                if prefix.lower().endswith(OBJECT_SUFFIXES):
+                if prefix.lower().endswith(EVENT_FILE_SUFFIXES):  # a URL naming one object
                     objects: Iterable[S3Object] = [bucket.head(prefix)]
                 else:
                     folder = prefix if not prefix or prefix.endswith("/") else prefix + "/"
                     leaves = log_prefixes(bucket.children, folder, self.filters)
-                    objects = (o for page in read_ahead(leaves, bucket.object_pages) for o in page)
+                    objects = (o for page in read_ahead(leaves, bucket.object_pages, self.list_ahead) for o in page)
                 for obj in objects:
                     if self.filters.wants_key(obj.key):
                         self.stats["objects_listed"] += 1

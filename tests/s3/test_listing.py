@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from provision.errors import CtstackError
-from provision.s3layout import S3Filters, date_folders, make_filters, parse_when
+from provision.s3layout import S3Filters, date_folders, log_prefixes, make_filters, parse_when
 from provision.s3source import S3Import, S3Object, is_s3_url, listing_error, object_problem, parse_s3_url, read_ahead
 from tests.support.s3 import BUCKET, INSIGHT_KEY, ORG_KEY, Listings, upload_tree
 
@@ -270,3 +270,11 @@ def test_a_listing_failure_surfaces_after_the_prefixes_before_it():
     assert [next(out), next(out)] == ["a", "b"]
     with pytest.raises(CtstackError, match="denied"):
         next(out)
+
+
+def test_a_big_bucket_without_awslogs_is_refused_rather_than_scanned():
+    def children(prefix: str) -> list[str]:  # every folder has 50 sub-folders, none is AWSLogs/
+        return [] if prefix.endswith("AWSLogs/") else [f"{prefix}d{i}/" for i in range(50)]
+
+    with pytest.raises(CtstackError, match=r"^No AWSLogs/ folder found in the bucket within 200 folders; give the trail's prefix"):
+        list(log_prefixes(children, "", S3Filters()))
