@@ -105,16 +105,41 @@ def _print_summary(summary, console: Console) -> None:
         console.print(f"[bold red]Import stopped:[/] {summary.aborted}", highlight=False)
 
 
+# Options of `ctstack import` for s3:// sources (provision/s3source.py).
+S3Accounts = Annotated[Optional[list[str]], typer.Option("--account", help="s3:// only: import this AWS account (repeatable).", show_default=False)]
+S3Regions = Annotated[Optional[list[str]], typer.Option("--region", help="s3:// only: import this region (repeatable).", show_default=False)]
+S3Since = Annotated[Optional[str], typer.Option("--since", help="s3:// only: from this UTC day on: 2024-08-01, or relative: 12h, 7d, 2w.", show_default=False)]
+S3Until = Annotated[Optional[str], typer.Option("--until", help="s3:// only: up to this UTC day (inclusive), same forms as --since.", show_default=False)]
+S3Insights = Annotated[bool, typer.Option("--insights", help="s3:// only: also import CloudTrail Insights files.")]
+S3Profile = Annotated[Optional[str], typer.Option("--profile", help="AWS profile (named or SSO); default: the AWS credential chain (env, config, instance role).", show_default=False)]
+S3Workers = Annotated[int, typer.Option("--workers", help="Parallel S3 downloads.")]
+S3Full = Annotated[bool, typer.Option("--full", help="s3:// only: download every object again, ignoring what earlier runs imported.")]
+S3EndpointUrl = Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint (env CTSTACK_S3_ENDPOINT_URL).", show_default=False)]
+
+
+def s3_options(sources: list[str], accounts: list[str] | None, regions: list[str] | None, since: str | None, until: str | None,
+               insights: bool, profile: str | None, workers: int, full: bool, endpoint_url: str | None) -> dict:
+    """Keyword arguments for provision.s3source.S3Import, validated."""
+    from provision.s3layout import is_s3_url, make_filters
+
+    if (accounts or regions or since or until or insights or full) and not any(is_s3_url(s) for s in sources):
+        raise CtstackError("--account, --region, --since, --until, --insights and --full apply to s3:// sources only.")
+    filters = make_filters(accounts or (), regions or (), since, until, insights)
+    return {"filters": filters, "profile": profile, "workers": workers, "full": full, "endpoint_url": endpoint_url}
+
+
 @app.command("import")
 @user_errors
 def import_(
-    sources: Annotated[list[str], typer.Argument(help="Folders (walked recursively) or files of CloudTrail logs (.json.gz, .json).", show_default=False)],
+    sources: Annotated[list[str], typer.Argument(help="Folders (walked recursively), files, or s3://BUCKET/PREFIX URLs of CloudTrail logs.", show_default=False)],
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout instead of the table.")] = False,
     fields_profile: Annotated[str, typer.Option("--fields", help="What to keep: minimal | standard | full.")] = "standard",
     keep_access_keys: Annotated[bool, typer.Option("--keep-access-keys", help="Store access key IDs (never stored otherwise).")] = False,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON); default ./ctstack-dead-letter-<time>.ndjson, created only on failure.", show_default=False)] = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    account: S3Accounts = None, region: S3Regions = None, since: S3Since = None, until: S3Until = None, insights: S3Insights = False,
+    profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, full: S3Full = False, endpoint_url: S3EndpointUrl = None,
 ) -> None:
     """Import CloudTrail logs into Elasticsearch. Safe to repeat: events already present are counted, not duplicated."""
     from provision.importer import import_sources
@@ -126,6 +151,7 @@ def import_(
         summary = import_sources(
             cfg, sources, index_prefix=index_prefix, profile=fields_profile,
             keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
+            s3_options=s3_options(sources, account, region, since, until, insights, profile, workers, full, endpoint_url),
         )
     if json_output:
         typer.echo(json.dumps(summary.to_dict()))
