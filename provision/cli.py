@@ -327,10 +327,10 @@ def provision(
 
 # -- hints and report ------------------------------------------------------------------------
 
-HintSources = Annotated[Optional[list[str]], typer.Argument(help="Folders, files of CloudTrail logs (.json.gz, .json); none: ask Elasticsearch.", show_default=False)]
+HintSources = Annotated[Optional[list[str]], typer.Argument(help="Folders, files or s3://BUCKET/PREFIX URLs of CloudTrail logs; none: ask Elasticsearch.", show_default=False)]
 Account = Annotated[Optional[str], typer.Option("--account", help="Only this AWS account ID.", show_default=False)]
 Region = Annotated[Optional[str], typer.Option("--region", help="Only this region.", show_default=False)]
-Since = Annotated[Optional[str], typer.Option("--since", help="From this date or time (2024-08-01, 2024-08-01T12:00:00Z; UTC).", show_default=False)]
+Since = Annotated[Optional[str], typer.Option("--since", help="From this date or time (2024-08-01, 2024-08-01T12:00:00Z; UTC) or relative: 12h, 7d, 2w.", show_default=False)]
 Until = Annotated[Optional[str], typer.Option("--until", help="Up to this date (the whole day) or time.", show_default=False)]
 UserFilter = Annotated[Optional[str], typer.Option("--user", help="Only this user (IAM user name or role session name).", show_default=False)]
 Top = Annotated[int, typer.Option("--top", help="Show the N most frequent actions; 0 shows all.", min=0)]
@@ -339,14 +339,14 @@ IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indic
 EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user [env: CTSTACK_ES_USER].", show_default=False)]
 
 
-def _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs):
+def _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings):
     from provision.hints import hints_from_sources
     from provision.hints_es import hints_from_cluster
 
     if sources and from_es:
         raise CtstackError("Give either folders/files or --from-es, not both.")
     if sources:
-        return hints_from_sources(sources, filters, top)
+        return hints_from_sources(sources, filters, top, s3_settings)
     try:
         return hints_from_cluster(es_config(es_url, api_key, es_user, password, ca_certs), filters, top, index_prefix)
     except CtstackError as err:
@@ -364,6 +364,7 @@ def hints_(
     output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown.")] = "table",
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
 ) -> None:
     """Which console actions that change things people repeat, and the AWS CLI command for each.
 
@@ -375,7 +376,8 @@ def hints_(
     if output_format not in hints_output.FORMATS:
         raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
     filters = Filters.from_text(account, region, user, since, until)
-    result = _compute_hints(sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs)
+    s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
+    result = _compute_hints(sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
     if output_format == "table":
         hints_output.print_table(result, Console())
     else:
@@ -393,6 +395,7 @@ def report(
     top: Top = 20,
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
 ) -> None:
     """Write a self-contained HTML report: charts of console activity and the actions to automate."""
     from provision.hints import Filters
@@ -401,7 +404,8 @@ def report(
     if not sources and not from_es:
         raise CtstackError("Give folders/files of CloudTrail logs, or --from-es to read from Elasticsearch.")
     filters = Filters.from_text(account, region, user, since, until)
-    result = _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs)
+    s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
+    result = _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({result.candidate_actions:,} actions to automate).", highlight=False)
 

@@ -16,6 +16,8 @@ duplicates.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -130,18 +132,18 @@ def iso(moment: datetime) -> str:
 
 
 def parse_time_bound(text: str, *, end_of_day: bool) -> datetime:
-    """`2024-08-01` or `2024-08-01T12:00:00Z` (naive means UTC). A bare date used as --until
-    means the end of that day, so `--since D --until D` is the whole day."""
-    value = text.strip()
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-            return moment + timedelta(days=1, milliseconds=-1) if end_of_day else moment
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CtstackError(f"Cannot read the time {text!r}; use a date (2024-08-01) or an ISO time (2024-08-01T12:00:00Z).") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    """A date (`2024-08-01`), a time (`2024-08-01T12:00:00Z`, naive means UTC) or a time
+    relative to now (`12h`, `7d`, `2w`), read as `ctstack import` reads them. A bare date
+    used as --until means the end of that day, so `--since D --until D` is the whole day."""
+    from provision.s3layout import parse_when  # the importer's reading of --since/--until
+
+    moment = parse_when(text)
+    if end_of_day and _BARE_DATE.match(text.strip()):
+        moment += timedelta(days=1, milliseconds=-1)
+    return moment
+
+
+_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Filters(), top: int = DEFAULT_TOP, source: str = "") -> Hints:
@@ -168,13 +170,35 @@ def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Fil
     return counter.result(top=top, source=source)
 
 
-def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: int = DEFAULT_TOP) -> Hints:
-    """Hints from command-line sources (folders, files), read with the importer's own walker."""
+def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: int = DEFAULT_TOP, s3_options: dict[str, Any] | None = None) -> Hints:
+    """Hints from command-line sources: folders and files (the importer's own walker) and
+    ``s3://bucket/prefix`` URLs (the importer's S3 source; ``s3_options`` are its profile,
+    endpoint_url and workers). S3 listings skip files outside the filters' accounts, regions
+    and days."""
     from provision.importer import source_files  # the same expansion `ctstack import` does
+    from provision.s3layout import is_s3_url
 
     if not sources:
-        raise CtstackError("Nothing to read: give at least one folder or file.")
-    return hints_from_files(source_files(sources), filters, top, source=", ".join(sources))
+        raise CtstackError("Nothing to read: give at least one folder, file or s3:// URL.")
+    urls = [s for s in sources if is_s3_url(s)]
+    files: Iterable[records.SourceFile] = source_files([s for s in sources if not is_s3_url(s)])
+    if urls:
+        from provision.s3source import s3_files  # boto3 only when S3 is used
+
+        files = itertools.chain(files, s3_files(urls, _s3_filters(filters), **(s3_options or {})))
+    return hints_from_files(files, filters, top, source=", ".join(sources))
+
+
+def _s3_filters(filters: Filters):
+    from provision.s3layout import S3Filters
+
+    # File names carry the delivery day, up to ~15 minutes after the event: one day of slack.
+    return S3Filters(
+        accounts=(filters.account,) if filters.account else (),
+        regions=(filters.region,) if filters.region else (),
+        since=filters.since.date() if filters.since else None,
+        until=(filters.until + timedelta(days=1)).date() if filters.until else None,
+    )
 
 
 class _CandidateStats:

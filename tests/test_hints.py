@@ -168,6 +168,8 @@ def test_filters_keep_only_matching_events() -> None:
 
 def test_time_bounds_are_checked() -> None:
     assert Filters.from_text(since="2024-08-01T12:00:00").since == datetime(2024, 8, 1, 12, tzinfo=timezone.utc)
+    week_ago = Filters.from_text(since="7d").since
+    assert week_ago is not None and abs((datetime.now(timezone.utc) - week_ago).total_seconds() - 7 * 86400) < 60
     with pytest.raises(CtstackError, match="Cannot read the time"):
         Filters.from_text(since="yesterday")
     with pytest.raises(CtstackError, match="after --until"):
