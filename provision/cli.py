@@ -336,7 +336,7 @@ UserFilter = Annotated[Optional[str], typer.Option("--user", help="Only this use
 Top = Annotated[int, typer.Option("--top", help="Show the N most frequent actions; 0 shows all.", min=0)]
 IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indices <prefix>-* (with Elasticsearch).")]
 # --user filters by AWS user here, so the Elasticsearch user is --es-user.
-EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user [env: CTSTACK_ES_USER].", show_default=False)]
+EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
 
 
 def _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings):
