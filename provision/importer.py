@@ -323,7 +323,7 @@ def source_files(sources: Iterable[str]) -> Iterator[SourceFile]:
     try:
         yield from local_files(sources)
     except FileNotFoundError as err:
-        raise CtstackError(f"Cannot import: {err}.") from None
+        raise CtstackError(f"Cannot read the sources: {err}.") from None
 
 
 def import_sources(
