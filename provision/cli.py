@@ -105,16 +105,41 @@ def _print_summary(summary, console: Console) -> None:
         console.print(f"[bold red]Import stopped:[/] {summary.aborted}", highlight=False)
 
 
+# Options of `ctstack import` for s3:// sources (provision/s3source.py).
+S3Accounts = Annotated[Optional[list[str]], typer.Option("--account", help="s3:// only: import this AWS account (repeatable).", show_default=False)]
+S3Regions = Annotated[Optional[list[str]], typer.Option("--region", help="s3:// only: import this region (repeatable).", show_default=False)]
+S3Since = Annotated[Optional[str], typer.Option("--since", help="s3:// only: from this UTC day on: 2024-08-01, or relative: 12h, 7d, 2w.", show_default=False)]
+S3Until = Annotated[Optional[str], typer.Option("--until", help="s3:// only: up to this UTC day (inclusive), same forms as --since.", show_default=False)]
+S3Insights = Annotated[bool, typer.Option("--insights", help="s3:// only: also import CloudTrail Insights files.")]
+S3Profile = Annotated[Optional[str], typer.Option("--profile", help="AWS profile (named or SSO); default: the AWS credential chain (env, config, instance role).", show_default=False)]
+S3Workers = Annotated[int, typer.Option("--workers", help="Parallel S3 downloads.")]
+S3Full = Annotated[bool, typer.Option("--full", help="s3:// only: download every object again, ignoring what earlier runs imported.")]
+S3EndpointUrl = Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint (env CTSTACK_S3_ENDPOINT_URL).", show_default=False)]
+
+
+def s3_options(sources: list[str], accounts: list[str] | None, regions: list[str] | None, since: str | None, until: str | None,
+               insights: bool, profile: str | None, workers: int, full: bool, endpoint_url: str | None) -> dict:
+    """Keyword arguments for provision.s3source.S3Import, validated."""
+    from provision.s3layout import is_s3_url, make_filters
+
+    if (accounts or regions or since or until or insights or full) and not any(is_s3_url(s) for s in sources):
+        raise CtstackError("--account, --region, --since, --until, --insights and --full apply to s3:// sources only.")
+    filters = make_filters(accounts or (), regions or (), since, until, insights)
+    return {"filters": filters, "profile": profile, "workers": workers, "full": full, "endpoint_url": endpoint_url}
+
+
 @app.command("import")
 @user_errors
 def import_(
-    sources: Annotated[list[str], typer.Argument(help="Folders (walked recursively) or files of CloudTrail logs (.json.gz, .json).", show_default=False)],
+    sources: Annotated[list[str], typer.Argument(help="Folders (walked recursively), files, or s3://BUCKET/PREFIX URLs of CloudTrail logs.", show_default=False)],
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout instead of the table.")] = False,
     fields_profile: Annotated[str, typer.Option("--fields", help="What to keep: minimal | standard | full.")] = "standard",
     keep_access_keys: Annotated[bool, typer.Option("--keep-access-keys", help="Store access key IDs (never stored otherwise).")] = False,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON); default ./ctstack-dead-letter-<time>.ndjson, created only on failure.", show_default=False)] = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    account: S3Accounts = None, region: S3Regions = None, since: S3Since = None, until: S3Until = None, insights: S3Insights = False,
+    profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, full: S3Full = False, endpoint_url: S3EndpointUrl = None,
 ) -> None:
     """Import CloudTrail logs into Elasticsearch. Safe to repeat: events already present are counted, not duplicated."""
     from provision.importer import import_sources
@@ -126,6 +151,7 @@ def import_(
         summary = import_sources(
             cfg, sources, index_prefix=index_prefix, profile=fields_profile,
             keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
+            s3_options=s3_options(sources, account, region, since, until, insights, profile, workers, full, endpoint_url),
         )
     if json_output:
         typer.echo(json.dumps(summary.to_dict()))
@@ -180,6 +206,7 @@ def up(
     es_heap: Annotated[Optional[str], typer.Option("--es-heap", help=f"Elasticsearch heap, e.g. 1g or 2g (default: {settings.DEFAULT_ES_HEAP}, or what the last up used).", show_default=False)] = None,
     kibana_locale: Annotated[Optional[str], typer.Option("--kibana-locale", help=f"Kibana's UI language: en, ja-JP, zh-CN, fr-FR, ... (default: {settings.DEFAULT_KIBANA_LOCALE}, or what the last up used).", show_default=False)] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Elasticsearch and for Kibana to be ready.")] = health.DEFAULT_TIMEOUT,
+    index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     kibana_url: StackKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
@@ -190,6 +217,7 @@ def up(
         es=_existing_es(es_url, api_key, user, password, ca_certs),
         kibana_url=kibana_url or os.environ.get("CTSTACK_KIBANA_URL"),
         es_heap=es_heap, kibana_locale=kibana_locale, imports=tuple(imports or ()), sample=sample, timeout=timeout,
+        index_prefix=index_prefix,
     )
     with err_console.status("Starting…") as live:
         result = stack.up(options, reporter=_RichReporter(live))
@@ -203,6 +231,8 @@ def up(
     if result.imported:
         i = result.imported
         typer.echo(f"Imported:      {i.events_indexed} events indexed, {i.events_duplicate} already present, {i.events_failed} failed, from {i.files_read} files")
+        if getattr(i, "dead_letter", None):
+            typer.echo(f"Failed events: {i.dead_letter}")
     if not result.ok:
         raise typer.Exit(1)
 
@@ -293,6 +323,91 @@ def provision(
         names = ", ".join(f"{o['type']} {o['id']}" for o in result.imported)
         typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
         typer.echo(f"Dashboard: {result.dashboard_url}")
+
+
+# -- hints and report ------------------------------------------------------------------------
+
+HintSources = Annotated[Optional[list[str]], typer.Argument(help="Folders, files or s3://BUCKET/PREFIX URLs of CloudTrail logs; none: ask Elasticsearch.", show_default=False)]
+Account = Annotated[Optional[str], typer.Option("--account", help="Only this AWS account ID.", show_default=False)]
+Region = Annotated[Optional[str], typer.Option("--region", help="Only this region.", show_default=False)]
+Since = Annotated[Optional[str], typer.Option("--since", help="From this date or time (2024-08-01, 2024-08-01T12:00:00Z; UTC) or relative: 12h, 7d, 2w.", show_default=False)]
+Until = Annotated[Optional[str], typer.Option("--until", help="Up to this date (the whole day) or time.", show_default=False)]
+UserFilter = Annotated[Optional[str], typer.Option("--user", help="Only this user (IAM user name or role session name).", show_default=False)]
+Top = Annotated[int, typer.Option("--top", help="Show the N most frequent actions; 0 shows all.", min=0)]
+IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indices <prefix>-* (with Elasticsearch).")]
+# --user filters by AWS user here, so the Elasticsearch user is --es-user.
+EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
+
+
+def _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings):
+    from provision.hints import hints_from_sources
+    from provision.hints_es import hints_from_cluster
+
+    if sources and from_es:
+        raise CtstackError("Give either folders/files or --from-es, not both.")
+    if sources:
+        return hints_from_sources(sources, filters, top, s3_settings)
+    try:
+        return hints_from_cluster(es_config(es_url, api_key, es_user, password, ca_certs), filters, top, index_prefix)
+    except CtstackError as err:
+        if from_es:
+            raise
+        raise CtstackError(f"{err} Or read CloudTrail files directly, no Elasticsearch needed: ctstack hints ./logs/") from None
+
+
+@app.command("hints")
+@user_errors
+def hints_(
+    sources: HintSources = None,
+    account: Account = None, region: Region = None, since: Since = None, until: Until = None, user: UserFilter = None,
+    top: Top = 20,
+    output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown.")] = "table",
+    index_prefix: IndexPrefix = settings.INDEX_PREFIX,
+    es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
+) -> None:
+    """Which console actions that change things people repeat, and the AWS CLI command for each.
+
+    With folders or files: reads them directly (no Elasticsearch needed). Without: asks Elasticsearch.
+    """
+    from provision import hints_output
+    from provision.hints import Filters
+
+    if output_format not in hints_output.FORMATS:
+        raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
+    filters = Filters.from_text(account, region, user, since, until)
+    s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
+    result = _compute_hints(sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
+    if output_format == "table":
+        hints_output.print_table(result, Console())
+    else:
+        render = {"json": hints_output.to_json, "csv": hints_output.to_csv, "markdown": hints_output.to_markdown}[output_format]
+        typer.echo(render(result), nl=False)
+
+
+@app.command("report")
+@user_errors
+def report(
+    sources: HintSources = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("ctstack-report.html"),
+    from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch instead of files.")] = False,
+    account: Account = None, region: Region = None, since: Since = None, until: Until = None, user: UserFilter = None,
+    top: Top = 20,
+    index_prefix: IndexPrefix = settings.INDEX_PREFIX,
+    es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
+) -> None:
+    """Write a self-contained HTML report: charts of console activity and the actions to automate."""
+    from provision.hints import Filters
+    from provision.report import write_report
+
+    if not sources and not from_es:
+        raise CtstackError("Give folders/files of CloudTrail logs, or --from-es to read from Elasticsearch.")
+    filters = Filters.from_text(account, region, user, since, until)
+    s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
+    result = _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
+    path = write_report(result, output)
+    err_console.print(f"Report written to {path} ({result.candidate_actions:,} actions to automate).", highlight=False)
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 Elasticsearch is ready when ``GET /_cluster/health`` says yellow or green; while it starts it
 refuses connections, answers 503 (e.g. ``master_not_discovered_exception``) or reports red.
-Kibana is ready when ``GET /api/status`` reports ``status.overall.level == "available"``;
+Kibana is ready when ``GET /api/status`` reports ``status.overall.level == "available"`` (or
+"degraded" while ``status.core.savedObjects`` is available: see :func:`kibana_ready`);
 while it starts it refuses connections or answers 503 ("Kibana server is not ready yet", or a
 status body whose level is "unavailable"/"critical"), and it may report "degraded" with 200.
 Authenticated callers get the full status body; anonymous ones a redacted
@@ -77,7 +78,20 @@ def probe_kibana(target: Target, request_timeout: float = 10.0) -> Probe:
     if level is None:
         message = body.get("message") if isinstance(body, dict) else None
         return Probe("Kibana", False, f"HTTP {status}" + (f" ({message})" if message else ""))
-    return Probe("Kibana", status == 200 and level == "available", level)
+    return Probe("Kibana", status == 200 and kibana_ready(body), level)
+
+
+def kibana_ready(body: Any) -> bool:
+    """Kibana can take work: overall "available", or "degraded" (some plugin, e.g. reporting,
+    is unwell; common) while its saved objects service is available."""
+    level = kibana_level(body)
+    if level == "available":
+        return True
+    try:
+        saved_objects = body["status"]["core"]["savedObjects"]["level"]
+    except (KeyError, TypeError):
+        return False
+    return level == "degraded" and saved_objects == "available"
 
 
 def kibana_level(body: Any) -> str | None:

@@ -30,6 +30,7 @@ from provision.errors import CtstackError
 from provision import fields as F
 from provision.documents import PROFILES, DocumentError, index_for, to_document
 from provision.records import SkipFile, SourceFile, decode_events, local_files
+from provision.s3layout import is_s3_url
 from provision.template import install_template
 
 CHUNK_SIZE = 1000                   # documents per bulk request ...
@@ -404,27 +405,47 @@ def source_files(sources: Iterable[str]) -> Iterator[SourceFile]:
     try:
         yield from local_files(sources)
     except FileNotFoundError as err:
-        raise CtstackError(f"Cannot import: {err}.") from None
+        raise CtstackError(f"Cannot read the sources: {err}.") from None
 
 
 def import_sources(
     cfg: EsConfig,
     sources: Iterable[str],
+    s3_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> ImportSummary:
     """Connect (one clear error if Elasticsearch is unreachable or refuses us), then
-    :func:`run_import` the sources. Options are run_import's."""
+    :func:`run_import` the sources. ``s3://`` sources go through
+    :class:`provision.s3source.S3Import` (``s3_options`` are its keyword arguments: filters,
+    profile, workers, full, ...). Other options are run_import's."""
     sources = list(sources)
     if not sources:
         raise CtstackError("Nothing to import: give at least one folder or file.")
-    files = source_files(sources)
+    urls = [s for s in sources if is_s3_url(s)]
+    files = source_files([s for s in sources if not is_s3_url(s)])
     first = next(files, None)  # fail on a missing path before touching Elasticsearch
     es, _version = connect(cfg)
+    s3 = None
     try:
         try:
-            return run_import(es, itertools.chain([first] if first else [], files), **options)
+            if urls:
+                from provision.s3source import S3Import  # boto3 only when S3 is used
+
+                s3 = S3Import(urls, es=es, index_prefix=options.get("index_prefix", settings.INDEX_PREFIX), **(s3_options or {}))
+                s3.check()
+                files = itertools.chain(files, s3.files())
+                options["on_file_done"] = s3.on_file_done
+            summary = run_import(es, itertools.chain([first] if first else [], files), **options)
+            if s3 is not None:
+                s3.close()  # remember what was imported
+                summary.extra.update(s3.stats)
+            return summary
         except (TransportError, ApiError) as err:  # e.g. installing the template was refused
             raise CtstackError(describe_error(err, cfg)) from None
+        except CtstackError:
+            if s3 is not None:
+                s3.close()  # remember what was imported before the run stopped
+            raise
     finally:
         es.close()
 

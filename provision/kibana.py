@@ -25,6 +25,7 @@ from typing import Any
 from provision import settings
 from provision.connection import EsConfig, local_stack_login
 from provision.errors import CtstackError
+from provision.health import kibana_level, kibana_ready
 
 # Kibana space ids: lowercase letters, digits, "_" and "-".
 _SPACE_ID = re.compile(r"^[a-z0-9_\-]+$")
@@ -101,8 +102,8 @@ def wait_until_available(cfg: KibanaConfig, timeout: float = 180.0, interval: fl
         if status in (401, 403):
             raise CtstackError(_http_error(cfg, status, body, "checking Kibana's status"))
         if status is not None:
-            level, saved_objects = _status_levels(body)
-            if status == 200 and (level == "available" or (level == "degraded" and saved_objects == "available")):
+            level = kibana_level(body)
+            if status == 200 and kibana_ready(body):
                 return str((body or {}).get("version", {}).get("number", "unknown"))
             last = f"HTTP {status}, status {level or 'unknown'}"
         if time.monotonic() >= deadline:
@@ -185,15 +186,6 @@ def _parse(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw.decode("utf-8", "replace").strip()
-
-
-def _status_levels(body: Any) -> tuple[str | None, str | None]:
-    """(overall level, saved objects service level) from a ``/api/status`` answer."""
-    if not isinstance(body, dict):
-        return None, None
-    status = body.get("status") or {}
-    saved_objects = ((status.get("core") or {}).get("savedObjects") or {}).get("level")
-    return (status.get("overall") or {}).get("level"), saved_objects
 
 
 def _message(body: Any) -> str:

@@ -22,6 +22,9 @@ INDEX_PREFIX = "ctstack-cloudtrail"          # events go to f"{INDEX_PREFIX}-YYY
 INDEX_TEMPLATE_NAME = "ctstack-cloudtrail"
 STATE_INDEX = "ctstack-state"                 # which S3 objects were imported (key + ETag)
 
+# S3 import: parallel downloads by default (each holds at most two objects in memory).
+S3_WORKERS = 8
+
 # Local stack defaults.
 LOCAL_ES_URL = "http://127.0.0.1:9200"
 LOCAL_KIBANA_URL = "http://127.0.0.1:5601"

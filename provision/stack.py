@@ -356,7 +356,9 @@ class UpResult:
     @property
     def ok(self) -> bool:
         """False when an import step could not index every event (the exit code says so)."""
-        return not (self.imported and self.imported.events_failed)
+        if self.imported is None:
+            return True
+        return bool(getattr(self.imported, "ok", not self.imported.events_failed))
 
 
 def up(options: UpOptions, *, stack: LocalStack | None = None, steps: PostUpSteps | None = None,

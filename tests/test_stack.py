@@ -32,6 +32,10 @@ from tests.support.fake_services import ScriptedServer, docker_engine_routes, es
 
 @pytest.fixture()
 def home(tmp_path, monkeypatch) -> Path:
+    # The scripted ES/Kibana only answer health probes, so the steps after the health waits
+    # (provisioning, imports) are no-ops here unless a test passes its own; the real steps
+    # run against the real ES node in test_up_against_an_existing_cluster_provisions_and_imports.
+    monkeypatch.setattr(stack, "post_up_steps", stack.PostUpSteps)
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "ctstack-home"))
     for name in stack.SECRET_NAMES + stack.STACK_ENV_NAMES + ("CTSTACK_ES_URL", "CTSTACK_KIBANA_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -403,3 +407,20 @@ def test_cli_without_docker_prints_one_sentence_and_exits_non_zero(home, monkeyp
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: The Docker engine is not reachable")
     assert "Traceback" not in result.output
+
+
+def test_up_against_an_existing_cluster_provisions_and_imports(es_config, es, index_prefix, shared_data, tmp_path, monkeypatch):
+    """The real post-up steps, end to end against the real Elasticsearch node: no Compose, the
+    index template installed, the folder imported (no Kibana named, so none is provisioned)."""
+    monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli.app, ["up", "--es-url", es_config.url, "--index-prefix", index_prefix,
+                                          "--import", str(shared_data / "cloud-snitch")])
+    assert result.exit_code == 0, result.output
+    assert es.indices.get_index_template(name=index_prefix)["index_templates"]
+    assert es.count(index=f"{index_prefix}-*")["count"] == 21
+
+
+def test_the_real_post_up_steps_are_all_wired():
+    steps = stack.post_up_steps()
+    assert callable(steps.provision) and callable(steps.import_sources)

@@ -1,0 +1,338 @@
+"""Automation hints: which console actions that change things people repeat, and the CLI for each.
+
+The offline path reads CloudTrail files with the importer's own reader (:mod:`provision.records`)
+and turns each event into the importer's own document (:mod:`provision.documents`, whose flags
+come from :mod:`provision.classify`), so its answer is the one Elasticsearch gives after an
+import (:mod:`provision.hints_es` computes the same :class:`Hints` with aggregations).
+
+Counts are over distinct events: an event seen twice (overlapping trails, a file copied twice)
+counts once, identified by :func:`provision.classify.event_id`. Memory is bounded by the number
+of distinct events that pass the filters (a 16-byte digest each, about 100 bytes with the set's
+overhead: ~1 GB per 10 million events) plus the number of distinct console actions, users and
+days, and one file's events at a time; it does not grow with the number of files or with
+duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from provision import classify, records
+from provision import fields as F
+from provision.awscli import cli_command
+from provision.documents import DocumentError, to_document
+from provision.errors import CtstackError
+
+DEFAULT_TOP = 20
+TOP_USERS = 3
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which events count. Times are inclusive bounds, timezone-aware (UTC)."""
+
+    account: str | None = None
+    region: str | None = None
+    user: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def from_text(cls, account: str | None = None, region: str | None = None, user: str | None = None,
+                  since: str | None = None, until: str | None = None) -> "Filters":
+        """Filters from command-line text (dates or ISO times, see :func:`parse_time_bound`)."""
+        since_at = parse_time_bound(since, end_of_day=False) if since else None
+        until_at = parse_time_bound(until, end_of_day=True) if until else None
+        if since_at and until_at and since_at > until_at:
+            raise CtstackError(f"--since ({since}) is after --until ({until}).")
+        return cls(account=account or None, region=region or None, user=user or None, since=since_at, until=until_at)
+
+    def describe(self) -> str:
+        parts = [f"{name}={value}" for name, value in (("account", self.account), ("region", self.region), ("user", self.user)) if value]
+        if self.since:
+            parts.append(f"since {iso(self.since)}")
+        if self.until:
+            parts.append(f"until {iso(self.until)}")
+        return ", ".join(parts)
+
+
+@dataclass
+class Candidate:
+    """One automation candidate: a console action that changes something."""
+
+    provider: str
+    action: str
+    count: int
+    users: int
+    days_active: int
+    first_seen: str
+    last_seen: str
+    top_users: list[dict[str, Any]]  # [{"user": name, "count": n}], most active first
+    cli: str | None
+
+
+@dataclass
+class ActionCount:
+    provider: str
+    action: str
+    count: int
+
+
+@dataclass
+class DayActivity:
+    day: str          # YYYY-MM-DD (UTC)
+    read_only: int    # console events that only read
+    changing: int     # console events that change something
+
+
+@dataclass
+class Hints:
+    """The answer, whichever way it was computed. `to_json()` is the documented JSON shape."""
+
+    source: str
+    events_read: int
+    distinct_events: int
+    console_events: int
+    automation_candidates: int           # candidate events (distinct), all actions
+    candidate_actions: int               # distinct (provider, action) pairs among them
+    candidates: list[Candidate]          # the top N actions, most frequent first
+    console_actions: list[ActionCount]   # every console action, most frequent first
+    activity: list[DayActivity]          # console events per day, oldest first
+    filters: str = ""
+    generated_at: str = field(default_factory=lambda: iso(datetime.now(timezone.utc)))
+    # Offline only (None from Elasticsearch): every file and event read is accounted for.
+    files_read: int | None = None
+    files_skipped: int | None = None
+    skipped_files: list[dict[str, str]] = field(default_factory=list)  # [{path, reason}]
+    files_failed: int | None = None
+    failed_files: list[dict[str, str]] = field(default_factory=list)   # [{path, reason}]
+    events_unusable: int | None = None   # events the importer would fail (no usable eventTime, ...)
+    unusable_reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.files_read is None:
+            for key in _OFFLINE_ONLY:
+                data.pop(key)
+        return data
+
+
+_OFFLINE_ONLY = ("files_read", "files_skipped", "skipped_files", "files_failed", "failed_files", "events_unusable", "unusable_reasons")
+
+
+def iso(moment: datetime) -> str:
+    """UTC, second precision, `Z` suffix: how first/last seen are shown everywhere."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time_bound(text: str, *, end_of_day: bool) -> datetime:
+    """A date (`2024-08-01`), a time (`2024-08-01T12:00:00Z`, naive means UTC) or a time
+    relative to now (`12h`, `7d`, `2w`), read as `ctstack import` reads them. A bare date
+    used as --until means the end of that day, so `--since D --until D` is the whole day."""
+    from provision.s3layout import parse_when  # the importer's reading of --since/--until
+
+    moment = parse_when(text)
+    if end_of_day and _BARE_DATE.match(text.strip()):
+        moment += timedelta(days=1, milliseconds=-1)
+    return moment
+
+
+_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Filters(), top: int = DEFAULT_TOP, source: str = "") -> Hints:
+    """Hints straight from CloudTrail files: no Elasticsearch needed."""
+    counter = HintsCounter(filters)
+    for source_file in files:
+        counter.files_read += 1
+        if source_file.skip_reason:
+            counter.skipped_files.append({"path": source_file.name, "reason": source_file.skip_reason})
+            continue
+        try:
+            raw = source_file.read()
+        except Exception as err:  # a source's own failure (permission, network): counted, not fatal
+            counter.failed_files.append({"path": source_file.name, "reason": f"could not read: {err}"})
+            continue
+        try:
+            events = records.decode_events(source_file.name, raw)
+        except records.SkipFile as skip:
+            counter.skipped_files.append({"path": source_file.name, "reason": skip.reason})
+            continue
+        del raw
+        for event in events:
+            counter.add(event)
+    return counter.result(top=top, source=source)
+
+
+def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: int = DEFAULT_TOP, s3_options: dict[str, Any] | None = None) -> Hints:
+    """Hints from command-line sources: folders and files (the importer's own walker) and
+    ``s3://bucket/prefix`` URLs (the importer's S3 source; ``s3_options`` are its profile,
+    endpoint_url and workers). S3 listings skip files outside the filters' accounts, regions
+    and days."""
+    from provision.importer import source_files  # the same expansion `ctstack import` does
+    from provision.s3layout import is_s3_url
+
+    if not sources:
+        raise CtstackError("Nothing to read: give at least one folder, file or s3:// URL.")
+    urls = [s for s in sources if is_s3_url(s)]
+    files: Iterable[records.SourceFile] = source_files([s for s in sources if not is_s3_url(s)])
+    if urls:
+        from provision.s3source import s3_files  # boto3 only when S3 is used
+
+        files = itertools.chain(files, s3_files(urls, _s3_filters(filters), **(s3_options or {})))
+    return hints_from_files(files, filters, top, source=", ".join(sources))
+
+
+def _s3_filters(filters: Filters):
+    from provision.s3layout import S3Filters
+
+    # File names carry the delivery day, up to ~15 minutes after the event: one day of slack.
+    return S3Filters(
+        accounts=(filters.account,) if filters.account else (),
+        regions=(filters.region,) if filters.region else (),
+        since=filters.since.date() if filters.since else None,
+        until=(filters.until + timedelta(days=1)).date() if filters.until else None,
+    )
+
+
+class _CandidateStats:
+    __slots__ = ("count", "users", "days", "first", "last")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.users: Counter[str] = Counter()
+        self.days: set[date] = set()
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+
+    def add(self, user: str | None, moment: datetime) -> None:
+        self.count += 1
+        if user:
+            self.users[user] += 1
+        self.days.add(moment.date())
+        if self.first is None or moment < self.first:
+            self.first = moment
+        if self.last is None or moment > self.last:
+            self.last = moment
+
+
+class HintsCounter:
+    """Counts events one at a time; `result()` gives the :class:`Hints`."""
+
+    def __init__(self, filters: Filters = Filters()) -> None:
+        self.filters = filters
+        self.files_read = 0
+        self.skipped_files: list[dict[str, str]] = []
+        self.failed_files: list[dict[str, str]] = []
+        self.events_read = 0
+        self.events_unusable = 0
+        self.unusable_reasons: dict[str, int] = {}
+        self._seen: set[bytes] = set()
+        self.console_events = 0
+        self._console_actions: Counter[tuple[str, str]] = Counter()
+        self._daily: dict[str, list[int]] = {}  # YYYY-MM-DD -> [read-only, changing]
+        self._filtering = filters != Filters()
+        self._profile = "standard" if filters.user else "minimal"  # user.name needs standard
+        self._candidates: dict[tuple[str, str], _CandidateStats] = {}
+
+    def add(self, event: Any) -> None:
+        self.events_read += 1
+        # The importer's own document: the same time, account, region, user name and
+        # classification flags Elasticsearch holds after an import.
+        try:
+            doc = to_document(event, profile=self._profile)
+        except DocumentError as err:
+            self.events_unusable += 1
+            reason = str(err).split("(", 1)[0].strip()
+            self.unusable_reasons[reason] = self.unusable_reasons.get(reason, 0) + 1
+            return
+        timestamp = doc[F.TIMESTAMP]
+        if self._filtering and not self._passes(doc, _parse_timestamp(timestamp)):
+            return
+        # The importer's identity: _id = event_id in the event's monthly index.
+        key = hashlib.blake2b(f"{timestamp[:7]} {classify.event_id(event)}".encode(), digest_size=16).digest()
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        if not doc[F.CONSOLE]:
+            return
+        self.console_events += 1
+        action = (doc.get(F.EVENT_PROVIDER, ""), doc.get(F.EVENT_ACTION, ""))
+        self._console_actions[action] += 1
+        day = self._daily.get(timestamp[:10])
+        if day is None:
+            day = self._daily[timestamp[:10]] = [0, 0]
+        day[0 if doc[F.READ_ONLY] else 1] += 1
+        if doc[F.AUTOMATION_CANDIDATE]:
+            if self._profile == "minimal":
+                doc = to_document(event, profile="standard")  # for user.name
+            stats = self._candidates.get(action)
+            if stats is None:
+                stats = self._candidates[action] = _CandidateStats()
+            stats.add(doc.get(F.USER_NAME), _parse_timestamp(timestamp))
+
+    def _passes(self, doc: dict, moment: datetime) -> bool:
+        f = self.filters
+        return (
+            (f.account is None or doc.get(F.CLOUD_ACCOUNT_ID) == f.account)
+            and (f.region is None or doc.get(F.CLOUD_REGION) == f.region)
+            and (f.user is None or doc.get(F.USER_NAME) == f.user)
+            and (f.since is None or moment >= f.since)
+            and (f.until is None or moment <= f.until)
+        )
+
+    def result(self, top: int = DEFAULT_TOP, source: str = "") -> Hints:
+        candidates = [
+            Candidate(
+                provider=provider,
+                action=action,
+                count=stats.count,
+                users=len(stats.users),
+                days_active=len(stats.days),
+                first_seen=iso(stats.first),  # type: ignore[arg-type]
+                last_seen=iso(stats.last),  # type: ignore[arg-type]
+                top_users=[{"user": u, "count": n} for u, n in _top_users(stats.users)],
+                cli=cli_command(provider, action),
+            )
+            for (provider, action), stats in self._candidates.items()
+        ]
+        return Hints(
+            source=source,
+            events_read=self.events_read,
+            distinct_events=len(self._seen),
+            console_events=self.console_events,
+            automation_candidates=sum(c.count for c in candidates),
+            candidate_actions=len(candidates),
+            candidates=rank(candidates, top),
+            console_actions=rank([ActionCount(p, a, n) for (p, a), n in self._console_actions.items()], 0),
+            activity=[DayActivity(day, ro, ch) for day, (ro, ch) in sorted(self._daily.items())],
+            filters=self.filters.describe(),
+            files_read=self.files_read,
+            files_skipped=len(self.skipped_files),
+            skipped_files=self.skipped_files,
+            files_failed=len(self.failed_files),
+            failed_files=self.failed_files,
+            events_unusable=self.events_unusable,
+            unusable_reasons=self.unusable_reasons,
+        )
+
+
+def _top_users(users: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(users.items(), key=lambda item: (-item[1], item[0]))[:TOP_USERS]
+
+
+def rank(items: list, top: int) -> list:
+    """Most frequent first, ties by provider then action; `top` 0 keeps all."""
+    items = sorted(items, key=lambda c: (-c.count, c.provider, c.action))
+    return items if top <= 0 else items[:top]
+
+
+def _parse_timestamp(text: str) -> datetime:
+    # documents.parse_event_time always gives UTC ISO-8601 with a Z (Python 3.10 wants +00:00).
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,181 @@
+"""Automation hints from Elasticsearch: the same :class:`~provision.hints.Hints` as the offline
+path, computed with aggregations over the imported indices (``<prefix>-*``).
+
+Documents are already distinct (``_id`` is the event's identity), so every count is a plain
+document count. Only standard aggregations are used (composite, terms, cardinality, min, max,
+date_histogram, filter), no scripts. Distinct users come from the `cardinality` aggregation,
+which is exact up to its precision threshold (40,000 users per action) and approximate above.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from provision import fields as F
+from provision import settings
+from provision.awscli import cli_command
+from provision.connection import EsConfig, connect, describe_error
+from provision.errors import CtstackError
+from provision.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank
+
+PAGE_SIZE = 500
+USERS_PRECISION = 40000  # the cardinality aggregation's maximum: exact counts below it
+
+
+def hints_from_es(
+    es: Elasticsearch,
+    filters: Filters = Filters(),
+    top: int = DEFAULT_TOP,
+    index_prefix: str = settings.INDEX_PREFIX,
+    source: str = "",
+) -> Hints:
+    index = f"{index_prefix}-*"
+    query = _query(filters)
+    console = {"term": {F.CONSOLE: True}}
+    candidate = {"term": {F.AUTOMATION_CANDIDATE: True}}
+    summary = es.search(
+        index=index,
+        size=0,
+        track_total_hits=True,
+        query=query,
+        aggs={
+            "console": {
+                "filter": console,
+                "aggs": {
+                    "days": {
+                        "date_histogram": {"field": F.TIMESTAMP, "calendar_interval": "day", "min_doc_count": 1},
+                        "aggs": {"read_only": {"filter": {"term": {F.READ_ONLY: True}}}},
+                    }
+                },
+            },
+            "candidates": {"filter": candidate},
+        },
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    aggs = summary.get("aggregations") or {}
+    total = summary["hits"]["total"]["value"]
+    console_actions = [
+        ActionCount(key["provider"], key["action"], count)
+        for key, count, _ in _composite(es, index, _and(query, console), {})
+    ]
+    days_active: dict[tuple[str, str], int] = {}
+    for key, _count, _ in _composite(es, index, _and(query, candidate), {}, day=True):
+        pair = (key["provider"], key["action"])
+        days_active[pair] = days_active.get(pair, 0) + 1
+    candidate_aggs = {
+        "users": {"cardinality": {"field": F.USER_NAME, "precision_threshold": USERS_PRECISION}},
+        "first": {"min": {"field": F.TIMESTAMP}},
+        "last": {"max": {"field": F.TIMESTAMP}},
+        "top_users": {"terms": {"field": F.USER_NAME, "size": TOP_USERS, "order": [{"_count": "desc"}, {"_key": "asc"}]}},
+    }
+    candidates = [
+        Candidate(
+            provider=key["provider"],
+            action=key["action"],
+            count=count,
+            users=int(sub["users"]["value"]),
+            days_active=days_active.get((key["provider"], key["action"]), 0),
+            first_seen=_iso_millis(sub["first"]["value"]),
+            last_seen=_iso_millis(sub["last"]["value"]),
+            top_users=[{"user": b["key"], "count": b["doc_count"]} for b in sub["top_users"]["buckets"]],
+            cli=cli_command(key["provider"], key["action"]),
+        )
+        for key, count, sub in _composite(es, index, _and(query, candidate), candidate_aggs)
+    ]
+    day_buckets = (aggs.get("console") or {}).get("days", {}).get("buckets", [])
+    return Hints(
+        source=source,
+        events_read=total,
+        distinct_events=total,
+        console_events=(aggs.get("console") or {}).get("doc_count", 0),
+        automation_candidates=(aggs.get("candidates") or {}).get("doc_count", 0),
+        candidate_actions=len(candidates),
+        candidates=rank(candidates, top),
+        console_actions=rank(console_actions, 0),
+        activity=[
+            DayActivity(
+                day=_iso_millis(b["key"])[:10],
+                read_only=b["read_only"]["doc_count"],
+                changing=b["doc_count"] - b["read_only"]["doc_count"],
+            )
+            for b in day_buckets
+        ],
+        filters=filters.describe(),
+    )
+
+
+def _composite(es: Elasticsearch, index: str, query: dict, sub_aggs: dict, day: bool = False) -> Iterator[tuple[dict, int, dict]]:
+    """Every (provider, action[, day]) bucket, page by page: (key, doc_count, sub-aggregations)."""
+    sources: list[dict] = [
+        {"provider": {"terms": {"field": F.EVENT_PROVIDER, "missing_bucket": True}}},
+        {"action": {"terms": {"field": F.EVENT_ACTION, "missing_bucket": True}}},
+    ]
+    if day:
+        sources.append({"day": {"date_histogram": {"field": F.TIMESTAMP, "calendar_interval": "day"}}})
+    after: dict | None = None
+    while True:
+        composite: dict[str, Any] = {"size": PAGE_SIZE, "sources": sources}
+        if after:
+            composite["after"] = after
+        agg: dict[str, Any] = {"composite": composite}
+        if sub_aggs:
+            agg["aggs"] = sub_aggs
+        response = es.search(index=index, size=0, query=query, aggs={"pairs": agg}, ignore_unavailable=True, allow_no_indices=True)
+        pairs = (response.get("aggregations") or {}).get("pairs")
+        if not pairs or not pairs["buckets"]:
+            return
+        for bucket in pairs["buckets"]:
+            key = dict(bucket["key"])
+            key["provider"] = key["provider"] or ""
+            key["action"] = key["action"] or ""
+            yield key, bucket["doc_count"], bucket
+        after = pairs.get("after_key")
+        if not after:
+            return
+
+
+def _query(filters: Filters) -> dict:
+    clauses: list[dict] = []
+    for field_name, value in ((F.CLOUD_ACCOUNT_ID, filters.account), (F.CLOUD_REGION, filters.region), (F.USER_NAME, filters.user)):
+        if value:
+            clauses.append({"term": {field_name: value}})
+    if filters.since or filters.until:
+        bounds: dict[str, Any] = {"format": "strict_date_optional_time"}
+        if filters.since:
+            bounds["gte"] = filters.since.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        if filters.until:
+            bounds["lte"] = filters.until.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        clauses.append({"range": {F.TIMESTAMP: bounds}})
+    return {"bool": {"filter": clauses}}
+
+
+def _and(query: dict, clause: dict) -> dict:
+    return {"bool": {"filter": [*query["bool"]["filter"], clause]}}
+
+
+def _iso_millis(millis: float) -> str:
+    return iso(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
+
+
+def _without_credentials(url: str) -> str:
+    """The URL as safe to print: user:password@ (allowed in --es-url) removed."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def hints_from_cluster(cfg: EsConfig, filters: Filters = Filters(), top: int = DEFAULT_TOP, index_prefix: str = settings.INDEX_PREFIX) -> Hints:
+    """Connect (one clear error when Elasticsearch is unreachable or refuses us) and aggregate."""
+    es, _version = connect(cfg)
+    try:
+        return hints_from_es(es, filters, top, index_prefix, source=f"{_without_credentials(cfg.url)} {index_prefix}-*")
+    except (TransportError, ApiError) as err:
+        raise CtstackError(describe_error(err, cfg)) from None
+    finally:
+        es.close()

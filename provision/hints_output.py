@@ -1,0 +1,100 @@
+"""Hints as text: a rich table for people, JSON / CSV / Markdown for pipelines and pull requests."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from provision.hints import Candidate, Hints
+
+FORMATS = ("table", "json", "csv", "markdown")
+NO_CLI = "no public API (console only)"
+CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_seen", "last_seen", "top_users", "cli")
+
+
+def summary_line(hints: Hints) -> str:
+    line = (
+        f"{hints.events_read:,} events read, {hints.distinct_events:,} distinct, "
+        f"{hints.console_events:,} from the console, {hints.automation_candidates:,} console changes "
+        f"in {hints.candidate_actions:,} actions"
+    )
+    return line + (f" ({hints.filters})" if hints.filters else "")
+
+
+def top_users_text(candidate: Candidate) -> str:
+    return ", ".join(f"{u['user']} ({u['count']:,})" for u in candidate.top_users)
+
+
+def print_table(hints: Hints, console: Console) -> None:
+    # Narrower terminals drop the service, first seen and time of day, then last seen and users.
+    wide, medium = console.width >= 150, console.width >= 110
+    table = Table(title="Console actions that change things: automate these first", title_justify="left", caption=summary_line(hints), caption_justify="left")
+    columns = [
+        ("#", {"justify": "right", "style": "dim"}),
+        ("action", {"style": "bold", "overflow": "fold", "min_width": 14}),
+        *([("service", {"style": "dim"})] if wide else []),
+        ("count", {"justify": "right"}),
+        ("users", {"justify": "right"}),
+        ("days", {"justify": "right"}),
+        *([("first seen", {"no_wrap": True})] if wide else []),
+        *([("last seen", {"no_wrap": True}), ("top users", {})] if medium else []),
+        ("AWS CLI", {"overflow": "fold", "min_width": 20}),
+    ]
+    for header, options in columns:
+        table.add_column(header, **options)
+    for rank, c in enumerate(hints.candidates, 1):
+        when = _minute if wide else (lambda iso_time: iso_time[:10])
+        cells = [
+            str(rank), c.action, *([c.provider.removesuffix(".amazonaws.com")] if wide else []),
+            f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
+            *([when(c.first_seen)] if wide else []), *([when(c.last_seen), top_users_text(c)] if medium else []),
+            f"[green]{c.cli}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
+        ]
+        table.add_row(*cells)
+    console.print(table)
+    if not hints.candidates:
+        console.print("No console action that changes something was found: nothing to automate here.")
+    # Problems by kind, not file by file: folders often hold READMEs and licences too.
+    skipped = Counter(re.split(r"[:(]", entry["reason"], 1)[0].strip() for entry in hints.skipped_files)
+    notes = [f"[yellow]skipped {n:,} file{'' if n == 1 else 's'}:[/] {reason}" for reason, n in skipped.most_common()]
+    notes += [f"[red]could not read[/] {entry['path']}: {entry['reason']}" for entry in hints.failed_files]
+    notes += [f"[yellow]{n:,} events not counted:[/] {reason}" for reason, n in hints.unusable_reasons.items()]
+    for note in notes:
+        console.print(note, highlight=False)
+    if hints.skipped_files:
+        console.print("(--format json lists every skipped file with its reason)", style="dim")
+
+
+def _minute(iso_time: str) -> str:
+    return iso_time[:16].replace("T", " ")  # 2024-08-01T10:00:00Z -> 2024-08-01 10:00 (UTC)
+
+
+def to_json(hints: Hints) -> str:
+    return json.dumps(hints.to_json(), indent=2)
+
+
+def to_csv(hints: Hints) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in hints.candidates:
+        writer.writerow([c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or ""])
+    return out.getvalue()
+
+
+def to_markdown(hints: Hints) -> str:
+    lines = [
+        "| # | action | service | count | users | days | first seen | last seen | top users | AWS CLI |",
+        "|--:|---|---|--:|--:|--:|---|---|---|---|",
+    ]
+    for rank, c in enumerate(hints.candidates, 1):
+        cli = f"`{c.cli}`" if c.cli else f"_{NO_CLI}_"
+        cells = [str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c), cli]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join([summary_line(hints) + ".", "", *lines]) + "\n"

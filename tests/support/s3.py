@@ -1,0 +1,100 @@
+"""S3 for tests: moto's server on 127.0.0.1 over real HTTP, driven with real boto3.
+
+Bucket policies are not enforced by moto; IAM identity policies are, once IAM
+authentication is switched on (``/moto-api/reset-auth``), so AccessDenied tests use an
+IAM user whose policy denies the permission.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import urllib.request
+from pathlib import Path
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+REGION = "us-east-1"
+BUCKET = "trails"
+ORG_KEY = "AWSLogs/o-1234abcde/222222222222/CloudTrail/us-east-1/2025/03/06/222222222222_CloudTrail_us-east-1_20250306T0230Z_QF6qcgyiaVnSueXa.json.gz"
+DIGEST_KEY = "AWSLogs/333333333333/CloudTrail-Digest/us-east-1/2025/03/06/333333333333_CloudTrail-Digest_us-east-1_trail_us-east-1_20250306T0330Z.json.gz"
+INSIGHT_KEY = "AWSLogs/333333333333/CloudTrail-Insight/us-east-1/2025/03/06/333333333333_CloudTrail-Insight_us-east-1_20250306T0330Z_x.json.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MotoS3:
+    """A moto server of the test's own; ``stop()`` ends it."""
+
+    def __init__(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.set_iam_auth(False)
+        self.server.stop()
+
+    def client(self, service: str = "s3", **credentials: str):
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, **credentials)
+
+    def reset(self) -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")).read()
+
+    def set_iam_auth(self, enabled: bool) -> None:
+        """Switch moto's IAM enforcement on (every request must be signed by an IAM user's
+        key and be permitted by its policies) or off (anything goes)."""
+        body = b"0" if enabled else b"inf"
+        request = urllib.request.Request(f"{self.url}/moto-api/reset-auth", data=body, method="POST", headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(request).read()
+
+    def iam_user(self, name: str, policy: dict) -> dict[str, str]:
+        """An IAM user with an inline policy; returns its key for boto3 (env names)."""
+        iam = self.client("iam")
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def upload_tree(s3, bucket: str, folder: Path, key_prefix: str = "") -> list[str]:
+    """Upload every file under ``folder`` (except LICENSE files) with keys relative to it."""
+    keys = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != "LICENSE":
+            key = key_prefix + path.relative_to(folder).as_posix()
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+            keys.append(key)
+    return keys
+
+
+class Listings:
+    """Every ListObjectsV2 call made through a boto3 session: (Prefix, Delimiter)."""
+
+    def __init__(self) -> None:
+        self.session = boto3.Session()
+        self.calls: list[tuple[str, str | None]] = []
+        self.session.events.register("before-parameter-build.s3.ListObjectsV2", self._record)
+
+    def _record(self, params: dict, **_: object) -> None:
+        self.calls.append((params.get("Prefix", ""), params.get("Delimiter")))
+
+    @property
+    def recursive(self) -> list[str]:
+        """Prefixes listed object by object (no delimiter): where the objects came from."""
+        return [prefix for prefix, delimiter in self.calls if delimiter is None]
+
+    @property
+    def discovery(self) -> list[str]:
+        """Prefixes listed folder by folder (Delimiter="/") to learn the layout."""
+        return [prefix for prefix, delimiter in self.calls if delimiter == "/"]
+
+

@@ -1,0 +1,63 @@
+"""The AWS CLI equivalent of a CloudTrail event, derived from botocore's service models."""
+
+from __future__ import annotations
+
+import pytest
+
+from provision.awscli import cli_command, services
+
+
+@pytest.mark.parametrize(
+    ("event_source", "event_name", "command"),
+    [
+        # The plain case: the eventSource prefix is the CLI's service name.
+        ("ec2.amazonaws.com", "RunInstances", "aws ec2 run-instances"),
+        ("iam.amazonaws.com", "CreateUser", "aws iam create-user"),
+        ("sts.amazonaws.com", "AssumeRole", "aws sts assume-role"),
+        # CloudWatch logs as monitoring.amazonaws.com (its endpoint prefix).
+        ("monitoring.amazonaws.com", "PutMetricAlarm", "aws cloudwatch put-metric-alarm"),
+        # The AWS CLI keeps `aws s3` for its high-level commands; the API is `aws s3api`.
+        ("s3.amazonaws.com", "PutBucketPolicy", "aws s3api put-bucket-policy"),
+        # S3 Control operations log as s3.amazonaws.com too (s3control signs as "s3").
+        ("s3.amazonaws.com", "CreateAccessPoint", "aws s3control create-access-point"),
+        # Classic and v2 load balancers share elasticloadbalancing: the one with the operation wins.
+        ("elasticloadbalancing.amazonaws.com", "CreateTargetGroup", "aws elbv2 create-target-group"),
+        ("elasticloadbalancing.amazonaws.com", "CreateLoadBalancerListeners", "aws elb create-load-balancer-listeners"),
+        # bedrock-runtime's operations log under its signing name, bedrock.amazonaws.com.
+        ("bedrock.amazonaws.com", "InvokeModel", "aws bedrock-runtime invoke-model"),
+        # Commands the AWS CLI renames.
+        ("config.amazonaws.com", "PutConfigRule", "aws configservice put-config-rule"),
+        ("codedeploy.amazonaws.com", "CreateDeployment", "aws deploy create-deployment"),
+        # Versioned event names (Lambda, CloudFront) map to the unversioned operation.
+        ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", "aws lambda update-function-code"),
+        ("cloudfront.amazonaws.com", "CreateDistribution2020_05_31", "aws cloudfront create-distribution"),
+        # Acronyms are kebab-cased the way the AWS CLI does it.
+        ("rds.amazonaws.com", "CreateDBInstance", "aws rds create-db-instance"),
+    ],
+)
+def test_event_maps_to_the_aws_cli_command(event_source: str, event_name: str, command: str) -> None:
+    assert cli_command(event_source, event_name) == command
+
+
+@pytest.mark.parametrize(
+    ("event_source", "event_name"),
+    [
+        ("signin.amazonaws.com", "ConsoleLogin"),
+        ("signin.amazonaws.com", "SwitchRole"),
+        ("sts.amazonaws.com", "GetSigninToken"),
+        ("ec2.amazonaws.com", "NoSuchOperation"),
+        ("nosuchservice.amazonaws.com", "RunInstances"),
+        ("", "RunInstances"),
+        ("ec2.amazonaws.com", None),
+    ],
+)
+def test_console_only_actions_have_no_cli_command(event_source: str, event_name: str | None) -> None:
+    assert cli_command(event_source, event_name) is None
+
+
+def test_every_service_botocore_ships_is_indexed_with_its_endpoint_prefix() -> None:
+    by_name = {s.name: s for s in services()}
+    assert len(by_name) > 300
+    assert by_name["cloudwatch"].endpoint_prefix == "monitoring"
+    assert by_name["bedrock-runtime"].signing_name == "bedrock"
+    assert all(s.endpoint_prefix and s.api_version for s in by_name.values())

@@ -1,0 +1,241 @@
+"""`ctstack hints` offline: what counts, how often, by whom, and the CLI to automate it.
+
+Events are hand-written (tests/support/trail.py); classification itself is the importer's
+(tests of its rules live with the classifier); these tests show how each rule shapes the hints.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from provision.cli import app
+from provision.errors import CtstackError
+from provision.hints import Filters, HintsCounter, hints_from_files, hints_from_sources
+from provision.hints_output import to_csv, to_json, to_markdown
+from provision.records import SourceFile, local_files
+from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, write_trail
+
+
+def count(events: list[dict], filters: Filters = Filters(), top: int = 0):
+    counter = HintsCounter(filters)
+    for e in events:
+        counter.add(e)
+    return counter.result(top=top)
+
+
+def actions(hints) -> dict[str, int]:
+    return {c.action: c.count for c in hints.candidates}
+
+
+# -- which events are automation candidates ------------------------------------------------
+
+def test_only_console_events_that_change_something_are_candidates() -> None:
+    hints = count([
+        event("RunInstances", agent=BROWSER_AGENT),                                   # console, changes
+        event("DescribeInstances", agent=BROWSER_AGENT, read_only=True),              # console, reads
+        event("TerminateInstances", agent=CLI_AGENT),                                 # programmatic
+        event("ConsoleLogin", "signin.amazonaws.com", eventType="AwsConsoleSignIn", agent=BROWSER_AGENT),  # a sign-in
+    ])
+    assert actions(hints) == {"RunInstances": 1}
+    assert hints.console_events == 3
+    assert hints.distinct_events == 4
+    assert hints.automation_candidates == 1
+
+
+@pytest.mark.parametrize(
+    ("how", "fields"),
+    [
+        ("console user agent of a service", {"agent": "console.ec2.amazonaws.com"}),
+        ("bracketed console agent", {"agent": "[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12]"}),
+        ("browser agent", {"agent": BROWSER_AGENT}),
+        ("signin agent", {"agent": "signin.amazonaws.com"}),
+        ("session credential from the console, as a string", {"agent": "AWS Internal", "sessionCredentialFromConsole": "TRUE"}),
+        ("session credential from the console, as a boolean", {"agent": "AWS Internal", "sessionCredentialFromConsole": True}),
+    ],
+)
+def test_every_console_signal_makes_a_change_a_candidate(how: str, fields: dict) -> None:
+    hints = count([event("CreateSecurityGroup", **fields)])
+    assert actions(hints) == {"CreateSecurityGroup": 1}, how
+
+
+@pytest.mark.parametrize(
+    ("name", "read_only", "candidate"),
+    [
+        ("DescribeInstances", None, False),   # no readOnly: read-only by name
+        ("ListBuckets", None, False),
+        ("GetObject", "true", False),         # readOnly as a string
+        ("Getaway", None, True),              # "Get" not followed by an upper-case letter
+        ("CreateBucket", None, True),
+        ("DescribeThing", False, True),       # the event's own readOnly wins over its name
+    ],
+)
+def test_read_only_events_are_not_candidates(name: str, read_only, candidate: bool) -> None:
+    hints = count([event(name, read_only=read_only)])
+    assert (name in actions(hints)) is candidate
+
+
+# -- distinct events -------------------------------------------------------------------------
+
+def test_the_same_event_in_two_files_counts_once(tmp_path: Path) -> None:
+    twice = event("CreateUser", "iam.amazonaws.com")
+    write_trail(tmp_path / "trail-a", [twice, event("CreateUser", "iam.amazonaws.com")])
+    write_trail(tmp_path / "trail-b", [twice])  # an overlapping second trail delivers it again
+    hints = hints_from_sources([str(tmp_path)])
+    assert hints.events_read == 3
+    assert hints.distinct_events == 2
+    assert actions(hints) == {"CreateUser": 2}
+
+
+def test_events_without_an_event_id_are_told_apart_by_their_content() -> None:
+    same = event("PutBucketPolicy", "s3.amazonaws.com", event_id=None)
+    other = event("PutBucketPolicy", "s3.amazonaws.com", event_id=None, time="2024-08-01T10:00:01Z")
+    hints = count([same, dict(same), other])
+    assert hints.events_read == 3
+    assert hints.distinct_events == 2
+    assert actions(hints) == {"PutBucketPolicy": 2}
+
+
+# -- what each candidate says ----------------------------------------------------------------
+
+def test_a_candidate_has_count_users_days_first_last_top_users_and_cli() -> None:
+    hints = count([
+        event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice", time="2024-08-01T09:00:00Z"),
+        event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice", time="2024-08-01T17:30:00Z"),
+        event("PutMetricAlarm", "monitoring.amazonaws.com", user="bob", time="2024-08-03T08:15:00Z"),
+        event("PutMetricAlarm", "monitoring.amazonaws.com", user="carol", time="2024-08-02T12:00:00Z"),
+        event("PutMetricAlarm", "monitoring.amazonaws.com", user="dave", time="2024-07-31T23:59:59Z"),
+    ])
+    [alarm] = hints.candidates
+    assert (alarm.provider, alarm.action, alarm.count, alarm.users, alarm.days_active) == ("monitoring.amazonaws.com", "PutMetricAlarm", 5, 4, 4)
+    assert (alarm.first_seen, alarm.last_seen) == ("2024-07-31T23:59:59Z", "2024-08-03T08:15:00Z")
+    # Most active first; ties alphabetically; three at most.
+    assert alarm.top_users == [{"user": "alice", "count": 2}, {"user": "bob", "count": 1}, {"user": "carol", "count": 1}]
+    assert alarm.cli == "aws cloudwatch put-metric-alarm"
+
+
+def test_candidates_are_ranked_by_count_and_top_cuts_the_list() -> None:
+    events = [event("CreateBucket", "s3.amazonaws.com") for _ in range(3)]
+    events += [event("CreateUser", "iam.amazonaws.com") for _ in range(2)]
+    events += [event("AttachUserPolicy", "iam.amazonaws.com") for _ in range(2)]
+    events += [event("CreateEnvironment", "cloudshell.amazonaws.com")]
+    assert [c.action for c in count(events, top=0).candidates] == ["CreateBucket", "AttachUserPolicy", "CreateUser", "CreateEnvironment"]
+    top2 = count(events, top=2)
+    assert [c.action for c in top2.candidates] == ["CreateBucket", "AttachUserPolicy"]
+    assert top2.candidate_actions == 4
+    assert top2.automation_candidates == 8
+
+
+def test_a_console_only_action_has_no_cli_command() -> None:
+    [shell] = count([event("CreateEnvironment", "cloudshell.amazonaws.com")]).candidates
+    assert shell.cli is None
+
+
+def test_console_actions_and_daily_activity_feed_the_report() -> None:
+    hints = count([
+        event("RunInstances", time="2024-08-01T10:00:00Z"),
+        event("DescribeInstances", read_only=True, time="2024-08-01T11:00:00Z"),
+        event("DescribeInstances", read_only=True, time="2024-08-03T11:00:00Z"),
+        event("RunInstances", agent=CLI_AGENT, time="2024-08-02T11:00:00Z"),  # not console: not shown
+    ])
+    assert [(a.action, a.count) for a in hints.console_actions] == [("DescribeInstances", 2), ("RunInstances", 1)]
+    assert [(d.day, d.read_only, d.changing) for d in hints.activity] == [("2024-08-01", 1, 1), ("2024-08-03", 1, 0)]
+
+
+# -- filters ---------------------------------------------------------------------------------
+
+def test_filters_keep_only_matching_events() -> None:
+    events = [
+        event("CreateUser", "iam.amazonaws.com", user="alice", account="111111111111", region="eu-west-1", time="2024-08-01T10:00:00Z"),
+        event("CreateRole", "iam.amazonaws.com", user="bob", account="222222222222", region="us-east-1", time="2024-08-02T10:00:00Z"),
+        event("CreatePolicy", "iam.amazonaws.com", user="bob", account="111111111111", region="us-east-1", time="2024-08-03T23:59:59Z"),
+    ]
+    assert set(actions(count(events, Filters(account="111111111111")))) == {"CreateUser", "CreatePolicy"}
+    assert set(actions(count(events, Filters(region="us-east-1")))) == {"CreateRole", "CreatePolicy"}
+    assert set(actions(count(events, Filters(user="bob")))) == {"CreateRole", "CreatePolicy"}
+    # A bare --until date means the whole day.
+    assert set(actions(count(events, Filters.from_text(since="2024-08-02", until="2024-08-03")))) == {"CreateRole", "CreatePolicy"}
+    assert set(actions(count(events, Filters.from_text(until="2024-08-02T09:00:00Z")))) == {"CreateUser"}
+    filtered = count(events, Filters(user="bob"))
+    assert filtered.distinct_events == 2 and filtered.filters == "user=bob"
+
+
+def test_time_bounds_are_checked() -> None:
+    assert Filters.from_text(since="2024-08-01T12:00:00").since == datetime(2024, 8, 1, 12, tzinfo=timezone.utc)
+    week_ago = Filters.from_text(since="7d").since
+    assert week_ago is not None and abs((datetime.now(timezone.utc) - week_ago).total_seconds() - 7 * 86400) < 60
+    with pytest.raises(CtstackError, match="Cannot read the time"):
+        Filters.from_text(since="yesterday")
+    with pytest.raises(CtstackError, match="after --until"):
+        Filters.from_text(since="2024-08-02", until="2024-08-01")
+
+
+# -- nothing read is lost --------------------------------------------------------------------
+
+def test_every_file_and_event_read_is_accounted_for(tmp_path: Path) -> None:
+    write_trail(tmp_path, [event("CreateUser", "iam.amazonaws.com"), event("CreateUser", "iam.amazonaws.com", eventTime=None)])
+    (tmp_path / "broken.json").write_text("{not json")
+
+    def unreadable() -> bytes:
+        raise PermissionError("access denied")
+
+    files = [*local_files([tmp_path]), SourceFile(name="s3://bucket/key.json.gz", read=unreadable)]
+    hints = hints_from_files(files)
+    assert hints.files_read == 3
+    assert [f["path"] for f in hints.skipped_files] == [str(tmp_path / "broken.json")]
+    assert hints.failed_files == [{"path": "s3://bucket/key.json.gz", "reason": "could not read: access denied"}]
+    assert (hints.events_read, hints.events_unusable, hints.distinct_events) == (2, 1, 1)
+    assert hints.unusable_reasons == {"no usable eventTime": 1}
+
+
+# -- output ----------------------------------------------------------------------------------
+
+def sample_hints():
+    return count([
+        event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice"),
+        event("PutMetricAlarm", "monitoring.amazonaws.com", user="bob"),
+        event("CreateEnvironment", "cloudshell.amazonaws.com", user="carol"),
+    ])
+
+
+def test_json_has_the_documented_shape() -> None:
+    data = json.loads(to_json(sample_hints()))
+    assert {"events_read", "distinct_events", "console_events", "automation_candidates", "candidates"} <= set(data)
+    assert (data["events_read"], data["distinct_events"], data["console_events"], data["automation_candidates"]) == (3, 3, 3, 3)
+    first, second = data["candidates"]
+    assert {"provider", "action", "count", "users", "first_seen", "last_seen", "cli"} <= set(first)
+    assert (first["action"], first["count"], first["users"], first["cli"]) == ("PutMetricAlarm", 2, 2, "aws cloudwatch put-metric-alarm")
+    assert second["cli"] is None
+
+
+def test_csv_and_markdown_list_the_candidates() -> None:
+    rows = list(csv.DictReader(io.StringIO(to_csv(sample_hints()))))
+    assert [(r["action"], r["count"], r["cli"]) for r in rows] == [("PutMetricAlarm", "2", "aws cloudwatch put-metric-alarm"), ("CreateEnvironment", "1", "")]
+    markdown = to_markdown(sample_hints())
+    assert "| 1 | PutMetricAlarm | monitoring.amazonaws.com | 2 | 2 |" in markdown
+    assert "`aws cloudwatch put-metric-alarm`" in markdown and "_no public API (console only)_" in markdown
+
+
+def test_the_command_reads_folders_offline(tmp_path: Path) -> None:
+    write_trail(tmp_path, [event("PutMetricAlarm", "monitoring.amazonaws.com"), event("RunInstances", agent=CLI_AGENT)])
+    result = CliRunner().invoke(app, ["hints", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(c["action"], c["cli"]) for c in data["candidates"]] == [("PutMetricAlarm", "aws cloudwatch put-metric-alarm")]
+
+    table = CliRunner().invoke(app, ["hints", str(tmp_path)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0
+    assert "PutMetricAlarm" in table.output and "aws cloudwatch put-metric-alarm" in table.output
+
+
+def test_the_command_says_what_is_wrong(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(app, ["hints", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "no such file or folder" in missing.output
+    bad_format = CliRunner().invoke(app, ["hints", str(tmp_path), "--format", "xml"])
+    assert bad_format.exit_code == 1 and "--format must be one of" in bad_format.output

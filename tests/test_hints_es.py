@@ -1,0 +1,122 @@
+"""Hints from Elasticsearch equal the offline hints: the same sources imported into the real
+node with the importer give the same candidates, counts, users, days and times."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+from typer.testing import CliRunner
+
+from provision.cli import app
+from provision.connection import EsConfig, client
+from provision.hints import Filters, hints_from_sources
+from provision.hints_es import hints_from_cluster, hints_from_es
+from provision.importer import run_import, source_files
+from tests.support.trail import demo_events, event, write_trail
+
+pytestmark = pytest.mark.es
+
+COMPARED = ("distinct_events", "console_events", "automation_candidates", "candidate_actions", "candidates", "console_actions", "activity")
+
+
+@pytest.fixture(scope="module")
+def sources(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The shared sample data plus a team's console activity, with an overlapping second trail
+    (the same events delivered twice) and events without an eventID."""
+    tmp_path = tmp_path_factory.mktemp("trails")
+    demo = demo_events()
+    write_trail(tmp_path / "team", demo)
+    no_id = [event("CreateEnvironment", "cloudshell.amazonaws.com", event_id=None, user="erin", time=f"2024-08-0{d}T12:00:00Z") for d in (1, 2)]
+    write_trail(tmp_path / "overlap", demo[::7] + no_id + no_id, name="overlap", region="us-east-1")
+    return [str(shared_data), str(tmp_path)]
+
+
+@pytest.fixture(scope="module")
+def imported(es_config: EsConfig, sources: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The sources imported once for this module, with the importer, under a unique prefix."""
+    prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
+    es = client(es_config)
+    try:
+        summary = run_import(es, source_files(sources), index_prefix=prefix, dead_letter_path=tmp_path_factory.mktemp("dead") / "dead.ndjson")
+        assert summary.events_indexed > 0
+        yield prefix
+    finally:
+        es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
+        es.close()
+
+
+def compared(hints) -> dict:
+    data = hints.to_json()
+    return {key: data[key] for key in COMPARED}
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(),
+        Filters(account="111122223333", region="us-east-1"),
+        Filters(user="alice"),
+        Filters.from_text(since="2024-08-01", until="2024-08-09"),
+    ],
+    ids=["all", "account+region", "user", "since+until"],
+)
+def test_offline_and_elasticsearch_hints_agree(es: Elasticsearch, imported: str, sources: list[str], filters: Filters) -> None:
+    offline = hints_from_sources(sources, filters, top=0)
+    from_es = hints_from_es(es, filters, top=0, index_prefix=imported)
+    assert offline.candidates, "the data must hold candidates, or this test proves nothing"
+    assert compared(from_es) == compared(offline)
+    # Offline reads every copy; Elasticsearch holds each distinct event once.
+    assert offline.events_read > offline.distinct_events == from_es.events_read
+
+
+def test_candidates_count_each_event_once_and_name_the_cli(es: Elasticsearch, imported: str) -> None:
+    hints = hints_from_es(es, top=0, index_prefix=imported)
+    shell = next(c for c in hints.candidates if c.action == "CreateEnvironment")
+    alarm = next(c for c in hints.candidates if c.action == "PutMetricAlarm")
+    demo = demo_events()
+    # The overlapping trail's copies count once; the two identical events without an ID too.
+    assert shell.count == sum(e["eventName"] == "CreateEnvironment" for e in demo) + 2
+    assert shell.users == len({e["userIdentity"]["arn"].rsplit("/", 1)[1] for e in demo if e["eventName"] == "CreateEnvironment"} | {"erin"})
+    assert alarm.count == sum(e["eventName"] == "PutMetricAlarm" for e in demo)
+    assert shell.cli is None
+    assert alarm.cli == "aws cloudwatch put-metric-alarm"
+    assert hints.candidates == sorted(hints.candidates, key=lambda c: (-c.count, c.provider, c.action))
+
+
+def test_the_command_reads_elasticsearch_when_given_no_source(es_config: EsConfig, imported: str, sources: list[str]) -> None:
+    args = ["hints", "--es-url", es_config.url, "--index-prefix", imported, "--format", "json", "--top", "3"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    offline = hints_from_sources(sources, top=3).to_json()
+    assert data["candidates"] == offline["candidates"]
+    assert len(data["candidates"]) == 3
+
+
+def test_no_index_yet_means_no_hints(es: Elasticsearch, index_prefix: str) -> None:
+    hints = hints_from_es(es, index_prefix=index_prefix)
+    assert (hints.distinct_events, hints.candidates, hints.activity) == (0, [], [])
+
+
+def test_the_report_can_come_from_elasticsearch(es_config: EsConfig, imported: str, tmp_path: Path) -> None:
+    output = tmp_path / "report.html"
+    args = ["report", "--from-es", "--es-url", es_config.url, "--index-prefix", imported, "-o", str(output)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    html = output.read_text()
+    assert "aws cloudwatch put-metric-alarm" in html and 'id="candidates-donut"' in html
+    assert es_config.url in html  # the source named in the header
+
+
+def test_credentials_in_the_url_never_reach_the_output(es_config: EsConfig, imported: str) -> None:
+    scheme, rest = es_config.url.split("://", 1)
+    with_secret = dataclasses.replace(es_config, url=f"{scheme}://someone:s3cret-pw@{rest}")
+    hints = hints_from_cluster(with_secret, index_prefix=imported)
+    assert hints.candidates
+    assert "s3cret-pw" not in hints.source and rest in hints.source
