@@ -311,7 +311,7 @@ def run_import(
         run.abort(describe_error(err, EsConfig(url=_es_url(es))))
     finally:
         gc.set_threshold(*gc_threshold)
-        sender.shutdown(wait=True)
+        sender.shutdown(wait=True, cancel_futures=True)  # on an error, queued chunks are not sent
         dead.close()
     summary = run.summary
     summary.indices = sorted(run.indices)
