@@ -926,6 +926,16 @@ class _DigestLog:
         self.previous: tuple[str, str] | None = None
 
 
+def demo_start(now: datetime | None = None) -> datetime:
+    """Where `ctstack up --sample` starts its demo data: 06:00 UTC on the last Monday before
+    today. Recent enough for the dashboard's default time range, and the same all week, so
+    re-running `up` rewrites identical files (whose events are then already present)."""
+    now = now or datetime.now(timezone.utc)
+    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = today - timedelta(days=today.weekday() or 7)
+    return monday.replace(hour=6)
+
+
 def write_sample(dest_dir: str | Path, *, events: int = SAMPLE_EVENTS, seed: int = SAMPLE_SEED, start: datetime = DEFAULT_START,
                  digests: bool = True) -> GenerateStats:
     """Write ``events`` CloudTrail events under ``dest_dir`` in CloudTrail's S3 layout.

@@ -318,12 +318,13 @@ def post_up_steps() -> PostUpSteps:
     return PostUpSteps(provision=provision, import_sources=import_sources, write_sample=_sample_writer())
 
 
-def _sample_writer() -> Callable[[Path], Any] | None:
-    try:
-        from provision.generate import write_sample
-    except ImportError:
-        return None
-    return write_sample
+def _sample_writer() -> Callable[[Path], Any]:
+    from provision.generate import demo_start, write_sample
+
+    def write_demo(dest: Path) -> Any:
+        return write_sample(dest, start=demo_start())
+
+    return write_demo
 
 
 class Reporter(Protocol):

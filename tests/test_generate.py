@@ -225,3 +225,14 @@ def test_the_importer_indexes_every_generated_event_and_skips_the_digests(tmp_pa
     assert summary.files_skipped == stats.digest_files
     assert {entry["reason"] for entry in summary.skipped_files} == {"CloudTrail digest file (no events)"}
     assert es.count(index=f"{index_prefix}-*")["count"] == 3000
+
+
+def test_the_demo_set_starts_on_the_last_monday_so_the_dashboard_shows_it():
+    from datetime import datetime, timezone
+
+    from provision.generate import demo_start
+
+    wednesday = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)
+    assert demo_start(wednesday) == datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
+    monday = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+    assert demo_start(monday) == datetime(2026, 11, 16, 6, 0, tzinfo=timezone.utc)  # a whole day behind

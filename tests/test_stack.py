@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from provision import cli, health, settings, stack
 from provision.connection import EsConfig, read_env_file
 from provision.errors import CtstackError
-from provision.fields import TIMESTAMP
+from provision.fields import AUTOMATION_CANDIDATE, TIMESTAMP
 from tests.support import fake_compose
 from tests.support.fake_compose import FakeCompose
 from tests.support.fake_services import ScriptedServer, docker_engine_routes, es_health, es_starting, kibana_status
@@ -423,4 +423,22 @@ def test_up_against_an_existing_cluster_provisions_and_imports(es_config, es, in
 
 def test_the_real_post_up_steps_are_all_wired():
     steps = stack.post_up_steps()
-    assert callable(steps.provision) and callable(steps.import_sources)
+    assert callable(steps.provision) and callable(steps.import_sources) and callable(steps.write_sample)
+
+
+def test_up_sample_on_an_existing_cluster_imports_the_demo_set_with_work_to_automate(es_config, es, index_prefix, tmp_path, monkeypatch):
+    """`ctstack up --sample` writes the generator's demo set and imports it: the dashboard
+    then has console changes to show (automation candidates), and a second run adds nothing."""
+    monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    args = ["up", "--es-url", es_config.url, "--index-prefix", index_prefix, "--sample"]
+    first = CliRunner().invoke(cli.app, args)
+    assert first.exit_code == 0, first.output
+    count = es.count(index=f"{index_prefix}-*")["count"]
+    assert count > 15_000
+    candidates = es.count(index=f"{index_prefix}-*", query={"term": {AUTOMATION_CANDIDATE: True}})["count"]
+    assert candidates > 0
+    second = CliRunner().invoke(cli.app, args)
+    assert second.exit_code == 0, second.output
+    assert "0 events indexed" in second.output
+    assert es.count(index=f"{index_prefix}-*")["count"] == count
