@@ -55,6 +55,39 @@ def local_stack_login() -> tuple[str | None, str | None]:
     return (settings.LOCAL_ES_USER, password) if password else (None, None)
 
 
+def resolve_endpoint(
+    service: str,
+    env_prefix: str,
+    local_url: str,
+    password_option: str,
+    url: str | None = None,
+    api_key: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    ca_certs: str | None = None,
+    inherit: EsConfig | None = None,
+) -> dict:
+    """Settings for a service (Elasticsearch, Kibana): arguments > ``<env_prefix>_*`` env vars >
+    ``inherit``'s credentials and CA (Kibana accepts Elasticsearch's users and API keys) > the
+    local stack's URL with its ``elastic`` login. Returns EsConfig's fields."""
+    env = os.environ
+    url = url or env.get(f"{env_prefix}_URL")
+    api_key = api_key or env.get(f"{env_prefix}_API_KEY")
+    user = user or env.get(f"{env_prefix}_USER")
+    password = password or env.get(f"{env_prefix}_PASSWORD")
+    ca_certs = ca_certs or env.get(f"{env_prefix}_CA_CERTS") or (inherit.ca_certs if inherit else None)
+    if not (api_key or user) and inherit and (inherit.api_key or inherit.user):
+        api_key, user, password = inherit.api_key, inherit.user, inherit.password
+    if not url:
+        url = local_url
+        # Only the local stack's own URL gets the local stack's credentials.
+        if not (api_key or user):
+            user, password = local_stack_login()
+    if user and password is None:
+        raise CtstackError(f"A user ({user}) was given for {service} but no password ({password_option} or {env_prefix}_PASSWORD).")
+    return {"url": url.rstrip("/"), "api_key": api_key, "user": user, "password": password, "ca_certs": ca_certs}
+
+
 def resolve_es_config(
     url: str | None = None,
     api_key: str | None = None,
@@ -63,20 +96,8 @@ def resolve_es_config(
     ca_certs: str | None = None,
 ) -> EsConfig:
     """Fill in what the caller did not give from the environment, then the local stack."""
-    env = os.environ
-    url = url or env.get("CTSTACK_ES_URL")
-    api_key = api_key or env.get("CTSTACK_ES_API_KEY")
-    user = user or env.get("CTSTACK_ES_USER")
-    password = password or env.get("CTSTACK_ES_PASSWORD")
-    ca_certs = ca_certs or env.get("CTSTACK_ES_CA_CERTS")
-    if not url:
-        url = settings.LOCAL_ES_URL
-        # Only the local stack's own URL gets the local stack's credentials.
-        if not (api_key or user):
-            user, password = local_stack_login()
-    if user and password is None:
-        raise CtstackError(f"A user ({user}) was given for Elasticsearch but no password (--password or CTSTACK_ES_PASSWORD).")
-    return EsConfig(url=url.rstrip("/"), api_key=api_key, user=user, password=password, ca_certs=ca_certs)
+    return EsConfig(**resolve_endpoint("Elasticsearch", "CTSTACK_ES", settings.LOCAL_ES_URL, "--password",
+                                       url, api_key, user, password, ca_certs))
 
 
 def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import ssl
 import time
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provision import settings
-from provision.connection import EsConfig, local_stack_login
+from provision.connection import EsConfig, resolve_endpoint
 from provision.errors import CtstackError
 from provision.health import kibana_level, kibana_ready
 
@@ -52,22 +51,8 @@ def resolve_kibana_config(
 ) -> KibanaConfig:
     """Arguments > env CTSTACK_KIBANA_* > the Elasticsearch credentials (Kibana accepts the
     same users and API keys) > the local stack's ``elastic`` user for the local Kibana."""
-    env = os.environ
-    url = url or env.get("CTSTACK_KIBANA_URL")
-    api_key = api_key or env.get("CTSTACK_KIBANA_API_KEY")
-    user = user or env.get("CTSTACK_KIBANA_USER")
-    password = password or env.get("CTSTACK_KIBANA_PASSWORD")
-    ca_certs = ca_certs or env.get("CTSTACK_KIBANA_CA_CERTS") or (es.ca_certs if es else None)
-    if not (api_key or user) and es and (es.api_key or es.user):
-        api_key, user, password = es.api_key, es.user, es.password
-    if not url:
-        url = settings.LOCAL_KIBANA_URL
-        # Only the local stack's own URL gets the local stack's credentials.
-        if not (api_key or user):
-            user, password = local_stack_login()
-    if user and password is None:
-        raise CtstackError(f"A user ({user}) was given for Kibana but no password (--kibana-password or CTSTACK_KIBANA_PASSWORD).")
-    return KibanaConfig(url=url.rstrip("/"), api_key=api_key, user=user, password=password, ca_certs=ca_certs)
+    return KibanaConfig(**resolve_endpoint("Kibana", "CTSTACK_KIBANA", settings.LOCAL_KIBANA_URL, "--kibana-password",
+                                           url, api_key, user, password, ca_certs, inherit=es))
 
 
 def space_path(space: str | None) -> str:

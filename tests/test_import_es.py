@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import orjson
-import pytest
 
 from provision import fields as F
 from provision.classify import event_id
