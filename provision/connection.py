@@ -103,7 +103,10 @@ def resolve_es_config(
 def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
     """An Elasticsearch client for ``cfg``; no request is made yet."""
     # orjson: the bulk bodies are most of the bytes we send, and it is several times faster.
+    # 429 is not retried here: the importer retries rejected bulk work itself, with backoff
+    # (immediate transport retries would only hammer a node that asked us to slow down).
     kwargs: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3,
+                    "retry_on_status": (502, 503, 504),
                     "serializer": OrjsonSerializer()}
     if cfg.api_key:
         kwargs["api_key"] = cfg.api_key

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from provision import fields as F
 from provision.classify import event_id
@@ -219,3 +220,30 @@ def test_bulk_bodies_are_what_an_import_sends(tmp_path):
     header, doc = orjson.loads(lines[0]), orjson.loads(lines[1])
     assert header["create"]["_index"] == "ctstack-cloudtrail-2024.05"
     assert doc[F.EVENT_ACTION] in ("DescribeInstances", "StartInstances", "ListBuckets", "PutBucketPolicy")
+
+
+def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path):
+    """A node whose indexing-pressure budget is too small for any bulk request answers 429
+    (es_rejected_execution_exception) every time: each chunk is sent 1 + max_retries times,
+    then its events fail with Elasticsearch's reason; nothing is dropped."""
+    from provision.connection import EsConfig, client
+    from tests.support.esnode import EsNode, NodeError
+
+    try:
+        node = EsNode(heap="512m", settings={"indexing_pressure.memory.limit": "1b"}).start()
+    except NodeError as err:
+        pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
+    try:
+        es = client(EsConfig(url=node.url))
+        write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(30))
+        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix="pressure", chunk_size=10,
+                             max_retries=2, initial_backoff=0.01, dead_letter_path=tmp_path / "dead.ndjson")
+        assert_accounted(summary)
+        assert (summary.events_indexed, summary.events_failed) == (0, 30) and not summary.ok
+        dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
+        assert len(dead) == 30 and all("rejected" in d["reason"] for d in dead)
+        stats = es.nodes.stats(metric="indexing_pressure")["nodes"]
+        rejections = sum(n["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] for n in stats.values())
+        assert rejections == 3 * 3  # 3 chunks, each tried 1 + 2 times
+    finally:
+        node.stop()

@@ -174,6 +174,7 @@ class EsNode:
     workdir: Path | None = None
     port: int = 0
     pid: int | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # extra node settings (-E key=value)
 
     @property
     def url(self) -> str:
@@ -226,6 +227,7 @@ class EsNode:
             # CI disks can be nearly full; the watermarks would block writes on a test node.
             "-E", "cluster.routing.allocation.disk.threshold_enabled=false",
             "-E", "action.destructive_requires_name=false",
+            *[arg for key, value in self.settings.items() for arg in ("-E", f"{key}={value}")],
         ]
         if user:
             cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "--", *cmd]
