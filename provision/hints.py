@@ -28,6 +28,7 @@ from provision import fields as F
 from provision.awscli import cli_command
 from provision.documents import DocumentError, to_document
 from provision.errors import CtstackError
+from provision.importer import reason_kind
 
 DEFAULT_TOP = 20
 TOP_USERS = 3
@@ -149,24 +150,15 @@ _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Filters(), top: int = DEFAULT_TOP, source: str = "") -> Hints:
     """Hints straight from CloudTrail files: no Elasticsearch needed."""
     counter = HintsCounter(filters)
-    for source_file in files:
+    for read in records.read_files(files):
         counter.files_read += 1
-        if source_file.skip_reason:
-            counter.skipped_files.append({"path": source_file.name, "reason": source_file.skip_reason})
-            continue
-        try:
-            raw = source_file.read()
-        except Exception as err:  # a source's own failure (permission, network): counted, not fatal
-            counter.failed_files.append({"path": source_file.name, "reason": f"could not read: {err}"})
-            continue
-        try:
-            events = records.decode_events(source_file.name, raw)
-        except records.SkipFile as skip:
-            counter.skipped_files.append({"path": source_file.name, "reason": skip.reason})
-            continue
-        del raw
-        for event in events:
-            counter.add(event)
+        if read.skipped is not None:
+            counter.skipped_files.append({"path": read.source.name, "reason": read.skipped})
+        elif read.failed is not None:
+            counter.failed_files.append({"path": read.source.name, "reason": read.failed})
+        else:
+            for event in read.events or ():
+                counter.add(event)
     return counter.result(top=top, source=source)
 
 
@@ -249,7 +241,7 @@ class HintsCounter:
             doc = to_document(event, profile=self._profile)
         except DocumentError as err:
             self.events_unusable += 1
-            reason = str(err).split("(", 1)[0].strip()
+            reason = reason_kind(str(err))
             self.unusable_reasons[reason] = self.unusable_reasons.get(reason, 0) + 1
             return
         timestamp = doc[F.TIMESTAMP]

@@ -29,7 +29,7 @@ from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
 from provision import fields as F
 from provision.documents import PROFILES, DocumentError, index_for, to_document
-from provision.records import SkipFile, SourceFile, decode_events, local_files
+from provision.records import SourceFile, local_files, read_files
 from provision.s3layout import is_s3_url
 from provision.template import install_template
 
@@ -42,6 +42,12 @@ MAX_BACKOFF = 60.0                  # ... of at most this many seconds
 # default passes (every 700 allocations) re-walk a file's events again and again, ~15% of the
 # import's time for nothing. While importing it runs less often; the old setting is restored.
 IMPORT_GC_THRESHOLD = (50_000, 20, 100)
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a failure reason, for counting: "no usable eventTime ('x' is ...)" and
+    "no usable eventTime (missing ...)" are both "no usable eventTime"."""
+    return _REASON_KIND.split(reason, 1)[0].strip()
 
 
 @dataclass
@@ -141,7 +147,7 @@ class _Run:
     def fail(self, state: _File, event: Any, reason: str) -> None:
         self.summary.events_failed += 1
         state.outcome.failed += 1
-        key = _REASON_KIND.split(reason, 1)[0].strip()
+        key = reason_kind(reason)
         self.summary.failure_reasons[key] = self.summary.failure_reasons.get(key, 0) + 1
         self.dead.write(state.source.name, reason, event)
 
@@ -161,28 +167,21 @@ class _Run:
 
     # -- producing actions ---------------------------------------------------------------
     def actions(self, files: Iterable[SourceFile]) -> Iterator[tuple[dict, dict]]:
-        for source in files:
+        for read in read_files(files):
+            source = read.source
             self.summary.files_read += 1
             state = _File(source)
-            if source.skip_reason:
-                self.skip_file(state, source.skip_reason)
+            if read.skipped is not None:
+                self.skip_file(state, read.skipped)
                 continue
-            try:
-                raw = source.read()
-            except Exception as err:  # a source's own failure (permission, network): counted, not fatal
-                reason = f"could not read: {err}"
+            if read.failed is not None:
                 self.summary.files_failed += 1
-                self.summary.failed_files.append({"path": source.name, "reason": reason})
-                state.outcome.failed_reason = reason
+                self.summary.failed_files.append({"path": source.name, "reason": read.failed})
+                state.outcome.failed_reason = read.failed
                 state.read_done = True
                 self.finish_if_done(state)
                 continue
-            try:
-                events = decode_events(source.name, raw)
-            except SkipFile as skip:
-                self.skip_file(state, skip.reason)
-                continue
-            del raw
+            events = read.events
             self.current = state
             rest = iter(events)
             self.current_rest = rest
@@ -205,7 +204,6 @@ class _Run:
                     queue = self.inflight[key] = deque()
                 queue.append((state, event))
                 state.pending += 1
-                # Already in the helpers' expanded (header, body) form: no per-event copy.
                 yield {"create": {"_index": index, "_id": doc_id}}, doc
             state.read_done = True
             self.current = self.current_rest = None
@@ -427,27 +425,23 @@ def import_sources(
     es, _version = connect(cfg)
     s3 = None
     try:
-        try:
-            if urls:
-                from provision.s3source import S3Import  # boto3 only when S3 is used
+        if urls:
+            from provision.s3source import S3Import  # boto3 only when S3 is used
 
-                s3 = S3Import(urls, es=es, index_prefix=options.get("index_prefix", settings.INDEX_PREFIX), **(s3_options or {}))
-                s3.check()
-                files = itertools.chain(files, s3.files())
-                options["on_file_done"] = s3.on_file_done
-            summary = run_import(es, itertools.chain([first] if first else [], files), **options)
-            if s3 is not None:
-                s3.close()  # remember what was imported
-                summary.extra.update(s3.stats)
-            return summary
-        except (TransportError, ApiError) as err:  # e.g. installing the template was refused
-            raise CtstackError(describe_error(err, cfg)) from None
-        except CtstackError:
-            if s3 is not None:
-                s3.close()  # remember what was imported before the run stopped
-            raise
+            s3 = S3Import(urls, es=es, index_prefix=options.get("index_prefix", settings.INDEX_PREFIX), **(s3_options or {}))
+            s3.check()
+            files = itertools.chain(files, s3.files())
+            options["on_file_done"] = s3.on_file_done
+        summary = run_import(es, itertools.chain([first] if first else [], files), **options)
+    except (TransportError, ApiError) as err:  # e.g. installing the template was refused
+        raise CtstackError(describe_error(err, cfg)) from None
     finally:
+        if s3 is not None:
+            s3.close()  # remember what was imported, also when the run stopped early
         es.close()
+    if s3 is not None:
+        summary.extra.update(s3.stats)
+    return summary
 
 
 def bulk_bodies(

@@ -100,6 +100,38 @@ def decode_events(name: str, raw: bytes) -> list:
     raise SkipFile(f"no CloudTrail events (a JSON {type(data).__name__})")
 
 
+@dataclass
+class FileRead:
+    """One file as the reader found it: its events, or why it has none to give."""
+
+    source: SourceFile
+    events: list | None = None
+    skipped: str | None = None  # the file holds no events (digest, empty, corrupt, foreign name)
+    failed: str | None = None   # the file could not be read at all (permission, network)
+
+
+def read_files(files: Iterable[SourceFile]) -> Iterator[FileRead]:
+    """Read and decode each file in turn. A source's own read failure is reported, not
+    raised, so one bad file never stops a run; only one file's bytes are held at a time."""
+    for source in files:
+        if source.skip_reason:
+            yield FileRead(source, skipped=source.skip_reason)
+            continue
+        try:
+            raw = source.read()
+        except Exception as err:  # a source's own failure (permission, network): counted, not fatal
+            yield FileRead(source, failed=f"could not read: {err}")
+            continue
+        try:
+            events = decode_events(source.name, raw)
+        except SkipFile as skip:
+            yield FileRead(source, skipped=skip.reason)
+            continue
+        finally:
+            del raw  # the decoded events are all that is kept while they are processed
+        yield FileRead(source, events=events)
+
+
 def _decode_json_lines(raw: bytes) -> list | None:
     """One event per line (exports from other tools); None when it is not that either."""
     lines = [line for line in raw.splitlines() if line.strip()]

@@ -94,3 +94,26 @@ def test_folder_walk_is_lazy(tmp_path):
         (tmp_path / f"{i}.json").write_text("{}")
     walker = local_files([tmp_path])
     assert next(walker).name.endswith("0.json")
+
+
+def test_read_files_gives_events_or_the_reason_there_are_none(tmp_path):
+    from provision.records import SourceFile, read_files
+
+    def unreadable() -> bytes:
+        raise PermissionError("denied")
+
+    good = tmp_path / "a.json"
+    good.write_bytes(orjson.dumps({"Records": [EV]}))
+    files = [
+        SourceFile(str(good), good.read_bytes),
+        SourceFile("b.json", lambda: b""),
+        SourceFile("c.json", unreadable),
+        SourceFile("README", lambda: b"", skip_reason="not a CloudTrail log file name"),
+    ]
+    results = [(r.source.name, r.events, r.skipped, r.failed) for r in read_files(files)]
+    assert results == [
+        (str(good), [EV], None, None),
+        ("b.json", None, "empty file", None),
+        ("c.json", None, None, "could not read: denied"),
+        ("README", None, "not a CloudTrail log file name", None),
+    ]
