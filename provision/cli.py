@@ -137,6 +137,7 @@ def import_(
     keep_access_keys: Annotated[bool, typer.Option("--keep-access-keys", help="Store access key IDs (never stored otherwise).")] = False,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON); default ./ctstack-dead-letter-<time>.ndjson, created only on failure.", show_default=False)] = None,
+    processes: Annotated[Optional[int], typer.Option("--processes", min=0, help="Processes converting events to documents; default one per core, up to 4; 0 converts in the importing process.", show_default=False)] = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     account: S3Accounts = None, region: S3Regions = None, since: S3Since = None, until: S3Until = None, insights: S3Insights = False,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, full: S3Full = False, endpoint_url: S3EndpointUrl = None,
@@ -151,7 +152,7 @@ def import_(
         summary = import_sources(
             cfg, sources, index_prefix=index_prefix, profile=fields_profile,
             keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
-            s3_options=s3_options(sources, account, region, since, until, insights, profile, workers, full, endpoint_url),
+            processes=processes, s3_options=s3_options(sources, account, region, since, until, insights, profile, workers, full, endpoint_url),
         )
     if json_output:
         typer.echo(json.dumps(summary.to_dict()))

@@ -67,7 +67,12 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
-@lru_cache(maxsize=8192)  # events of a file share seconds, and sessions share a creationDate
+# Valid timestamps in CloudTrail's own form, seen lately: events of a file share seconds,
+# and sessions share a creationDate. A dict lookup is all most events then cost.
+_GOOD_TIMES: dict[str, str] = {}
+_GOOD_TIMES_SIZE = 16384
+
+
 def _valid_cloudtrail_time(value: str) -> bool:
     try:
         datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]), int(value[17:19]))
@@ -82,8 +87,13 @@ def parse_event_time(value: Any) -> str:
         raise DocumentError("no usable eventTime (missing or not a string)")
     # Fast path: CloudTrail's own form, 2024-08-01T13:30:05Z.
     if len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        if value in _GOOD_TIMES:
+            return value
         if not _valid_cloudtrail_time(value):
             raise DocumentError(f"no usable eventTime ({value!r} is not a valid timestamp)")
+        if len(_GOOD_TIMES) >= _GOOD_TIMES_SIZE:
+            _GOOD_TIMES.clear()
+        _GOOD_TIMES[value] = value
         return value
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
@@ -109,15 +119,27 @@ def _scrub_access_keys(value: Any) -> Any:
     return value
 
 
-def _blob(value: Any, keep_access_keys: bool) -> Any:
+def _blob(value: Any) -> Any:
     """A request/response blob for a flattened field (objects only; others wrapped)."""
-    if value is None or value == {} or value == []:
+    if value is None or (value.__class__ in (dict, list) and not value):
         return None
-    if not keep_access_keys and _ACCESS_KEY in orjson.dumps(value):
-        value = _scrub_access_keys(value)
-    if not isinstance(value, dict):
+    if value.__class__ is not dict:
         value = {"value": value}
     return value
+
+
+# Fields that hold parts of the event as sent, so may hold access key IDs.
+_BLOB_FIELDS = (F.CT_REQUEST_PARAMETERS, F.CT_ADDITIONAL_EVENTDATA, F.CT_RESPONSE_ELEMENTS,
+                F.CT_SERVICE_EVENT_DETAILS, F.CT_UNMAPPED)
+
+
+def _scrub_document(doc: dict, event: dict) -> None:
+    """Remove access key IDs from every part of ``doc`` copied from the event as sent."""
+    for name in _BLOB_FIELDS:
+        if name in doc:
+            doc[name] = _scrub_access_keys(doc[name])
+    if F.CT_ORIGINAL in doc:
+        doc[F.CT_ORIGINAL] = orjson.dumps(_scrub_access_keys(event)).decode()
 
 
 _USER_FIELDS_CACHE: dict[bytes, tuple] = {}
@@ -230,6 +252,7 @@ _TEXT_STANDARD = (
     ("vpcEndpointId", F.CT_VPC_ENDPOINT_ID),
     ("sharedEventID", F.CT_SHARED_EVENT_ID),
 )
+_TEXT_ALL = _TEXT_MINIMAL + _TEXT_STANDARD
 _BOOLEANS = (
     ("readOnly", F.CT_READ_ONLY),
     ("managementEvent", F.CT_MANAGEMENT_EVENT),
@@ -251,14 +274,72 @@ def _copy_text(event: dict, doc: dict, pairs: tuple) -> None:
 def to_document(event: Any, profile: str = "standard", keep_access_keys: bool = False) -> dict:
     """The Elasticsearch document for one event. Raises DocumentError with the reason when
     the event cannot be one (not an object, no usable eventTime)."""
-    if not isinstance(event, dict):
-        raise DocumentError(f"not a CloudTrail event (a JSON {type(event).__name__}, not an object)")
-    timestamp = parse_event_time(event.get("eventTime"))
+    return document_and_line(event, profile, keep_access_keys)[0]
+
+
+_APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def document_and_line(event: Any, profile: str = "standard", keep_access_keys: bool = False,
+                      source_file: str | None = None) -> tuple[dict, bytes]:
+    """The document for one event and its JSON line (newline-terminated), as the importer
+    sends it; ``source_file`` is recorded in the document (standard and full profiles).
+
+    Access key IDs are looked for once, in the serialised document, rather than in each
+    part copied from the event: almost no event has one, so almost none is walked."""
+    doc = _build(event, profile, keep_access_keys)
+    if source_file is not None and profile != "minimal":
+        doc[F.SOURCE_FILE] = source_file
+    line = orjson.dumps(doc, option=_APPEND_NEWLINE)
+    if not keep_access_keys and _ACCESS_KEY in line:
+        _scrub_document(doc, event)
+        line = orjson.dumps(doc, option=_APPEND_NEWLINE)
+    return doc, line
+
+
+_CLASSES_CACHE: dict[tuple, tuple[bool, bool, bool]] = {}
+_CLASSES_CACHE_SIZE = 16384
+_EXACT = (bool, str, type(None))  # True == 1 as dict keys: other types are classified uncached
+
+
+def _classes(event: dict) -> tuple[bool, bool, bool]:
+    """(console, read-only, automation candidate), by the five fields they depend on: a
+    trail repeats the same few combinations, so each is worked out once."""
+    get = event.get
+    read_only, from_console = get("readOnly"), get("sessionCredentialFromConsole")
+    key = None
+    if read_only.__class__ in _EXACT and from_console.__class__ in _EXACT:
+        key = (get("eventType"), from_console, get("userAgent"), read_only, get("eventName"))
+        try:
+            found = _CLASSES_CACHE.get(key)
+        except TypeError:  # an object where a name belongs
+            found = key = None
+        if found is not None:
+            return found
     console = classify.is_console(event)
-    read_only = classify.is_read_only(event)
-    identity = event.get("userIdentity")
-    identity = identity if isinstance(identity, dict) else {}
-    account = event.get("recipientAccountId") or identity.get("accountId")
+    is_read_only = classify.is_read_only(event)
+    found = (console, is_read_only, classify.is_automation_candidate(event, console, is_read_only))
+    if key is not None:
+        if len(_CLASSES_CACHE) >= _CLASSES_CACHE_SIZE:
+            _CLASSES_CACHE.clear()
+        _CLASSES_CACHE[key] = found
+    return found
+
+
+def _build(event: Any, profile: str, keep_access_keys: bool) -> dict:
+    """The document, with the parts copied from the event not yet scrubbed."""
+    if event.__class__ is not dict:
+        if not isinstance(event, dict):
+            raise DocumentError(f"not a CloudTrail event (a JSON {type(event).__name__}, not an object)")
+    get = event.get
+    timestamp = get("eventTime")
+    if timestamp.__class__ is not str or timestamp not in _GOOD_TIMES:
+        timestamp = parse_event_time(timestamp)
+    console, read_only, candidate = _classes(event)
+    identity = get("userIdentity")
+    if identity.__class__ is not dict:
+        identity = {}
+    account = get("recipientAccountId") or identity.get("accountId")
 
     doc: dict[str, Any] = {
         F.TIMESTAMP: timestamp,
@@ -267,52 +348,64 @@ def to_document(event: Any, profile: str = "standard", keep_access_keys: bool = 
         F.CLOUD_PROVIDER: "aws",
         F.CONSOLE: console,
         F.READ_ONLY: read_only,
-        F.AUTOMATION_CANDIDATE: classify.is_automation_candidate(event, console, read_only),
+        F.AUTOMATION_CANDIDATE: candidate,
     }
-    _copy_text(event, doc, _TEXT_MINIMAL)
-    _put(doc, F.CLOUD_ACCOUNT_ID, _text(account))
+    if account.__class__ is str and account:
+        doc[F.CLOUD_ACCOUNT_ID] = account
+    else:
+        _put(doc, F.CLOUD_ACCOUNT_ID, _text(account))
     if profile == "minimal":
+        _copy_text(event, doc, _TEXT_MINIMAL)
         return doc
-
-    _copy_text(event, doc, _TEXT_STANDARD)
+    _copy_text(event, doc, _TEXT_ALL)
     for key, field in _BOOLEANS:
-        value = event.get(key)
-        if value is not None and (flag := _bool(value)) is not None:
-            doc[field] = flag
-    response = event.get("responseElements")
-    console_login = response.get("ConsoleLogin") if isinstance(response, dict) else None
-    if event.get("errorCode") or event.get("errorMessage"):
+        value = get(key)
+        if value is not None:
+            if value.__class__ is bool:
+                doc[field] = value
+            elif (flag := _bool(value)) is not None:
+                doc[field] = flag
+    response = get("responseElements")
+    console_login = response.get("ConsoleLogin") if response.__class__ is dict else None
+    if get("errorCode") or get("errorMessage"):
         outcome = "failure"
+    elif console_login is None:
+        outcome = "success"
     elif isinstance(console_login, str):
         outcome = "failure" if console_login.lower() == "failure" else "success"
     else:
         outcome = "success"
     doc[F.EVENT_OUTCOME] = outcome
-    _put(doc, F.CT_CONSOLE_LOGIN, _text(console_login))
+    if console_login is not None:
+        _put(doc, F.CT_CONSOLE_LOGIN, _text(console_login))
     address = doc.get(F.SOURCE_ADDRESS)
     if address and valid_ip(address):
         doc[F.SOURCE_IP] = address
-    _user(identity, doc)
-    if keep_access_keys:
-        _put(doc, F.USER_ACCESS_KEY_ID, _text(identity.get("accessKeyId")))
-    tls = event.get("tlsDetails")
-    if isinstance(tls, dict):
+    if identity:
+        _user(identity, doc)
+        if keep_access_keys:
+            _put(doc, F.USER_ACCESS_KEY_ID, _text(identity.get("accessKeyId")))
+    tls = get("tlsDetails")
+    if tls.__class__ is dict:
         _put(doc, F.CT_TLS_VERSION, _text(tls.get("tlsVersion")))
         _put(doc, F.CT_TLS_CLIENT_HOST, _text(tls.get("clientProvidedHostHeader")))
-    if "resources" in event:
-        _resources(event["resources"], doc)
-    _put(doc, F.CT_REQUEST_PARAMETERS, _blob(event.get("requestParameters"), keep_access_keys))
-    _put(doc, F.CT_ADDITIONAL_EVENTDATA, _blob(event.get("additionalEventData"), keep_access_keys))
-    unknown_keys = event.keys() - _HANDLED
-    if unknown_keys:
-        unknown = {key: event[key] for key in unknown_keys if event[key] is not None}
+    resources = get("resources")
+    if resources is not None:
+        _resources(resources, doc)
+    value = get("requestParameters")
+    if value is not None:
+        _put(doc, F.CT_REQUEST_PARAMETERS, _blob(value))
+    value = get("additionalEventData")
+    if value is not None:
+        _put(doc, F.CT_ADDITIONAL_EVENTDATA, _blob(value))
+    if not _HANDLED.issuperset(event):
+        unknown = {key: value for key, value in event.items() if key not in _HANDLED and value is not None}
         if unknown:
             doc[F.CT_UNMAPPED] = unknown  # kept in _source as sent, never mapped
     if profile == "full":
-        _put(doc, F.CT_RESPONSE_ELEMENTS, _blob(response, keep_access_keys))
-        _put(doc, F.CT_SERVICE_EVENT_DETAILS, _blob(event.get("serviceEventDetails"), keep_access_keys))
-        original = event if keep_access_keys else _scrub_access_keys(event)
-        doc[F.CT_ORIGINAL] = orjson.dumps(original).decode()
+        _put(doc, F.CT_RESPONSE_ELEMENTS, _blob(response))
+        _put(doc, F.CT_SERVICE_EVENT_DETAILS, _blob(event.get("serviceEventDetails")))
+        doc[F.CT_ORIGINAL] = orjson.dumps(event).decode()
     elif profile != "standard":
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
     return doc

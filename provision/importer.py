@@ -14,6 +14,7 @@ import itertools
 import os
 import re
 import time
+from bisect import bisect_right
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -24,12 +25,12 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision import classify, settings
+from provision import settings
 from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
-from provision import fields as F
-from provision.documents import PROFILES, DocumentError, index_for, to_document
-from provision.records import SourceFile, local_files, read_files
+from provision.convert import ConvertedFile, Converter, ConvertOptions, FileConversion, events_of
+from provision.documents import PROFILES
+from provision.records import SourceFile, local_files
 from provision.s3layout import is_s3_url
 from provision.template import install_template
 
@@ -115,33 +116,73 @@ class DeadLetter:
 
 
 class _File:
-    """Bookkeeping for one file while its events are in flight."""
+    """Bookkeeping for one file while its documents are in flight."""
 
-    __slots__ = ("source", "outcome", "pending", "read_done")
+    __slots__ = ("source", "outcome", "pending", "read_done", "raw", "converted", "positions", "_events")
 
     def __init__(self, source: SourceFile) -> None:
         self.source = source
         self.outcome = FileOutcome()
         self.pending = 0
         self.read_done = False
+        self.raw: bytes | None = None                  # the file as read, and ...
+        self.converted: ConvertedFile | None = None    # ... its bulk lines, until all are answered for
+        self.positions: Any = ()                       # document number -> its event's position in the file
+        self._events: list | None = None
+
+    def event(self, document: int) -> Any:
+        """The original event of the file's ``document``-th document (for the dead-letter
+        file: rare, so the file is decoded again rather than kept decoded)."""
+        if self._events is None:
+            self._events = events_of(self.source.name, self.raw)
+        return self._events[self.positions[document]]
+
+    def release(self) -> None:
+        self.raw = self.converted = self._events = None
+
+
+class _Chunk:
+    """One bulk request's worth of documents: ``parts`` of files' bulk lines, and whose
+    documents they are, ``segments`` of (file, first document number, count), in order."""
+
+    __slots__ = ("parts", "count", "size", "segments")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.count = 0
+        self.size = 0
+        self.segments: list[tuple[_File, int, int]] = []
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
+
+    def documents(self) -> list[tuple[_File, int]]:
+        return [(state, d) for state, first, count in self.segments for d in range(first, first + count)]
+
+    def body_of(self, which: list[int]) -> bytes:
+        """The bulk body of some of the chunk's documents (by their number in the chunk)."""
+        documents = self.documents()
+        return b"".join([documents[i][0].converted.line(documents[i][1]) for i in which])
 
 
 class _Run:
     def __init__(self, index_prefix: str, profile: str, keep_access_keys: bool, dead_letter: DeadLetter,
                  on_file_done: Callable[[SourceFile, FileOutcome], None] | None,
-                 progress: Callable[[ImportSummary], None] | None) -> None:
-        self.prefix = index_prefix
-        self.profile = profile
-        self.keep_access_keys = keep_access_keys
+                 progress: Callable[[ImportSummary], None] | None, processes: int | None,
+                 chunk_size: int, max_chunk_bytes: int) -> None:
+        self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys), processes)
         self.dead = dead_letter
         self.on_file_done = on_file_done
         self.progress = progress
+        self.chunk_size = chunk_size
+        self.max_chunk_bytes = max_chunk_bytes
         self.summary = ImportSummary()
+        self.summary.extra["convert_processes"] = self.converter.processes
         self.indices: set[str] = set()
-        # (index, _id) -> files/events awaiting Elasticsearch's answer, oldest first.
-        self.inflight: dict[tuple[str, str], deque] = {}
+        self.building = _Chunk()
+        # The file being cut into chunks, and its first document not yet in one.
         self.current: _File | None = None
-        self.current_rest: Iterator | None = None
+        self.current_next = 0
 
     # -- accounting -------------------------------------------------------------------
     def fail(self, state: _File, event: Any, reason: str) -> None:
@@ -153,107 +194,128 @@ class _Run:
 
     def finish_if_done(self, state: _File) -> None:
         if state.read_done and state.pending == 0:
+            state.release()
             if self.on_file_done:
                 self.on_file_done(state.source, state.outcome)
             if self.progress:
                 self.progress(self.summary)
 
-    def skip_file(self, state: _File, reason: str) -> None:
-        self.summary.files_skipped += 1
-        self.summary.skipped_files.append({"path": state.source.name, "reason": reason})
-        state.outcome.skipped_reason = reason
+    # -- producing chunks ----------------------------------------------------------------
+    def chunks(self, files: Iterable[SourceFile]) -> Iterator[_Chunk]:
+        """Bulk chunks of at most ``chunk_size`` documents and ``max_chunk_bytes`` bytes (a
+        larger single document goes alone), cut from the files' converted bodies in order."""
+        chunk_size, max_bytes = self.chunk_size, self.max_chunk_bytes
+        for conversion in self.converter.convert(files):
+            state = self._start_file(conversion)
+            if state is None:
+                continue
+            converted = state.converted
+            body, ends, total = converted.body, converted.ends, converted.documents
+            i = 0
+            while i < total:
+                chunk = self.building
+                start = converted.start(i)
+                # The most documents from i on that fit the chunk's room, in count and bytes.
+                j = bisect_right(ends, start + max_bytes - chunk.size, i, min(total, i + chunk_size - chunk.count))
+                if j == i and not chunk.count:
+                    j = i + 1  # one document larger than max_bytes goes alone
+                if j > i:
+                    chunk.parts.append(body[start:ends[j - 1]])
+                    chunk.segments.append((state, i, j - i))
+                    chunk.count += j - i
+                    chunk.size += ends[j - 1] - start
+                    i = self.current_next = j
+                if i < total:  # the chunk is full
+                    self.building = _Chunk()
+                    yield chunk
+            state.read_done = True
+            self.current, self.current_next = None, 0
+            self.finish_if_done(state)
+        if self.building.count:
+            chunk, self.building = self.building, _Chunk()
+            yield chunk
+
+    def _start_file(self, conversion: FileConversion) -> _File | None:
+        """Count a converted file in; its state when it has documents to send."""
+        summary = self.summary
+        summary.files_read += 1
+        converted = conversion.converted
+        state = _File(conversion.source)
+        if conversion.failed is not None:
+            summary.files_failed += 1
+            summary.failed_files.append({"path": state.source.name, "reason": conversion.failed})
+            state.outcome.failed_reason = conversion.failed
+        elif converted.skipped is not None:
+            summary.files_skipped += 1
+            summary.skipped_files.append({"path": state.source.name, "reason": converted.skipped})
+            state.outcome.skipped_reason = converted.skipped
+        else:
+            summary.events_read += converted.events
+            state.outcome.events = converted.events
+            for _position, reason, event in converted.failures:
+                self.fail(state, event, reason)
+            if converted.documents:
+                self.indices.update(converted.indices)
+                state.raw, state.converted = conversion.raw, converted
+                state.positions = converted.positions()
+                state.pending = converted.documents
+                self.current, self.current_next = state, 0
+                return state
         state.read_done = True
         self.finish_if_done(state)
-
-    # -- producing actions ---------------------------------------------------------------
-    def actions(self, files: Iterable[SourceFile]) -> Iterator[tuple[dict, dict]]:
-        for read in read_files(files):
-            source = read.source
-            self.summary.files_read += 1
-            state = _File(source)
-            if read.skipped is not None:
-                self.skip_file(state, read.skipped)
-                continue
-            if read.failed is not None:
-                self.summary.files_failed += 1
-                self.summary.failed_files.append({"path": source.name, "reason": read.failed})
-                state.outcome.failed_reason = read.failed
-                state.read_done = True
-                self.finish_if_done(state)
-                continue
-            events = read.events
-            self.current = state
-            rest = iter(events)
-            self.current_rest = rest
-            for event in rest:
-                self.summary.events_read += 1
-                state.outcome.events += 1
-                try:
-                    doc = to_document(event, self.profile, self.keep_access_keys)
-                except DocumentError as err:
-                    self.fail(state, event, str(err))
-                    continue
-                if self.profile != "minimal":
-                    doc[F.SOURCE_FILE] = source.name
-                index = index_for(self.prefix, doc)
-                doc_id = classify.event_id(event)
-                self.indices.add(index)
-                key = (index, doc_id)
-                queue = self.inflight.get(key)
-                if queue is None:
-                    queue = self.inflight[key] = deque()
-                queue.append((state, event))
-                state.pending += 1
-                yield {"create": {"_index": index, "_id": doc_id}}, doc
-            state.read_done = True
-            self.current = self.current_rest = None
-            self.finish_if_done(state)
+        return None
 
     # -- consuming results -----------------------------------------------------------------
-    def result(self, ok: bool, item: dict) -> None:
-        info = item.get("create") or next(iter(item.values()))
-        key = (info.get("_index"), info.get("_id"))
-        queue = self.inflight.get(key)
-        if not queue:  # Elasticsearch answered for something we did not send: should not happen
-            raise RuntimeError(f"bulk result for an unknown document {key}")
-        state, event = queue.popleft()
-        if not queue:
-            del self.inflight[key]
-        state.pending -= 1
-        status = info.get("status")
-        if ok:
-            self.summary.events_indexed += 1
-            state.outcome.indexed += 1
-        elif status == 409:
-            self.summary.events_duplicate += 1
-            state.outcome.duplicate += 1
-        else:
-            error = info.get("error")
-            if isinstance(error, dict):
-                reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
-                caused = error.get("caused_by")
-                if isinstance(caused, dict):
-                    reason += f" (caused by {caused.get('type')}: {caused.get('reason')})"
-            else:
-                reason = f"HTTP {status}: {error}"
-            self.fail(state, event, f"rejected by Elasticsearch: {reason}")
-        self.finish_if_done(state)
+    def apply(self, chunk: _Chunk, results: list[tuple[int, Any]]) -> None:
+        """Elasticsearch's answer for each line of ``chunk``, in order: (status, error)."""
+        summary = self.summary
+        k = 0
+        for state, first, count in chunk.segments:
+            outcome = state.outcome
+            for document in range(first, first + count):
+                status, error = results[k]
+                k += 1
+                if 200 <= status < 300:
+                    summary.events_indexed += 1
+                    outcome.indexed += 1
+                elif status == 409:
+                    summary.events_duplicate += 1
+                    outcome.duplicate += 1
+                else:
+                    self.fail(state, state.event(document), f"rejected by Elasticsearch: {_error_text(status, error)}")
+            state.pending -= count
+            self.finish_if_done(state)
 
-    def abort(self, reason: str) -> None:
-        """Elasticsearch stopped answering: everything read but not acknowledged fails."""
+    def abort(self, reason: str, unanswered: Iterable[_Chunk]) -> None:
+        """Elasticsearch stopped answering: every document read but not acknowledged fails
+        (chunks sent without an answer, the chunk being built, the rest of the file being cut
+        into chunks). Files not yet handed out by the converter are not read."""
         self.summary.aborted = reason
-        for queue in self.inflight.values():
-            for state, event in queue:
-                state.pending -= 1
-                self.fail(state, event, f"not imported: {reason}")
-        self.inflight.clear()
-        if self.current is not None and self.current_rest is not None:
-            state = self.current
-            for event in self.current_rest:  # the rest of the file being read
-                self.summary.events_read += 1
-                state.outcome.events += 1
-                self.fail(state, event, f"not imported: {reason}")
+        message = f"not imported: {reason}"
+        for chunk in [*unanswered, self.building]:
+            for state, first, count in chunk.segments:
+                for document in range(first, first + count):
+                    self.fail(state, state.event(document), message)
+                state.pending -= count
+        self.building = _Chunk()
+        state = self.current
+        if state is not None:
+            total = state.converted.documents
+            for document in range(self.current_next, total):
+                self.fail(state, state.event(document), message)
+            state.pending -= total - self.current_next
             state.read_done = True
+            self.current, self.current_next = None, 0
+
+
+def _error_text(status: int, error: Any) -> str:
+    if isinstance(error, dict):
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        caused = error.get("caused_by")
+        if isinstance(caused, dict):
+            text += f" (caused by {caused.get('type')}: {caused.get('reason')})"
+        return text
+    return f"HTTP {status}: {error}"
 
 
 def run_import(
@@ -267,6 +329,7 @@ def run_import(
     on_file_done: Callable[[SourceFile, FileOutcome], None] | None = None,
     progress: Callable[[ImportSummary], None] | None = None,
     install: bool = True,
+    processes: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     max_chunk_bytes: int = MAX_CHUNK_BYTES,
     max_retries: int = MAX_RETRIES,
@@ -274,9 +337,10 @@ def run_import(
 ) -> ImportSummary:
     """Import CloudTrail files into ``<index_prefix>-YYYY.MM`` indices.
 
-    Returns the summary; ``summary.ok`` is False when any event failed, any file could not
-    be read, or Elasticsearch stopped answering (``summary.aborted`` says why). Failed
-    events are in ``summary.dead_letter`` with their reason.
+    ``processes`` convert files to documents (default: one per core, up to 4; 0: this
+    process). Returns the summary; ``summary.ok`` is False when any event failed, any file
+    could not be read, or Elasticsearch stopped answering (``summary.aborted`` says why).
+    Failed events are in ``summary.dead_letter`` with their reason.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -284,32 +348,34 @@ def run_import(
     if install:
         install_template(es, index_prefix)
     dead = DeadLetter(dead_letter_path)
-    run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress)
-    chunks = _chunks(run.actions(files), chunk_size, max_chunk_bytes)
+    run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
+               chunk_size, max_chunk_bytes)
     # One chunk on the wire while the next is built: reading, converting and serialising
     # overlap with Elasticsearch indexing instead of waiting for it. Results are applied
     # here, in this thread, in the order the chunks were sent.
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctstack-bulk")
-    on_the_wire: deque[Future] = deque()
+    on_the_wire: deque[tuple[_Chunk, Future]] = deque()
     gc_threshold = gc.get_threshold()
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:
-        for headers, lines in chunks:
-            on_the_wire.append(sender.submit(_send_chunk, es, headers, lines, max_retries, initial_backoff))
+        for chunk in run.chunks(files):
+            on_the_wire.append((chunk, sender.submit(_send_chunk, es, chunk, max_retries, initial_backoff)))
             while len(on_the_wire) > 1:
-                _apply(run, on_the_wire.popleft().result())
+                _settle_oldest(run, on_the_wire)
         while on_the_wire:
-            _apply(run, on_the_wire.popleft().result())
+            _settle_oldest(run, on_the_wire)
     except (TransportError, ApiError) as err:
-        for future in on_the_wire:  # chunks sent before the failure may still have been acknowledged
+        unanswered = []
+        for chunk, future in on_the_wire:  # chunks sent before the failure may still have been acknowledged
             try:
-                _apply(run, future.result())
+                run.apply(chunk, future.result())
             except (TransportError, ApiError):
-                pass
-        run.abort(describe_error(err, EsConfig(url=_es_url(es))))
+                unanswered.append(chunk)
+        run.abort(describe_error(err, EsConfig(url=_es_url(es))), unanswered)
     finally:
         gc.set_threshold(*gc_threshold)
         sender.shutdown(wait=True, cancel_futures=True)  # on an error, queued chunks are not sent
+        run.converter.close()
         dead.close()
     summary = run.summary
     summary.indices = sorted(run.indices)
@@ -323,58 +389,39 @@ def run_import(
     return summary
 
 
-def _chunks(actions: Iterable[tuple[dict, dict]], chunk_size: int, max_chunk_bytes: int
-            ) -> Iterator[tuple[list[dict], list[bytes]]]:
-    """Bulk chunks of at most ``chunk_size`` documents and ``max_chunk_bytes`` bytes: the
-    headers, and the NDJSON lines (header, document, header, ...) serialised with orjson."""
-    dumps = orjson.dumps
-    headers: list[dict] = []
-    lines: list[bytes] = []
-    size = 0
-    for header, doc in actions:
-        header_line, doc_line = dumps(header), dumps(doc)
-        line_bytes = len(header_line) + len(doc_line) + 2
-        if headers and (len(headers) == chunk_size or size + line_bytes > max_chunk_bytes):
-            yield headers, lines
-            headers, lines, size = [], [], 0
-        headers.append(header)
-        lines.append(header_line)
-        lines.append(doc_line)
-        size += line_bytes
-    if headers:
-        yield headers, lines
-
-
-def _apply(run: _Run, results: list[tuple[bool, dict]]) -> None:
-    for ok, item in results:
-        run.result(ok, item)
+def _settle_oldest(run: _Run, on_the_wire: deque[tuple[_Chunk, Future]]) -> None:
+    """Apply the answer to the oldest chunk sent; it stays on the wire if there is none."""
+    chunk, future = on_the_wire[0]
+    results = future.result()
+    on_the_wire.popleft()
+    run.apply(chunk, results)
 
 
 _BULK_RESPONSE_FIELDS = "items.*.status,items.*.error"
 
 
-def _send_chunk(es: Elasticsearch, headers: list[dict], lines: list[bytes], max_retries: int,
-                initial_backoff: float) -> list[tuple[bool, dict]]:
+def _send_chunk(es: Elasticsearch, chunk: _Chunk, max_retries: int,
+                initial_backoff: float) -> list[tuple[int, Any]]:
     """One bulk request; documents Elasticsearch turns away with 429 (the whole request or
-    single items) are sent again with exponential backoff. Returns (ok, item) per document,
-    in order. A whole request refused otherwise fails each of its documents with the reason;
-    transport errors (Elasticsearch unreachable) propagate."""
-    results: list = [None] * len(headers)
-    todo = list(range(len(headers)))
+    single items) are sent again with exponential backoff. Returns (status, error) per
+    document, in order. A whole request refused otherwise fails each of its documents with
+    the reason; transport errors (Elasticsearch unreachable) propagate."""
+    results: list = [None] * chunk.count
+    todo: Any = range(chunk.count)
     for attempt in range(max_retries + 1):
         if attempt:
             time.sleep(min(MAX_BACKOFF, initial_backoff * 2 ** (attempt - 1)))
         last = attempt == max_retries
-        sending = lines if len(todo) == len(headers) else [line for i in todo for line in lines[2 * i:2 * i + 2]]
+        body = chunk.body() if len(todo) == chunk.count else chunk.body_of(todo)
         try:
             # Only each item's status (and error) comes back: a tenth of the bytes for
-            # Elasticsearch to write and for us to parse; headers[i] says which document it was.
-            items = es.bulk(operations=b"\n".join(sending) + b"\n", filter_path=_BULK_RESPONSE_FIELDS).body["items"]
+            # Elasticsearch to write and for us to parse.
+            items = es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body["items"]
         except ApiError as err:
             if err.status_code == 429 and not last:
                 continue
             for i in todo:
-                results[i] = (False, {"create": {**headers[i]["create"], "status": err.status_code, "error": str(err)}})
+                results[i] = (err.status_code, str(err))
             return results
         retry = []
         for i, item in zip(todo, items):
@@ -383,8 +430,7 @@ def _send_chunk(es: Elasticsearch, headers: list[dict], lines: list[bytes], max_
             if status == 429 and not last:
                 retry.append(i)
             else:
-                info.update(headers[i]["create"])  # _index and _id, which the filtered answer leaves out
-                results[i] = (200 <= status < 300, item)
+                results[i] = (status, info.get("error"))
         if not retry:
             return results
         todo = retry
@@ -450,6 +496,7 @@ def bulk_bodies(
     index_prefix: str = settings.INDEX_PREFIX,
     profile: str = "standard",
     keep_access_keys: bool = False,
+    processes: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     max_chunk_bytes: int = MAX_CHUNK_BYTES,
 ) -> Iterator[tuple[int, bytes]]:
@@ -457,13 +504,16 @@ def bulk_bodies(
     yields (documents, NDJSON body) per chunk. For the benchmark's null sink and for
     inspecting what an import would send."""
     dead = DeadLetter(os.devnull)
-    run = _Run(index_prefix, profile, keep_access_keys, dead, None, None)
+    run = _Run(index_prefix, profile, keep_access_keys, dead, None, None, processes, chunk_size, max_chunk_bytes)
     gc_threshold = gc.get_threshold()
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:
-        for headers, lines in _chunks(run.actions(files), chunk_size, max_chunk_bytes):
-            run.inflight.clear()  # nothing is sent, so nothing awaits an answer
-            yield len(headers), b"\n".join(lines) + b"\n"
+        for chunk in run.chunks(files):
+            yield chunk.count, chunk.body()
+            for state, _first, count in chunk.segments:  # nothing is sent, so nothing awaits an answer
+                state.pending -= count
+                run.finish_if_done(state)
     finally:
         gc.set_threshold(*gc_threshold)
+        run.converter.close()
         dead.close()

@@ -36,6 +36,8 @@ class SourceFile:
     meta: dict | None = None
     # A reason to skip the file without reading it (e.g. a name no reader handles).
     skip_reason: str | None = None
+    # A local file's path: another process may read it itself (``read`` stays the way here).
+    path: str | None = None
 
 
 class SkipFile(Exception):
@@ -153,7 +155,7 @@ def _file(path: Path, skip_reason: str | None = None) -> SourceFile:
         size = path.stat().st_size
     except OSError:
         size = None
-    return SourceFile(name=str(path), read=path.read_bytes, size=size, skip_reason=skip_reason)
+    return SourceFile(name=str(path), read=path.read_bytes, size=size, skip_reason=skip_reason, path=str(path))
 
 
 def local_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:

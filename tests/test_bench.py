@@ -17,7 +17,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PROMISED = {"parse_limit_eps", "pipeline_eps", "e2e_eps", "raw_bulk_eps", "peak_rss_mb",
-            "pipeline_ratio", "e2e_ratio", "machine", "es_version"}
+            "pipeline_ratio", "e2e_ratio", "machine", "es_version",
+            # how the pipeline ran, and what it costs in one process and with its converters
+            "convert_processes", "pipeline_one_process_eps", "pipeline_ratio_one_process", "peak_rss_with_converters_mb"}
 
 
 @pytest.mark.es
@@ -34,6 +36,7 @@ def test_bench_json_has_every_promised_figure_and_leaves_no_index(es, es_url, in
         assert result[key] > 0, key
     assert result["pipeline_ratio"] == round(result["pipeline_eps"] / result["parse_limit_eps"], 3)
     assert result["e2e_ratio"] == round(result["e2e_eps"] / result["raw_bulk_eps"], 3)
+    assert result["peak_rss_with_converters_mb"] >= result["peak_rss_mb"]
     assert result["machine"]["cores"] >= 1 and result["machine"]["cpu_model"]
     assert result["events"] == 3000 and len(result["raw_bulk_runs"]) == 2
     assert not es.indices.get(index=f"{index_prefix}-*", expand_wildcards="all")
@@ -47,9 +50,11 @@ def test_bench_table_names_the_targets():
     result = {"events": 10, "files": 1, "digest_files": 0, "seed": 0, "es_version": "9.3.2",
               "machine": {"cores": 2, "cpu_model": "x"}, "parse_limit_eps": 100, "pipeline_eps": 50,
               "pipeline_ratio": 0.5, "pipeline_ratio_cpu": 0.5, "e2e_eps": 8, "raw_bulk_eps": 10,
-              "e2e_ratio": 0.8, "peak_rss_mb": 100.0, "seed_script_eps": 36}
+              "e2e_ratio": 0.8, "peak_rss_mb": 100.0, "seed_script_eps": 36, "convert_processes": 2,
+              "pipeline_one_process_eps": 30, "pipeline_ratio_one_process": 0.3, "peak_rss_with_converters_mb": 200.0}
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         bench_run.print_table(result)
     text = buf.getvalue()
     assert "target >= 0.5" in text and "target >= 0.8" in text and "target < 300" in text
+    assert "2 converting processes" in text and "one process" in text

@@ -1,0 +1,308 @@
+"""From files' bytes to bulk request lines: decode, documents, ids, serialisation.
+
+This is the CPU-heavy middle of an import (records -> documents), shaped so it can run in
+other processes: it takes and returns only plain data (file names and bytes, options; one
+NDJSON body per file with where each document's lines end, and the failures).
+:class:`Converter` spreads files over worker processes in batches and hands the results
+back in file order; the importing process keeps the reading, the sending and the accounts.
+Nothing here talks to Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from array import array
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from provision import classify
+from provision.documents import DocumentError, document_and_line, index_for
+from provision.errors import CtstackError
+from provision.records import SkipFile, SourceFile, decode_events
+
+# Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
+# than conversion sets the pace). With one core, files convert in the importing process.
+MAX_DEFAULT_PROCESSES = 4
+# Files converted in the importing process before worker processes start: an import of a
+# few files is over before workers would have started.
+POOL_AFTER_FILES = 3
+# Files go to workers in batches of about this many (compressed) bytes, so the cost of a
+# round trip to a worker is paid per batch, not per file (most CloudTrail files are small).
+BATCH_BYTES = 256 * 1024
+BATCH_FILES = 256
+# Batches in flight per worker: enough to keep each busy, few enough to bound memory.
+BATCHES_PER_PROCESS = 2
+# How long a new worker may take to answer before the pool is declared unable to start.
+WORKER_START_TIMEOUT = 120.0
+
+
+def default_processes() -> int:
+    """How many processes convert files when the caller does not say: 0 (the importing
+    process itself) on one core, else one per core up to MAX_DEFAULT_PROCESSES."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cores < 2 else min(cores, MAX_DEFAULT_PROCESSES)
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    index_prefix: str
+    profile: str = "standard"
+    keep_access_keys: bool = False
+
+
+@dataclass
+class ConvertedFile:
+    """One file, converted. ``body`` holds each document's bulk lines (action, source, both
+    newline-terminated) in event order; ``ends[i]`` is where document i's lines end. Events
+    that cannot be documents are in ``failures`` as (position in the file, reason, event)."""
+
+    events: int = 0
+    body: bytes = b""
+    ends: array = field(default_factory=lambda: array("Q"))
+    failures: list[tuple[int, str, Any]] = field(default_factory=list)
+    indices: list[str] = field(default_factory=list)
+    skipped: str | None = None   # the file holds no events (SkipFile's reason)
+
+    @property
+    def documents(self) -> int:
+        return len(self.ends)
+
+    def start(self, document: int) -> int:
+        return self.ends[document - 1] if document else 0
+
+    def line(self, document: int) -> bytes:
+        """Document ``document``'s two bulk lines."""
+        return self.body[self.start(document):self.ends[document]]
+
+    def positions(self) -> list[int] | range:
+        """Each document's event position in the file (to find its original event)."""
+        if not self.failures:
+            return range(self.events)
+        failed = {position for position, _, _ in self.failures}
+        return [p for p in range(self.events) if p not in failed]
+
+
+_APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFile:
+    """Decode one file (raw bytes, gzipped or not) and turn each event into its bulk lines."""
+    try:
+        events = decode_events(name, raw)
+    except SkipFile as skip:
+        return ConvertedFile(skipped=skip.reason)
+    del raw
+    dumps = orjson.dumps
+    event_id = classify.event_id
+    prefix, profile, keep = options.index_prefix, options.profile, options.keep_access_keys
+    parts: list[bytes] = []
+    ends = array("Q")
+    end = 0
+    failures: list[tuple[int, str, Any]] = []
+    indices: set[str] = set()
+    for position, event in enumerate(events):
+        try:
+            doc, doc_line = document_and_line(event, profile, keep, name)
+        except DocumentError as err:
+            failures.append((position, str(err), event))
+            continue
+        index = index_for(prefix, doc)
+        indices.add(index)
+        action = dumps({"create": {"_index": index, "_id": event_id(event)}}, option=_APPEND_NEWLINE)
+        parts.append(action)
+        parts.append(doc_line)
+        end += len(action) + len(doc_line)
+        ends.append(end)
+    return ConvertedFile(events=len(events), body=b"".join(parts), ends=ends, failures=failures,
+                         indices=sorted(indices))
+
+
+def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: ConvertOptions
+                  ) -> list[tuple[ConvertedFile | str, bytes | None]]:
+    """:func:`convert_file` for each (name, raw bytes, or else a local path to read here): one
+    worker round trip for many files. Gives (the converted file, or why it could not be
+    read; the bytes read here, which the importer keeps for its dead-letter file)."""
+    results: list[tuple[ConvertedFile | str, bytes | None]] = []
+    for name, raw, path in files:
+        if raw is not None:
+            results.append((convert_file(name, raw, options), None))
+            continue
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError as err:
+            results.append((f"could not read: {err}", None))
+            continue
+        results.append((convert_file(name, raw, options), raw))
+    return results
+
+
+def _worker_ready() -> bool:
+    return True
+
+
+def action_of(line: bytes) -> dict:
+    """The bulk action of a document's lines: {"_index": ..., "_id": ...}."""
+    return orjson.loads(line[:line.index(b"\n")])["create"]
+
+
+def events_of(name: str, raw: bytes) -> list:
+    """The events of a file, decoded again (to write originals to the dead-letter file)."""
+    return decode_events(name, raw)
+
+
+@dataclass
+class FileConversion:
+    """One file as :meth:`Converter.convert` hands it back, in the order the files came."""
+
+    source: SourceFile
+    raw: bytes | None = None               # kept to find original events for the dead-letter file
+    converted: ConvertedFile | None = None
+    failed: str | None = None              # could not be read or converted at all
+
+
+class _Batch:
+    """Files on their way through a worker, in order; ``done`` holds those that needed none
+    (skipped, unreadable) so they keep their place."""
+
+    __slots__ = ("conversions", "to_convert", "raw_bytes", "future")
+
+    def __init__(self) -> None:
+        self.conversions: list[FileConversion] = []
+        self.to_convert: list[FileConversion] = []
+        self.raw_bytes = 0
+        self.future: Future | None = None
+
+    def add(self, conversion: FileConversion) -> None:
+        self.conversions.append(conversion)
+        if conversion.converted is None and conversion.failed is None:
+            self.to_convert.append(conversion)
+            self.raw_bytes += len(conversion.raw) if conversion.raw is not None else (conversion.source.size or 0)
+
+    def work(self) -> list[tuple[str, bytes | None, str | None]]:
+        return [(c.source.name, c.raw, None if c.raw is not None else c.source.path) for c in self.to_convert]
+
+
+class Converter:
+    """Reads files (here: a source may not be picklable, e.g. S3 downloads) and converts
+    them in ``processes`` worker processes (0: here), a bounded number of batches ahead,
+    handing results back in file order. A worker that dies (killed, out of memory) fails
+    only the file it was converting, with the reason; the rest are converted again."""
+
+    def __init__(self, options: ConvertOptions, processes: int | None = None) -> None:
+        self.options = options
+        self.processes = default_processes() if processes is None else max(0, processes)
+        self._pool: ProcessPoolExecutor | None = None
+        self._window: deque[_Batch] = deque()
+
+    def convert(self, files: Iterable[SourceFile]) -> Iterator[FileConversion]:
+        batch = _Batch()
+        seen = 0
+        for source in files:
+            seen += 1
+            if self.processes == 0 or (self._pool is None and seen <= POOL_AFTER_FILES):
+                conversion = self._read(source)
+                if conversion.converted is None and conversion.failed is None:
+                    conversion.converted = convert_file(source.name, conversion.raw, self.options)
+                yield conversion
+                continue
+            # A local file is read by the worker converting it, which saves this process
+            # the reading; other sources (S3 downloads) are read here.
+            batch.add(FileConversion(source) if source.path and not source.skip_reason else self._read(source))
+            if batch.raw_bytes >= BATCH_BYTES or len(batch.conversions) >= BATCH_FILES:
+                self._send(batch)
+                batch = _Batch()
+                while len(self._window) >= BATCHES_PER_PROCESS * self.processes:
+                    yield from self._receive(self._window.popleft())
+        if batch.conversions:
+            self._send(batch)
+        while self._window:
+            yield from self._receive(self._window.popleft())
+
+    def close(self) -> None:
+        """Stop the workers; batches still in flight are dropped (not read, not counted)."""
+        self._window.clear()
+        self._stop_pool(wait=True)
+
+    def __enter__(self) -> Converter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+    @staticmethod
+    def _read(source: SourceFile) -> FileConversion:
+        if source.skip_reason:
+            return FileConversion(source, converted=ConvertedFile(skipped=source.skip_reason))
+        try:
+            raw = source.read()
+        except Exception as err:  # a source's own failure (permission, network): counted, not fatal
+            return FileConversion(source, failed=f"could not read: {err}")
+        return FileConversion(source, raw)
+
+    def _send(self, batch: _Batch) -> None:
+        if batch.to_convert:
+            batch.future = self._submit(batch.work())
+        self._window.append(batch)
+
+    def _submit(self, files: list[tuple[str, bytes | None, str | None]]) -> Future:
+        if self._pool is None:
+            self._start_pool()
+        return self._pool.submit(convert_batch, files, self.options)
+
+    def _start_pool(self) -> None:
+        # spawn, not fork: the importing process runs threads (bulk sender, S3 downloads),
+        # and forking a process with threads can deadlock the child.
+        self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            self._pool.submit(_worker_ready).result(timeout=WORKER_START_TIMEOUT)
+        except (BrokenProcessPool, TimeoutError) as err:
+            self._stop_pool(wait=False)
+            raise CtstackError(
+                f"Could not start processes to convert files ({type(err).__name__}: {err}). From Python, "
+                'call the import under `if __name__ == "__main__":` (a rule of multiprocessing), '
+                "or convert in the importing process: processes=0 (--processes 0).") from None
+
+    def _stop_pool(self, wait: bool) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+            self._pool = None
+
+    def _receive(self, batch: _Batch) -> Iterator[FileConversion]:
+        if batch.future is not None:
+            try:
+                results: list = batch.future.result()
+            except BrokenProcessPool:
+                results = self._after_broken_pool(batch)
+            for conversion, (result, raw) in zip(batch.to_convert, results):
+                if isinstance(result, str):
+                    conversion.failed, conversion.raw = result, None
+                else:
+                    conversion.converted = result
+                    if raw is not None:
+                        conversion.raw = raw
+        yield from batch.conversions
+
+    def _after_broken_pool(self, batch: _Batch) -> list[tuple[ConvertedFile | str, bytes | None]]:
+        """A worker died: every batch in flight was lost with the pool. This batch's files
+        are converted again one by one in a new pool, so a file that kills its worker fails
+        on its own; then the batches behind it are sent again."""
+        self._stop_pool(wait=False)
+        results: list[tuple[ConvertedFile | str, bytes | None]] = []
+        for one in batch.work():
+            try:
+                results.append(self._submit([one]).result()[0])
+            except BrokenProcessPool as err:
+                self._stop_pool(wait=False)
+                results.append((f"could not convert: the process converting it stopped ({err})", None))
+        for other in self._window:
+            if other.future is not None:
+                other.future = self._submit(other.work())
+        return results
