@@ -28,7 +28,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from provision import settings
 from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
-from provision.convert import ConvertedFile, Converter, ConvertOptions, FileConversion, events_of
+from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion, events_of
 from provision.documents import PROFILES
 from provision.records import SourceFile, local_files
 from provision.s3layout import is_s3_url
@@ -39,10 +39,6 @@ MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes fi
 _REASON_KIND = re.compile(r"[:(]")  # "no usable eventTime (...)" counts as "no usable eventTime"
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
 MAX_BACKOFF = 60.0                  # ... of at most this many seconds
-# Events and documents are acyclic dicts, freed by reference counting; the cyclic collector's
-# default passes (every 700 allocations) re-walk a file's events again and again, ~15% of the
-# import's time for nothing. While importing it runs less often; the old setting is restored.
-IMPORT_GC_THRESHOLD = (50_000, 20, 100)
 
 
 def reason_kind(reason: str) -> str:

@@ -1,0 +1,206 @@
+"""Converting files in worker processes (provision/convert.py): the same documents as in one
+process, in file order, every file accounted for, and a worker that dies costs only the file
+it was converting. Real processes throughout (spawned, as in an import)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from provision import convert
+from provision.convert import ConvertOptions, Converter, convert_file
+from provision.importer import bulk_bodies
+from provision.records import SourceFile, local_files
+from tests.support.events import event, many_events, write_trail_file
+
+OPTIONS = ConvertOptions("conv")
+
+
+def trail_folder(root: Path, files: int = 12, per_file: int = 40) -> Path:
+    for i in range(files):
+        write_trail_file(root / "logs" / f"{i:03d}.json.gz", many_events(per_file, seed=f"c{i}"))
+    return root / "logs"
+
+
+def outcome(conversion) -> tuple:
+    """What a file's conversion amounts to: (name, skipped, failed, events, documents' lines)."""
+    converted = conversion.converted
+    if converted is None:
+        return conversion.source.name, None, conversion.failed, None, None
+    lines = [converted.line(i) for i in range(converted.documents)]
+    return conversion.source.name, converted.skipped, conversion.failed, converted.events, lines
+
+
+def test_worker_processes_give_the_same_lines_in_the_same_order_as_one_process(tmp_path):
+    logs = trail_folder(tmp_path, files=30)
+    (logs / "notes.txt").write_text("not a log")                       # skipped by name, in place
+    write_trail_file(logs / "010b.json.gz", [event(eventTime="yesterday")])  # an event that fails
+    (logs / "011b.json.gz").write_bytes(b"\x1f\x8b not really gzip")     # a file that is skipped
+
+    with Converter(OPTIONS, processes=0) as here:
+        expected = [outcome(c) for c in here.convert(local_files([logs]))]
+    with Converter(OPTIONS, processes=2) as pool:
+        got = [outcome(c) for c in pool.convert(local_files([logs]))]
+        assert pool._pool is not None, "the files went to worker processes"
+    assert got == expected
+    assert [name for name, *_ in got] == sorted(name for name, *_ in got)
+    by_name = {Path(name).name: rest for name, *rest in got}
+    assert by_name["notes.txt"][0].startswith("not a CloudTrail log file name")
+    assert by_name["011b.json.gz"][0].startswith("corrupt gzip")
+    assert by_name["010b.json.gz"][2] == 1 and by_name["010b.json.gz"][3] == []
+
+
+def test_failures_carry_the_original_event_and_documents_know_their_position(tmp_path):
+    events = [event(eventID="a"), event(eventID="b", eventTime="not a time"), event(eventID="c")]
+    converted = convert_file("x.json", orjson.dumps({"Records": events}), OPTIONS)
+    assert converted.events == 3 and converted.documents == 2
+    [(position, reason, original)] = converted.failures
+    assert (position, original["eventID"]) == (1, "b") and "no usable eventTime" in reason
+    assert list(converted.positions()) == [0, 2]
+    action = orjson.loads(converted.line(1).split(b"\n")[0])
+    assert action == {"create": {"_index": "conv-2024.05", "_id": "c"}}
+
+
+def test_an_unreadable_file_fails_alone_whichever_process_reads_it(tmp_path):
+    logs = trail_folder(tmp_path, files=8)
+    files = list(local_files([logs]))
+    Path(files[5].path).unlink()   # listed, then gone before a worker reads it
+
+    def reset() -> bytes:
+        raise ConnectionError("reset by peer")
+
+    s3_like = SourceFile("s3://bucket/k.json.gz", read=reset)  # read in this process, like an S3 download
+    with Converter(OPTIONS, processes=2) as pool:
+        got = {c.source.name: c for c in pool.convert([*files, s3_like])}
+    assert len(got) == 9
+    assert got[files[5].name].failed.startswith("could not read: [Errno 2]")
+    assert got["s3://bucket/k.json.gz"].failed == "could not read: reset by peer"
+    assert all(c.converted.documents == 40 for name, c in got.items() if name not in (files[5].name, "s3://bucket/k.json.gz"))
+
+
+def _children_reading(path: str) -> list[int]:
+    """Processes started by this one that have ``path`` open."""
+    me, found = os.getpid(), []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) != me:
+                continue
+            if any(os.readlink(fd) == path for fd in (proc / "fd").iterdir()):
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_a_file_that_kills_its_worker_fails_alone_and_the_rest_convert(tmp_path):
+    """A worker that dies (here: SIGKILLed whenever it is reading one file, a FIFO nobody
+    writes, as the OOM killer would end it) loses every batch in flight; the converter
+    starts new workers, retries file by file, fails only that file with the reason, and
+    converts every other file exactly once, in order."""
+    logs = trail_folder(tmp_path, files=20)
+    poison = logs / "007b.json.gz"
+    os.mkfifo(poison)
+    writer = os.open(poison, os.O_RDWR)  # held open, so a reader's open succeeds and its read waits
+    stop = threading.Event()
+    kills: list[int] = []
+
+    def killer() -> None:
+        while not stop.is_set():
+            for pid in _children_reading(str(poison)):
+                os.kill(pid, signal.SIGKILL)   # a worker this test's converter started
+                kills.append(pid)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        with Converter(OPTIONS, processes=2) as pool:
+            got = [outcome(c) for c in pool.convert(local_files([logs]))]
+    finally:
+        stop.set()
+        thread.join()
+        os.close(writer)
+    assert len(kills) >= 2, "killed in its batch, then again when converted alone"
+    names = [Path(name).name for name, *_ in got]
+    assert names == sorted(p.name for p in logs.iterdir())
+    failed = {Path(name).name: why for name, _, why, *_ in got if why}
+    assert list(failed) == ["007b.json.gz"]
+    assert failed["007b.json.gz"].startswith("could not convert: the process converting it stopped")
+    assert all(events == 40 and len(lines) == 40 for name, _, why, events, lines in got if not why)
+
+
+def test_bulk_bodies_are_the_same_with_and_without_worker_processes(tmp_path):
+    logs = trail_folder(tmp_path, files=15, per_file=150)
+    one = list(bulk_bodies(local_files([logs]), processes=0, chunk_size=400, max_chunk_bytes=300_000))
+    two = list(bulk_bodies(local_files([logs]), processes=2, chunk_size=400, max_chunk_bytes=300_000))
+    assert one == two
+    assert sum(n for n, _ in one) == 15 * 150
+    assert all(n <= 400 and len(body) <= 300_000 for n, body in one)
+    assert len({n for n, _ in one}) > 1, "chunks were cut by bytes as well as by count"
+
+
+def test_a_single_document_larger_than_the_byte_limit_goes_alone(tmp_path):
+    big = event(eventID="big", requestParameters={"policy": "x" * 50_000})
+    write_trail_file(tmp_path / "a.json.gz", [event(eventID="1"), big, event(eventID="2")])
+    chunks = list(bulk_bodies(local_files([tmp_path]), processes=0, max_chunk_bytes=10_000))
+    assert [n for n, _ in chunks] == [1, 1, 1]
+    assert b'"big"' in chunks[1][1]
+
+
+def test_default_processes_follow_the_cores():
+    cores = len(os.sched_getaffinity(0))
+    assert convert.default_processes() == (0 if cores < 2 else min(cores, convert.MAX_DEFAULT_PROCESSES))
+
+
+def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path):
+    """Spawned workers import the main module again; a script that imports at top level
+    without `if __name__ == "__main__":` cannot start them. The error says what to do."""
+    logs = trail_folder(tmp_path, files=8, per_file=5)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from provision.importer import bulk_bodies\n"
+        "from provision.records import local_files\n"
+        f"print(sum(n for n, _ in bulk_bodies(local_files([{str(logs)!r}]), processes=2)))\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode != 0
+    assert "Could not start processes to convert files" in result.stderr
+    assert 'if __name__ == "__main__":' in result.stderr and "processes=0" in result.stderr
+
+
+def test_processes_option_of_the_cli_is_checked():
+    ctstack = str(Path(sys.executable).parent / "ctstack")
+    result = subprocess.run([ctstack, "import", "/nonexistent", "--processes", "-1"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--processes" in result.stderr
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tmp_path, processes):
+    """Against the real node: documents Elasticsearch refuses go to the dead-letter file with
+    their original event, which the importer finds again from the bytes a worker read."""
+    from provision.importer import run_import
+
+    logs = trail_folder(tmp_path, files=10, per_file=30)
+    write_trail_file(logs / "004b.json.gz", [event(eventID=f"jun-{processes}", eventTime="2024-06-01T00:00:00Z"),
+                                             event(eventID=f"may-{processes}")])
+    write_trail_file(logs / "005b.json.gz", [event(eventID=f"bad-{processes}", eventTime="")])
+    index = f"{index_prefix}-2024.06"
+    es.indices.create(index=index, mappings={"properties": {"cloud": {"properties": {"region": {"type": "long"}}}}})
+    summary = run_import(es, local_files([logs]), index_prefix=index_prefix, processes=processes,
+                         dead_letter_path=tmp_path / "dead.ndjson")
+    assert summary.to_dict()["convert_processes"] == processes
+    assert summary.events_read == 10 * 30 + 3
+    assert (summary.events_indexed, summary.events_failed) == (10 * 30 + 1, 2)
+    dead = {d["event"]["eventID"]: d for d in map(orjson.loads, (tmp_path / "dead.ndjson").read_bytes().splitlines())}
+    assert set(dead) == {f"jun-{processes}", f"bad-{processes}"}
+    assert "rejected by Elasticsearch" in dead[f"jun-{processes}"]["reason"]
+    assert dead[f"jun-{processes}"]["source"].endswith("004b.json.gz")
+    assert "no usable eventTime" in dead[f"bad-{processes}"]["reason"]
