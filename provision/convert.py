@@ -30,9 +30,10 @@ from provision.records import SkipFile, SourceFile, decode_events
 # Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
 # than conversion sets the pace). With one core, files convert in the importing process.
 MAX_DEFAULT_PROCESSES = 4
-# Files converted in the importing process before worker processes start: an import of a
-# few files is over before workers would have started.
-POOL_AFTER_FILES = 3
+# Bytes (as read, mostly gzipped) converted in the importing process before worker processes
+# start: a small import (~10,000 events) is over before workers would have started, and
+# pays nothing for them.
+POOL_AFTER_BYTES = 2 * 1024 * 1024
 # Files go to workers in batches of about this many (compressed) bytes, so the cost of a
 # round trip to a worker is paid per batch, not per file (most CloudTrail files are small).
 BATCH_BYTES = 256 * 1024
@@ -213,19 +214,21 @@ class Converter:
     handing results back in file order. A worker that dies (killed, out of memory) fails
     only the file it was converting, with the reason; the rest are converted again."""
 
-    def __init__(self, options: ConvertOptions, processes: int | None = None) -> None:
+    def __init__(self, options: ConvertOptions, processes: int | None = None,
+                 pool_after_bytes: int | None = None) -> None:
         self.options = options
         self.processes = default_processes() if processes is None else max(0, processes)
+        self.pool_after_bytes = POOL_AFTER_BYTES if pool_after_bytes is None else pool_after_bytes
         self._pool: ProcessPoolExecutor | None = None
         self._window: deque[_Batch] = deque()
 
     def convert(self, files: Iterable[SourceFile]) -> Iterator[FileConversion]:
         batch = _Batch()
-        seen = 0
+        converted_here = 0
         for source in files:
-            seen += 1
-            if self.processes == 0 or (self._pool is None and seen <= POOL_AFTER_FILES):
+            if self.processes == 0 or (self._pool is None and converted_here < self.pool_after_bytes):
                 conversion = self._read(source)
+                converted_here += len(conversion.raw or b"")
                 if conversion.converted is None and conversion.failed is None:
                     result = convert_or_reason(source.name, conversion.raw, self.options)
                     if isinstance(result, str):

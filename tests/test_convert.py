@@ -47,7 +47,7 @@ def test_worker_processes_give_the_same_lines_in_the_same_order_as_one_process(t
 
     with Converter(OPTIONS, processes=0) as here:
         expected = [outcome(c) for c in here.convert(local_files([logs]))]
-    with Converter(OPTIONS, processes=2) as pool:
+    with Converter(OPTIONS, processes=2, pool_after_bytes=0) as pool:
         got = [outcome(c) for c in pool.convert(local_files([logs]))]
         assert pool._pool is not None, "the files went to worker processes"
     assert got == expected
@@ -78,7 +78,7 @@ def test_an_unreadable_file_fails_alone_whichever_process_reads_it(tmp_path):
         raise ConnectionError("reset by peer")
 
     s3_like = SourceFile("s3://bucket/k.json.gz", read=reset)  # read in this process, like an S3 download
-    with Converter(OPTIONS, processes=2) as pool:
+    with Converter(OPTIONS, processes=2, pool_after_bytes=0) as pool:
         got = {c.source.name: c for c in pool.convert([*files, s3_like])}
     assert len(got) == 9
     assert got[files[5].name].failed.startswith("could not read: [Errno 2]")
@@ -122,7 +122,7 @@ def test_a_file_that_kills_its_worker_fails_alone_and_the_rest_convert(tmp_path)
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     try:
-        with Converter(OPTIONS, processes=2) as pool:
+        with Converter(OPTIONS, processes=2, pool_after_bytes=0) as pool:
             got = [outcome(c) for c in pool.convert(local_files([logs]))]
     finally:
         stop.set()
@@ -137,7 +137,17 @@ def test_a_file_that_kills_its_worker_fails_alone_and_the_rest_convert(tmp_path)
     assert all(events == 40 and len(lines) == 40 for name, _, why, events, lines in got if not why)
 
 
-def test_bulk_bodies_are_the_same_with_and_without_worker_processes(tmp_path):
+def test_a_small_import_converts_in_the_importing_process(tmp_path):
+    """Under POOL_AFTER_BYTES read, no worker is started: a few files pay nothing for them."""
+    logs = trail_folder(tmp_path, files=6)
+    with Converter(OPTIONS, processes=2) as converter:
+        got = [outcome(c) for c in converter.convert(local_files([logs]))]
+        assert converter._pool is None
+    assert len(got) == 6 and all(events == 40 for _, _, _, events, _ in got)
+
+
+def test_bulk_bodies_are_the_same_with_and_without_worker_processes(tmp_path, monkeypatch):
+    monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     logs = trail_folder(tmp_path, files=15, per_file=150)
     one = list(bulk_bodies(local_files([logs]), processes=0, chunk_size=400, max_chunk_bytes=300_000))
     two = list(bulk_bodies(local_files([logs]), processes=2, chunk_size=400, max_chunk_bytes=300_000))
@@ -166,6 +176,8 @@ def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path):
     logs = trail_folder(tmp_path, files=8, per_file=5)
     script = tmp_path / "unguarded.py"
     script.write_text(
+        "import provision.convert\n"
+        "provision.convert.POOL_AFTER_BYTES = 0\n"
         "from provision.importer import bulk_bodies\n"
         "from provision.records import local_files\n"
         f"print(sum(n for n, _ in bulk_bodies(local_files([{str(logs)!r}]), processes=2)))\n")
@@ -183,11 +195,12 @@ def test_processes_option_of_the_cli_is_checked():
 
 
 @pytest.mark.parametrize("processes", [0, 2])
-def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tmp_path, processes):
+def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tmp_path, processes, monkeypatch):
     """Against the real node: documents Elasticsearch refuses go to the dead-letter file with
     their original event, which the importer finds again from the bytes a worker read."""
     from provision.importer import run_import
 
+    monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     logs = trail_folder(tmp_path, files=10, per_file=30)
     write_trail_file(logs / "004b.json.gz", [event(eventID=f"jun-{processes}", eventTime="2024-06-01T00:00:00Z"),
                                              event(eventID=f"may-{processes}")])

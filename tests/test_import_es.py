@@ -174,12 +174,15 @@ def test_bad_fields_profile_is_a_clear_error(shared_data):
     assert result.returncode == 1 and "--fields must be one of" in result.stderr
 
 
-def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(private_es_node, tmp_path):
+@pytest.mark.parametrize("processes", [0, 2])
+def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(private_es_node, tmp_path, processes, monkeypatch):
     """Kill the node after the first files are in: the run stops with every event read
     accounted for and a non-zero verdict; after a restart the same import completes and the
-    index holds each event exactly once."""
+    index holds each event exactly once. With files converted here, and in worker processes."""
+    from provision import convert
     from provision.connection import EsConfig, client
 
+    monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     for i in range(40):
         write_trail_file(tmp_path / "logs" / f"{i:03d}.json.gz", many_events(500, seed=f"f{i}"))
     es = client(EsConfig(url=private_es_node.url), request_timeout=10)
@@ -192,7 +195,7 @@ def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(pri
             killed.append(summary.events_indexed)
 
     first = run_import(es, local_files([tmp_path / "logs"]), index_prefix="kill", progress=kill_after_some,
-                       dead_letter_path=tmp_path / "dead1.ndjson")
+                       dead_letter_path=tmp_path / "dead1.ndjson", processes=processes)
     assert killed, "the node was never killed"
     assert first.aborted and "Cannot reach Elasticsearch" in first.aborted
     assert not first.ok
@@ -203,7 +206,7 @@ def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(pri
     private_es_node.restart()
     es = client(EsConfig(url=private_es_node.url))
     second = run_import(es, local_files([tmp_path / "logs"]), index_prefix="kill",
-                        dead_letter_path=tmp_path / "dead2.ndjson")
+                        dead_letter_path=tmp_path / "dead2.ndjson", processes=processes)
     assert second.ok and second.events_failed == 0
     assert second.events_read == 40 * 500
     assert second.events_indexed + second.events_duplicate == 40 * 500
