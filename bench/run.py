@@ -43,12 +43,11 @@ sys.path.insert(0, str(REPO))  # run from a checkout: provision/ and tests/suppo
 
 import orjson  # noqa: E402
 
-from provision import importer  # noqa: E402
+# Only light modules at the top: converting processes import this file again (as spawned
+# workers import the main module), and the Elasticsearch client is imported where it is used.
 from provision.convert import default_processes  # noqa: E402
-from provision.connection import EsConfig, client, server_version  # noqa: E402
 from provision.generate import SAMPLE_SEED, write_sample  # noqa: E402
 from provision.records import SourceFile, is_digest_name, local_files  # noqa: E402
-from provision.template import install_template  # noqa: E402
 
 INDEX_PREFIX = "ctstack-bench"
 SEED_SCRIPT_EPS = 36      # the 2014 script: one `zcat | jq` and one curl per record
@@ -123,6 +122,8 @@ def pipeline(files: Iterable[SourceFile], sink: Callable[[bytes], None], *, pref
     to_document, ids, chunking, serialisation); ``sink`` gets each body instead of Elasticsearch.
     ``processes`` convert, as in an import (None: the import's default). Returns (documents,
     bodies, wall seconds, CPU seconds of this process and its converting processes)."""
+    from provision import importer
+
     docs = bodies = 0
     started, cpu = time.perf_counter(), _cpu_with_children()
     for count, body in importer.bulk_bodies(files, index_prefix=prefix, profile=profile, processes=processes):
@@ -352,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"profiling the pipeline -> {args.profile}")
         result["profile"] = str(args.profile)
         profile_pipeline(files, args.profile, args.index_prefix)
+
+    from provision.connection import EsConfig, client, server_version
+    from provision.template import install_template
 
     node = None
     url = args.es_url

@@ -206,7 +206,8 @@ class _Run:
             if state is None:
                 continue
             converted = state.converted
-            body, ends, total = converted.body, converted.ends, converted.documents
+            # Chunks take views of the file's body: its bytes are copied once, into the request.
+            body, ends, total = memoryview(converted.body), converted.ends, converted.documents
             i = 0
             while i < total:
                 chunk = self.building
