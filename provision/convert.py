@@ -219,6 +219,7 @@ class Converter:
         self.options = options
         self.processes = default_processes() if processes is None else max(0, processes)
         self.pool_after_bytes = POOL_AFTER_BYTES if pool_after_bytes is None else pool_after_bytes
+        self.workers_started = 0  # worker processes that were started (0: all converted here)
         self._pool: ProcessPoolExecutor | None = None
         self._window: deque[_Batch] = deque()
 
@@ -289,6 +290,7 @@ class Converter:
                                          initializer=_worker_start)
         try:
             self._pool.submit(_worker_ready).result(timeout=WORKER_START_TIMEOUT)
+            self.workers_started = max(self.workers_started, self.processes)
         except (BrokenProcessPool, TimeoutError) as err:
             self._stop_pool(wait=False)
             raise CtstackError(

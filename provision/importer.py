@@ -173,7 +173,6 @@ class _Run:
         self.chunk_size = chunk_size
         self.max_chunk_bytes = max_chunk_bytes
         self.summary = ImportSummary()
-        self.summary.extra["convert_processes"] = self.converter.processes
         self.indices: set[str] = set()
         self.building = _Chunk()
         # The file being cut into chunks, and its first document not yet in one.
@@ -375,6 +374,7 @@ def run_import(
         run.converter.close()
         dead.close()
     summary = run.summary
+    summary.extra["convert_processes"] = run.converter.workers_started
     summary.indices = sorted(run.indices)
     summary.dead_letter = str(dead.path) if dead.used else None
     if summary.events_indexed and summary.aborted is None:

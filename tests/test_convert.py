@@ -217,3 +217,25 @@ def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tm
     assert "rejected by Elasticsearch" in dead[f"jun-{processes}"]["reason"]
     assert dead[f"jun-{processes}"]["source"].endswith("004b.json.gz")
     assert "no usable eventTime" in dead[f"bad-{processes}"]["reason"]
+
+
+def test_the_ctstack_command_imports_through_worker_processes(es, es_url, index_prefix, tmp_path):
+    """`ctstack import` as a user runs it (the console script, whose module spawned workers
+    import again) on more than POOL_AFTER_BYTES of logs: the workers start, every event is
+    indexed once, and a second run finds them all present."""
+    from provision.generate import write_sample
+
+    stats = write_sample(tmp_path / "trail", events=15_000, seed=3)
+    assert stats.compressed_bytes > convert.POOL_AFTER_BYTES, "enough logs for the workers to start"
+    ctstack = str(Path(sys.executable).parent / "ctstack")
+    command = [ctstack, "import", str(tmp_path / "trail"), "--json", "--processes", "2",
+               "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "dead.ndjson")]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    summary = orjson.loads(first.stdout)
+    assert summary["convert_processes"] == 2, "the workers started"
+    assert summary["events_read"] == summary["events_indexed"] == 15_000
+    es.indices.refresh(index=f"{index_prefix}-*")
+    assert es.count(index=f"{index_prefix}-*")["count"] == 15_000
+    second = orjson.loads(subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path).stdout)
+    assert (second["events_indexed"], second["events_duplicate"]) == (0, 15_000)
