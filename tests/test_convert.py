@@ -239,3 +239,25 @@ def test_the_ctstack_command_imports_through_worker_processes(es, es_url, index_
     assert es.count(index=f"{index_prefix}-*")["count"] == 15_000
     second = orjson.loads(subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path).stdout)
     assert (second["events_indexed"], second["events_duplicate"]) == (0, 15_000)
+
+
+def test_workers_of_the_ctstack_script_do_not_import_the_cli(tmp_path):
+    """Spawned workers import the main script again; the `ctstack` script's entry module
+    imports nothing, so a worker holds no CLI, no Elasticsearch client (quick to start)."""
+    script = tmp_path / "like_ctstack.py"
+    script.write_text(
+        "import sys\n"
+        "from provision.entry import main\n"
+        "def loaded():\n"
+        "    import sys\n"
+        "    return sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'elasticsearch', 'provision'))\n"
+        "if __name__ == '__main__':\n"
+        "    import multiprocessing\n"
+        "    from concurrent.futures import ProcessPoolExecutor\n"
+        "    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn')) as pool:\n"
+        "        print(pool.submit(loaded).result())\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['provision', 'provision.entry']"
+    entry = (Path(sys.executable).parent / "ctstack").read_text()
+    assert "from provision.entry import main" in entry
