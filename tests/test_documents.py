@@ -119,6 +119,17 @@ def test_access_key_ids_are_never_stored_unless_asked():
     assert "ASIAEXAMPLE" in kept[F.CT_ORIGINAL]
 
 
+def test_access_key_ids_are_removed_from_unknown_fields_and_the_bulk_line_too():
+    from provision.documents import document_and_line
+
+    odd = event(brandNewField={"session": {"accessKeyId": "ASIAINUNKNOWN"}, "keep": 1})
+    doc, line = document_and_line(odd, "standard", False, "s3://b/k.json.gz")
+    assert doc[F.CT_UNMAPPED] == {"brandNewField": {"session": {}, "keep": 1}}
+    assert b"ASIA" not in line and orjson.loads(line) == doc
+    kept, kept_line = document_and_line(odd, "standard", True)
+    assert b"ASIAINUNKNOWN" in kept_line
+
+
 def test_unknown_top_level_fields_are_kept_unmapped():
     doc = to_document(event(brandNewField={"a": 1}, anotherOne="x"))
     assert doc[F.CT_UNMAPPED] == {"brandNewField": {"a": 1}, "anotherOne": "x"}
