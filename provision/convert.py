@@ -104,7 +104,6 @@ def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFil
         events = decode_events(name, raw)
     except SkipFile as skip:
         return ConvertedFile(skipped=skip.reason)
-    del raw
     dumps = orjson.dumps
     event_id = classify.event_id
     prefix, profile, keep = options.index_prefix, options.profile, options.keep_access_keys
@@ -166,16 +165,6 @@ def _worker_ready() -> bool:
     return True
 
 
-def action_of(line: bytes) -> dict:
-    """The bulk action of a document's lines: {"_index": ..., "_id": ...}."""
-    return orjson.loads(line[:line.index(b"\n")])["create"]
-
-
-def events_of(name: str, raw: bytes) -> list:
-    """The events of a file, decoded again (to write originals to the dead-letter file)."""
-    return decode_events(name, raw)
-
-
 @dataclass
 class FileConversion:
     """One file as :meth:`Converter.convert` hands it back, in the order the files came."""
@@ -185,10 +174,19 @@ class FileConversion:
     converted: ConvertedFile | None = None
     failed: str | None = None              # could not be read or converted at all
 
+    def settle(self, result: ConvertedFile | str, raw: bytes | None = None) -> None:
+        """Record a conversion's result (or why there is none) and the bytes a worker read."""
+        if isinstance(result, str):
+            self.failed, self.raw = result, None
+        else:
+            self.converted = result
+            if raw is not None:
+                self.raw = raw
+
 
 class _Batch:
-    """Files on their way through a worker, in order; ``done`` holds those that needed none
-    (skipped, unreadable) so they keep their place."""
+    """Files on their way through a worker, in order: ``conversions`` all of them (those that
+    need no worker, skipped or unreadable, keep their place), ``to_convert`` those sent."""
 
     __slots__ = ("conversions", "to_convert", "raw_bytes", "future")
 
@@ -231,11 +229,7 @@ class Converter:
                 conversion = self._read(source)
                 converted_here += len(conversion.raw or b"")
                 if conversion.converted is None and conversion.failed is None:
-                    result = convert_or_reason(source.name, conversion.raw, self.options)
-                    if isinstance(result, str):
-                        conversion.failed, conversion.raw = result, None
-                    else:
-                        conversion.converted = result
+                    conversion.settle(convert_or_reason(source.name, conversion.raw, self.options))
                 yield conversion
                 continue
             # A local file is read by the worker converting it, which saves this process
@@ -310,12 +304,7 @@ class Converter:
             except BrokenProcessPool:
                 results = self._after_broken_pool(batch)
             for conversion, (result, raw) in zip(batch.to_convert, results):
-                if isinstance(result, str):
-                    conversion.failed, conversion.raw = result, None
-                else:
-                    conversion.converted = result
-                    if raw is not None:
-                        conversion.raw = raw
+                conversion.settle(result, raw)
         yield from batch.conversions
 
     def _after_broken_pool(self, batch: _Batch) -> list[tuple[ConvertedFile | str, bytes | None]]:

@@ -28,9 +28,9 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from provision import settings
 from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
-from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion, events_of
+from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
 from provision.documents import PROFILES
-from provision.records import SourceFile, local_files
+from provision.records import SourceFile, decode_events, local_files
 from provision.s3layout import is_s3_url
 from provision.template import install_template
 
@@ -130,7 +130,7 @@ class _File:
         """The original event of the file's ``document``-th document (for the dead-letter
         file: rare, so the file is decoded again rather than kept decoded)."""
         if self._events is None:
-            self._events = events_of(self.source.name, self.raw)
+            self._events = decode_events(self.source.name, self.raw)
         return self._events[self.positions[document]]
 
     def release(self) -> None:
