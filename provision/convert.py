@@ -18,6 +18,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import orjson
@@ -25,7 +26,7 @@ import orjson
 from provision import classify
 from provision.documents import DocumentError, document_and_line, index_for
 from provision.errors import CtstackError
-from provision.records import SkipFile, SourceFile, decode_events
+from provision.records import SkipFile, SourceFile, decode_events, read_bytes
 
 # Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
 # than conversion sets the pace). With one core, files convert in the importing process.
@@ -138,13 +139,8 @@ def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: Co
         if raw is not None:
             results.append((convert_or_reason(name, raw, options), None))
             continue
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read()
-        except (OSError, MemoryError) as err:
-            results.append((f"could not read: {err or type(err).__name__}", None))
-            continue
-        results.append((convert_or_reason(name, raw, options), raw))
+        raw, failed = read_bytes(SourceFile(name, Path(path).read_bytes))
+        results.append((failed, None) if failed is not None else (convert_or_reason(name, raw, options), raw))
     return results
 
 
@@ -261,11 +257,8 @@ class Converter:
     def _read(source: SourceFile) -> FileConversion:
         if source.skip_reason:
             return FileConversion(source, converted=ConvertedFile(skipped=source.skip_reason))
-        try:
-            raw = source.read()
-        except Exception as err:  # a source's own failure (permission, network): counted, not fatal
-            return FileConversion(source, failed=f"could not read: {err}")
-        return FileConversion(source, raw)
+        raw, failed = read_bytes(source)
+        return FileConversion(source, raw, failed=failed)
 
     def _send(self, batch: _Batch) -> None:
         if batch.to_convert:

@@ -114,7 +114,7 @@ class DeadLetter:
 class _File:
     """Bookkeeping for one file while its documents are in flight."""
 
-    __slots__ = ("source", "outcome", "pending", "read_done", "raw", "converted", "positions", "_events")
+    __slots__ = ("source", "outcome", "pending", "read_done", "raw", "converted", "_events")
 
     def __init__(self, source: SourceFile) -> None:
         self.source = source
@@ -123,15 +123,15 @@ class _File:
         self.read_done = False
         self.raw: bytes | None = None                  # the file as read, and ...
         self.converted: ConvertedFile | None = None    # ... its bulk lines, until all are answered for
-        self.positions: Any = ()                       # document number -> its event's position in the file
-        self._events: list | None = None
+        self._events: list | None = None               # document number -> original event, when needed
 
     def event(self, document: int) -> Any:
         """The original event of the file's ``document``-th document (for the dead-letter
         file: rare, so the file is decoded again rather than kept decoded)."""
         if self._events is None:
-            self._events = decode_events(self.source.name, self.raw)
-        return self._events[self.positions[document]]
+            events = decode_events(self.source.name, self.raw)
+            self._events = [events[position] for position in self.converted.positions()]
+        return self._events[document]
 
     def release(self) -> None:
         self.raw = self.converted = self._events = None
@@ -253,7 +253,6 @@ class _Run:
             if converted.documents:
                 self.indices.update(converted.indices)
                 state.raw, state.converted = conversion.raw, converted
-                state.positions = converted.positions()
                 state.pending = converted.documents
                 self.current, self.current_next = state, 0
                 return state
@@ -290,18 +289,30 @@ class _Run:
         message = f"not imported: {reason}"
         for chunk in [*unanswered, self.building]:
             for state, first, count in chunk.segments:
-                for document in range(first, first + count):
-                    self.fail(state, state.event(document), message)
-                state.pending -= count
+                self._fail_documents(state, first, count, message)
         self.building = _Chunk()
         state = self.current
         if state is not None:
-            total = state.converted.documents
-            for document in range(self.current_next, total):
-                self.fail(state, state.event(document), message)
-            state.pending -= total - self.current_next
+            self._fail_documents(state, self.current_next, state.converted.documents - self.current_next, message)
             state.read_done = True
             self.current, self.current_next = None, 0
+
+    def _fail_documents(self, state: _File, first: int, count: int, reason: str) -> None:
+        for document in range(first, first + count):
+            self.fail(state, state.event(document), reason)
+        state.pending -= count
+
+    # -- the run's lifetime ----------------------------------------------------------------
+    def __enter__(self) -> _Run:
+        self._gc_threshold = gc.get_threshold()
+        gc.set_threshold(*IMPORT_GC_THRESHOLD)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Restore the GC setting, stop the converting workers, close the dead-letter file."""
+        gc.set_threshold(*self._gc_threshold)
+        self.converter.close()
+        self.dead.close()
 
 
 def _error_text(status: int, error: Any) -> str:
@@ -351,28 +362,24 @@ def run_import(
     # here, in this thread, in the order the chunks were sent.
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctstack-bulk")
     on_the_wire: deque[tuple[_Chunk, Future]] = deque()
-    gc_threshold = gc.get_threshold()
-    gc.set_threshold(*IMPORT_GC_THRESHOLD)
-    try:
-        for chunk in run.chunks(files):
-            on_the_wire.append((chunk, sender.submit(_send_chunk, es, chunk, max_retries, initial_backoff)))
-            while len(on_the_wire) > 1:
+    with run:
+        try:
+            for chunk in run.chunks(files):
+                on_the_wire.append((chunk, sender.submit(_send_chunk, es, chunk, max_retries, initial_backoff)))
+                while len(on_the_wire) > 1:
+                    _settle_oldest(run, on_the_wire)
+            while on_the_wire:
                 _settle_oldest(run, on_the_wire)
-        while on_the_wire:
-            _settle_oldest(run, on_the_wire)
-    except (TransportError, ApiError) as err:
-        unanswered = []
-        for chunk, future in on_the_wire:  # chunks sent before the failure may still have been acknowledged
-            try:
-                run.apply(chunk, future.result())
-            except (TransportError, ApiError):
-                unanswered.append(chunk)
-        run.abort(describe_error(err, EsConfig(url=_es_url(es))), unanswered)
-    finally:
-        gc.set_threshold(*gc_threshold)
-        sender.shutdown(wait=True, cancel_futures=True)  # on an error, queued chunks are not sent
-        run.converter.close()
-        dead.close()
+        except (TransportError, ApiError) as err:
+            unanswered = []
+            for chunk, future in on_the_wire:  # chunks sent before the failure may still have been acknowledged
+                try:
+                    run.apply(chunk, future.result())
+                except (TransportError, ApiError):
+                    unanswered.append(chunk)
+            run.abort(describe_error(err, EsConfig(url=_es_url(es))), unanswered)
+        finally:
+            sender.shutdown(wait=True, cancel_futures=True)  # on an error, queued chunks are not sent
     summary = run.summary
     summary.extra["convert_processes"] = run.converter.workers_started
     summary.indices = sorted(run.indices)
@@ -502,15 +509,9 @@ def bulk_bodies(
     inspecting what an import would send."""
     dead = DeadLetter(os.devnull)
     run = _Run(index_prefix, profile, keep_access_keys, dead, None, None, processes, chunk_size, max_chunk_bytes)
-    gc_threshold = gc.get_threshold()
-    gc.set_threshold(*IMPORT_GC_THRESHOLD)
-    try:
+    with run:
         for chunk in run.chunks(files):
             yield chunk.count, chunk.body()
             for state, _first, count in chunk.segments:  # nothing is sent, so nothing awaits an answer
                 state.pending -= count
                 run.finish_if_done(state)
-    finally:
-        gc.set_threshold(*gc_threshold)
-        run.converter.close()
-        dead.close()

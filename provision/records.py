@@ -112,17 +112,25 @@ class FileRead:
     failed: str | None = None   # the file could not be read at all (permission, network)
 
 
+def read_bytes(source: SourceFile) -> tuple[bytes | None, str | None]:
+    """(the source's bytes, None), or (None, why they could not be read). A source's own
+    failure (permission, network, memory) is reported, not raised: one bad file never
+    stops a run."""
+    try:
+        return source.read(), None
+    except Exception as err:
+        return None, f"could not read: {err or type(err).__name__}"
+
+
 def read_files(files: Iterable[SourceFile]) -> Iterator[FileRead]:
-    """Read and decode each file in turn. A source's own read failure is reported, not
-    raised, so one bad file never stops a run; only one file's bytes are held at a time."""
+    """Read and decode each file in turn; only one file's bytes are held at a time."""
     for source in files:
         if source.skip_reason:
             yield FileRead(source, skipped=source.skip_reason)
             continue
-        try:
-            raw = source.read()
-        except Exception as err:  # a source's own failure (permission, network): counted, not fatal
-            yield FileRead(source, failed=f"could not read: {err}")
+        raw, failed = read_bytes(source)
+        if failed is not None:
+            yield FileRead(source, failed=failed)
             continue
         try:
             events = decode_events(source.name, raw)
