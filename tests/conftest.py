@@ -18,17 +18,18 @@ from tests.support.esnode import EsNode, NodeError
 from tests.support.fake_kibana import FakeKibana
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data" / "cloudtrail"
+SAMPLE_DATA = REPO / "tests" / "data" / "cloudtrail"
 
 _ES_VERSION_KEY = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The public sample CloudTrail data beside the repo (../shared/data/cloudtrail)."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"sample data not found at {SHARED_DATA}: the repo expects ../shared beside it")
-    return SHARED_DATA
+def sample_data() -> Path:
+    """Public sample CloudTrail data shipped with the tests (tests/data/cloudtrail; sources,
+    licences and attribution in its README.md and NOTICE)."""
+    if not SAMPLE_DATA.is_dir():
+        pytest.fail(f"sample data not found at {SAMPLE_DATA}: the checkout is incomplete")
+    return SAMPLE_DATA
 
 
 @pytest.fixture(scope="session")
@@ -104,13 +105,6 @@ def kibana() -> Iterator[FakeKibana]:
         yield fake
     finally:
         fake.stop()
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    # Lets a CI without ../shared (a fork's GitHub workflow) run the rest: -m "not shared_data".
-    for item in items:
-        if "shared_data" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.shared_data)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -26,7 +26,7 @@ COMPARED = ("distinct_events", "console_events", "automation_candidates", "candi
 
 
 @pytest.fixture(scope="module")
-def sources(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+def sources(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The shared sample data plus a team's console activity, with an overlapping second trail
     (the same events delivered twice) and events without an eventID."""
     tmp_path = tmp_path_factory.mktemp("trails")
@@ -34,7 +34,7 @@ def sources(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list
     write_trail(tmp_path / "team", demo)
     no_id = [event("CreateEnvironment", "cloudshell.amazonaws.com", event_id=None, user="erin", time=f"2024-08-0{d}T12:00:00Z") for d in (1, 2)]
     write_trail(tmp_path / "overlap", demo[::7] + no_id + no_id, name="overlap", region="us-east-1")
-    return [str(shared_data), str(tmp_path)]
+    return [str(sample_data), str(tmp_path)]
 
 
 @pytest.fixture(scope="module")

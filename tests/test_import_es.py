@@ -46,9 +46,9 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           env={**os.environ, **(env or {})}, cwd=os.environ.get("TMPDIR", "/tmp"))
 
 
-def test_sample_data_imports_every_distinct_event_once_and_reimport_adds_nothing(es, es_url, index_prefix, shared_data, tmp_path):
-    expected = distinct_events(shared_data)
-    first = run_cli("import", str(shared_data), "--es-url", es_url, "--index-prefix", index_prefix,
+def test_sample_data_imports_every_distinct_event_once_and_reimport_adds_nothing(es, es_url, index_prefix, sample_data, tmp_path):
+    expected = distinct_events(sample_data)
+    first = run_cli("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
                     "--json", "--dead-letter", str(tmp_path / "dead.ndjson"))
     summary = json.loads(first.stdout)
     assert summary["events_read"] == summary["events_indexed"] + summary["events_duplicate"] + summary["events_failed"]
@@ -60,7 +60,7 @@ def test_sample_data_imports_every_distinct_event_once_and_reimport_adds_nothing
     assert first.returncode == 1  # failed events make the exit code say so
     assert es.count(index=f"{index_prefix}-*")["count"] == len(expected)
 
-    second = run_cli("import", str(shared_data), "--es-url", es_url, "--index-prefix", index_prefix,
+    second = run_cli("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
                      "--json", "--dead-letter", str(tmp_path / "dead2.ndjson"))
     again = json.loads(second.stdout)
     assert again["events_indexed"] == 0
@@ -68,14 +68,14 @@ def test_sample_data_imports_every_distinct_event_once_and_reimport_adds_nothing
     assert es.count(index=f"{index_prefix}-*")["count"] == len(expected)
 
 
-def test_clean_data_exits_zero_and_prints_a_summary_table(es_url, index_prefix, shared_data):
-    result = run_cli("import", str(shared_data / "cloud-snitch"), "--es-url", es_url, "--index-prefix", index_prefix)
+def test_clean_data_exits_zero_and_prints_a_summary_table(es_url, index_prefix, sample_data):
+    result = run_cli("import", str(sample_data / "cloud-snitch"), "--es-url", es_url, "--index-prefix", index_prefix)
     assert result.returncode == 0, result.stderr
     assert "events indexed" in result.stdout and "21" in result.stdout
 
 
-def test_every_edge_case_file_is_imported_or_skipped_with_a_reason(es, index_prefix, shared_data, tmp_path):
-    folder = shared_data / "edge-cases"
+def test_every_edge_case_file_is_imported_or_skipped_with_a_reason(es, index_prefix, sample_data, tmp_path):
+    folder = sample_data / "edge-cases"
     summary = run_import(es, local_files([folder]), index_prefix=index_prefix, dead_letter_path=tmp_path / "d.ndjson")
     assert_accounted(summary)
     on_disk = sorted(str(p) for p in folder.iterdir())
@@ -162,15 +162,15 @@ def test_template_is_installed_before_import_and_matches_only_its_prefix(es, ind
     es.indices.delete_index_template(name=name)
 
 
-def test_unreachable_elasticsearch_is_one_sentence_and_non_zero(shared_data):
-    result = run_cli("import", str(shared_data / "cloud-snitch"), "--es-url", "http://127.0.0.1:9")
+def test_unreachable_elasticsearch_is_one_sentence_and_non_zero(sample_data):
+    result = run_cli("import", str(sample_data / "cloud-snitch"), "--es-url", "http://127.0.0.1:9")
     assert result.returncode == 1
     assert "Cannot reach Elasticsearch at http://127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
 
 
-def test_bad_fields_profile_is_a_clear_error(shared_data):
-    result = run_cli("import", str(shared_data), "--fields", "everything")
+def test_bad_fields_profile_is_a_clear_error(sample_data):
+    result = run_cli("import", str(sample_data), "--fields", "everything")
     assert result.returncode == 1 and "--fields must be one of" in result.stderr
 
 

@@ -409,13 +409,13 @@ def test_cli_without_docker_prints_one_sentence_and_exits_non_zero(home, monkeyp
     assert "Traceback" not in result.output
 
 
-def test_up_against_an_existing_cluster_provisions_and_imports(es_config, es, index_prefix, shared_data, tmp_path, monkeypatch):
+def test_up_against_an_existing_cluster_provisions_and_imports(es_config, es, index_prefix, sample_data, tmp_path, monkeypatch):
     """The real post-up steps, end to end against the real Elasticsearch node: no Compose, the
     index template installed, the folder imported (no Kibana named, so none is provisioned)."""
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli.app, ["up", "--es-url", es_config.url, "--index-prefix", index_prefix,
-                                          "--import", str(shared_data / "cloud-snitch")])
+                                          "--import", str(sample_data / "cloud-snitch")])
     assert result.exit_code == 0, result.output
     assert es.indices.get_index_template(name=index_prefix)["index_templates"]
     assert es.count(index=f"{index_prefix}-*")["count"] == 21

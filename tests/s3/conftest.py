@@ -36,13 +36,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, moto: MotoS3, tmp_path: Path) -> Mo
 
 
 @pytest.fixture()
-def trail_bucket(aws_env: MotoS3, shared_data: Path) -> list[str]:
+def trail_bucket(aws_env: MotoS3, sample_data: Path) -> list[str]:
     """The sample data in CloudTrail's real layout, with an organisation trail, a digest
     file and an Insights file beside the logs. Returns the log keys."""
     s3 = aws_env.client()
     s3.create_bucket(Bucket=BUCKET)
-    keys = upload_tree(s3, BUCKET, shared_data / "stratus-red-team")
-    keys += upload_tree(s3, BUCKET, shared_data / "cloud-snitch")
+    keys = upload_tree(s3, BUCKET, sample_data / "stratus-red-team")
+    keys += upload_tree(s3, BUCKET, sample_data / "cloud-snitch")
     s3.put_object(Bucket=BUCKET, Key=DIGEST_KEY, Body=b'{"digestEndTime": "2025-03-06T03:30:00Z"}')
     s3.put_object(Bucket=BUCKET, Key=INSIGHT_KEY, Body=b'{"Records": []}')
     return sorted(keys)

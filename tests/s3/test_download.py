@@ -22,7 +22,7 @@ def policy(*statements: dict) -> dict:
     return {"Version": "2012-10-17", "Statement": [ALLOW_ALL, *statements]}
 
 
-def test_files_come_in_listing_order_with_their_bytes_and_etag(trail_bucket, shared_data: Path):
+def test_files_come_in_listing_order_with_their_bytes_and_etag(trail_bucket, sample_data: Path):
     source = S3Import([f"s3://{BUCKET}"], workers=4)
 
     files = list(source.files())
@@ -35,9 +35,9 @@ def test_files_come_in_listing_order_with_their_bytes_and_etag(trail_bucket, sha
     org_file = next(f for f in files if f.meta["key"] == ORG_KEY)
     assert org_file.name == f"s3://{BUCKET}/{ORG_KEY}"
     assert org_file.meta["etag"] and org_file.meta["size"] == org_file.size
-    assert org_file.read() == (shared_data / "cloud-snitch" / ORG_KEY).read_bytes()
+    assert org_file.read() == (sample_data / "cloud-snitch" / ORG_KEY).read_bytes()
     # The bytes are handed over once; asking again downloads the object again.
-    assert org_file.read() == (shared_data / "cloud-snitch" / ORG_KEY).read_bytes()
+    assert org_file.read() == (sample_data / "cloud-snitch" / ORG_KEY).read_bytes()
     assert source.stats["objects_downloaded"] == len(trail_bucket) + 1
 
 

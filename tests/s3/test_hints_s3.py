@@ -20,10 +20,10 @@ def compared(hints) -> dict:
     return {key: data[key] for key in ("events_read", "distinct_events", "console_events", "automation_candidates", "candidates", "console_actions", "activity")}
 
 
-def test_hints_from_a_bucket_equal_hints_from_the_same_files(trail_bucket: list[str], aws_env: MotoS3, tmp_path: Path, shared_data: Path) -> None:
+def test_hints_from_a_bucket_equal_hints_from_the_same_files(trail_bucket: list[str], aws_env: MotoS3, tmp_path: Path, sample_data: Path) -> None:
     write_trail(tmp_path / "team", demo_events())
     upload_tree(aws_env.client(), BUCKET, tmp_path / "team")
-    local = hints_from_sources([str(tmp_path / "team"), str(shared_data / "stratus-red-team"), str(shared_data / "cloud-snitch")], top=0)
+    local = hints_from_sources([str(tmp_path / "team"), str(sample_data / "stratus-red-team"), str(sample_data / "cloud-snitch")], top=0)
     remote = hints_from_sources([f"s3://{BUCKET}/"], top=0)
     assert remote.candidates
     assert compared(remote) == compared(local)

@@ -34,22 +34,22 @@ def import_json(es_url: str, prefix: str, *args: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_bucket_import_equals_a_folder_import_of_the_same_files(trail_bucket, es, es_url, index_prefix, shared_data):
+def test_bucket_import_equals_a_folder_import_of_the_same_files(trail_bucket, es, es_url, index_prefix, sample_data):
     from_s3, from_folder = f"{index_prefix}-s3", f"{index_prefix}-folder"
 
     summary = import_json(es_url, from_s3, f"s3://{BUCKET}")
-    folder = run_import(es, local_files([shared_data / "stratus-red-team", shared_data / "cloud-snitch"]), index_prefix=from_folder)
+    folder = run_import(es, local_files([sample_data / "stratus-red-team", sample_data / "cloud-snitch"]), index_prefix=from_folder)
 
     assert es.count(index=f"{from_s3}-*")["count"] == es.count(index=f"{from_folder}-*")["count"] == folder.events_indexed > 300
     assert summary["events_indexed"] == folder.events_indexed
     assert summary["files_read"] == summary["objects_listed"] == summary["objects_downloaded"] == len(trail_bucket)
     assert summary["objects_skipped_already_imported"] == 0
     assert summary["bytes_downloaded"] == sum(p.stat().st_size for d in ("stratus-red-team", "cloud-snitch")
-                                              for p in (shared_data / d).rglob("*.json.gz"))
+                                              for p in (sample_data / d).rglob("*.json.gz"))
     assert summary["files_skipped"] == 0  # the digest and Insights objects were never listed
 
 
-def test_second_run_downloads_nothing_and_a_new_object_alone_is_downloaded(trail_bucket, aws_env, es, es_url, index_prefix, shared_data):
+def test_second_run_downloads_nothing_and_a_new_object_alone_is_downloaded(trail_bucket, aws_env, es, es_url, index_prefix, sample_data):
     first = import_json(es_url, index_prefix, f"s3://{BUCKET}")
     second = import_json(es_url, index_prefix, f"s3://{BUCKET}")
 
@@ -57,7 +57,7 @@ def test_second_run_downloads_nothing_and_a_new_object_alone_is_downloaded(trail
     assert second["objects_downloaded"] == second["bytes_downloaded"] == second["events_read"] == 0
     assert second["objects_skipped_already_imported"] == len(trail_bucket)
 
-    new_file = shared_data / "trailscraper" / NEW_KEY.rsplit("/", 1)[1]
+    new_file = sample_data / "trailscraper" / NEW_KEY.rsplit("/", 1)[1]
     aws_env.client().put_object(Bucket=BUCKET, Key=NEW_KEY, Body=new_file.read_bytes())
     third = import_json(es_url, index_prefix, f"s3://{BUCKET}")
 
@@ -77,10 +77,10 @@ def test_full_downloads_everything_again_without_duplicating_events(trail_bucket
     assert es.count(index=f"{index_prefix}-*")["count"] == first["events_indexed"]
 
 
-def test_a_changed_object_is_downloaded_again(trail_bucket, aws_env, es_url, index_prefix, shared_data):
+def test_a_changed_object_is_downloaded_again(trail_bucket, aws_env, es_url, index_prefix, sample_data):
     import_json(es_url, index_prefix, f"s3://{BUCKET}")
     # Uploaded again with the same bytes: same ETag, nothing to do.
-    aws_env.client().put_object(Bucket=BUCKET, Key=ORG_KEY, Body=(shared_data / "cloud-snitch" / ORG_KEY).read_bytes())
+    aws_env.client().put_object(Bucket=BUCKET, Key=ORG_KEY, Body=(sample_data / "cloud-snitch" / ORG_KEY).read_bytes())
     same = import_json(es_url, index_prefix, f"s3://{BUCKET}")
     assert same["objects_downloaded"] == 0
 
@@ -100,8 +100,8 @@ def test_filters_list_only_the_wanted_day_through_the_cli(trail_bucket, es_url, 
     assert summary["s3_list_requests"] == 3
 
 
-def test_folders_and_buckets_mix_in_one_import(trail_bucket, es, es_url, index_prefix, shared_data):
-    summary = import_json(es_url, index_prefix, str(shared_data / "trailscraper"), f"s3://{BUCKET}/AWSLogs/o-1234abcde/")
+def test_folders_and_buckets_mix_in_one_import(trail_bucket, es, es_url, index_prefix, sample_data):
+    summary = import_json(es_url, index_prefix, str(sample_data / "trailscraper"), f"s3://{BUCKET}/AWSLogs/o-1234abcde/")
 
     assert summary["objects_downloaded"] == 1
     assert summary["files_read"] == 3 + 1  # the folder's .json, .json.gz and LICENSE, the bucket's object
@@ -109,7 +109,7 @@ def test_folders_and_buckets_mix_in_one_import(trail_bucket, es, es_url, index_p
     assert es.count(index=f"{index_prefix}-*")["count"] == summary["events_indexed"] > 0
 
 
-def test_an_object_denied_by_iam_fails_alone_exits_1_and_is_retried_next_time(trail_bucket, aws_env, as_iam_user, es_url, index_prefix, shared_data):
+def test_an_object_denied_by_iam_fails_alone_exits_1_and_is_retried_next_time(trail_bucket, aws_env, as_iam_user, es_url, index_prefix, sample_data):
     as_iam_user("no-org-logs", {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
         {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/AWSLogs/o-*"},
@@ -125,7 +125,7 @@ def test_an_object_denied_by_iam_fails_alone_exits_1_and_is_retried_next_time(tr
         "reason": f"could not read: access denied (AccessDenied): the AWS identity lacks s3:GetObject on s3://{BUCKET}/{ORG_KEY}",
     }]
     assert summary["objects_listed"] == len(trail_bucket) and summary["objects_downloaded"] == len(trail_bucket) - 1
-    org_events = decode_events(ORG_KEY, (shared_data / "cloud-snitch" / ORG_KEY).read_bytes())
+    org_events = decode_events(ORG_KEY, (sample_data / "cloud-snitch" / ORG_KEY).read_bytes())
     assert retried["objects_downloaded"] == 1 and retried["events_read"] == len(org_events) and retried["events_failed"] == 0
 
 
@@ -158,8 +158,8 @@ def test_listing_denied_is_one_line_naming_the_permission_and_prefix(trail_bucke
     assert line == f"Error: Access denied (AccessDenied): the AWS identity lacks s3:ListBucket on s3://{BUCKET}/AWSLogs/o-1234abcde/."
 
 
-def test_s3_filters_without_an_s3_source_are_refused(es_url, shared_data):
-    line = one_line_error(ctstack("import", str(shared_data / "cloud-snitch"), "--since", "7d", "--es-url", es_url))
+def test_s3_filters_without_an_s3_source_are_refused(es_url, sample_data):
+    line = one_line_error(ctstack("import", str(sample_data / "cloud-snitch"), "--since", "7d", "--es-url", es_url))
     assert line == "Error: --account, --region, --since, --until, --insights and --full apply to s3:// sources only."
 
 

@@ -142,10 +142,10 @@ def test_a_digest_url_is_refused_with_a_reason(trail_bucket):
         listed(f"s3://{BUCKET}/AWSLogs/333333333333/CloudTrail-Digest/")
 
 
-def test_custom_trail_prefix_is_found_below_the_bucket(aws_env, shared_data):
+def test_custom_trail_prefix_is_found_below_the_bucket(aws_env, sample_data):
     s3 = aws_env.client()
     s3.create_bucket(Bucket="custom")
-    keys = upload_tree(s3, "custom", shared_data / "cloud-snitch", key_prefix="org/prod/")
+    keys = upload_tree(s3, "custom", sample_data / "cloud-snitch", key_prefix="org/prod/")
 
     found, listings = listed("s3://custom")
     direct, direct_listings = listed("s3://custom/org/prod")
@@ -155,10 +155,10 @@ def test_custom_trail_prefix_is_found_below_the_bucket(aws_env, shared_data):
     assert direct_listings.discovery == ["org/prod/AWSLogs/", "org/prod/AWSLogs/o-1234abcde/"]
 
 
-def test_a_folder_outside_the_layout_is_listed_whole_and_filtered_by_file_name(aws_env, shared_data):
+def test_a_folder_outside_the_layout_is_listed_whole_and_filtered_by_file_name(aws_env, sample_data):
     s3 = aws_env.client()
     s3.create_bucket(Bucket="flat")
-    ts = shared_data / "trailscraper"
+    ts = sample_data / "trailscraper"
     for path in ts.glob("*.json*"):
         s3.put_object(Bucket="flat", Key=f"copied/{path.name}", Body=path.read_bytes())
     s3.put_object(Bucket="flat", Key="copied/111111111111_CloudTrail-Digest_eu-central-1_x_20171211T1505Z.json.gz", Body=b"{}")
