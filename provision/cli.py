@@ -334,6 +334,9 @@ Region = Annotated[Optional[str], typer.Option("--region", help="Only this regio
 Since = Annotated[Optional[str], typer.Option("--since", help="From this date or time (2024-08-01, 2024-08-01T12:00:00Z; UTC) or relative: 12h, 7d, 2w.", show_default=False)]
 Until = Annotated[Optional[str], typer.Option("--until", help="Up to this date (the whole day) or time.", show_default=False)]
 UserFilter = Annotated[Optional[str], typer.Option("--user", help="Only this user (IAM user name or role session name).", show_default=False)]
+IgnoreAction = Annotated[Optional[list[str]], typer.Option(
+    "--ignore-action", help="Never a candidate: SOURCE:NAME or SOURCE:* (repeatable), on top of the plumbing list in provision/classify.py.",
+    metavar="SOURCE:NAME", show_default=False)]
 Top = Annotated[int, typer.Option("--top", help="Show the N most frequent actions; 0 shows all.", min=0)]
 IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indices <prefix>-* (with Elasticsearch).")]
 # --user filters by AWS user here, so the Elasticsearch user is --es-user.
@@ -361,6 +364,7 @@ def _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key
 def hints_(
     sources: HintSources = None,
     account: Account = None, region: Region = None, since: Since = None, until: Until = None, user: UserFilter = None,
+    ignore_action: IgnoreAction = None,
     top: Top = 20,
     output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown.")] = "table",
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
@@ -376,7 +380,7 @@ def hints_(
 
     if output_format not in hints_output.FORMATS:
         raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
-    filters = Filters.from_text(account, region, user, since, until)
+    filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
     result = _compute_hints(sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
     if output_format == "table":
@@ -393,6 +397,7 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("ctstack-report.html"),
     from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch instead of files.")] = False,
     account: Account = None, region: Region = None, since: Since = None, until: Until = None, user: UserFilter = None,
+    ignore_action: IgnoreAction = None,
     top: Top = 20,
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
@@ -404,7 +409,7 @@ def report(
 
     if not sources and not from_es:
         raise CtstackError("Give folders/files of CloudTrail logs, or --from-es to read from Elasticsearch.")
-    filters = Filters.from_text(account, region, user, since, until)
+    filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
     result = _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
     path = write_report(result, output)

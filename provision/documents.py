@@ -303,13 +303,21 @@ _EXACT = (bool, str, type(None))  # True == 1 as dict keys: other types are clas
 
 
 def _classes(event: dict) -> tuple[bool, bool, bool]:
-    """(console, read-only, automation candidate), by the five fields they depend on: a
-    trail repeats the same few combinations, so each is worked out once."""
+    """(console, read-only, automation candidate), by the fields they depend on: a trail
+    repeats the same few combinations, so each is worked out once. The identity enters the
+    key as its invokedBy and whether it is anonymous (not its principalId, which is new for
+    every session)."""
     get = event.get
     read_only, from_console = get("readOnly"), get("sessionCredentialFromConsole")
+    identity = get("userIdentity")
+    if identity.__class__ is dict:
+        invoked_by, anonymous = identity.get("invokedBy"), classify.is_anonymous(identity)
+    else:
+        invoked_by = anonymous = None
     key = None
     if read_only.__class__ in _EXACT and from_console.__class__ in _EXACT:
-        key = (get("eventType"), from_console, get("userAgent"), read_only, get("eventName"))
+        key = (get("eventType"), from_console, get("userAgent"), read_only, get("eventName"), get("eventSource"),
+               invoked_by, anonymous)
         try:
             found = _CLASSES_CACHE.get(key)
         except TypeError:  # an object where a name belongs

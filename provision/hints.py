@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
@@ -36,23 +36,31 @@ TOP_USERS = 3
 
 @dataclass(frozen=True)
 class Filters:
-    """Which events count. Times are inclusive bounds, timezone-aware (UTC)."""
+    """Which events count. Times are inclusive bounds, timezone-aware (UTC).
+
+    ``ignore_actions`` are (eventSource, eventName) pairs, eventName ``"*"`` for all of a
+    source, that are never candidates, on top of :data:`provision.classify.PLUMBING_ACTIONS`
+    (they still count as console events)."""
 
     account: str | None = None
     region: str | None = None
     user: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    ignore_actions: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_text(cls, account: str | None = None, region: str | None = None, user: str | None = None,
-                  since: str | None = None, until: str | None = None) -> "Filters":
-        """Filters from command-line text (dates or ISO times, see :func:`parse_time_bound`)."""
+                  since: str | None = None, until: str | None = None, ignore_actions: Iterable[str] = ()) -> "Filters":
+        """Filters from command-line text (dates or ISO times, see :func:`parse_time_bound`;
+        ignored actions as ``SOURCE:NAME`` or ``SOURCE:*``)."""
         since_at = parse_time_bound(since, end_of_day=False) if since else None
         until_at = parse_time_bound(until, end_of_day=True) if until else None
         if since_at and until_at and since_at > until_at:
             raise CtstackError(f"--since ({since}) is after --until ({until}).")
-        return cls(account=account or None, region=region or None, user=user or None, since=since_at, until=until_at)
+        ignored = tuple(dict.fromkeys(classify.parse_ignored_action(text) for text in ignore_actions or ()))
+        return cls(account=account or None, region=region or None, user=user or None, since=since_at, until=until_at,
+                   ignore_actions=ignored)
 
     def describe(self) -> str:
         parts = [f"{name}={value}" for name, value in (("account", self.account), ("region", self.region), ("user", self.user)) if value]
@@ -60,6 +68,8 @@ class Filters:
             parts.append(f"since {iso(self.since)}")
         if self.until:
             parts.append(f"until {iso(self.until)}")
+        if self.ignore_actions:
+            parts.append("ignoring " + " ".join(f"{source}:{name}" for source, name in self.ignore_actions))
         return ", ".join(parts)
 
 
@@ -229,7 +239,8 @@ class HintsCounter:
         self.console_events = 0
         self._console_actions: Counter[tuple[str, str]] = Counter()
         self._daily: dict[str, list[int]] = {}  # YYYY-MM-DD -> [read-only, changing]
-        self._filtering = filters != Filters()
+        self._filtering = replace(filters, ignore_actions=()) != Filters()
+        self._ignored = frozenset(filters.ignore_actions)
         self._profile = "standard" if filters.user else "minimal"  # user.name needs standard
         self._candidates: dict[tuple[str, str], _CandidateStats] = {}
 
@@ -261,7 +272,7 @@ class HintsCounter:
         if day is None:
             day = self._daily[timestamp[:10]] = [0, 0]
         day[0 if doc[F.READ_ONLY] else 1] += 1
-        if doc[F.AUTOMATION_CANDIDATE]:
+        if doc[F.AUTOMATION_CANDIDATE] and not (self._ignored and classify.is_ignored_action(*action, self._ignored)):
             if self._profile == "minimal":
                 doc = to_document(event, profile="standard")  # for user.name
             stats = self._candidates.get(action)

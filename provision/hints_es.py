@@ -10,11 +10,12 @@ which is exact up to its precision threshold (40,000 users per action) and appro
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from provision import classify
 from provision import fields as F
 from provision import settings
 from provision.awscli import cli_command
@@ -36,7 +37,7 @@ def hints_from_es(
     index = f"{index_prefix}-*"
     query = _query(filters)
     console = {"term": {F.CONSOLE: True}}
-    candidate = {"term": {F.AUTOMATION_CANDIDATE: True}}
+    candidate = candidate_query(filters.ignore_actions)
     summary = es.search(
         index=index,
         size=0,
@@ -152,6 +153,23 @@ def _query(filters: Filters) -> dict:
             bounds["lte"] = filters.until.astimezone(timezone.utc).isoformat(timespec="milliseconds")
         clauses.append({"range": {F.TIMESTAMP: bounds}})
     return {"bool": {"filter": clauses}}
+
+
+def candidate_query(ignore_actions: Iterable[tuple[str, str]] = ()) -> dict:
+    """Documents flagged ``ctstack.automation_candidate`` whose action is not ignored. The
+    default plumbing list is excluded here too, so documents flagged before it existed agree."""
+    by_source: dict[str, list[str] | None] = {}  # source -> names, None for every action
+    for source, name in (*classify.PLUMBING_ACTIONS, *ignore_actions):
+        if name == classify.ANY_ACTION:
+            by_source[source] = None
+        elif by_source.setdefault(source, []) is not None:
+            by_source[source].append(name)  # type: ignore[union-attr]
+    ignored = [
+        {"term": {F.EVENT_PROVIDER: source}} if names is None
+        else {"bool": {"filter": [{"term": {F.EVENT_PROVIDER: source}}, {"terms": {F.EVENT_ACTION: names}}]}}
+        for source, names in by_source.items()
+    ]
+    return {"bool": {"filter": [{"term": {F.AUTOMATION_CANDIDATE: True}}], "must_not": ignored}}
 
 
 def _and(query: dict, clause: dict) -> dict:

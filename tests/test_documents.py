@@ -166,3 +166,24 @@ def test_not_an_object_fails():
 
 def test_monthly_index_name():
     assert index_for("ctstack-cloudtrail", to_document(event())) == "ctstack-cloudtrail-2024.05"
+
+
+def test_cached_classification_tells_apart_every_input_of_the_rules():
+    """Flags are cached per combination of the fields the rules read: events that differ only
+    in invokedBy, anonymity or eventSource must not share an answer."""
+    browser = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/126.0"
+    base = event(userAgent=browser, eventName="CreateSession", eventSource="ec2.amazonaws.com")
+
+    def flags(**identity_changes):
+        changed = dict(base, userIdentity={**base["userIdentity"], **identity_changes})
+        doc = to_document(changed)
+        return doc[F.CONSOLE], doc[F.AUTOMATION_CANDIDATE]
+
+    assert flags() == (True, True)
+    assert flags(invokedBy="cloudformation.amazonaws.com") == (True, False)
+    assert flags(invokedBy="signin.amazonaws.com") == (True, True)
+    assert flags(type="AWSAccount", principalId="", accountId="ANONYMOUS_PRINCIPAL") == (False, False)
+    assert flags(principalId="AIDAOTHERPRINCIPAL") == (True, True)
+    doc = to_document(dict(base, eventSource="cloudshell.amazonaws.com"))
+    assert (doc[F.CONSOLE], doc[F.AUTOMATION_CANDIDATE]) == (True, False)
+    assert to_document(base)[F.AUTOMATION_CANDIDATE] is True

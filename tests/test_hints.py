@@ -20,7 +20,7 @@ from provision.errors import CtstackError
 from provision.hints import Filters, HintsCounter, hints_from_files, hints_from_sources
 from provision.hints_output import to_csv, to_json, to_markdown
 from provision.records import SourceFile, local_files
-from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, write_trail
+from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, issue_13_events, write_trail
 
 
 def count(events: list[dict], filters: Filters = Filters(), top: int = 0):
@@ -124,8 +124,8 @@ def test_candidates_are_ranked_by_count_and_top_cuts_the_list() -> None:
     events = [event("CreateBucket", "s3.amazonaws.com") for _ in range(3)]
     events += [event("CreateUser", "iam.amazonaws.com") for _ in range(2)]
     events += [event("AttachUserPolicy", "iam.amazonaws.com") for _ in range(2)]
-    events += [event("CreateEnvironment", "cloudshell.amazonaws.com")]
-    assert [c.action for c in count(events, top=0).candidates] == ["CreateBucket", "AttachUserPolicy", "CreateUser", "CreateEnvironment"]
+    events += [event("DeleteEnvironment", "cloudshell.amazonaws.com")]
+    assert [c.action for c in count(events, top=0).candidates] == ["CreateBucket", "AttachUserPolicy", "CreateUser", "DeleteEnvironment"]
     top2 = count(events, top=2)
     assert [c.action for c in top2.candidates] == ["CreateBucket", "AttachUserPolicy"]
     assert top2.candidate_actions == 4
@@ -133,7 +133,7 @@ def test_candidates_are_ranked_by_count_and_top_cuts_the_list() -> None:
 
 
 def test_a_console_only_action_has_no_cli_command() -> None:
-    [shell] = count([event("CreateEnvironment", "cloudshell.amazonaws.com")]).candidates
+    [shell] = count([event("DeleteEnvironment", "cloudshell.amazonaws.com")]).candidates
     assert shell.cli is None
 
 
@@ -194,13 +194,46 @@ def test_every_file_and_event_read_is_accounted_for(tmp_path: Path) -> None:
     assert hints.unusable_reasons == {"no usable eventTime": 1}
 
 
+def test_issue_13s_false_positives_are_not_candidates_but_honest_console_events_still_count() -> None:
+    hints = count(issue_13_events())
+    assert actions(hints) == {"ChangePassword": 1}  # signin-invoked: the console's own calls
+    console = {a.action for a in hints.console_actions}
+    assert {"EnableSerialConsoleAccess", "GetObject", "PutObject"}.isdisjoint(console)  # aws-cli v2, anonymous
+    assert {"CreateRole", "UpdateBillingPreferences", "CreateSession", "CreateCase", "SwitchRole"} <= console
+
+
+def test_ignored_actions_are_not_candidates_by_name_or_by_source() -> None:
+    events = [event("StopInstances"), event("StartInstances"), event("CreateUser", "iam.amazonaws.com"),
+              event("AttachRolePolicy", "iam.amazonaws.com")]
+    filters = Filters.from_text(ignore_actions=["ec2.amazonaws.com:StopInstances", "iam.amazonaws.com:*"])
+    hints = count(events, filters)
+    assert actions(hints) == {"StartInstances": 1}
+    assert hints.console_events == 4  # still console events: only not worth automating
+    assert "ignoring ec2.amazonaws.com:StopInstances iam.amazonaws.com:*" in hints.filters
+    assert actions(count(events)) == {"StopInstances": 1, "StartInstances": 1, "CreateUser": 1, "AttachRolePolicy": 1}
+
+
+def test_ignore_action_on_the_command_line(tmp_path: Path) -> None:
+    write_trail(tmp_path, [event("StopInstances"), event("StartInstances"), event("CreateUser", "iam.amazonaws.com")])
+    ignore = ["--ignore-action", "ec2.amazonaws.com:StopInstances", "--ignore-action", "iam.amazonaws.com:*"]
+    hints = CliRunner().invoke(app, ["hints", str(tmp_path), "--format", "json", *ignore])
+    assert hints.exit_code == 0, hints.output
+    assert [c["action"] for c in json.loads(hints.output)["candidates"]] == ["StartInstances"]
+    report = CliRunner().invoke(app, ["report", str(tmp_path), "-o", str(tmp_path / "r.html"), *ignore])
+    assert report.exit_code == 0, report.output
+    table = (tmp_path / "r.html").read_text().split('id="candidates-table"')[1]
+    assert "StartInstances" in table and "StopInstances" not in table and "CreateUser" not in table
+    bad = CliRunner().invoke(app, ["hints", str(tmp_path), "--ignore-action", "StopInstances"])
+    assert bad.exit_code == 1 and "SOURCE:NAME" in bad.output and "Traceback" not in bad.output
+
+
 # -- output ----------------------------------------------------------------------------------
 
 def sample_hints():
     return count([
         event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice"),
         event("PutMetricAlarm", "monitoring.amazonaws.com", user="bob"),
-        event("CreateEnvironment", "cloudshell.amazonaws.com", user="carol"),
+        event("DeleteEnvironment", "cloudshell.amazonaws.com", user="carol"),
     ])
 
 
@@ -216,7 +249,7 @@ def test_json_has_the_documented_shape() -> None:
 
 def test_csv_and_markdown_list_the_candidates() -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(sample_hints()))))
-    assert [(r["action"], r["count"], r["cli"]) for r in rows] == [("PutMetricAlarm", "2", "aws cloudwatch put-metric-alarm"), ("CreateEnvironment", "1", "")]
+    assert [(r["action"], r["count"], r["cli"]) for r in rows] == [("PutMetricAlarm", "2", "aws cloudwatch put-metric-alarm"), ("DeleteEnvironment", "1", "")]
     markdown = to_markdown(sample_hints())
     assert "| 1 | PutMetricAlarm | monitoring.amazonaws.com | 2 | 2 |" in markdown
     assert "`aws cloudwatch put-metric-alarm`" in markdown and "_no public API (console only)_" in markdown

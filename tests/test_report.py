@@ -44,7 +44,7 @@ def test_the_report_renders_with_both_charts_and_the_activity_in_chromium(report
     activity = re.search(r'<svg id="activity-chart".*?</svg>', dom, re.S)
     assert activity and len(re.findall(r'<rect class="bar', activity.group(0))) >= 28
     assert "aws cloudwatch put-metric-alarm" in dom
-    assert "no public API (console only)" in dom  # CloudShell's CreateEnvironment
+    assert "no public API (console only)" in dom  # CloudShell's DeleteEnvironment
     assert proxy.page_requests == []
 
 

@@ -94,7 +94,7 @@ _CONSOLE_HABITS = [
     ("iam.amazonaws.com", "AttachRolePolicy", 3, False),
     ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", 3, False),
     ("ec2.amazonaws.com", "CreateTags", 3, False),
-    ("cloudshell.amazonaws.com", "CreateEnvironment", 2, False),
+    ("cloudshell.amazonaws.com", "DeleteEnvironment", 2, False),  # no public API (CreateEnvironment is plumbing)
     ("iam.amazonaws.com", "CreateUser", 1, False),
     ("ec2.amazonaws.com", "RunInstances", 1, False),
 ]
@@ -128,3 +128,33 @@ def _day(day: int, rng) -> str:
 
     moment = datetime(2024, 7, 22, 7) + timedelta(days=day, seconds=rng.randint(0, 11 * 3600))
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+ANONYMOUS = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
+CLI_V2_COMMAND_AGENT = CLI_AGENT + " md/prompt#off md/command#ec2.enable-serial-console-access"
+
+
+def issue_13_events(time: str = "2024-08-03T09:00:00Z") -> list[dict]:
+    """One event of each kind issue 13 found misclassified, in CloudTrail's shapes: none is a
+    candidate except the signin-invoked ChangePassword."""
+    signin_user = {"type": "IAMUser", "principalId": "AIDAEXAMPLEPRINCIPAL", "arn": f"arn:aws:iam::{ACCOUNT}:user/frank",
+                   "accountId": ACCOUNT, "userName": "frank", "invokedBy": "signin.amazonaws.com"}
+    stack_role = event("CreateRole", "iam.amazonaws.com", user="grace", time=time, agent="cloudformation.amazonaws.com",
+                       sourceIPAddress="cloudformation.amazonaws.com", sessionCredentialFromConsole="true")
+    stack_role["userIdentity"]["invokedBy"] = "cloudformation.amazonaws.com"
+    return [
+        event("EnableSerialConsoleAccess", user="heidi", time=time, agent=CLI_V2_COMMAND_AGENT),
+        event("GetObject", "s3.amazonaws.com", time=time, read_only=True, userIdentity=ANONYMOUS, eventCategory="Data",
+              agent="[Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36]"),
+        event("PutObject", "s3.amazonaws.com", time=time, userIdentity=ANONYMOUS, eventCategory="Data",
+              agent="[Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0]"),
+        stack_role,
+        event("ChangePassword", "iam.amazonaws.com", time=time, agent="signin.amazonaws.com", userIdentity=signin_user),
+        event("UpdateBillingPreferences", "billingconsole.amazonaws.com", user="grace", time=time, agent=CONSOLE_AGENT,
+              eventType="AwsConsoleAction"),
+        *(event(name, source, user="grace", time=time) for source, name in (
+            ("cloudshell.amazonaws.com", "CreateEnvironment"), ("cloudshell.amazonaws.com", "CreateSession"),
+            ("cloudshell.amazonaws.com", "PutCredentials"), ("support.amazonaws.com", "CreateCase"),
+            ("sso.amazonaws.com", "Federate"), ("logs.amazonaws.com", "StartQuery"), ("signin.amazonaws.com", "SwitchRole"),
+        )),
+    ]
