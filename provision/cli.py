@@ -416,5 +416,30 @@ def report(
     err_console.print(f"Report written to {path} ({result.candidate_actions:,} actions to automate).", highlight=False)
 
 
+@app.command("reflag")
+@user_errors
+def reflag(
+    index_prefix: Annotated[str, typer.Option("--index-prefix", help="Re-flag the indices <prefix>-*.")] = settings.INDEX_PREFIX,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
+    es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+) -> None:
+    """Work out the ctstack.* flags of imported documents again with the current rules, and update those that changed."""
+    from provision.reflag import reflag_cluster
+
+    summary = reflag_cluster(es_config(es_url, api_key, user, password, ca_certs), index_prefix)
+    if json_output:
+        typer.echo(json.dumps(summary.to_dict()))
+    else:
+        typer.echo(f"{summary.index}: {summary.documents_read:,} documents read, {summary.changed:,} re-flagged, "
+                   f"{summary.unchanged:,} unchanged, {summary.failed:,} failed ({summary.seconds:.1f} s).")
+        if summary.not_reflaggable:
+            typer.echo(f"{summary.not_reflaggable:,} documents imported with --fields minimal keep too little to re-flag: "
+                       f"re-import their logs under a new --index-prefix.")
+        for reason, count in summary.failure_reasons.items():
+            err_console.print(f"[red]{count:,} documents failed:[/] {reason}", highlight=False)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

@@ -18,7 +18,7 @@ from provision.connection import EsConfig, client
 from provision.hints import Filters, hints_from_sources
 from provision.hints_es import hints_from_cluster, hints_from_es
 from provision.importer import run_import, source_files
-from tests.support.trail import demo_events, event, write_trail
+from tests.support.trail import demo_events, event, issue_13_events, write_trail
 
 pytestmark = pytest.mark.es
 
@@ -28,12 +28,12 @@ COMPARED = ("distinct_events", "console_events", "automation_candidates", "candi
 @pytest.fixture(scope="module")
 def sources(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The shared sample data plus a team's console activity, with an overlapping second trail
-    (the same events delivered twice) and events without an eventID."""
+    (the same events delivered twice), events without an eventID and issue 13's false positives."""
     tmp_path = tmp_path_factory.mktemp("trails")
     demo = demo_events()
     write_trail(tmp_path / "team", demo)
-    no_id = [event("CreateEnvironment", "cloudshell.amazonaws.com", event_id=None, user="erin", time=f"2024-08-0{d}T12:00:00Z") for d in (1, 2)]
-    write_trail(tmp_path / "overlap", demo[::7] + no_id + no_id, name="overlap", region="us-east-1")
+    no_id = [event("DeleteEnvironment", "cloudshell.amazonaws.com", event_id=None, user="erin", time=f"2024-08-0{d}T12:00:00Z") for d in (1, 2)]
+    write_trail(tmp_path / "overlap", demo[::7] + no_id + no_id + issue_13_events(), name="overlap", region="us-east-1")
     return [str(sample_data), str(tmp_path)]
 
 
@@ -63,8 +63,9 @@ def compared(hints) -> dict:
         Filters(account="111122223333", region="us-east-1"),
         Filters(user="alice"),
         Filters.from_text(since="2024-08-01", until="2024-08-09"),
+        Filters.from_text(ignore_actions=["ec2.amazonaws.com:StopInstances", "iam.amazonaws.com:*"]),
     ],
-    ids=["all", "account+region", "user", "since+until"],
+    ids=["all", "account+region", "user", "since+until", "ignore-action"],
 )
 def test_offline_and_elasticsearch_hints_agree(es: Elasticsearch, imported: str, sources: list[str], filters: Filters) -> None:
     offline = hints_from_sources(sources, filters, top=0)
@@ -77,12 +78,12 @@ def test_offline_and_elasticsearch_hints_agree(es: Elasticsearch, imported: str,
 
 def test_candidates_count_each_event_once_and_name_the_cli(es: Elasticsearch, imported: str) -> None:
     hints = hints_from_es(es, top=0, index_prefix=imported)
-    shell = next(c for c in hints.candidates if c.action == "CreateEnvironment")
+    shell = next(c for c in hints.candidates if c.action == "DeleteEnvironment")
     alarm = next(c for c in hints.candidates if c.action == "PutMetricAlarm")
     demo = demo_events()
     # The overlapping trail's copies count once; the two identical events without an ID too.
-    assert shell.count == sum(e["eventName"] == "CreateEnvironment" for e in demo) + 2
-    assert shell.users == len({e["userIdentity"]["arn"].rsplit("/", 1)[1] for e in demo if e["eventName"] == "CreateEnvironment"} | {"erin"})
+    assert shell.count == sum(e["eventName"] == "DeleteEnvironment" for e in demo) + 2
+    assert shell.users == len({e["userIdentity"]["arn"].rsplit("/", 1)[1] for e in demo if e["eventName"] == "DeleteEnvironment"} | {"erin"})
     assert alarm.count == sum(e["eventName"] == "PutMetricAlarm" for e in demo)
     assert shell.cli is None
     assert alarm.cli == "aws cloudwatch put-metric-alarm"
@@ -97,6 +98,28 @@ def test_the_command_reads_elasticsearch_when_given_no_source(es_config: EsConfi
     offline = hints_from_sources(sources, top=3).to_json()
     assert data["candidates"] == offline["candidates"]
     assert len(data["candidates"]) == 3
+
+
+def test_issue_13s_false_positives_are_not_candidates_in_elasticsearch_either(es: Elasticsearch, imported: str) -> None:
+    hints = hints_from_es(es, top=0, index_prefix=imported)
+    candidates = {c.action for c in hints.candidates}
+    console = {a.action for a in hints.console_actions}
+    assert "ChangePassword" in candidates
+    assert {"EnableSerialConsoleAccess", "CreateRole", "UpdateBillingPreferences", "CreateEnvironment", "CreateSession",
+            "PutCredentials", "CreateCase", "Federate", "StartQuery", "SwitchRole"}.isdisjoint(candidates)
+    assert {"EnableSerialConsoleAccess", "PutObject"}.isdisjoint(console)
+    assert {"CreateRole", "UpdateBillingPreferences", "CreateSession"} <= console
+
+
+def test_ignore_action_from_elasticsearch_on_the_command_line(es_config: EsConfig, imported: str, sources: list[str]) -> None:
+    ignore = ["--ignore-action", "ec2.amazonaws.com:StopInstances", "--ignore-action", "monitoring.amazonaws.com:*"]
+    result = CliRunner().invoke(app, ["hints", "--es-url", es_config.url, "--index-prefix", imported, "--format", "json", "--top", "0", *ignore])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    actions = {c["action"] for c in data["candidates"]}
+    assert "StartInstances" in actions and "StopInstances" not in actions and "PutMetricAlarm" not in actions
+    offline = hints_from_sources(sources, Filters.from_text(ignore_actions=ignore[1::2]), top=0).to_json()
+    assert data["candidates"] == offline["candidates"]
 
 
 def test_no_index_yet_means_no_hints(es: Elasticsearch, index_prefix: str) -> None:

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.support.events import ANONYMOUS
+
 ACCOUNT = "111122223333"
 CONSOLE_AGENT = "AWS Internal"  # what some console calls carry; console-ness then comes from the session
 BROWSER_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.3 Safari/605.1.15"
@@ -130,7 +132,6 @@ def _day(day: int, rng) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-ANONYMOUS = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
 CLI_V2_COMMAND_AGENT = CLI_AGENT + " md/prompt#off md/command#ec2.enable-serial-console-access"
 
 
@@ -144,9 +145,9 @@ def issue_13_events(time: str = "2024-08-03T09:00:00Z") -> list[dict]:
     stack_role["userIdentity"]["invokedBy"] = "cloudformation.amazonaws.com"
     return [
         event("EnableSerialConsoleAccess", user="heidi", time=time, agent=CLI_V2_COMMAND_AGENT),
-        event("GetObject", "s3.amazonaws.com", time=time, read_only=True, userIdentity=ANONYMOUS, eventCategory="Data",
+        event("GetObject", "s3.amazonaws.com", time=time, read_only=True, userIdentity=dict(ANONYMOUS), eventCategory="Data",
               agent="[Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36]"),
-        event("PutObject", "s3.amazonaws.com", time=time, userIdentity=ANONYMOUS, eventCategory="Data",
+        event("PutObject", "s3.amazonaws.com", time=time, userIdentity=dict(ANONYMOUS), eventCategory="Data",
               agent="[Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0]"),
         stack_role,
         event("ChangePassword", "iam.amazonaws.com", time=time, agent="signin.amazonaws.com", userIdentity=signin_user),
