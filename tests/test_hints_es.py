@@ -60,8 +60,8 @@ def compared(hints) -> dict:
     "filters",
     [
         Filters(),
-        Filters(account="111122223333", region="us-east-1"),
-        Filters(user="alice"),
+        Filters(accounts=("111122223333",), regions=("us-east-1",)),
+        Filters(users=("alice",)),
         Filters.from_text(since="2024-08-01", until="2024-08-09"),
     ],
     ids=["all", "account+region", "user", "since+until"],
