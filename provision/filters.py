@@ -29,18 +29,19 @@ class Filters:
     until: datetime | None = None
 
     @classmethod
-    def from_text(cls, accounts: Iterable[str] | str | None = (), regions: Iterable[str] | str | None = (),
-                  users: Iterable[str] | str | None = (), since: str | None = None, until: str | None = None) -> "Filters":
-        """Filters from command-line text: repeatable accounts, regions and users; dates or
-        ISO times (see :func:`parse_time_bound`). Account IDs and region names are checked."""
+    def from_text(cls, account: Iterable[str] | str | None = (), region: Iterable[str] | str | None = (),
+                  user: Iterable[str] | str | None = (), since: str | None = None, until: str | None = None) -> "Filters":
+        """Filters from command-line text, named as the options are: --account, --region and
+        --user (each one value or several), dates or ISO times (see :func:`parse_time_bound`).
+        Account IDs and region names are checked."""
         from provision.s3layout import make_filters  # one check of account IDs and region names
 
-        checked = make_filters(_values(accounts), _values(regions))
+        checked = make_filters(_values(account), _values(region))
         since_at = parse_time_bound(since, end_of_day=False) if since else None
         until_at = parse_time_bound(until, end_of_day=True) if until else None
         if since_at and until_at and since_at > until_at:
             raise CtstackError(f"--since ({since}) is after --until ({until}).")
-        return cls(checked.accounts, checked.regions, _values(users), since_at, until_at)
+        return cls(checked.accounts, checked.regions, _values(user), since_at, until_at)
 
     def __bool__(self) -> bool:
         return self != Filters()
