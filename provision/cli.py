@@ -117,6 +117,10 @@ def _why_nothing_imported(summary, filters) -> str | None:
     if summary.events_indexed or summary.events_duplicate or summary.events_failed:
         return None
     if not summary.files_read:
+        earlier = summary.extra.get("objects_skipped_already_imported")
+        if earlier:
+            listed = "the object listed was" if earlier == 1 else f"the {earlier:,} objects listed were"
+            return f"Nothing new: {listed} imported by earlier runs (--full imports them again)."
         return "No CloudTrail files were found in the sources: nothing was imported."
     if not summary.events_read:
         return f"No events: {'the file was' if summary.files_read == 1 else 'every file was'} skipped or could not be read (above)."
