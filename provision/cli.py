@@ -19,7 +19,7 @@ from provision.progress import ImportProgress
 from provision.connection import EsConfig, resolve_es_config
 from provision.errors import CtstackError
 from provision.filters import Filters
-from provision.wording import number, plural
+from provision.wording import number, plural, skipped_notes
 
 app = typer.Typer(
     name="ctstack",
@@ -75,9 +75,8 @@ def root(
 
 # -- import -------------------------------------------------------------------------------
 
-def _print_summary(summary, console: Console, filters=None) -> None:
+def _print_summary(summary, console: Console, filters: Filters | None = None) -> None:
     from rich.table import Table
-    from provision.wording import skipped_notes
 
     table = Table(title="ctstack import", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -112,7 +111,7 @@ def _print_summary(summary, console: Console, filters=None) -> None:
         console.print(f"[bold red]Import stopped:[/] {summary.aborted}", highlight=False)
 
 
-def _why_nothing_imported(summary, filters) -> str | None:
+def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
     """One plain sentence when an import brought in nothing new, saying why."""
     if summary.events_indexed or summary.events_duplicate or summary.events_failed:
         return None

@@ -111,7 +111,8 @@ def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFil
         return ConvertedFile(skipped=skip.reason)
     dumps = orjson.dumps
     event_id = classify.event_id
-    prefix, profile, keep, filters = options.index_prefix, options.profile, options.keep_access_keys, options.filters or None
+    prefix, profile, keep = options.index_prefix, options.profile, options.keep_access_keys
+    passes = options.filters.passes if options.filters else None  # looked up once per file
     filtered: list[int] = []
     body = bytearray()
     ends = array("Q")
@@ -126,7 +127,7 @@ def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFil
         except DocumentError as err:
             failures.append((position, str(err), event))
             continue
-        if filters and not filters.passes(doc):
+        if passes is not None and not passes(doc):
             filtered.append(position)
             continue
         index = index_for(prefix, doc)

@@ -15,7 +15,6 @@ from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -292,3 +291,17 @@ def test_issue15_item17_the_last_progress_frame_shows_the_final_counts():
         summary.files_read, summary.events_read, summary.events_indexed = 7, 20000, 20000
         progress.update(summary)      # ... this one is throttled away
     assert "events 20,000  indexed 20,000" in out.getvalue()
+
+
+def test_issue15_item08_filters_reach_converting_processes(tmp_path):
+    """The filter travels to spawned converting workers (it is part of ConvertOptions)."""
+    from provision.convert import ConvertOptions, Converter
+    from provision.filters import Filters
+    from provision.records import local_files
+
+    logs = two_account_trail(tmp_path / "logs")
+    options = ConvertOptions("x", filters=Filters.from_text(account=OTHER_ACCOUNT))
+    with Converter(options, processes=1, pool_after_bytes=0) as converter:
+        done = list(converter.convert(local_files([logs])))
+        assert converter.workers_started == 1
+    assert sorted((c.converted.events, c.converted.documents, len(c.converted.filtered)) for c in done) == [(1, 1, 0), (2, 0, 2)]
