@@ -14,7 +14,10 @@ GREYS = ("#aab2bd", "#c9ced6", "#8f99a6", "#dde1e6", "#bcc3cc", "#9ea7b3", "#d0d
 OTHER_COLOUR = "#e2ddd9"
 EMPTY_COLOUR = "#e6e8eb"
 READ_ONLY_COLOUR = "#9fb7d3"
+SIGN_IN_COLOUR = "#c9ced6"
 CHANGING_COLOUR = "#f28e2b"
+# The activity chart's series, bottom to top: (class in DayActivity, label, colour).
+ACTIVITY_SERIES = (("read_only", "read-only", READ_ONLY_COLOUR), ("not_candidates", "sign-ins and other", SIGN_IN_COLOUR), ("changing", "console changes", CHANGING_COLOUR))
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,11 @@ def donut(chart_id: str, title: str, parts: list[Slice], centre_label: str) -> s
     return f'<div class="donut-chart">{svg}<ul class="legend">{legend}</ul></div>'
 
 
-def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int]]) -> tuple[str, str]:
-    """Stacked bars (read-only below, changing on top) over the whole date range, per day, or
-    per week / month when the range is long; empty periods stay as gaps so the time axis is
-    honest. Returns (svg, unit) where unit is "day", "week" or "month"."""
+def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int, int]]) -> tuple[str, str]:
+    """Stacked bars of (day, read-only, not candidates, console changes), in ACTIVITY_SERIES order
+    from the bottom, over the whole date range, per day, or per week / month when the range
+    is long; empty periods stay as gaps so the time axis is honest. Returns (svg, unit)
+    where unit is "day", "week" or "month"."""
     width, height = 1040, 240
     left, right, top, bottom = 48, 12, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -92,22 +96,22 @@ def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int]]) -
     unit, bins = _bin(days)
     periods = _periods(bins[0][0], bins[-1][0], unit)
     slot_of = {start: i for i, start in enumerate(periods)}
-    step, scale_max = _axis(max(ro + ch for _, ro, ch in bins))
+    step, scale_max = _axis(max(sum(counts) for _, *counts in bins))
     for i in range(int(round(scale_max / step)) + 1):  # horizontal grid and y labels
         y = top + plot_h - plot_h * i * step / scale_max
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis-label">{_compact(i * step)}</text>')
     slot = plot_w / len(periods)
     bar = max(min(slot * 0.8, 40), 1.0)
-    for start, read_only, changing in bins:
+    for start, *counts in bins:
         x = left + slot * slot_of[start] + (slot - bar) / 2
         y_base = top + plot_h
-        for value, colour, kind in ((read_only, READ_ONLY_COLOUR, "read-only"), (changing, CHANGING_COLOUR, "changing")):
+        for value, (name, kind, colour) in zip(counts, ACTIVITY_SERIES):
             if value:
                 h = plot_h * value / scale_max
                 y_base -= h
                 parts.append(
-                    f'<rect class="bar {kind}" x="{x:.2f}" y="{y_base:.2f}" width="{bar:.2f}" height="{h:.2f}" fill="{colour}">'
+                    f'<rect class="bar {name.replace("_", "-")}" x="{x:.2f}" y="{y_base:.2f}" width="{bar:.2f}" height="{h:.2f}" fill="{colour}">'
                     f"<title>{unit} of {start.isoformat()}: {value:,} {kind}</title></rect>"
                 )
     for index in _tick_days(len(periods)):  # x labels, at most ~8; the outer ones kept inside the frame
@@ -118,18 +122,17 @@ def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int]]) -
     return "".join(parts), unit
 
 
-def _bin(days: list[tuple[str, int, int]]) -> tuple[str, list[tuple[date, int, int]]]:
+def _bin(days: list[tuple[str, int, int, int]]) -> tuple[str, list[tuple[date, int, int, int]]]:
     """Per day up to ~3 months, per week (from Monday) up to ~2 years, else per month."""
     first, last = date.fromisoformat(days[0][0]), date.fromisoformat(days[-1][0])
     span = (last - first).days + 1
     unit = "day" if span <= 92 else "week" if span <= 731 else "month"
     totals: dict[date, list[int]] = {}
-    for text, read_only, changing in days:
-        start = _period_start(date.fromisoformat(text), unit)
-        cell = totals.setdefault(start, [0, 0])
-        cell[0] += read_only
-        cell[1] += changing
-    return unit, [(start, ro, ch) for start, (ro, ch) in sorted(totals.items())]
+    for text, *counts in days:
+        cell = totals.setdefault(_period_start(date.fromisoformat(text), unit), [0] * len(counts))
+        for i, value in enumerate(counts):
+            cell[i] += value
+    return unit, [(start, *counts) for start, counts in sorted(totals.items())]
 
 
 def _period_start(day: date, unit: str) -> date:

@@ -18,6 +18,8 @@ from provision.documents import PROFILES
 from provision.progress import ImportProgress
 from provision.connection import EsConfig, resolve_es_config
 from provision.errors import CtstackError
+from provision.filters import Filters
+from provision.wording import number, plural, skipped_notes
 
 app = typer.Typer(
     name="ctstack",
@@ -73,7 +75,7 @@ def root(
 
 # -- import -------------------------------------------------------------------------------
 
-def _print_summary(summary, console: Console) -> None:
+def _print_summary(summary, console: Console, filters: Filters | None = None) -> None:
     from rich.table import Table
 
     table = Table(title="ctstack import", show_header=False, title_justify="left")
@@ -84,32 +86,54 @@ def _print_summary(summary, console: Console) -> None:
         ("files failed", summary.files_failed), ("events read", summary.events_read),
         ("events indexed", summary.events_indexed), ("already present", summary.events_duplicate),
         ("events failed", summary.events_failed),
+        *([("events filtered out", summary.events_filtered)] if filters else []),
         ("events/s", f"{summary.events_read / summary.seconds:,.0f}" if summary.seconds else "-"),
         ("seconds", f"{summary.seconds:.1f}"),
     ]
     rows += [(key.replace("_", " "), value) for key, value in summary.extra.items()]
     for name, value in rows:
-        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row(name, number(value) if isinstance(value, int) and not isinstance(value, bool) else str(value))
     console.print(table)
-    for entry in summary.skipped_files[:20]:
-        console.print(f"[yellow]skipped[/] {entry['path']}: {entry['reason']}", highlight=False)
-    if len(summary.skipped_files) > 20:
-        console.print(f"[yellow]... and {len(summary.skipped_files) - 20} more skipped files (see --json)[/]")
+    for note in skipped_notes(summary.skipped_files):
+        console.print(note, highlight=False)
+    if summary.skipped_files:
+        console.print("(--json lists every skipped file with its reason)", style="dim")
     for entry in summary.failed_files:
         console.print(f"[red]failed[/] {entry['path']}: {entry['reason']}", highlight=False)
     for reason, count in summary.failure_reasons.items():
-        console.print(f"[red]{count:,} events failed:[/] {reason}", highlight=False)
+        console.print(f"[red]{plural(count, 'event')} failed:[/] {reason}", highlight=False)
+    why = _why_nothing_imported(summary, filters)
+    if why:
+        console.print(f"[yellow]{why}[/]", highlight=False)
     if summary.dead_letter:
         console.print(f"Failed events and their reasons: {summary.dead_letter}", highlight=False)
     if summary.aborted:
         console.print(f"[bold red]Import stopped:[/] {summary.aborted}", highlight=False)
 
 
-# Options of `ctstack import` for s3:// sources (provision/s3source.py).
-S3Accounts = Annotated[Optional[list[str]], typer.Option("--account", help="s3:// only: import this AWS account (repeatable).", show_default=False)]
-S3Regions = Annotated[Optional[list[str]], typer.Option("--region", help="s3:// only: import this region (repeatable).", show_default=False)]
-S3Since = Annotated[Optional[str], typer.Option("--since", help="s3:// only: from this UTC day on: 2024-08-01, or relative: 12h, 7d, 2w.", show_default=False)]
-S3Until = Annotated[Optional[str], typer.Option("--until", help="s3:// only: up to this UTC day (inclusive), same forms as --since.", show_default=False)]
+def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
+    """One plain sentence when an import brought in nothing new, saying why."""
+    if summary.events_indexed or summary.events_duplicate or summary.events_failed:
+        return None
+    if not summary.files_read:
+        earlier = summary.extra.get("objects_skipped_already_imported")
+        if earlier:
+            listed = "the object listed was" if earlier == 1 else f"the {earlier:,} objects listed were"
+            return f"Nothing new: {listed} imported by earlier runs (--full imports them again)."
+        return "No CloudTrail files were found in the sources: nothing was imported."
+    if not summary.events_read:
+        return f"No events: {'the file was' if summary.files_read == 1 else 'every file was'} skipped or could not be read (above)."
+    if summary.events_filtered == summary.events_read:
+        return f"None of the {plural(summary.events_read, 'event')} read passes the filters ({filters.describe()}): nothing was imported."
+    return None
+
+
+# Which events count, in import, hints and report alike (provision/filters.py); for s3://
+# sources the listing skips what they leave out.
+Accounts = Annotated[Optional[list[str]], typer.Option("--account", help="Only events of this AWS account ID (repeatable).", show_default=False)]
+Regions = Annotated[Optional[list[str]], typer.Option("--region", help="Only events in this region (repeatable).", show_default=False)]
+Since = Annotated[Optional[str], typer.Option("--since", help="From this date or time (2024-08-01, 2024-08-01T12:00Z; UTC) or relative: 12h, 7d, 2w.", show_default=False)]
+Until = Annotated[Optional[str], typer.Option("--until", help="Up to this date (the whole day) or time, same forms as --since.", show_default=False)]
 S3Insights = Annotated[bool, typer.Option("--insights", help="s3:// only: also import CloudTrail Insights files.")]
 S3Profile = Annotated[Optional[str], typer.Option("--profile", help="AWS profile (named or SSO); default: the AWS credential chain (env, config, instance role).", show_default=False)]
 S3Workers = Annotated[int, typer.Option("--workers", help="Parallel S3 downloads.")]
@@ -117,15 +141,15 @@ S3Full = Annotated[bool, typer.Option("--full", help="s3:// only: download every
 S3EndpointUrl = Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint (env CTSTACK_S3_ENDPOINT_URL).", show_default=False)]
 
 
-def s3_options(sources: list[str], accounts: list[str] | None, regions: list[str] | None, since: str | None, until: str | None,
-               insights: bool, profile: str | None, workers: int, full: bool, endpoint_url: str | None) -> dict:
-    """Keyword arguments for provision.s3source.S3Import, validated."""
-    from provision.s3layout import is_s3_url, make_filters
+def s3_options(sources: list[str], filters: Filters, insights: bool, profile: str | None, workers: int, full: bool,
+               endpoint_url: str | None) -> dict:
+    """Keyword arguments for provision.s3source.S3Import, validated: its listing skips
+    what ``filters`` leave out."""
+    from provision.s3layout import is_s3_url
 
-    if (accounts or regions or since or until or insights or full) and not any(is_s3_url(s) for s in sources):
-        raise CtstackError("--account, --region, --since, --until, --insights and --full apply to s3:// sources only.")
-    filters = make_filters(accounts or (), regions or (), since, until, insights)
-    return {"filters": filters, "profile": profile, "workers": workers, "full": full, "endpoint_url": endpoint_url}
+    if (insights or full) and not any(is_s3_url(s) for s in sources):
+        raise CtstackError("--insights and --full apply to s3:// sources only.")
+    return {"filters": filters.s3_filters(insights), "profile": profile, "workers": workers, "full": full, "endpoint_url": endpoint_url}
 
 
 @app.command("import")
@@ -139,7 +163,7 @@ def import_(
     dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON); default ./ctstack-dead-letter-<time>.ndjson, created only on failure.", show_default=False)] = None,
     processes: Annotated[Optional[int], typer.Option("--processes", min=0, help="Processes converting events to documents; default one per core, up to 4; 0 converts in the importing process.", show_default=False)] = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
-    account: S3Accounts = None, region: S3Regions = None, since: S3Since = None, until: S3Until = None, insights: S3Insights = False,
+    account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, insights: S3Insights = False,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, full: S3Full = False, endpoint_url: S3EndpointUrl = None,
 ) -> None:
     """Import CloudTrail logs into Elasticsearch. Safe to repeat: events already present are counted, not duplicated."""
@@ -147,17 +171,19 @@ def import_(
 
     if fields_profile not in PROFILES:
         raise CtstackError(f"--fields must be one of {', '.join(PROFILES)}, not {fields_profile!r}.")
+    filters = Filters.from_text(account, region, (), since, until)
+    options = s3_options(sources, filters, insights, profile, workers, full, endpoint_url)
     cfg = es_config(es_url, api_key, user, password, ca_certs)
     with ImportProgress(enabled=err_console.is_terminal) as progress:
         summary = import_sources(
             cfg, sources, index_prefix=index_prefix, profile=fields_profile,
             keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
-            processes=processes, s3_options=s3_options(sources, account, region, since, until, insights, profile, workers, full, endpoint_url),
+            processes=processes, s3_options=options, filters=filters or None,
         )
     if json_output:
         typer.echo(json.dumps(summary.to_dict()))
     else:
-        _print_summary(summary, Console())
+        _print_summary(summary, Console(), filters or None)
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -190,6 +216,13 @@ def _existing_es(es_url: str | None, api_key: str | None, user: str | None, pass
 
 
 StackKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="An existing Kibana to provision, with --es-url (env: CTSTACK_KIBANA_URL).", show_default=False)]
+StatusKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="The Kibana to check (env: CTSTACK_KIBANA_URL; default: the local stack's, none with --es-url).", show_default=False)]
+# What `up` points to when Docker is missing: everything that works without it.
+WITHOUT_DOCKER = (
+    "Without Docker: `ctstack hints ./logs/` and `ctstack report ./logs/` read CloudTrail files (or s3:// URLs) "
+    "directly, and `ctstack up --es-url URL --sample` uses an Elasticsearch you already run. "
+    "No logs at hand? `python bench/generate.py ./demo-logs --events 20000` writes the demo set."
+)
 
 # --- ctstack provision (issue 6) ---------------------------------------------------------------
 
@@ -220,8 +253,11 @@ def up(
         es_heap=es_heap, kibana_locale=kibana_locale, imports=tuple(imports or ()), sample=sample, timeout=timeout,
         index_prefix=index_prefix,
     )
-    with err_console.status("Starting…") as live:
-        result = stack.up(options, reporter=_RichReporter(live))
+    try:
+        with err_console.status("Starting…") as live:
+            result = stack.up(options, reporter=_RichReporter(live))
+    except stack.DockerUnavailable as err:
+        raise CtstackError(f"{err} {WITHOUT_DOCKER}") from None
     typer.echo(f"Elasticsearch: {result.es_url}")
     if result.kibana_url:
         typer.echo(f"Kibana:        {result.kibana_url}" + (f"  (user {settings.LOCAL_ES_USER})" if result.local else ""))
@@ -231,7 +267,7 @@ def up(
         typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
     if result.imported:
         i = result.imported
-        typer.echo(f"Imported:      {i.events_indexed} events indexed, {i.events_duplicate} already present, {i.events_failed} failed, from {i.files_read} files")
+        typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}")
         if getattr(i, "dead_letter", None):
             typer.echo(f"Failed events: {i.dead_letter}")
     if not result.ok:
@@ -245,9 +281,12 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting the volumes.")] = False,
 ) -> None:
     """Stop the local stack; its data stays unless --volumes."""
+    local = stack.LocalStack()
     if volumes and not yes:
+        local.check_engine()  # ask only when there is something to delete
+        local.require_setup()
         typer.confirm("Delete the local stack's data volumes (all imported events and Kibana objects)?", abort=True)
-    stack.LocalStack().stop(volumes=volumes)
+    local.stop(volumes=volumes)
     typer.echo("Local stack stopped" + (" and its data volumes deleted." if volumes else "; its data is kept (`ctstack up` resumes)."))
 
 
@@ -255,7 +294,7 @@ def down(
 @user_errors
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
-    kibana_url: StackKibanaUrl = None,
+    kibana_url: StatusKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
     """Containers, health, CloudTrail event count and newest event; exit 1 if Elasticsearch is unreachable."""
@@ -280,7 +319,8 @@ def _print_status(report: "stack.StackStatus") -> None:
     es = report.elasticsearch
     if es.get("reachable"):
         typer.echo(f"Elasticsearch {es['version']} at {es['url']}: {es['cluster_health']}")
-        typer.echo(f"  CloudTrail events: {es.get('documents', '?')}   newest event: {es.get('newest_event') or '-'}")
+        documents = es.get("documents")
+        typer.echo(f"  CloudTrail events: {number(documents) if isinstance(documents, int) else '?'}   newest event: {es.get('newest_event') or '-'}")
     else:
         typer.echo(f"Elasticsearch at {es['url']}: not reachable ({es.get('error', 'unknown error')})")
     if report.kibana:
@@ -294,7 +334,7 @@ def _print_status(report: "stack.StackStatus") -> None:
 @app.command()
 @user_errors
 def logs(
-    service: Annotated[Optional[str], typer.Argument(help="es, kibana or setup (default: all).", show_default=False)] = None,
+    service: Annotated[Optional[str], typer.Argument(help="es, kibana or setup (default: all).", show_default=False, metavar="[SERVICE]")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     tail: Annotated[Optional[int], typer.Option("--tail", help="Only the last N lines per container.", show_default=False)] = None,
 ) -> None:
@@ -329,11 +369,7 @@ def provision(
 # -- hints and report ------------------------------------------------------------------------
 
 HintSources = Annotated[Optional[list[str]], typer.Argument(help="Folders, files or s3://BUCKET/PREFIX URLs of CloudTrail logs; none: ask Elasticsearch.", show_default=False)]
-Account = Annotated[Optional[str], typer.Option("--account", help="Only this AWS account ID.", show_default=False)]
-Region = Annotated[Optional[str], typer.Option("--region", help="Only this region.", show_default=False)]
-Since = Annotated[Optional[str], typer.Option("--since", help="From this date or time (2024-08-01, 2024-08-01T12:00:00Z; UTC) or relative: 12h, 7d, 2w.", show_default=False)]
-Until = Annotated[Optional[str], typer.Option("--until", help="Up to this date (the whole day) or time.", show_default=False)]
-UserFilter = Annotated[Optional[str], typer.Option("--user", help="Only this user (IAM user name or role session name).", show_default=False)]
+Users = Annotated[Optional[list[str]], typer.Option("--user", help="Only this user (IAM user name or role session name; repeatable).", show_default=False)]
 IgnoreAction = Annotated[Optional[list[str]], typer.Option(
     "--ignore-action", help="Never a candidate: SOURCE:NAME or SOURCE:* (repeatable), on top of the plumbing list in provision/classify.py.",
     metavar="SOURCE:NAME", show_default=False)]
@@ -343,12 +379,13 @@ IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indic
 EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
 
 
-def _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings):
+def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings):
+    """Hints from the sources given, else from Elasticsearch (hints and report alike)."""
     from provision.hints import hints_from_sources
     from provision.hints_es import hints_from_cluster
 
     if sources and from_es:
-        raise CtstackError("Give either folders/files or --from-es, not both.")
+        raise CtstackError("Give either folders/files/s3:// URLs or --from-es, not both.")
     if sources:
         return hints_from_sources(sources, filters, top, s3_settings)
     try:
@@ -356,14 +393,14 @@ def _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key
     except CtstackError as err:
         if from_es:
             raise
-        raise CtstackError(f"{err} Or read CloudTrail files directly, no Elasticsearch needed: ctstack hints ./logs/") from None
+        raise CtstackError(f"{err} Or read CloudTrail logs directly, no Elasticsearch needed: ctstack {command} ./logs/ (or s3://BUCKET/PREFIX).") from None
 
 
 @app.command("hints")
 @user_errors
 def hints_(
     sources: HintSources = None,
-    account: Account = None, region: Region = None, since: Since = None, until: Until = None, user: UserFilter = None,
+    account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
     top: Top = 20,
     output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown.")] = "table",
@@ -376,13 +413,12 @@ def hints_(
     With folders or files: reads them directly (no Elasticsearch needed). Without: asks Elasticsearch.
     """
     from provision import hints_output
-    from provision.hints import Filters
 
     if output_format not in hints_output.FORMATS:
         raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints(sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
+    result = _compute_hints("hints", sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
     if output_format == "table":
         hints_output.print_table(result, Console())
     else:
@@ -395,25 +431,25 @@ def hints_(
 def report(
     sources: HintSources = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("ctstack-report.html"),
-    from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch instead of files.")] = False,
-    account: Account = None, region: Region = None, since: Since = None, until: Until = None, user: UserFilter = None,
+    from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch (what no source means too).")] = False,
+    account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
     top: Top = 20,
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
 ) -> None:
-    """Write a self-contained HTML report: charts of console activity and the actions to automate."""
-    from provision.hints import Filters
+    """Write a self-contained HTML report: charts of console activity and the actions to automate.
+
+    With folders, files or s3:// URLs: reads them directly (no Elasticsearch needed). Without: asks Elasticsearch.
+    """
     from provision.report import write_report
 
-    if not sources and not from_es:
-        raise CtstackError("Give folders/files of CloudTrail logs, or --from-es to read from Elasticsearch.")
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints(sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
+    result = _compute_hints("report", sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
     path = write_report(result, output)
-    err_console.print(f"Report written to {path} ({result.candidate_actions:,} actions to automate).", highlight=False)
+    err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", highlight=False)
 
 
 @app.command("reflag")

@@ -26,6 +26,7 @@ import orjson
 from provision import classify
 from provision.documents import DocumentError, document_and_line, index_for
 from provision.errors import CtstackError
+from provision.filters import Filters
 from provision.records import SkipFile, SourceFile, decode_events, read_bytes
 
 # Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
@@ -62,19 +63,22 @@ class ConvertOptions:
     index_prefix: str
     profile: str = "standard"
     keep_access_keys: bool = False
+    filters: Filters | None = None  # events outside them become no document (counted)
 
 
 @dataclass
 class ConvertedFile:
     """One file, converted. ``body`` holds each document's bulk lines (action, source, both
     newline-terminated) in event order; ``ends[i]`` is where document i's lines end. Events
-    that cannot be documents are in ``failures`` as (position in the file, reason, event)."""
+    that cannot be documents are in ``failures`` as (position in the file, reason, event);
+    the positions of events outside the import's filters are in ``filtered``."""
 
     events: int = 0
     body: bytes | bytearray = b""
     ends: array = field(default_factory=lambda: array("Q"))
     failures: list[tuple[int, str, Any]] = field(default_factory=list)
     indices: list[str] = field(default_factory=list)
+    filtered: list[int] = field(default_factory=list)
     skipped: str | None = None   # the file holds no events (SkipFile's reason)
 
     @property
@@ -90,9 +94,9 @@ class ConvertedFile:
 
     def positions(self) -> list[int] | range:
         """Each document's event position in the file (to find its original event)."""
-        if not self.failures:
+        if not self.failures and not self.filtered:
             return range(self.events)
-        failed = {position for position, _, _ in self.failures}
+        failed = {position for position, _, _ in self.failures}.union(self.filtered)
         return [p for p in range(self.events) if p not in failed]
 
 
@@ -108,6 +112,8 @@ def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFil
     dumps = orjson.dumps
     event_id = classify.event_id
     prefix, profile, keep = options.index_prefix, options.profile, options.keep_access_keys
+    passes = options.filters.passes if options.filters else None  # looked up once per file
+    filtered: list[int] = []
     body = bytearray()
     ends = array("Q")
     failures: list[tuple[int, str, Any]] = []
@@ -121,12 +127,15 @@ def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFil
         except DocumentError as err:
             failures.append((position, str(err), event))
             continue
+        if passes is not None and not passes(doc):
+            filtered.append(position)
+            continue
         index = index_for(prefix, doc)
         indices.add(index)
         body += dumps({"create": {"_index": index, "_id": event_id(event)}}, option=_APPEND_NEWLINE)
         body += doc_line
         ends.append(len(body))
-    return ConvertedFile(events=len(events), body=body, ends=ends, failures=failures, indices=sorted(indices))
+    return ConvertedFile(events=len(events), body=body, ends=ends, failures=failures, indices=sorted(indices), filtered=filtered)
 
 
 def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: ConvertOptions

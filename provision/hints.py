@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 from provision import classify, records
@@ -28,49 +27,11 @@ from provision import fields as F
 from provision.awscli import cli_command
 from provision.documents import DocumentError, to_document
 from provision.errors import CtstackError
+from provision.filters import Filters, iso, parse_timestamp
 from provision.importer import reason_kind
 
 DEFAULT_TOP = 20
 TOP_USERS = 3
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which events count. Times are inclusive bounds, timezone-aware (UTC).
-
-    ``ignore_actions`` are (eventSource, eventName) pairs, eventName ``"*"`` for all of a
-    source, that are never candidates, on top of :data:`provision.classify.PLUMBING_ACTIONS`
-    (they still count as console events)."""
-
-    account: str | None = None
-    region: str | None = None
-    user: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    ignore_actions: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def from_text(cls, account: str | None = None, region: str | None = None, user: str | None = None,
-                  since: str | None = None, until: str | None = None, ignore_actions: Iterable[str] = ()) -> "Filters":
-        """Filters from command-line text (dates or ISO times, see :func:`parse_time_bound`;
-        ignored actions as ``SOURCE:NAME`` or ``SOURCE:*``)."""
-        since_at = parse_time_bound(since, end_of_day=False) if since else None
-        until_at = parse_time_bound(until, end_of_day=True) if until else None
-        if since_at and until_at and since_at > until_at:
-            raise CtstackError(f"--since ({since}) is after --until ({until}).")
-        ignored = tuple(dict.fromkeys(classify.parse_ignored_action(text) for text in ignore_actions or ()))
-        return cls(account=account or None, region=region or None, user=user or None, since=since_at, until=until_at,
-                   ignore_actions=ignored)
-
-    def describe(self) -> str:
-        parts = [f"{name}={value}" for name, value in (("account", self.account), ("region", self.region), ("user", self.user)) if value]
-        if self.since:
-            parts.append(f"since {iso(self.since)}")
-        if self.until:
-            parts.append(f"until {iso(self.until)}")
-        if self.ignore_actions:
-            parts.append("ignoring " + " ".join(f"{source}:{name}" for source, name in self.ignore_actions))
-        return ", ".join(parts)
 
 
 @dataclass
@@ -97,9 +58,12 @@ class ActionCount:
 
 @dataclass
 class DayActivity:
+    """Console events of one day, in the classes the summary counts (they add up to them)."""
+
     day: str          # YYYY-MM-DD (UTC)
     read_only: int    # console events that only read
-    changing: int     # console events that change something
+    changing: int     # console changes: the automation candidates
+    not_candidates: int = 0  # the rest: sign-ins, role switches, console-only actions, plumbing, service-invoked or ignored changes
 
 
 @dataclass
@@ -137,26 +101,6 @@ class Hints:
 _OFFLINE_ONLY = ("files_read", "files_skipped", "skipped_files", "files_failed", "failed_files", "events_unusable", "unusable_reasons")
 
 
-def iso(moment: datetime) -> str:
-    """UTC, second precision, `Z` suffix: how first/last seen are shown everywhere."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time_bound(text: str, *, end_of_day: bool) -> datetime:
-    """A date (`2024-08-01`), a time (`2024-08-01T12:00:00Z`, naive means UTC) or a time
-    relative to now (`12h`, `7d`, `2w`), read as `ctstack import` reads them. A bare date
-    used as --until means the end of that day, so `--since D --until D` is the whole day."""
-    from provision.s3layout import parse_when  # the importer's reading of --since/--until
-
-    moment = parse_when(text)
-    if end_of_day and _BARE_DATE.match(text.strip()):
-        moment += timedelta(days=1, milliseconds=-1)
-    return moment
-
-
-_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Filters(), top: int = DEFAULT_TOP, source: str = "") -> Hints:
     """Hints straight from CloudTrail files: no Elasticsearch needed."""
     counter = HintsCounter(filters)
@@ -187,20 +131,8 @@ def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: in
     if urls:
         from provision.s3source import s3_files  # boto3 only when S3 is used
 
-        files = itertools.chain(files, s3_files(urls, _s3_filters(filters), **(s3_options or {})))
+        files = itertools.chain(files, s3_files(urls, filters.s3_filters(), **(s3_options or {})))
     return hints_from_files(files, filters, top, source=", ".join(sources))
-
-
-def _s3_filters(filters: Filters):
-    from provision.s3layout import S3Filters
-
-    # File names carry the delivery day, up to ~15 minutes after the event: one day of slack.
-    return S3Filters(
-        accounts=(filters.account,) if filters.account else (),
-        regions=(filters.region,) if filters.region else (),
-        since=filters.since.date() if filters.since else None,
-        until=(filters.until + timedelta(days=1)).date() if filters.until else None,
-    )
 
 
 class _CandidateStats:
@@ -238,10 +170,10 @@ class HintsCounter:
         self._seen: set[bytes] = set()
         self.console_events = 0
         self._console_actions: Counter[tuple[str, str]] = Counter()
-        self._daily: dict[str, list[int]] = {}  # YYYY-MM-DD -> [read-only, changing]
-        self._filtering = replace(filters, ignore_actions=()) != Filters()
+        self._daily: dict[str, list[int]] = {}  # YYYY-MM-DD -> [read-only, changing, not candidates]
+        self._filtering = bool(filters)  # ignored actions select no events
         self._ignored = frozenset(filters.ignore_actions)
-        self._profile = "standard" if filters.user else "minimal"  # user.name needs standard
+        self._profile = "standard" if filters.users else "minimal"  # user.name needs standard
         self._candidates: dict[tuple[str, str], _CandidateStats] = {}
 
     def add(self, event: Any) -> None:
@@ -256,7 +188,7 @@ class HintsCounter:
             self.unusable_reasons[reason] = self.unusable_reasons.get(reason, 0) + 1
             return
         timestamp = doc[F.TIMESTAMP]
-        if self._filtering and not self._passes(doc, _parse_timestamp(timestamp)):
+        if self._filtering and not self.filters.passes(doc):
             return
         # The importer's identity: _id = event_id in the event's monthly index.
         key = hashlib.blake2b(f"{timestamp[:7]} {classify.event_id(event)}".encode(), digest_size=16).digest()
@@ -270,25 +202,16 @@ class HintsCounter:
         self._console_actions[action] += 1
         day = self._daily.get(timestamp[:10])
         if day is None:
-            day = self._daily[timestamp[:10]] = [0, 0]
-        day[0 if doc[F.READ_ONLY] else 1] += 1
-        if doc[F.AUTOMATION_CANDIDATE] and not (self._ignored and classify.is_ignored_action(*action, self._ignored)):
+            day = self._daily[timestamp[:10]] = [0, 0, 0]
+        candidate = doc[F.AUTOMATION_CANDIDATE] and not (self._ignored and classify.is_ignored_action(*action, self._ignored))
+        day[0 if doc[F.READ_ONLY] else 1 if candidate else 2] += 1
+        if candidate:
             if self._profile == "minimal":
                 doc = to_document(event, profile="standard")  # for user.name
             stats = self._candidates.get(action)
             if stats is None:
                 stats = self._candidates[action] = _CandidateStats()
-            stats.add(doc.get(F.USER_NAME), _parse_timestamp(timestamp))
-
-    def _passes(self, doc: dict, moment: datetime) -> bool:
-        f = self.filters
-        return (
-            (f.account is None or doc.get(F.CLOUD_ACCOUNT_ID) == f.account)
-            and (f.region is None or doc.get(F.CLOUD_REGION) == f.region)
-            and (f.user is None or doc.get(F.USER_NAME) == f.user)
-            and (f.since is None or moment >= f.since)
-            and (f.until is None or moment <= f.until)
-        )
+            stats.add(doc.get(F.USER_NAME), parse_timestamp(timestamp))
 
     def result(self, top: int = DEFAULT_TOP, source: str = "") -> Hints:
         candidates = [
@@ -314,7 +237,7 @@ class HintsCounter:
             candidate_actions=len(candidates),
             candidates=rank(candidates, top),
             console_actions=rank([ActionCount(p, a, n) for (p, a), n in self._console_actions.items()], 0),
-            activity=[DayActivity(day, ro, ch) for day, (ro, ch) in sorted(self._daily.items())],
+            activity=[DayActivity(day, ro, ch, si) for day, (ro, ch, si) in sorted(self._daily.items())],
             filters=self.filters.describe(),
             files_read=self.files_read,
             files_skipped=len(self.skipped_files),
@@ -334,8 +257,3 @@ def rank(items: list, top: int) -> list:
     """Most frequent first, ties by provider then action; `top` 0 keeps all."""
     items = sorted(items, key=lambda c: (-c.count, c.provider, c.action))
     return items if top <= 0 else items[:top]
-
-
-def _parse_timestamp(text: str) -> datetime:
-    # documents.parse_event_time always gives UTC ISO-8601 with a Z (Python 3.10 wants +00:00).
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -49,7 +49,7 @@ def hints_from_es(
                 "aggs": {
                     "days": {
                         "date_histogram": {"field": F.TIMESTAMP, "calendar_interval": "day", "min_doc_count": 1},
-                        "aggs": {"read_only": {"filter": {"term": {F.READ_ONLY: True}}}},
+                        "aggs": {"read_only": {"filter": {"term": {F.READ_ONLY: True}}}, "candidates": {"filter": candidate}},
                     }
                 },
             },
@@ -58,6 +58,11 @@ def hints_from_es(
         ignore_unavailable=True,
         allow_no_indices=True,
     )
+    if not summary.get("_shards", {}).get("total"):
+        raise CtstackError(
+            f"No index matches {index} in Elasticsearch: nothing was imported with --index-prefix {index_prefix} "
+            "(`ctstack import ./logs/` imports; check the prefix)."
+        )
     aggs = summary.get("aggregations") or {}
     total = summary["hits"]["total"]["value"]
     console_actions = [
@@ -102,7 +107,8 @@ def hints_from_es(
             DayActivity(
                 day=_iso_millis(b["key"])[:10],
                 read_only=b["read_only"]["doc_count"],
-                changing=b["doc_count"] - b["read_only"]["doc_count"],
+                changing=b["candidates"]["doc_count"],
+                not_candidates=b["doc_count"] - b["read_only"]["doc_count"] - b["candidates"]["doc_count"],
             )
             for b in day_buckets
         ],
@@ -142,9 +148,9 @@ def _composite(es: Elasticsearch, index: str, query: dict, sub_aggs: dict, day: 
 
 def _query(filters: Filters) -> dict:
     clauses: list[dict] = []
-    for field_name, value in ((F.CLOUD_ACCOUNT_ID, filters.account), (F.CLOUD_REGION, filters.region), (F.USER_NAME, filters.user)):
-        if value:
-            clauses.append({"term": {field_name: value}})
+    for field_name, values in ((F.CLOUD_ACCOUNT_ID, filters.accounts), (F.CLOUD_REGION, filters.regions), (F.USER_NAME, filters.users)):
+        if values:
+            clauses.append({"terms": {field_name: list(values)}})
     if filters.since or filters.until:
         bounds: dict[str, Any] = {"format": "strict_date_optional_time"}
         if filters.since:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
 
 from provision.hints import Candidate, Hints
+from provision.wording import plural, skipped_notes
 
 FORMATS = ("table", "json", "csv", "markdown")
 NO_CLI = "no public API (console only)"
@@ -20,11 +19,29 @@ CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_see
 
 def summary_line(hints: Hints) -> str:
     line = (
-        f"{hints.events_read:,} events read, {hints.distinct_events:,} distinct, "
-        f"{hints.console_events:,} from the console, {hints.automation_candidates:,} console changes "
-        f"in {hints.candidate_actions:,} actions"
+        f"{plural(hints.events_read, 'event')} read, {hints.distinct_events:,} distinct, "
+        f"{hints.console_events:,} from the console, {plural(hints.automation_candidates, 'console change')} "
+        f"in {plural(hints.candidate_actions, 'action')}"
     )
     return line + (f" ({hints.filters})" if hints.filters else "")
+
+
+def nothing_found(hints: Hints) -> str:
+    """Why there is no candidate, in one sentence: nothing read, everything filtered out, no
+    console events, or no console change among them."""
+    if not hints.events_read:
+        if hints.files_read is None:
+            return f"Elasticsearch holds no CloudTrail events in {hints.source}: nothing to automate here."
+        if not hints.files_read:
+            return "No CloudTrail files were found in the sources: nothing to automate here."
+        return "No events: every file was skipped or could not be read (see below)."
+    if not hints.distinct_events:
+        if hints.filters:
+            return f"None of the {plural(hints.events_read, 'event')} read passes the filters ({hints.filters}): nothing to automate here."
+        return "No event could be counted (see below): nothing to automate here."
+    if not hints.console_events:
+        return f"None of the {plural(hints.distinct_events, 'distinct event')} was made from the console: nothing to automate here."
+    return "No console action that changes something was found: nothing to automate here."
 
 
 def top_users_text(candidate: Candidate) -> str:
@@ -32,6 +49,22 @@ def top_users_text(candidate: Candidate) -> str:
 
 
 def print_table(hints: Hints, console: Console) -> None:
+    if hints.candidates:
+        _print_candidates(hints, console)
+    else:  # a sentence, not an empty table
+        console.print(summary_line(hints) + ".", highlight=False)
+        console.print(nothing_found(hints), highlight=False)
+    # Problems by kind, not file by file: folders often hold READMEs and licences too.
+    notes = skipped_notes(hints.skipped_files)
+    notes += [f"[red]could not read[/] {entry['path']}: {entry['reason']}" for entry in hints.failed_files]
+    notes += [f"[yellow]{plural(n, 'event')} not counted:[/] {reason}" for reason, n in hints.unusable_reasons.items()]
+    for note in notes:
+        console.print(note, highlight=False)
+    if hints.skipped_files:
+        console.print("(--format json lists every skipped file with its reason)", style="dim")
+
+
+def _print_candidates(hints: Hints, console: Console) -> None:
     # Narrower terminals drop the service, first seen and time of day, then last seen and users.
     wide, medium = console.width >= 150, console.width >= 110
     table = Table(title="Console actions that change things: automate these first", title_justify="left", caption=summary_line(hints), caption_justify="left")
@@ -58,17 +91,6 @@ def print_table(hints: Hints, console: Console) -> None:
         ]
         table.add_row(*cells)
     console.print(table)
-    if not hints.candidates:
-        console.print("No console action that changes something was found: nothing to automate here.")
-    # Problems by kind, not file by file: folders often hold READMEs and licences too.
-    skipped = Counter(re.split(r"[:(]", entry["reason"], 1)[0].strip() for entry in hints.skipped_files)
-    notes = [f"[yellow]skipped {n:,} file{'' if n == 1 else 's'}:[/] {reason}" for reason, n in skipped.most_common()]
-    notes += [f"[red]could not read[/] {entry['path']}: {entry['reason']}" for entry in hints.failed_files]
-    notes += [f"[yellow]{n:,} events not counted:[/] {reason}" for reason, n in hints.unusable_reasons.items()]
-    for note in notes:
-        console.print(note, highlight=False)
-    if hints.skipped_files:
-        console.print("(--format json lists every skipped file with its reason)", style="dim")
 
 
 def _minute(iso_time: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import itertools
 import os
-import re
 import time
 from bisect import bisect_right
 from collections import deque
@@ -30,21 +29,16 @@ from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
 from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
 from provision.documents import PROFILES
+from provision.filters import Filters
 from provision.records import SourceFile, decode_events, local_files
 from provision.s3layout import is_s3_url
 from provision.template import install_template
+from provision.wording import reason_kind
 
 CHUNK_SIZE = 1000                   # documents per bulk request ...
 MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes first
-_REASON_KIND = re.compile(r"[:(]")  # "no usable eventTime (...)" counts as "no usable eventTime"
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
 MAX_BACKOFF = 60.0                  # ... of at most this many seconds
-
-
-def reason_kind(reason: str) -> str:
-    """The kind of a failure reason, for counting: "no usable eventTime ('x' is ...)" and
-    "no usable eventTime (missing ...)" are both "no usable eventTime"."""
-    return _REASON_KIND.split(reason, 1)[0].strip()
 
 
 @dataclass
@@ -55,6 +49,7 @@ class FileOutcome:
     indexed: int = 0
     duplicate: int = 0
     failed: int = 0
+    filtered: int = 0            # outside the import's filters: not imported
     skipped_reason: str | None = None
     failed_reason: str | None = None  # the file itself could not be read
 
@@ -70,6 +65,7 @@ class ImportSummary:
     events_indexed: int = 0
     events_duplicate: int = 0
     events_failed: int = 0
+    events_filtered: int = 0     # outside --since/--until/--account/--region: not imported
     failure_reasons: dict[str, int] = field(default_factory=dict)
     dead_letter: str | None = None
     indices: list[str] = field(default_factory=list)
@@ -165,8 +161,8 @@ class _Run:
     def __init__(self, index_prefix: str, profile: str, keep_access_keys: bool, dead_letter: DeadLetter,
                  on_file_done: Callable[[SourceFile, FileOutcome], None] | None,
                  progress: Callable[[ImportSummary], None] | None, processes: int | None,
-                 chunk_size: int, max_chunk_bytes: int) -> None:
-        self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys), processes)
+                 chunk_size: int, max_chunk_bytes: int, filters: Filters | None = None) -> None:
+        self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys, filters), processes)
         self.dead = dead_letter
         self.on_file_done = on_file_done
         self.progress = progress
@@ -248,6 +244,8 @@ class _Run:
         else:
             summary.events_read += converted.events
             state.outcome.events = converted.events
+            summary.events_filtered += len(converted.filtered)
+            state.outcome.filtered = len(converted.filtered)
             for _position, reason, event in converted.failures:
                 self.fail(state, event, reason)
             if converted.documents:
@@ -341,13 +339,15 @@ def run_import(
     max_chunk_bytes: int = MAX_CHUNK_BYTES,
     max_retries: int = MAX_RETRIES,
     initial_backoff: float = 1.0,
+    filters: Filters | None = None,
 ) -> ImportSummary:
     """Import CloudTrail files into ``<index_prefix>-YYYY.MM`` indices.
 
     ``processes`` convert files to documents (default: one per core, up to 4; 0: this
     process). Returns the summary; ``summary.ok`` is False when any event failed, any file
     could not be read, or Elasticsearch stopped answering (``summary.aborted`` says why).
-    Failed events are in ``summary.dead_letter`` with their reason.
+    Failed events are in ``summary.dead_letter`` with their reason. Events outside
+    ``filters`` are counted in ``events_filtered`` and not imported.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -356,7 +356,7 @@ def run_import(
         install_template(es, index_prefix)
     dead = DeadLetter(dead_letter_path)
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
-               chunk_size, max_chunk_bytes)
+               chunk_size, max_chunk_bytes, filters)
     # One chunk on the wire while the next is built: reading, converting and serialising
     # overlap with Elasticsearch indexing instead of waiting for it. Results are applied
     # here, in this thread, in the order the chunks were sent.
@@ -449,11 +449,25 @@ def _es_url(es: Elasticsearch) -> str:
 
 
 def source_files(sources: Iterable[str]) -> Iterator[SourceFile]:
-    """SourceFiles for command-line sources (folders and files)."""
+    """SourceFiles for command-line sources (folders and files). A folder named that holds
+    no file at all is refused, before anything is read: the user asked for logs there."""
+    sources = list(sources)
     try:
+        for source in sources:
+            if os.path.isdir(source) and not _holds_a_file(source):
+                raise CtstackError(f"{source} holds no files: there is nothing to read there (check the path).")
         yield from local_files(sources)
     except FileNotFoundError as err:
         raise CtstackError(f"Cannot read the sources: {err}.") from None
+
+
+def _holds_a_file(folder: str) -> bool:
+    """Whether the walk of ``folder`` would find any (non-hidden) file; stops at the first."""
+    for _root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(not name.startswith(".") for name in files):
+            return True
+    return False
 
 
 def import_sources(

@@ -20,6 +20,7 @@ class ImportProgress:
         self._live: Live | None = None
         self._started = time.monotonic()
         self._last = 0.0
+        self._summary: Any = None  # the running summary: its counts are final at the end
 
     def __enter__(self) -> "ImportProgress":
         if self.enabled:
@@ -30,10 +31,14 @@ class ImportProgress:
     def update(self, summary: Any) -> None:
         if self._live is None:
             return
+        self._summary = summary
         now = time.monotonic()
         if now - self._last < self.min_interval:
             return
         self._last = now
+        self._draw(summary, now)
+
+    def _draw(self, summary: Any, now: float) -> None:
         elapsed = max(now - self._started, 1e-9)
         line = (
             f"files {summary.files_read:,} (skipped {summary.files_skipped:,})  "
@@ -41,8 +46,10 @@ class ImportProgress:
             f"present {summary.events_duplicate:,}  failed {summary.events_failed:,}  "
             f"{summary.events_read / elapsed:,.0f} events/s"
         )
-        self._live.update(Text(line))
+        self._live.update(Text(line), refresh=True)
 
     def __exit__(self, *exc: Any) -> None:
         if self._live is not None:
+            if self._summary is not None:  # the last frame shows the final counts, not the last throttled ones
+                self._draw(self._summary, time.monotonic())
             self._live.__exit__(*exc)

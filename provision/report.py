@@ -9,10 +9,11 @@ from html import escape
 from pathlib import Path
 
 from provision import __version__
-from provision.charts import CHANGING_COLOUR, GREYS, OTHER_COLOUR, PALETTE, READ_ONLY_COLOUR, activity_bars, donut, slices
+from provision.charts import ACTIVITY_SERIES, GREYS, OTHER_COLOUR, PALETTE, activity_bars, donut, slices
 from provision.errors import CtstackError
 from provision.hints import ActionCount, Hints
-from provision.hints_output import NO_CLI
+from provision.hints_output import NO_CLI, nothing_found
+from provision.wording import plural
 
 STYLE = """
 :root { --ink:#1f2933; --muted:#616e7c; --line:#e4e7eb; --card:#ffffff; --bg:#f5f7fa; --accent:#f28e2b; }
@@ -73,7 +74,7 @@ def render_report(hints: Hints) -> str:
         (hints.console_events, f"console events ({share})", ""),
         (hints.automation_candidates, "console changes (automation candidates)", "highlight"),
         (hints.candidate_actions, "different actions to automate", "highlight"),
-        (console_only, "of the top actions have no public API", ""),
+        (console_only, f"of the top {plural(len(hints.candidates), 'action')} {'has' if console_only == 1 else 'have'} no public API", ""),
     ]
     cards_html = "".join(
         f'<div class="card {cls}"><div class="value">{value:,}</div><div class="label">{escape(label)}</div></div>'
@@ -89,8 +90,13 @@ def render_report(hints: Hints) -> str:
         _action_slices([ActionCount(c.provider, c.action, c.count) for c in hints.candidates], colours, hints.automation_candidates),
         "console changes",
     )
-    days = [(d.day, d.read_only, d.changing) for d in hints.activity]
+    days = [(d.day, d.read_only, d.not_candidates, d.changing) for d in hints.activity]
     activity_chart, unit = activity_bars("activity-chart", "Console events over time", days)
+    # The key names the series drawn; the non-candidates only when there are some.
+    key = "".join(
+        f'<span style="--c:{colour}">{label}</span>'
+        for name, label, colour in ACTIVITY_SERIES if name != "not_candidates" or any(day[2] for day in days)
+    )
     meta = [f"source <code>{escape(hints.source or '-')}</code>", f"generated {escape(hints.generated_at)}", f"ctstack {escape(__version__)}"]
     if hints.filters:
         meta.insert(1, f"filters {escape(hints.filters)}")
@@ -123,7 +129,7 @@ def render_report(hints: Hints) -> str:
 <section>
 <h2>Console activity over time</h2>
 <p class="sub">Console events per {unit} (UTC){" from Monday" if unit == "week" else ""}; gaps are periods without console activity.</p>
-<div class="key"><span style="--c:{READ_ONLY_COLOUR}">read-only</span><span style="--c:{CHANGING_COLOUR}">changing</span></div>
+<div class="key">{key}</div>
 {activity_chart}
 </section>
 </main>
@@ -147,7 +153,7 @@ def _action_slices(actions: list[ActionCount], colours: dict[tuple[str, str], st
 
 def _candidates_table(hints: Hints) -> str:
     if not hints.candidates:
-        return '<p class="none">No console action that changes something was found: nothing to automate here.</p>'
+        return f'<p class="none">{escape(nothing_found(hints))}</p>'
     peak = max(c.count for c in hints.candidates)
     rows = []
     for rank, c in enumerate(hints.candidates, 1):
@@ -180,11 +186,11 @@ def _table_caption(hints: Hints) -> str:
 def _files_note(hints: Hints) -> str:
     if hints.files_read is None:
         return ""
-    note = f"{hints.files_read:,} files read, {hints.files_skipped or 0:,} skipped"
+    note = f"{plural(hints.files_read, 'file')} read, {hints.files_skipped or 0:,} skipped"
     if hints.files_failed:
         note += f", {hints.files_failed:,} failed"
     if hints.events_unusable:
-        note += f"; {hints.events_unusable:,} events without a usable time not counted"
+        note += f"; {plural(hints.events_unusable, 'event')} without a usable time not counted"
     return escape(note) + ". "
 
 

@@ -491,12 +491,13 @@ class S3Import:
 
         Objects whose events all went in, or that were skipped for their content (digest,
         empty, corrupt: the same ETag is the same content, so retrying cannot help) are
-        remembered; objects with failed events or that could not be downloaded are not.
+        remembered; objects with failed events or that could not be downloaded are not, nor
+        objects with events outside the filters (a later run with other filters wants them).
         """
         meta = file.meta or {}
         if self.state is None or "bucket" not in meta or "etag" not in meta:
             return  # not one of ours (a local file in the same import)
-        if outcome.failed or getattr(outcome, "failed_reason", None):
+        if outcome.failed or getattr(outcome, "filtered", 0) or getattr(outcome, "failed_reason", None):
             return
         self.state.remember(meta["bucket"], meta["key"], meta["etag"], meta.get("size"), outcome.events, outcome.skipped_reason)
 

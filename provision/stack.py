@@ -163,8 +163,12 @@ def run_subprocess(args: Sequence[str], *, env: dict[str, str], capture: bool = 
     try:
         done = subprocess.run(list(args), env=env, capture_output=capture, text=True, check=False)
     except FileNotFoundError:
-        raise CtstackError(f"`{args[0]}` was not found; install Docker with Compose v2 (https://docs.docker.com/compose/install/).") from None
+        raise DockerUnavailable(f"`{args[0]}` was not found; install Docker with Compose v2 (https://docs.docker.com/compose/install/).") from None
     return RunResult(done.returncode, done.stdout or "", done.stderr or "")
+
+
+class DockerUnavailable(CtstackError):
+    """Docker (the engine or the compose command) is not there."""
 
 
 def check_docker_engine() -> None:
@@ -175,7 +179,7 @@ def check_docker_engine() -> None:
     try:
         docker.from_env(timeout=5).ping()
     except (docker.errors.DockerException, requests.RequestException, OSError) as err:
-        raise CtstackError(
+        raise DockerUnavailable(
             f"The Docker engine is not reachable ({type(err).__name__}); start Docker Desktop, or on Linux "
             "`sudo systemctl start docker`, then run this again."
         ) from None
@@ -240,6 +244,8 @@ class LocalStack:
         ]
 
     def logs(self, service: str | None, follow: bool = False, tail: int | None = None) -> int:
+        if service and service not in SERVICES:  # a typo is answered before Docker is asked
+            raise CtstackError(f"Unknown service {service!r}; the local stack's services are: es (or elasticsearch), kibana, setup.")
         self.check_engine()
         self.require_setup()
         args = ["logs"]
@@ -248,8 +254,6 @@ class LocalStack:
         if tail is not None:
             args += ["--tail", str(tail)]
         if service:
-            if service not in SERVICES:
-                raise CtstackError(f"Unknown service {service!r}; use one of: es, kibana, setup.")
             args.append(SERVICES[service])
         return self.compose(*args).returncode
 

@@ -156,13 +156,13 @@ def test_filters_keep_only_matching_events() -> None:
         event("CreateRole", "iam.amazonaws.com", user="bob", account="222222222222", region="us-east-1", time="2024-08-02T10:00:00Z"),
         event("CreatePolicy", "iam.amazonaws.com", user="bob", account="111111111111", region="us-east-1", time="2024-08-03T23:59:59Z"),
     ]
-    assert set(actions(count(events, Filters(account="111111111111")))) == {"CreateUser", "CreatePolicy"}
-    assert set(actions(count(events, Filters(region="us-east-1")))) == {"CreateRole", "CreatePolicy"}
-    assert set(actions(count(events, Filters(user="bob")))) == {"CreateRole", "CreatePolicy"}
+    assert set(actions(count(events, Filters(accounts=("111111111111",))))) == {"CreateUser", "CreatePolicy"}
+    assert set(actions(count(events, Filters(regions=("us-east-1",))))) == {"CreateRole", "CreatePolicy"}
+    assert set(actions(count(events, Filters(users=("bob",))))) == {"CreateRole", "CreatePolicy"}
     # A bare --until date means the whole day.
     assert set(actions(count(events, Filters.from_text(since="2024-08-02", until="2024-08-03")))) == {"CreateRole", "CreatePolicy"}
     assert set(actions(count(events, Filters.from_text(until="2024-08-02T09:00:00Z")))) == {"CreateUser"}
-    filtered = count(events, Filters(user="bob"))
+    filtered = count(events, Filters(users=("bob",)))
     assert filtered.distinct_events == 2 and filtered.filters == "user=bob"
 
 

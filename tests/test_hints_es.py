@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from provision.cli import app
 from provision.connection import EsConfig, client
+from provision.errors import CtstackError
 from provision.hints import Filters, hints_from_sources
 from provision.hints_es import hints_from_cluster, hints_from_es
 from provision.importer import run_import, source_files
@@ -60,8 +61,8 @@ def compared(hints) -> dict:
     "filters",
     [
         Filters(),
-        Filters(account="111122223333", region="us-east-1"),
-        Filters(user="alice"),
+        Filters(accounts=("111122223333",), regions=("us-east-1",)),
+        Filters(users=("alice",)),
         Filters.from_text(since="2024-08-01", until="2024-08-09"),
         Filters.from_text(ignore_actions=["ec2.amazonaws.com:StopInstances", "iam.amazonaws.com:*"]),
     ],
@@ -122,9 +123,9 @@ def test_ignore_action_from_elasticsearch_on_the_command_line(es_config: EsConfi
     assert data["candidates"] == offline["candidates"]
 
 
-def test_no_index_yet_means_no_hints(es: Elasticsearch, index_prefix: str) -> None:
-    hints = hints_from_es(es, index_prefix=index_prefix)
-    assert (hints.distinct_events, hints.candidates, hints.activity) == (0, [], [])
+def test_no_index_yet_is_said_not_answered_with_zeros(es: Elasticsearch, index_prefix: str) -> None:
+    with pytest.raises(CtstackError, match=f"No index matches {index_prefix}-\\* in Elasticsearch"):
+        hints_from_es(es, index_prefix=index_prefix)
 
 
 def test_the_report_can_come_from_elasticsearch(es_config: EsConfig, imported: str, tmp_path: Path) -> None:

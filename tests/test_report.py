@@ -84,11 +84,6 @@ def test_an_empty_report_still_renders(tmp_path: Path) -> None:
     assert 'id="candidates-donut"' in html and "nothing to automate here" in html
 
 
-def test_report_needs_a_source() -> None:
-    result = CliRunner().invoke(app, ["report", "-o", "x.html"])
-    assert result.exit_code == 1 and "--from-es" in result.output
-
-
 def test_an_unwritable_output_is_one_clear_error(tmp_path: Path) -> None:
     write_trail(tmp_path / "logs", [event()])
     result = CliRunner().invoke(app, ["report", str(tmp_path / "logs"), "-o", str(tmp_path / "no-such-folder" / "r.html")])

@@ -305,7 +305,7 @@ def test_logs_maps_short_service_names(home, local, compose):
     assert local.logs("es", tail=10) == 0
     assert local.logs(None, follow=True) == 0
     assert compose.subcommands() == [["logs", "--tail", "10", "elasticsearch"], ["logs", "--follow"]]
-    with pytest.raises(CtstackError, match="Unknown service 'postgres'; use one of: es, kibana, setup"):
+    with pytest.raises(CtstackError, match="Unknown service 'postgres'; the local stack's services are: es \\(or elasticsearch\\), kibana, setup"):
         local.logs("postgres")
 
 
