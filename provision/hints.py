@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from provision import classify, records
+from provision import automation, classify, records
 from provision import fields as F
 from provision.awscli import cli_command
 from provision.documents import DocumentError, to_document
@@ -76,6 +76,8 @@ class Candidate:
     last_seen: str
     top_users: list[dict[str, Any]]  # [{"user": name, "count": n}], most active first
     cli: str | None
+    automation: dict[str, Any] | None = None  # the command with its arguments (provision.automation)
+    automation_note: str | None = None        # why automation is None
 
 
 @dataclass
@@ -115,6 +117,9 @@ class Hints:
     failed_files: list[dict[str, str]] = field(default_factory=list)   # [{path, reason}]
     events_unusable: int | None = None   # events the importer would fail (no usable eventTime, ...)
     unusable_reasons: dict[str, int] = field(default_factory=dict)
+    # Repeated multi-step console workflows (provision.workflows), most costly first.
+    workflows: list[dict[str, Any]] = field(default_factory=list)
+    sample_per_user: int = 0             # automation and workflows read this many events per action and user
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -232,6 +237,7 @@ class HintsCounter:
         self._filtering = filters != Filters()
         self._profile = "standard" if filters.user else "minimal"  # user.name needs standard
         self._candidates: dict[tuple[str, str], _CandidateStats] = {}
+        self._sampler = automation.Sampler()
 
     def add(self, event: Any) -> None:
         self.events_read += 1
@@ -268,6 +274,8 @@ class HintsCounter:
             if stats is None:
                 stats = self._candidates[action] = _CandidateStats()
             stats.add(doc.get(F.USER_NAME), _parse_timestamp(timestamp))
+            self._sampler.add((*action, doc.get(F.USER_NAME) or ""), (timestamp, doc.get(F.EVENT_ID) or ""),
+                              lambda: automation.sampled_event(to_document(event, profile="full")))
 
     def _passes(self, doc: dict, moment: datetime) -> bool:
         f = self.filters
@@ -280,6 +288,11 @@ class HintsCounter:
         )
 
     def result(self, top: int = DEFAULT_TOP, source: str = "") -> Hints:
+        hints = self._result(top, source)
+        automation.complete(hints, self._sampler.events())
+        return hints
+
+    def _result(self, top: int, source: str) -> Hints:
         candidates = [
             Candidate(
                 provider=provider,
