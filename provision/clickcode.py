@@ -13,7 +13,8 @@ on a shape member by these rules, in order:
    member's wire name (`tagSet` -> `Tags`, whose wire name is `Tag`), or, for a list of
    scalars, the one key of its items (`instancesSet.items[].instanceId` -> `InstanceIds`);
 3. a small table of what cannot be derived (:data:`RENAMES`: S3 `bucketName` -> `Bucket`);
-4. an EC2 set of one item that is not a list in the API is hoisted into its parent
+4. an XML list logged under its member's name is unwrapped (S3 `TagSet: {Tag: [...]}`);
+5. an EC2 set of one item that is not a list in the API is hoisted into its parent
    (RunInstances logs `instancesSet.items[0].imageId` for `ImageId`), and so is an EC2
    `<Operation>Request` wrapper; an empty set (`"instancesSet": {}`) carries no input.
 
@@ -199,8 +200,11 @@ class _Mapper:
             self.result.unmapped.append(path)
             return _DROP
         if kind == "list":
-            items = _items(value)
             member = shape.member
+            wire = _norm(member.serialization.get("name", ""))
+            if isinstance(value, dict) and len(value) == 1 and wire and _norm(next(iter(value))) == wire:
+                value = next(iter(value.values()))  # S3 XML: "TagSet": {"Tag": [...]}
+            items = _items(value)
             converted = []
             for i, item in enumerate(items):
                 if member.type_name not in ("structure", "list", "map") and isinstance(item, dict) and len(item) == 1:

@@ -67,7 +67,7 @@ def _links(session: list) -> set[tuple[int, str, int, str]]:
             if not isinstance(value, str) or len(value) < MIN_LINK_LENGTH:
                 continue
             for i in range(j - 1, -1, -1):
-                inputs = {v for _, v in clickcode.leaves(session[i].api.parameters)}
+                inputs = {v for _, v in clickcode.leaves(session[i].api.parameters) if isinstance(v, str)}
                 if value in outputs[i] and value not in inputs:
                     found.add((i, outputs[i][value], j, path))
                     break
@@ -158,7 +158,11 @@ def _step_varying(inputs: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
 
 
 def _argument_name(path: str, taken: list[dict[str, Any]]) -> str:
-    base = clickcode.xform_name(re.sub(r"\[\d+\]", "", path).rsplit(".", 1)[-1]).strip("_") or "value"
+    parts = re.sub(r"\[\d+\]", "", path).split(".")
+    if len(parts) > 1 and parts[-1] in ("Value", "Key", "Name", "Id"):
+        parts = parts[-2:]  # Tags[1].Value -> tags_value
+    base = "_".join(clickcode.xform_name(p) for p in parts[-2:] if p).strip("_") or "value"
+    base = base if len(parts) > 1 and parts[-1] in ("Value", "Key", "Name", "Id") else clickcode.xform_name(parts[-1]) or "value"
     names = {a["name"] for a in taken}
     name, n = base, 2
     while name in names:
