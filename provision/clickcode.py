@@ -207,12 +207,15 @@ class _Mapper:
             items = _items(value)
             converted = []
             for i, item in enumerate(items):
-                if member.type_name not in ("structure", "list", "map") and isinstance(item, dict) and len(item) == 1:
+                if member.type_name not in ("structure", "list", "map") and isinstance(item, dict):
+                    if len(item) != 1:  # not a wrapped scalar: nothing here says what it means
+                        self.result.unmapped.append(f"{path}[{i}]")
+                        continue
                     item = next(iter(item.values()))  # EC2: items: [{"instanceId": "i-1"}]
                 element = self.value(member, item, f"{path}[{i}]")
                 if element is not _DROP:
                     converted.append(element)
-            return converted
+            return converted if converted or not items else _DROP  # nothing placed: no empty list
         if kind == "map":
             if isinstance(value, str):
                 value = _json_or(value)

@@ -185,7 +185,7 @@ def _substitute(value: Any, path: str, replacements: dict[str, str]) -> Any:
     return value
 
 
-_MARK = "\x00"
+_MARK = "@@ctstack-variable@@"  # printable: JSON leaves it as it is
 
 
 def _shell(value: Any) -> str:
