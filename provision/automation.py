@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from provision import clickcode
 from provision import fields as F
 
-SAMPLE_PER_USER = 200
+SAMPLE_PER_USER = 100  # Elasticsearch's default index.max_inner_result_window: top_hits can give no more
 NO_API = "no public API has this action (console only)"
 
 
