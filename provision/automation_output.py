@@ -14,6 +14,7 @@ from provision.errors import CtstackError
 from provision.hints import Hints, iso
 
 DEFAULT_SCRIPTS = 5
+TABLE_COMMAND = 200  # characters of a command the table shows
 
 
 def _status(automation: dict) -> str:
@@ -39,8 +40,11 @@ def print_automation(hints: Hints, console: Console) -> None:
     table.add_column("command", overflow="fold")
     table.add_column("notes", overflow="fold", style="dim")
     for rank, c in rows:
-        table.add_row(str(rank), c.action, c.automation["cli"], _status(c.automation))
+        cli = c.automation["cli"]
+        table.add_row(str(rank), c.action, cli if len(cli) <= TABLE_COMMAND else cli[: TABLE_COMMAND - 1] + "…", _status(c.automation))
     console.print(table)
+    if any(len(c.automation["cli"]) > TABLE_COMMAND for _, c in rows):
+        console.print("(long commands are cut here; --format json has them whole)", style="dim")
 
 
 def print_workflows(hints: Hints, console: Console) -> None:
@@ -93,7 +97,7 @@ def automation_html(hints: Hints) -> str:
             body = f"<code class=\"cmd\">{escape(c.automation['cli'])}</code><small>{escape(_status(c.automation))}</small>"
         else:
             body = f'<span class="badge">{escape(c.automation_note or "")}</span>'
-        rows.append(f'<tr><td class="num">{rank}</td><td><b>{escape(c.action)}</b></td><td>{body}</td></tr>')
+        rows.append(f'<tr class="automation"><td class="num">{rank}</td><td><b>{escape(c.action)}</b></td><td>{body}</td></tr>')
     if not rows:
         return ""
     return (
@@ -113,7 +117,7 @@ def workflows_html(hints: Hints) -> str:
     for rank, w in enumerate(hints.workflows, 1):
         links = "<br>".join(escape(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}") for l in w["links"]) or "-"
         rows.append(
-            f'<tr><td class="num">{rank}</td><td>{escape(" -> ".join(s["action"] for s in w["steps"]))}</td>'
+            f'<tr class="workflow"><td class="num">{rank}</td><td>{escape(" -> ".join(s["action"] for s in w["steps"]))}</td>'
             f'<td class="num">{w["occurrences"]:,}</td><td class="num">{w["days"]:,}</td><td>{escape(", ".join(w["users"]))}</td>'
             f"<td>{links}</td></tr>"
         )

@@ -133,6 +133,19 @@ def test_hints_script_dir_writes_private_executable_scripts(demo, tmp_path):
     assert as_json["workflows"] and as_json["candidates"][0]["automation"]["cli"].startswith("aws ")
 
 
+def test_report_shows_commands_and_workflows(demo):
+    from html import escape
+
+    from provision.report import render_report
+
+    _, hints = demo
+    html = render_report(hints)
+    snapshot = next(c for c in hints.candidates if c.action == "CreateSnapshot")
+    assert 'id="automation"' in html and escape(snapshot.automation["cli"]) in html
+    assert 'id="workflows"' in html and "CreateSnapshot -&gt; CreateTags" in html
+    assert escape("1.SnapshotId -> 2.Resources[0]") in html
+
+
 # -- real execution against moto's server ------------------------------------------------------
 
 
