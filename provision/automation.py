@@ -10,7 +10,6 @@ the same whichever way the sample was read, and the cost does not grow with the 
 from __future__ import annotations
 
 import heapq
-import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -98,7 +97,7 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
     latest = mapped[-1].api
     if latest.service is None or latest.operation is None:
         return None, NO_API
-    varying, constant = varying_paths([m.api.parameters for m in mapped])
+    varying, constant = clickcode.varying_paths([m.api.parameters for m in mapped])
     return {
         "service": latest.service,
         "operation": latest.operation,
@@ -113,19 +112,6 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
         "placeholders": latest.placeholders,
         "events_sampled": len(mapped),
     }, None
-
-
-def varying_paths(inputs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """(paths whose value differs, or is missing, across the inputs; paths with one value)."""
-    values: dict[str, set[str]] = {}
-    seen: dict[str, int] = {}
-    for parameters in inputs:
-        for path, value in clickcode.leaves(parameters):
-            values.setdefault(path, set()).add(json.dumps(value, sort_keys=True))
-            seen[path] = seen.get(path, 0) + 1
-    varying = sorted(p for p in values if len(values[p]) > 1 or seen[p] < len(inputs))
-    constant = sorted(p for p in values if p not in set(varying))
-    return varying, constant
 
 
 def complete(hints: Any, events: list[SampledEvent]) -> None:

@@ -108,13 +108,18 @@ def api_input(event_source: str | None, event_name: str | None, request_paramete
         return result
     mapper = _Mapper(service, result)
     params = request_parameters
-    if isinstance(params, str):
-        params = _json_or(params)
-    if isinstance(params, dict):
-        result.parameters = mapper.structure(shape, params, "")
-    elif params not in (None, "", {}, []):
-        result.unmapped.append("(requestParameters is not an object)")
-    report = ParamValidator().validate(result.parameters, shape)
+    try:
+        if isinstance(params, str):
+            params = _json_or(params)
+        if isinstance(params, dict):
+            result.parameters = mapper.structure(shape, params, "")
+        elif params not in (None, "", {}, []):
+            result.unmapped.append("(requestParameters is not an object)")
+        report = ParamValidator().validate(result.parameters, shape)
+    except (TypeError, ValueError, RecursionError) as err:  # a hostile or odd event fails alone
+        result.parameters, result.valid = {}, False
+        result.message = f"could not map the request parameters: {err}"
+        return result
     result.valid = not report.has_errors()
     result.message = None if result.valid else report.generate_report()
     return result
@@ -125,7 +130,10 @@ def api_output(service: str, operation: str, response_elements: Any) -> dict[str
     shape = _operation_model(service, operation).output_shape
     if shape is None or not isinstance(response_elements, dict):
         return {}
-    return _Mapper(service, ApiInput(service, operation), redact=False).structure(shape, response_elements, "")
+    try:
+        return _Mapper(service, ApiInput(service, operation), redact=False).structure(shape, response_elements, "")
+    except (TypeError, ValueError, RecursionError):
+        return {}
 
 
 def _keys(value: Any) -> Iterator[str]:
@@ -305,9 +313,12 @@ def _scalar(kind: str, value: Any) -> Any:
 
 
 def _timestamp(value: Any) -> Any:
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = value / 1000 if value > 1e11 else value  # epoch millis or seconds
-        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, OSError, ValueError):
+            return value
     if isinstance(value, str):
         for fmt in _CLOUDTRAIL_TIME_FORMATS:
             try:
@@ -323,8 +334,8 @@ class _MemberIndex:
     sets: dict[str, str]    # normalised names an EC2 `xSet` stem may take -> member
 
 
-@functools.lru_cache(maxsize=8192)
-def _member_index_cached(shape_id: int, shape: Shape) -> _MemberIndex:
+@functools.lru_cache(maxsize=8192)  # botocore caches its shapes, so the same objects come back
+def _member_index(shape: Shape) -> _MemberIndex:
     direct: dict[str, str] = {}
     sets: dict[str, str] = {}
     for name, member in shape.members.items():
@@ -340,10 +351,6 @@ def _member_index_cached(shape_id: int, shape: Shape) -> _MemberIndex:
             if inner and inner != "item":
                 sets.setdefault(_norm(inner), name)
     return _MemberIndex(direct, sets)
-
-
-def _member_index(shape: Shape) -> _MemberIndex:
-    return _member_index_cached(id(shape), shape)
 
 
 def _join(path: str, key: str) -> str:
@@ -367,6 +374,19 @@ def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from leaves(inner, f"{path}[{i}]")
     else:
         yield path, value
+
+
+def varying_paths(inputs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(paths whose value differs, or is missing, across the inputs; paths with one value)."""
+    values: dict[str, set[str]] = {}
+    seen: dict[str, int] = {}
+    for parameters in inputs:
+        for path, value in leaves(parameters):
+            values.setdefault(path, set()).add(json.dumps(value, sort_keys=True))
+            seen[path] = seen.get(path, 0) + 1
+    varying = sorted(p for p in values if len(values[p]) > 1 or seen[p] < len(inputs))
+    constant = sorted(p for p in values if p not in set(varying))
+    return varying, constant
 
 
 def is_nested(parameters: dict[str, Any]) -> bool:

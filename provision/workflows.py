@@ -134,7 +134,7 @@ def _arguments(occurrences: list[list], linked_inputs: set) -> list[dict[str, An
     arguments: list[dict[str, Any]] = []
     by_value: dict[str, dict[str, Any]] = {}
     for i, m in enumerate(latest):
-        varying, _ = _step_varying([s[i].api.parameters for s in occurrences])
+        varying = set(clickcode.varying_paths([s[i].api.parameters for s in occurrences])[0])
         for path, value in clickcode.leaves(m.api.parameters):
             if (i, path) in linked_inputs or isinstance(value, (dict, list)):
                 continue
@@ -148,13 +148,6 @@ def _arguments(occurrences: list[list], linked_inputs: set) -> list[dict[str, An
                 arguments.append(argument)
             argument["uses"].append((i, path))
     return arguments
-
-
-def _step_varying(inputs: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
-    from provision.automation import varying_paths
-
-    varying, constant = varying_paths(inputs)
-    return set(varying), set(constant)
 
 
 def _argument_name(path: str, taken: list[dict[str, Any]]) -> str:

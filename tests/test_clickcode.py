@@ -118,3 +118,11 @@ def test_cli_line_and_boto3_call_quote_properly():
     assert words[:4] == ["aws", "ec2", "create-tags", "--cli-input-json"] and '"Tags":[{"Key":"k","Value":"v"}]' in words[4]
     assert cli_line("s3", "PutBucketPolicy", {"Bucket": "b"}).startswith("aws s3api put-bucket-policy")
     assert boto3_call(r.service, r.operation, r.parameters).startswith('boto3.client("ec2").create_security_group(GroupName="web\'s sg"')
+
+
+def test_odd_values_never_raise():
+    odd = {"instancesSet": {"items": [None, 7, {"instanceId": {"nested": [1, 2]}}]}, "force": {"x": 1}, "dryRun": [True]}
+    r = api_input("ec2.amazonaws.com", "StopInstances", odd)
+    assert r.service == "ec2" and isinstance(r.valid, bool)
+    assert api_input("ec2.amazonaws.com", "StopInstances", "not json") .unmapped == ["(requestParameters is not an object)"]
+    assert api_output("iam", "CreateUser", {"user": {"createDate": 10**30}}) == {"User": {"CreateDate": 10**30}}
