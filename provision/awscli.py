@@ -57,11 +57,27 @@ def cli_command(event_source: str | None, event_name: str | None) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _cli_command(event_source: str, event_name: str) -> str | None:
+    found = _service_and_operation(event_source, event_name)
+    if found is None:
+        return None
+    service, name = found
+    return f"aws {CLI_RENAMES.get(service, service)} {xform_name(name, '-')}"
+
+
+def service_and_operation(event_source: str | None, event_name: str | None) -> tuple[str, str] | None:
+    """(botocore service name, API operation name) for a CloudTrail event, or None."""
+    if not event_source or not event_name:
+        return None
+    return _service_and_operation(event_source.strip().lower(), event_name.strip())
+
+
+@functools.lru_cache(maxsize=4096)
+def _service_and_operation(event_source: str, event_name: str) -> tuple[str, str] | None:
     prefix = event_source.removesuffix(".amazonaws.com")
     for name in _operation_name_variants(event_name):
         service = _service_with_operation(prefix, name)
         if service is not None:
-            return f"aws {CLI_RENAMES.get(service, service)} {xform_name(name, '-')}"
+            return service, name
     return None
 
 

@@ -407,6 +407,8 @@ def hints_(
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
+    workflows: Annotated[bool, typer.Option("--workflows", help="Also show repeated multi-step console workflows.")] = False,
+    script_dir: Annotated[Optional[Path], typer.Option("--script", help="Write a bash script per top workflow into this folder (0700).", show_default=False)] = None,
 ) -> None:
     """Which console actions that change things people repeat, and the AWS CLI command for each.
 
@@ -421,9 +423,28 @@ def hints_(
     result = _compute_hints("hints", sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
     if output_format == "table":
         hints_output.print_table(result, Console())
+        _print_automation(result, workflows)
     else:
         render = {"json": hints_output.to_json, "csv": hints_output.to_csv, "markdown": hints_output.to_markdown}[output_format]
         typer.echo(render(result), nl=False)
+    _write_scripts(result, script_dir)
+
+
+def _print_automation(result, workflows: bool) -> None:
+    from provision import automation_output
+
+    automation_output.print_automation(result, Console())
+    if workflows:
+        automation_output.print_workflows(result, Console())
+
+
+def _write_scripts(result, script_dir: Path | None) -> None:
+    if script_dir is None:
+        return
+    from provision.automation_output import write_scripts
+
+    paths = write_scripts(result, script_dir)
+    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}.", highlight=False)
 
 
 @app.command("report")

@@ -1060,3 +1060,15 @@ def write_sample(dest_dir: str | Path, *, events: int = SAMPLE_EVENTS, seed: int
         end = start + timedelta(seconds=window * WINDOW_SECONDS)
         write_digests(end, end - timedelta(hours=1))
     return stats
+
+
+def write_demo(dest_dir: str | Path, start: datetime) -> GenerateStats:
+    """The demo set of `ctstack up --sample`: :func:`write_sample` from ``start`` plus the
+    90 days of recurring console work before it (:mod:`provision.demo_work`)."""
+    from provision.demo_work import write_console_work
+
+    stats = write_sample(dest_dir, start=start)
+    work = write_console_work(dest_dir, end=start)
+    stats.events += work.events
+    stats.files += work.files
+    return stats

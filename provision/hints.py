@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
-from provision import classify, records
+from provision import automation, classify, records
 from provision import fields as F
 from provision.awscli import cli_command
 from provision.documents import DocumentError, to_document
@@ -47,6 +47,8 @@ class Candidate:
     last_seen: str
     top_users: list[dict[str, Any]]  # [{"user": name, "count": n}], most active first
     cli: str | None
+    automation: dict[str, Any] | None = None  # the command with its arguments (provision.automation)
+    automation_note: str | None = None        # why automation is None
 
 
 @dataclass
@@ -89,6 +91,9 @@ class Hints:
     failed_files: list[dict[str, str]] = field(default_factory=list)   # [{path, reason}]
     events_unusable: int | None = None   # events the importer would fail (no usable eventTime, ...)
     unusable_reasons: dict[str, int] = field(default_factory=dict)
+    # Repeated multi-step console workflows (provision.workflows), most costly first.
+    workflows: list[dict[str, Any]] = field(default_factory=list)
+    sample_per_user: int = 0             # automation and workflows read this many events per action and user
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -175,6 +180,7 @@ class HintsCounter:
         self._ignored = frozenset(filters.ignore_actions)
         self._profile = "standard" if filters.users else "minimal"  # user.name needs standard
         self._candidates: dict[tuple[str, str], _CandidateStats] = {}
+        self._sampler = automation.Sampler()
 
     def add(self, event: Any) -> None:
         self.events_read += 1
@@ -212,8 +218,15 @@ class HintsCounter:
             if stats is None:
                 stats = self._candidates[action] = _CandidateStats()
             stats.add(doc.get(F.USER_NAME), parse_timestamp(timestamp))
+            self._sampler.add((*action, doc.get(F.USER_NAME) or ""), (timestamp, doc.get(F.EVENT_ID) or ""),
+                              lambda: automation.sampled_event(to_document(event, profile="full")))
 
     def result(self, top: int = DEFAULT_TOP, source: str = "") -> Hints:
+        hints = self._result(top, source)
+        automation.complete(hints, self._sampler.events())
+        return hints
+
+    def _result(self, top: int, source: str) -> Hints:
         candidates = [
             Candidate(
                 provider=provider,

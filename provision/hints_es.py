@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision import classify
+from provision import automation, classify
 from provision import fields as F
 from provision import settings
 from provision.awscli import cli_command
@@ -94,7 +94,7 @@ def hints_from_es(
         for key, count, sub in _composite(es, index, _and(query, candidate), candidate_aggs)
     ]
     day_buckets = (aggs.get("console") or {}).get("days", {}).get("buckets", [])
-    return Hints(
+    hints = Hints(
         source=source,
         events_read=total,
         distinct_events=total,
@@ -114,6 +114,43 @@ def hints_from_es(
         ],
         filters=filters.describe(),
     )
+    automation.complete(hints, _samples(es, index, _and(query, candidate)))
+    return hints
+
+
+SAMPLE_PAGE = 20  # (action, user) buckets per page: at most SAMPLE_PAGE x SAMPLE_PER_USER hits a response
+
+
+def _samples(es: Elasticsearch, index: str, query: dict) -> list[automation.SampledEvent]:
+    """The automation sample: the SAMPLE_PER_USER most recent candidate events per action and
+    per user (top_hits in a composite aggregation; only the fields the sample reads)."""
+    sources = [
+        {"provider": {"terms": {"field": F.EVENT_PROVIDER, "missing_bucket": True}}},
+        {"action": {"terms": {"field": F.EVENT_ACTION, "missing_bucket": True}}},
+        {"user": {"terms": {"field": F.USER_NAME, "missing_bucket": True}}},
+    ]
+    hits_agg = {"top_hits": {
+        "size": automation.SAMPLE_PER_USER,
+        "sort": [{F.TIMESTAMP: {"order": "desc"}}, {F.EVENT_ID: {"order": "desc", "missing": "_last"}}],
+        "_source": {"includes": automation.SAMPLE_FIELDS},
+    }}
+    events: list[automation.SampledEvent] = []
+    after: dict | None = None
+    while True:
+        composite: dict[str, Any] = {"size": SAMPLE_PAGE, "sources": sources}
+        if after:
+            composite["after"] = after
+        response = es.search(index=index, size=0, query=query, aggs={"pairs": {"composite": composite, "aggs": {"latest": hits_agg}}},
+                             ignore_unavailable=True, allow_no_indices=True)
+        pairs = (response.get("aggregations") or {}).get("pairs")
+        if not pairs or not pairs["buckets"]:
+            break
+        for bucket in pairs["buckets"]:
+            events.extend(automation.sampled_event(hit["_source"]) for hit in bucket["latest"]["hits"]["hits"])
+        after = pairs.get("after_key")
+        if not after:
+            break
+    return sorted(events, key=lambda e: e.order)
 
 
 def _composite(es: Elasticsearch, index: str, query: dict, sub_aggs: dict, day: bool = False) -> Iterator[tuple[dict, int, dict]]:

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 
 from provision import __version__
+from provision.automation_output import automation_html, workflows_html
 from provision.charts import ACTIVITY_SERIES, GREYS, OTHER_COLOUR, PALETTE, activity_bars, donut, slices
 from provision.errors import CtstackError
 from provision.hints import ActionCount, Hints
@@ -62,6 +63,8 @@ td .countbar { display:block; height:4px; border-radius:2px; background:var(--ac
 code { font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; background:#f0f4f8; padding:2px 6px; border-radius:4px; white-space:nowrap; }
 .badge { display:inline-block; font-size:11px; padding:2px 8px; border-radius:10px; background:#fff3c4; color:#8d6708; white-space:nowrap; }
 .none { color:var(--muted); padding:12px 0; }
+code.cmd { white-space:pre-wrap; word-break:break-all; display:block; }
+td small { display:block; color:var(--muted); font-size:11px; margin-top:3px; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:0 40px 30px; }
 """
 
@@ -126,6 +129,8 @@ def render_report(hints: Hints) -> str:
 <p class="sub">{_table_caption(hints)}</p>
 {_candidates_table(hints)}
 </section>
+{automation_html(hints)}
+{workflows_html(hints)}
 <section>
 <h2>Console activity over time</h2>
 <p class="sub">Console events per {unit} (UTC){" from Monday" if unit == "week" else ""}; gaps are periods without console activity.</p>

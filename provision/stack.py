@@ -323,12 +323,9 @@ def post_up_steps() -> PostUpSteps:
 
 
 def _sample_writer() -> Callable[[Path], Any]:
-    from provision.generate import demo_start, write_sample
+    from provision.generate import demo_start, write_demo
 
-    def write_demo(dest: Path) -> Any:
-        return write_sample(dest, start=demo_start())
-
-    return write_demo
+    return lambda dest: write_demo(dest, start=demo_start())
 
 
 class Reporter(Protocol):
