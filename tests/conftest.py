@@ -110,3 +110,20 @@ def kibana() -> Iterator[FakeKibana]:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if _ES_VERSION_KEY in config.stash:
         terminalreporter.write_line(f"[ctstack] tested against {config.stash[_ES_VERSION_KEY]}")
+
+
+@pytest.fixture(scope="session")
+def secured_es_node() -> Iterator[EsNode]:
+    """A second node with security on, for the auth paths: the `elastic` user's password is the
+    keystore's bootstrap.password (``node.password``), HTTP is TLS auto-configured on first
+    start (CA: ``node.ca_certs``). The integ-test distribution cannot write the .security index
+    (no analysis-common module), so API keys and native users stay on the contract doubles.
+    Started only by the tests that ask for it; the unsecured node stays the default."""
+    try:
+        node = EsNode(heap="512m", secured=True).start()
+    except NodeError as err:
+        pytest.fail(f"the secured Elasticsearch test node could not start:\n{err}", pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
