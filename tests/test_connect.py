@@ -147,7 +147,7 @@ def test_issue15_item14_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_ter
         endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-               "CTSTACK_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+               "CTSTACK_HOME": str(tmp_path / "home"), "COLUMNS": "200", "PYTHONPATH": str(REPO)}
         for name in CLEAN_ENV:
             env.pop(name, None)
         for command in (["hints", "s3://trail-bucket/AWSLogs/"], ["import", "s3://trail-bucket/AWSLogs/", "--es-url", es_url]):
