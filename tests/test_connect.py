@@ -24,7 +24,6 @@ from typer.testing import CliRunner
 from provision import dashboard, settings
 from provision.cli import app
 from provision.template import template_name
-from tests.support.esnode import EsNode, NodeError
 from tests.support.events import event, write_trail_file
 from tests.support.fake_kibana import FakeKibana
 
@@ -178,16 +177,11 @@ def test_issue15_item14_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_ter
 
 # --- item 18: the test node's temp files --------------------------------------------------------
 
-def test_issue15_item18_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir():
-    try:
-        node = EsNode(heap="512m").start()
-    except NodeError as err:
-        pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
+def test_issue15_item18_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir(private_es_node):
+    node = private_es_node
     pid, workdir = node.pid, node.workdir
-    try:
-        assert list((workdir / "tmp").glob("final-flags*")), "the launcher's temp dir belongs in the work dir"
-    finally:
-        node.stop()
+    assert list((workdir / "tmp").glob("final-flags*")), "the launcher's temp dir belongs in the work dir"
+    node.stop()
     assert not Path(f"/tmp/.java_pid{pid}").exists()
     assert not any(Path("/tmp").glob(f"hsperfdata_*/{pid}"))
     assert not workdir.exists()

@@ -50,7 +50,8 @@ def trail(tmp_path) -> Path:
 
 
 def no_traceback(result) -> None:
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
 
 
 def every_command(url: str, node, prefix: str, trail: Path, tmp_path: Path, kibana: FakeKibana, *, ca: bool = True) -> dict[str, list[str]]:
