@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -16,7 +15,7 @@ from rich.markup import escape
 from provision import __version__, health, settings, stack
 from provision.documents import PROFILES
 from provision.progress import ImportProgress
-from provision.connection import EsConfig, resolve_es_config
+from provision.connection import EsConfig, display_url, parse_url, resolve_es_config
 from provision.errors import CtstackError
 from provision.filters import Filters
 from provision.wording import number, plural, skipped_notes
@@ -55,7 +54,15 @@ CaCerts = Annotated[Optional[str], typer.Option("--ca-certs", help="CA bundle fo
 
 
 def es_config(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig:
-    return resolve_es_config(url=es_url, api_key=api_key, user=user, password=password, ca_certs=ca_certs)
+    cfg = resolve_es_config(url=es_url, api_key=api_key, user=user, password=password, ca_certs=ca_certs)
+    say_if_scheme_added(es_url or os.environ.get("CTSTACK_ES_URL"), "--es-url", cfg.url)
+    return cfg
+
+
+def say_if_scheme_added(raw: str | None, option: str, url: str) -> None:
+    """One line on stderr when a URL without a scheme was read as http:// (connection.parse_url's rule)."""
+    if raw and parse_url(raw, option).scheme_added:
+        err_console.print(f"Note: {option} {escape(display_url(raw.strip()))} has no scheme; using {escape(display_url(url))}.", highlight=False)
 
 
 def _version_callback(value: bool) -> None:
@@ -253,16 +260,21 @@ def up(
         es_heap=es_heap, kibana_locale=kibana_locale, imports=tuple(imports or ()), sample=sample, timeout=timeout,
         index_prefix=index_prefix,
     )
+    if options.kibana_url:
+        say_if_scheme_added(options.kibana_url, "--kibana-url", parse_url(options.kibana_url, "--kibana-url").url)
     try:
         with err_console.status("Starting…") as live:
             result = stack.up(options, reporter=_RichReporter(live))
     except stack.DockerUnavailable as err:
         raise CtstackError(f"{err} {WITHOUT_DOCKER}") from None
-    typer.echo(f"Elasticsearch: {result.es_url}")
+    typer.echo(f"Elasticsearch: {display_url(result.es_url)}")
     if result.kibana_url:
-        typer.echo(f"Kibana:        {result.kibana_url}" + (f"  (user {settings.LOCAL_ES_USER})" if result.local else ""))
+        typer.echo(f"Kibana:        {display_url(result.kibana_url)}" + (f"  (user {settings.LOCAL_ES_USER})" if result.local else ""))
+    if result.kibana_skipped:
+        typer.echo(result.kibana_skipped)
     if result.dashboard_url:
-        typer.echo(f"Dashboard:     {result.dashboard_url}")
+        # Until events are imported its panels have nothing to show.
+        typer.echo(f"Dashboard:     {display_url(result.dashboard_url)}" + ("" if result.imported else "  (its panels fill after the first `ctstack import`)"))
     if result.credentials_file:
         typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
     if result.imported:
@@ -301,7 +313,12 @@ def status(
     existing = _existing_es(es_url, api_key, user, password, ca_certs)
     es_cfg = existing or es_config(None, api_key, user, password, ca_certs)
     kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (None if existing else settings.LOCAL_KIBANA_URL)
-    kibana = dataclasses.replace(es_cfg, url=kibana_url.rstrip("/")) if kibana_url else None
+    kibana = None
+    if kibana_url:
+        from provision.kibana import resolve_kibana_config
+
+        kibana = resolve_kibana_config(kibana_url, es=es_cfg)
+        say_if_scheme_added(kibana_url, "--kibana-url", kibana.url)
     report = stack.status(es_cfg, kibana, stack=None if existing else stack.LocalStack())
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
@@ -354,16 +371,24 @@ def provision(
 ) -> None:
     """Install the index template and the Kibana data view + dashboard (re-running overwrites)."""
     from provision.kibana import resolve_kibana_config
-    from provision.provisioning import provision_all
+    from provision.provisioning import is_local_stack, provision_all
 
     es_cfg = es_config(es_url, api_key, user, password, ca_certs)
-    kibana_cfg = None if skip_kibana else resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)
+    kibana_named = kibana_url or os.environ.get("CTSTACK_KIBANA_URL")
+    # The local Kibana belongs to the local Elasticsearch only: another cluster's Kibana must be named.
+    skipped_note = None if skip_kibana or kibana_named or is_local_stack(es_cfg.url) else stack.kibana_skipped_note(es_cfg.url)
+    kibana_cfg = None
+    if not (skip_kibana or skipped_note):
+        kibana_cfg = resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)
+        say_if_scheme_added(kibana_named, "--kibana-url", kibana_cfg.url)
     result = provision_all(es_cfg, kibana_cfg, space, index_prefix=index_prefix, kibana_timeout=timeout)
-    typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {es_cfg.url}.")
+    typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {display_url(es_cfg.url)}.")
+    if skipped_note:
+        typer.echo(skipped_note)
     if result.kibana_version:
-        names = ", ".join(f"{o['type']} {o['id']}" for o in result.imported)
+        names = ", ".join(f"{o['type']} {o['destination_id']}" for o in result.imported)
         typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
-        typer.echo(f"Dashboard: {result.dashboard_url}")
+        typer.echo(f"Dashboard: {display_url(result.dashboard_url or '')}")
 
 
 # -- hints and report ------------------------------------------------------------------------
@@ -386,7 +411,16 @@ def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url
 
     if sources and from_es:
         raise CtstackError("Give either folders/files/s3:// URLs or --from-es, not both.")
+    if sources and (es_url or api_key or es_user or password or ca_certs):
+        # Reading files and asking Elasticsearch are two different answers: never pick one silently.
+        raise CtstackError("With folders, files or s3:// sources ctstack reads them directly and does not use Elasticsearch; "
+                           "leave out --es-url/--api-key/--es-user/--password/--ca-certs, or leave out the sources to ask Elasticsearch.")
     if sources:
+        from provision.s3layout import is_s3_url
+
+        if err_console.is_terminal and any(is_s3_url(s) for s in sources):
+            with err_console.status("Reading the sources (reaching S3)…"):
+                return hints_from_sources(sources, filters, top, s3_settings)
         return hints_from_sources(sources, filters, top, s3_settings)
     try:
         return hints_from_cluster(es_config(es_url, api_key, es_user, password, ca_certs), filters, top, index_prefix)

@@ -8,16 +8,62 @@ the local stack (``ctstack up`` writes its URL and the ``elastic`` password to
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import SSLError as EsTlsError
 from elasticsearch import TransportError
 from elasticsearch.serializer import OrjsonSerializer
 
 from provision import settings
 from provision.errors import CtstackError
+
+
+_USERINFO = re.compile(r"(//)[^/?#]*@")
+
+
+def display_url(url: str) -> str:
+    """A URL as a person may see it (messages, logs, JSON): any ``user:password@`` is ``***@``."""
+    return _USERINFO.sub(r"\1***@", url, count=1)
+
+
+@dataclass(frozen=True)
+class ParsedUrl:
+    url: str                # scheme://host[:port][/path]: no user info, no trailing slash
+    user: str | None        # from user:password@ in the URL, percent-decoded
+    password: str | None
+    scheme_added: bool      # the URL had no scheme and is read as http://
+
+
+def parse_url(raw: str, option: str = "--es-url") -> ParsedUrl:
+    """The one rule every command reads an Elasticsearch or Kibana URL by. A URL without a
+    scheme (``localhost:9200``) is read as ``http://``; user info moves into user/password.
+    Anything else that is not an http(s) URL with a host raises one sentence."""
+    text = raw.strip()
+    scheme_added = "://" not in text
+    if scheme_added:
+        text = "http://" + text
+    parts = urlsplit(text)
+    shown = display_url(raw.strip())
+    if parts.scheme.lower() not in ("http", "https"):
+        raise CtstackError(f"{option} {shown} is not an http:// or https:// URL.")
+    try:
+        parts.port
+    except ValueError:
+        raise CtstackError(f"{option} {shown} has no valid port (a number from 1 to 65535).") from None
+    if not parts.hostname:
+        raise CtstackError(f"{option} {shown} names no host; write it as http://HOST:PORT.")
+    if parts.query or parts.fragment:
+        raise CtstackError(f"{option} {shown} has a query or fragment; give only scheme, host, port (and a path prefix).")
+    host = parts.netloc.rpartition("@")[2]
+    url = urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), "", ""))
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return ParsedUrl(url, user, password, scheme_added)
 
 
 @dataclass(frozen=True)
@@ -27,6 +73,20 @@ class EsConfig:
     user: str | None = None
     password: str | None = None
     ca_certs: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every config, however built, holds a URL without user info: what `url` says may be
+        # printed, and every client (elasticsearch-py, urllib) then sees the same login.
+        # (Options are checked with their name by resolve_endpoint; here a text that is not a
+        # URL, such as a placeholder in a message, is left as it is.)
+        try:
+            parsed = parse_url(self.url)
+        except CtstackError:
+            return
+        object.__setattr__(self, "url", parsed.url)
+        if parsed.user and not (self.api_key or self.user):
+            object.__setattr__(self, "user", parsed.user)
+            object.__setattr__(self, "password", parsed.password)
 
     def __repr__(self) -> str:  # never print secrets, even in a traceback
         auth = "api_key" if self.api_key else ("basic" if self.user else "none")
@@ -78,14 +138,20 @@ def resolve_endpoint(
     ca_certs = ca_certs or env.get(f"{env_prefix}_CA_CERTS") or (inherit.ca_certs if inherit else None)
     if not (api_key or user) and inherit and (inherit.api_key or inherit.user):
         api_key, user, password = inherit.api_key, inherit.user, inherit.password
-    if not url:
+    if url:
+        # A login in the URL counts as given: explicit --api-key/--user win over it.
+        parsed = parse_url(url, "--kibana-url" if env_prefix == "CTSTACK_KIBANA" else "--es-url")
+        url = parsed.url
+        if parsed.user and not (api_key or user):
+            user, password = parsed.user, parsed.password
+    else:
         url = local_url
         # Only the local stack's own URL gets the local stack's credentials.
         if not (api_key or user):
             user, password = local_stack_login()
     if user and password is None:
         raise CtstackError(f"A user ({user}) was given for {service} but no password ({password_option} or {env_prefix}_PASSWORD).")
-    return {"url": url.rstrip("/"), "api_key": api_key, "user": user, "password": password, "ca_certs": ca_certs}
+    return {"url": url, "api_key": api_key, "user": user, "password": password, "ca_certs": ca_certs}
 
 
 def resolve_es_config(
@@ -119,17 +185,28 @@ def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
 
 def describe_error(err: Exception, cfg: EsConfig) -> str:
     """One sentence for an Elasticsearch failure, without secrets."""
+    url = display_url(cfg.url)
     if isinstance(err, AuthenticationException):
-        return f"Elasticsearch at {cfg.url} refused the credentials (HTTP 401); check --api-key or --user/--password."
+        return f"Elasticsearch at {url} refused the credentials (HTTP 401); check --api-key or --user/--password."
     if isinstance(err, AuthorizationException):
-        return f"Elasticsearch at {cfg.url} denied the request (HTTP 403): the user or API key lacks a privilege ({_reason(err)})."
+        return f"Elasticsearch at {url} denied the request (HTTP 403): the user or API key lacks a privilege ({_reason(err)})."
+    if isinstance(err, EsTlsError):
+        return (f"The TLS connection to Elasticsearch at {url} failed ({tls_reason(err)}); "
+                "if the cluster's certificate is signed by its own CA, pass that CA with --ca-certs.")
     if isinstance(err, EsConnectionError):
-        return f"Cannot reach Elasticsearch at {cfg.url} ({type(err).__name__}); is it running? (`ctstack up` starts a local one)."
+        return f"Cannot reach Elasticsearch at {url} ({type(err).__name__}); is it running? (`ctstack up` starts a local one)."
     if isinstance(err, ApiError):
-        return f"Elasticsearch at {cfg.url} answered HTTP {err.meta.status}: {_reason(err)}."
+        return f"Elasticsearch at {url} answered HTTP {err.meta.status}: {_reason(err)}."
     if isinstance(err, TransportError):
-        return f"Talking to Elasticsearch at {cfg.url} failed: {err}."
-    return f"Elasticsearch at {cfg.url}: {err}"
+        return f"Talking to Elasticsearch at {url} failed: {err}."
+    return f"Elasticsearch at {url}: {err}"
+
+
+def tls_reason(err: BaseException) -> str:
+    """The short reason of a TLS failure, e.g. "certificate verify failed: self-signed certificate in certificate chain"."""
+    text = str(err)
+    match = re.search(r"certificate verify failed: [^(\]'\")]*", text) or re.search(r"\[SSL[^\]]*\] [^(\]'\")]*", text)
+    return (match.group(0) if match else type(err).__name__).strip(" ,.")
 
 
 def _reason(err: ApiError) -> str:
@@ -165,5 +242,5 @@ def connect(cfg: EsConfig, request_timeout: float = 60.0) -> tuple[Elasticsearch
         raise CtstackError(describe_error(err, cfg)) from err
     major = int(version.split(".")[0])
     if major < 8:
-        raise CtstackError(f"Elasticsearch at {cfg.url} is version {version}; ctstack needs 8.x or 9.x.")
+        raise CtstackError(f"Elasticsearch at {display_url(cfg.url)} is version {version}; ctstack needs 8.x or 9.x.")
     return es, version

@@ -132,8 +132,9 @@ class LensPanel:
                 "query": {"language": "kuery", "query": self.query},
                 "filters": [],
                 "datasourceStates": {
+                    # No empty "indexpattern" state: Lens's 8.6 migration copies it over
+                    # "formBased", so an empty one would wipe the layers if ever migrated.
                     "formBased": {"layers": {self.layer_id: layer}},
-                    "indexpattern": {"layers": {}},
                     "textBased": {"layers": {}},
                 },
                 "internalReferences": [],
@@ -269,6 +270,8 @@ def data_view(index_prefix: str = settings.INDEX_PREFIX) -> dict:
         "name": "ctstack CloudTrail",
         "timeFieldName": F.TIMESTAMP,
         "allowHidden": False,
+        # Before the first import no index matches: without this every panel shows field errors.
+        "allowNoIndex": True,
         "fieldAttrs": "{}",
         "fieldFormatMap": "{}",
         "runtimeFieldMap": "{}",

@@ -9,7 +9,8 @@ status body whose level is "unavailable"/"critical"), and it may report "degrade
 Authenticated callers get the full status body; anonymous ones a redacted
 ``{"status": {"overall": {"level": ...}}}``, which this module reads the same way.
 
-Wrong credentials (401/403) fail at once: waiting would not fix them. Standard library only,
+Wrong credentials (401/403), a host name that does not resolve and a TLS certificate that
+cannot be verified fail at once: waiting would not fix them. Standard library only,
 so the waits work the same against the local stack and any existing cluster.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import ssl
 import time
 import urllib.error
@@ -25,10 +27,13 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from provision.connection import display_url, tls_reason
 from provision.errors import CtstackError
 
 DEFAULT_TIMEOUT = 300.0   # a first Kibana start on a laptop takes one to three minutes
 POLL_INTERVAL = 2.0
+LOCAL_ES_HINT = "`ctstack logs es` shows why"
+LOCAL_KIBANA_HINT = "`ctstack logs kibana` shows why"
 
 
 class Target(Protocol):
@@ -104,17 +109,18 @@ def kibana_level(body: Any) -> str | None:
 
 
 def wait_for_elasticsearch(target: Target, *, timeout: float = DEFAULT_TIMEOUT, interval: float = POLL_INTERVAL,
-                           on_progress: ProgressCallback | None = None) -> Probe:
-    """Poll until the cluster is yellow or green; raise :class:`HealthTimeout` after ``timeout`` s."""
+                           on_progress: ProgressCallback | None = None, hint: str = LOCAL_ES_HINT) -> Probe:
+    """Poll until the cluster is yellow or green; raise :class:`HealthTimeout` after ``timeout`` s
+    (its sentence ends with ``hint``: where to look)."""
     return wait_until_ready(lambda: probe_elasticsearch(target), target.url, timeout=timeout, interval=interval,
-                            on_progress=on_progress, hint="`ctstack logs es` shows why")
+                            on_progress=on_progress, hint=hint)
 
 
 def wait_for_kibana(target: Target, *, timeout: float = DEFAULT_TIMEOUT, interval: float = POLL_INTERVAL,
-                    on_progress: ProgressCallback | None = None) -> Probe:
+                    on_progress: ProgressCallback | None = None, hint: str = LOCAL_KIBANA_HINT) -> Probe:
     """Poll until Kibana's overall status is "available"; raise :class:`HealthTimeout` after ``timeout`` s."""
     return wait_until_ready(lambda: probe_kibana(target), target.url, timeout=timeout, interval=interval,
-                            on_progress=on_progress, hint="`ctstack logs kibana` shows why")
+                            on_progress=on_progress, hint=hint)
 
 
 def wait_until_ready(probe: Callable[[], Probe], url: str, *, timeout: float, interval: float,
@@ -129,7 +135,7 @@ def wait_until_ready(probe: Callable[[], Probe], url: str, *, timeout: float, in
         if result.ready:
             return result
         if elapsed + interval > timeout:
-            raise HealthTimeout(f"{result.service} at {url} was not ready after {timeout:g} s "
+            raise HealthTimeout(f"{result.service} at {display_url(url)} was not ready after {timeout:g} s "
                                 f"(last state: {result.state}); {hint}.")
         time.sleep(interval)
 
@@ -143,12 +149,18 @@ def _get_json(target: Target, path: str, service: str, request_timeout: float) -
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as err:
         status, raw = err.code, err.read()
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         reason = getattr(err, "reason", err)
+        shown = display_url(target.url)
+        if isinstance(reason, socket.gaierror):
+            raise CtstackError(f"The host of {service}'s URL {shown} cannot be resolved ({reason.strerror or reason}); check the URL.") from None
+        if isinstance(reason, ssl.SSLError):
+            raise CtstackError(f"The TLS connection to {service} at {shown} failed ({tls_reason(reason)}); "
+                               "if its certificate is signed by its own CA, pass that CA with --ca-certs.") from None
         return None, f"not answering ({type(reason).__name__ if not isinstance(reason, str) else reason})"
     if status in (401, 403):
         what = "refused the credentials" if status == 401 else "denied access to the status API"
-        raise CtstackError(f"{service} at {target.url} {what} (HTTP {status}); check the user/password or API key.")
+        raise CtstackError(f"{service} at {display_url(target.url)} {what} (HTTP {status}); check the user/password or API key.")
     try:
         return status, json.loads(raw)
     except ValueError:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
@@ -19,7 +18,7 @@ from provision import automation, classify
 from provision import fields as F
 from provision import settings
 from provision.awscli import cli_command
-from provision.connection import EsConfig, connect, describe_error
+from provision.connection import EsConfig, connect, describe_error, display_url
 from provision.errors import CtstackError
 from provision.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank
 
@@ -223,19 +222,11 @@ def _iso_millis(millis: float) -> str:
     return iso(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
 
 
-def _without_credentials(url: str) -> str:
-    """The URL as safe to print: user:password@ (allowed in --es-url) removed."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
 def hints_from_cluster(cfg: EsConfig, filters: Filters = Filters(), top: int = DEFAULT_TOP, index_prefix: str = settings.INDEX_PREFIX) -> Hints:
     """Connect (one clear error when Elasticsearch is unreachable or refuses us) and aggregate."""
     es, _version = connect(cfg)
     try:
-        return hints_from_es(es, filters, top, index_prefix, source=f"{_without_credentials(cfg.url)} {index_prefix}-*")
+        return hints_from_es(es, filters, top, index_prefix, source=f"{display_url(cfg.url)} {index_prefix}-*")
     except (TransportError, ApiError) as err:
         raise CtstackError(describe_error(err, cfg)) from None
     finally:

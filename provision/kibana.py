@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provision import settings
-from provision.connection import EsConfig, resolve_endpoint
+from provision.connection import EsConfig, display_url, resolve_endpoint
 from provision.errors import CtstackError
 from provision.health import kibana_level, kibana_ready
 
@@ -38,7 +38,12 @@ class KibanaConfig(EsConfig):
 @dataclass(frozen=True)
 class ImportResult:
     success_count: int
-    imported: list[dict]  # [{type, id, title}]
+    imported: list[dict]  # [{type, id, title, destination_id}]
+
+    def destination_id(self, so_type: str, so_id: str) -> str:
+        """The id Kibana stored the object under in the target space (its own id, unless Kibana
+        gave it a new one because the id is taken in another space)."""
+        return next((o["destination_id"] for o in self.imported if o["type"] == so_type and o["id"] == so_id), so_id)
 
 
 def resolve_kibana_config(
@@ -92,7 +97,7 @@ def wait_until_available(cfg: KibanaConfig, timeout: float = 180.0, interval: fl
                 return str((body or {}).get("version", {}).get("number", "unknown"))
             last = f"HTTP {status}, status {level or 'unknown'}"
         if time.monotonic() >= deadline:
-            raise CtstackError(f"Kibana at {cfg.url} did not become available within {timeout:g} s ({last}); is it running? (`ctstack up` starts a local one).")
+            raise CtstackError(f"Kibana at {display_url(cfg.url)} did not become available within {timeout:g} s ({last}); is it running? (`ctstack up` starts a local one).")
         time.sleep(interval)
 
 
@@ -116,19 +121,22 @@ def import_saved_objects(cfg: KibanaConfig, ndjson_bytes: bytes, space: str | No
     try:
         status, answer = _request(cfg, "POST", path, body=body, content_type=f"multipart/form-data; boundary={boundary}", timeout=120.0)
     except _Unreachable as err:
-        raise CtstackError(f"Cannot reach Kibana at {cfg.url} ({err.reason}); is it running? (`ctstack up` starts a local one).") from None
+        raise CtstackError(f"Cannot reach Kibana at {display_url(cfg.url)} ({err.reason}); is it running? (`ctstack up` starts a local one).") from None
     if status == 404 and space_path(space):
-        raise CtstackError(f"Kibana at {cfg.url} has no space {space!r} (HTTP 404); create it first or leave out --space.")
+        raise CtstackError(f"Kibana at {display_url(cfg.url)} has no space {space!r} (HTTP 404); create it first or leave out --space.")
     if status != 200:
         raise CtstackError(_http_error(cfg, status, answer, where))
     if not isinstance(answer, dict) or "success" not in answer:
-        raise CtstackError(f"Kibana at {cfg.url} answered the import with something that is not an import result: {str(answer)[:200]}.")
+        raise CtstackError(f"Kibana at {display_url(cfg.url)} answered the import with something that is not an import result: {str(answer)[:200]}.")
     errors = answer.get("errors") or []
     if errors or not answer.get("success"):
         failed = "; ".join(_describe_import_error(e) for e in errors) or "no per-object errors given"
         raise CtstackError(f"Kibana could not import {len(errors)} saved object(s) ({answer.get('successCount', 0)} imported): {failed}.")
+    # When an object with the same id exists in another space, Kibana stores this space's copy
+    # under a new id and says so in ``destinationId``: links must use that id.
     imported = [
-        {"type": r.get("type"), "id": r.get("id"), "title": (r.get("meta") or {}).get("title")}
+        {"type": r.get("type"), "id": r.get("id"), "title": (r.get("meta") or {}).get("title"),
+         "destination_id": r.get("destinationId") or r.get("id")}
         for r in answer.get("successResults") or []
     ]
     return ImportResult(success_count=int(answer.get("successCount", len(imported))), imported=imported)
@@ -181,16 +189,16 @@ def _message(body: Any) -> str:
 
 def _http_error(cfg: KibanaConfig, status: int | None, body: Any, doing: str) -> str:
     if status == 401:
-        return f"Kibana at {cfg.url} refused the credentials (HTTP 401) while {doing}; check --kibana-user/--kibana-password or --kibana-api-key."
+        return f"Kibana at {display_url(cfg.url)} refused the credentials (HTTP 401) while {doing}; check --kibana-user/--kibana-password or --kibana-api-key."
     if status == 403:
-        return f"Kibana at {cfg.url} denied {doing} (HTTP 403): the user or API key lacks a Kibana privilege ({_message(body)})."
+        return f"Kibana at {display_url(cfg.url)} denied {doing} (HTTP 403): the user or API key lacks a Kibana privilege ({_message(body)})."
     if status == 404:
-        return f"Kibana at {cfg.url} has no saved objects API (HTTP 404) while {doing}; is --kibana-url a Kibana?"
+        return f"Kibana at {display_url(cfg.url)} has no saved objects API (HTTP 404) while {doing}; is --kibana-url a Kibana?"
     if status == 413:
-        return f"Kibana at {cfg.url} refused the upload as too large (HTTP 413) while {doing}; raise savedObjects.maxImportPayloadBytes."
+        return f"Kibana at {display_url(cfg.url)} refused the upload as too large (HTTP 413) while {doing}; raise savedObjects.maxImportPayloadBytes."
     if status is not None and status >= 500:
-        return f"Kibana at {cfg.url} failed (HTTP {status}) while {doing}: {_message(body)}."
-    return f"Kibana at {cfg.url} answered HTTP {status} while {doing}: {_message(body)}."
+        return f"Kibana at {display_url(cfg.url)} failed (HTTP {status}) while {doing}: {_message(body)}."
+    return f"Kibana at {display_url(cfg.url)} answered HTTP {status} while {doing}: {_message(body)}."
 
 
 def _describe_import_error(error: dict) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.spinner import Spinner
 from rich.text import Text
 
 
@@ -24,7 +25,9 @@ class ImportProgress:
 
     def __enter__(self) -> "ImportProgress":
         if self.enabled:
-            self._live = Live(Text("starting import..."), console=self.console, transient=True, refresh_per_second=8)
+            # A spinner until the first count: reaching S3 or Elasticsearch can take seconds.
+            self._live = Live(Spinner("dots", "starting import (reaching the sources and Elasticsearch)…"),
+                              console=self.console, transient=True, refresh_per_second=8)
             self._live.__enter__()
         return self
 

@@ -4,11 +4,12 @@ Kibana. ``ctstack up`` calls :func:`provision_all` once the stack is running."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from elasticsearch import ApiError, TransportError
 
 from provision import dashboard, settings
-from provision.connection import EsConfig, connect, describe_error
+from provision.connection import EsConfig, connect, describe_error, parse_url
 from provision.errors import CtstackError
 from provision.kibana import KibanaConfig, dashboard_url, import_saved_objects, space_path, wait_until_available
 from provision.template import install_template
@@ -48,5 +49,15 @@ def provision_all(
     result.kibana_version = wait_until_available(kibana_cfg, timeout=kibana_timeout)
     imported = import_saved_objects(kibana_cfg, dashboard.ndjson(index_prefix), space=space, overwrite=True)
     result.imported = imported.imported
-    result.dashboard_url = dashboard_url(kibana_cfg, space)
+    result.dashboard_url = dashboard_url(kibana_cfg, space, imported.destination_id("dashboard", settings.DASHBOARD_ID))
     return result
+
+
+def is_local_stack(es_url: str) -> bool:
+    """Whether ``es_url`` is the local stack's Elasticsearch (whose Kibana is the local one)."""
+    local = parse_url(settings.LOCAL_ES_URL)
+    other = parse_url(es_url)
+    hosts = {"127.0.0.1", "localhost", "::1"}
+    local_parts, other_parts = urlsplit(local.url), urlsplit(other.url)
+    return (other_parts.scheme == local_parts.scheme and other_parts.port == local_parts.port
+            and (other_parts.hostname or "") in hosts and (local_parts.hostname or "") in hosts)

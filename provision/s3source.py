@@ -130,6 +130,8 @@ def listing_error(err: Exception, bucket: str, prefix: str) -> CtstackError:
         return CtstackError(f"S3 refused to list {where} ({code}: {message}).")
     if isinstance(err, EndpointConnectionError):
         return CtstackError(f"Cannot reach S3 ({err}); check the network, the region or --endpoint-url.")
+    if isinstance(err, ReadTimeoutError):
+        return CtstackError(f"S3 did not answer ({err}); check the network, the region or --endpoint-url.")
     return CtstackError(f"Listing {where} failed: {err}.")
 
 
@@ -167,6 +169,20 @@ def aws_session(profile: str | None = None) -> boto3.Session:
     return session
 
 
+# The first request to a bucket (HeadBucket) proves S3 can be reached at all: it gets short
+# timeouts and few attempts, so an unreachable endpoint fails in about 12 s at most (3 attempts
+# of at most 3 s, plus botocore's backoff of at most 1 + 2 s) instead of a minute in silence.
+PROBE_TIMEOUT = 3
+PROBE_ATTEMPTS = 3
+
+
+def probe_config(config: Config) -> Config:
+    """``config`` with the bounded timeouts and retries of the first request to a bucket."""
+    mode = (config.retries or {}).get("mode") or "standard"
+    return config.merge(Config(connect_timeout=PROBE_TIMEOUT, read_timeout=PROBE_TIMEOUT,
+                               retries={"mode": mode, "max_attempts": PROBE_ATTEMPTS}))
+
+
 def retry_config(workers: int) -> Config:
     """botocore's standard retry mode (or AWS_RETRY_MODE=adaptive), connections for every thread."""
     mode = os.environ.get("AWS_RETRY_MODE") or "standard"
@@ -187,17 +203,18 @@ class S3Bucket:
         self._count_lock = threading.Lock()
         self._session, self._endpoint_url, self._config = session, endpoint_url, config or retry_config(DEFAULT_WORKERS)
         self.client = self._client(session.region_name or "us-east-1")
-        region = self._bucket_region()
+        region = self._bucket_region(self._client(self.client.meta.region_name, probe_config(self._config)))
         if region and region != self.client.meta.region_name:
             self.client = self._client(region)
 
-    def _client(self, region: str) -> Any:
-        return self._session.client("s3", region_name=region, endpoint_url=self._endpoint_url, config=self._config)
+    def _client(self, region: str, config: Config | None = None) -> Any:
+        return self._session.client("s3", region_name=region, endpoint_url=self._endpoint_url, config=config or self._config)
 
-    def _bucket_region(self) -> str | None:
-        """HeadBucket proves the bucket exists and may be listed, and names its region."""
+    def _bucket_region(self, probe: Any) -> str | None:
+        """HeadBucket proves the bucket exists and may be listed, and names its region
+        (asked through ``probe``, a client with short timeouts and few retries)."""
         try:
-            response = self.client.head_bucket(Bucket=self.name)
+            response = probe.head_bucket(Bucket=self.name)
         except ClientError as err:
             headers = err.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
             region = headers.get("x-amz-bucket-region")
@@ -207,7 +224,7 @@ class S3Bucket:
                 # A HEAD answer has no body: ask again with a request whose error says why
                 # (AccessDenied, ExpiredToken, InvalidAccessKeyId ...).
                 try:
-                    self.client.list_objects_v2(Bucket=self.name, MaxKeys=1)
+                    probe.list_objects_v2(Bucket=self.name, MaxKeys=1)
                 except (ClientError, BotoCoreError) as detailed:
                     raise listing_error(detailed, self.name, "") from None
             raise listing_error(err, self.name, "") from None

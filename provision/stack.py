@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from elasticsearch import ApiError, TransportError
 
 from provision import health, settings
-from provision.connection import EsConfig, connect, describe_error, read_env_file
+from provision.connection import EsConfig, connect, describe_error, display_url, read_env_file
 from provision.errors import CtstackError
 from provision.fields import TIMESTAMP
 
@@ -307,12 +307,14 @@ def post_up_steps() -> PostUpSteps:
     """The steps `ctstack up` runs after the stack is healthy: provisioning (template, data
     view, dashboard), the importer, and the sample-data generator."""
     from provision import importer
-    from provision.kibana import resolve_kibana_config
+    from provision.kibana import KibanaConfig, resolve_kibana_config
     from provision.provisioning import provision_all
 
     def provision(es_cfg: EsConfig, kibana: health.Target | None, index_prefix: str, timeout: float) -> str | None:
         kibana_cfg = None
-        if kibana is not None:
+        if isinstance(kibana, KibanaConfig):
+            kibana_cfg = kibana
+        elif kibana is not None:
             kibana_cfg = resolve_kibana_config(kibana.url, es=es_cfg)
         return provision_all(es_cfg, kibana_cfg, index_prefix=index_prefix, kibana_timeout=timeout).dashboard_url
 
@@ -354,6 +356,7 @@ class UpResult:
     credentials_file: Path | None = None
     credentials_created: bool = False
     imported: ImportReport | None = None
+    kibana_skipped: str | None = None   # why no dashboard was installed (an existing cluster without Kibana)
 
     @property
     def ok(self) -> bool:
@@ -382,9 +385,14 @@ def up(options: UpOptions, *, stack: LocalStack | None = None, steps: PostUpStep
     else:
         result, es_cfg, kibana = _start_local_stack(stack or LocalStack(), options, reporter)
 
-    health.wait_for_elasticsearch(es_cfg, timeout=options.timeout, on_progress=reporter.progress)
+    if result.local:
+        es_hint, kibana_hint = health.LOCAL_ES_HINT, health.LOCAL_KIBANA_HINT
+    else:
+        es_hint = f"check that {display_url(es_cfg.url)} is the right address and that the cluster is running"
+        kibana_hint = f"check that {display_url(kibana.url)} is the right address and that Kibana is running" if kibana else ""
+    health.wait_for_elasticsearch(es_cfg, timeout=options.timeout, on_progress=reporter.progress, hint=es_hint)
     if kibana:
-        health.wait_for_kibana(kibana, timeout=options.timeout, on_progress=reporter.progress)
+        health.wait_for_kibana(kibana, timeout=options.timeout, on_progress=reporter.progress, hint=kibana_hint)
 
     if steps.provision:
         reporter.step("Installing the index template" + (" and the Kibana dashboard…" if kibana else "…"))
@@ -407,11 +415,22 @@ def up(options: UpOptions, *, stack: LocalStack | None = None, steps: PostUpStep
 
 def _use_existing_cluster(options: UpOptions, reporter: Reporter) -> tuple[UpResult, EsConfig, health.Target | None]:
     assert options.es is not None
+    from provision.kibana import resolve_kibana_config
+
     es_cfg = options.es
     # Kibana accepts the same users and API keys as Elasticsearch.
-    kibana = dataclasses.replace(es_cfg, url=options.kibana_url.rstrip("/")) if options.kibana_url else None
-    reporter.step(f"Using the existing cluster at {es_cfg.url} (Compose is not used).")
-    return UpResult(local=False, es_url=es_cfg.url, kibana_url=kibana.url if kibana else None), es_cfg, kibana
+    kibana = resolve_kibana_config(options.kibana_url, es=es_cfg) if options.kibana_url else None
+    reporter.step(f"Using the existing cluster at {display_url(es_cfg.url)} (Compose is not used).")
+    result = UpResult(local=False, es_url=es_cfg.url, kibana_url=kibana.url if kibana else None)
+    if kibana is None:
+        result.kibana_skipped = kibana_skipped_note(es_cfg.url)
+    return result, es_cfg, kibana
+
+
+def kibana_skipped_note(es_url: str) -> str:
+    """The one line `up` and `provision` print when an existing cluster has no Kibana named."""
+    return (f"Kibana skipped: no --kibana-url was given for the Elasticsearch at {display_url(es_url)}, so the data view "
+            "and dashboard are not installed; add --kibana-url https://YOUR-KIBANA:5601 (or CTSTACK_KIBANA_URL) to install them.")
 
 
 def _start_local_stack(stack: LocalStack, options: UpOptions, reporter: Reporter) -> tuple[UpResult, EsConfig, health.Target]:
@@ -477,7 +496,7 @@ def status(es_cfg: EsConfig, kibana: health.Target | None, *, stack: LocalStack 
                     report.containers = [{"error": str(err)}]
     report.elasticsearch = elasticsearch_status(es_cfg, index_prefix)
     if kibana is not None:
-        report.kibana = {"url": kibana.url}
+        report.kibana = {"url": display_url(kibana.url)}
         try:
             probe = health.probe_kibana(kibana)
             report.kibana.update(level=probe.state, available=probe.ready)
@@ -489,7 +508,7 @@ def status(es_cfg: EsConfig, kibana: health.Target | None, *, stack: LocalStack 
 def elasticsearch_status(es_cfg: EsConfig, index_prefix: str = settings.INDEX_PREFIX) -> dict[str, Any]:
     """Reachability, version, cluster health, the number of CloudTrail events and the newest
     event's time (max @timestamp) across ``<index_prefix>-*``."""
-    info: dict[str, Any] = {"url": es_cfg.url, "reachable": False}
+    info: dict[str, Any] = {"url": display_url(es_cfg.url), "reachable": False}
     try:
         es, version = connect(es_cfg, request_timeout=10)
     except CtstackError as err:

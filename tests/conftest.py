@@ -5,6 +5,7 @@ with its log tail; nothing here skips."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -83,17 +84,24 @@ def index_prefix(es: Elasticsearch) -> Iterator[str]:
     es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
 
 
-@pytest.fixture()
-def private_es_node() -> Iterator[EsNode]:
-    """A node of this test's own, for tests that kill and restart Elasticsearch."""
+@contextlib.contextmanager
+def running_node(what: str, **options) -> Iterator[EsNode]:
+    """An EsNode started with ``options`` (a node that cannot start fails the test loudly), stopped after."""
     try:
-        node = EsNode(heap="512m").start()
+        node = EsNode(heap="512m", **options).start()
     except NodeError as err:
-        pytest.fail(f"a private Elasticsearch test node could not start:\n{err}", pytrace=False)
+        pytest.fail(f"{what} could not start:\n{err}", pytrace=False)
     try:
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture()
+def private_es_node() -> Iterator[EsNode]:
+    """A node of this test's own, for tests that kill and restart Elasticsearch."""
+    with running_node("a private Elasticsearch test node") as node:
+        yield node
 
 
 @pytest.fixture()
@@ -110,3 +118,14 @@ def kibana() -> Iterator[FakeKibana]:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if _ES_VERSION_KEY in config.stash:
         terminalreporter.write_line(f"[ctstack] tested against {config.stash[_ES_VERSION_KEY]}")
+
+
+@pytest.fixture(scope="session")
+def secured_es_node() -> Iterator[EsNode]:
+    """A second node with security on, for the auth paths: the `elastic` user's password is the
+    keystore's bootstrap.password (``node.password``), HTTP is TLS auto-configured on first
+    start (CA: ``node.ca_certs``). The integ-test distribution cannot write the .security index
+    (no analysis-common module), so API keys and native users stay on the contract doubles.
+    Started only by the tests that ask for it; the unsecured node stays the default."""
+    with running_node("the secured Elasticsearch test node", secured=True) as node:
+        yield node

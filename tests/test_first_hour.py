@@ -230,7 +230,7 @@ def test_issue15_item15_up_and_status_print_thousands_separators(monkeypatch, ca
     cli._print_status(report)
     assert "CloudTrail events: 40,349" in capsys.readouterr().out
     imported = SimpleNamespace(events_indexed=20000, events_duplicate=0, events_failed=0, files_read=1234, dead_letter=None)
-    result = SimpleNamespace(es_url="http://x", kibana_url=None, dashboard_url=None, credentials_file=None, imported=imported, ok=True, local=False)
+    result = cli.stack.UpResult(local=False, es_url="http://x", kibana_url=None, imported=imported)
     monkeypatch.setattr(cli.stack, "up", lambda options, reporter: result)
     out = run("up", "--es-url", "http://127.0.0.1:9")
     assert "Imported:      20,000 events indexed, 0 already present, 0 failed, from 1,234 files" in out.stdout

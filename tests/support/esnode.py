@@ -14,13 +14,16 @@ for people, and ``bench/run.py``.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -159,8 +162,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _http_json(url: str, timeout: float = 5.0) -> dict:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
+def _http_json(url: str, timeout: float = 5.0, ca_certs: str | None = None, login: tuple[str, str | None] | None = None) -> dict:
+    request = urllib.request.Request(url)
+    if login:
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode())
+    context = ssl.create_default_context(cafile=ca_certs) if ca_certs and os.path.exists(ca_certs) else None
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
         return json.loads(resp.read())
 
 
@@ -175,10 +182,19 @@ class EsNode:
     port: int = 0
     pid: int | None = None
     settings: dict[str, str] = field(default_factory=dict)  # extra node settings (-E key=value)
+    # Security on: the `elastic` user's password goes into the keystore as bootstrap.password,
+    # and the first start auto-configures TLS for HTTP (its CA: config/certs/http_ca.crt).
+    secured: bool = False
+    password: str | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.secured else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_certs(self) -> str | None:
+        """The CA of the node's auto-configured HTTP TLS certificate (secured nodes only)."""
+        return str(self.workdir / "config" / "certs" / "http_ca.crt") if self.secured and self.workdir else None
 
     def start(self, timeout: float = 180.0) -> "EsNode":
         if not self.version or not self.java_home:
@@ -196,31 +212,63 @@ class EsNode:
         if user:
             for path in [self.workdir, *self.workdir.rglob("*")]:
                 os.chown(path, user.pw_uid, user.pw_gid)
+        if self.secured:
+            self.password = self.password or secrets.token_urlsafe(16)
+            self._keystore_add("bootstrap.password", self.password)
         if not self.port:
             self.port = free_port()
         return self._launch(timeout)
+
+    def _env(self) -> dict[str, str]:
+        """The environment of every Elasticsearch program run on this node's work dir. Both the
+        launcher JVM (CLI_JAVA_OPTS) and the server (ES_TMPDIR) keep their temp files there."""
+        assert self.workdir is not None and self.java_home is not None
+        tmp = self.workdir / "tmp"
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ES_JAVA_HOME": str(self.java_home),
+            "ES_PATH_CONF": str(self.workdir / "config"),
+            "ES_TMPDIR": str(tmp),
+            "CLI_JAVA_OPTS": f"-Djava.io.tmpdir={tmp}",
+            "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
+            "HOME": str(self.workdir),
+        }
+
+    def _as_node_user(self, cmd: list[str]) -> list[str]:
+        user = _node_user()
+        if user:
+            return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "--", *cmd]
+        return cmd
+
+    def _keystore_add(self, name: str, value: str) -> None:
+        """Put a secure setting into the node's keystore (created on first use), as the node user."""
+        assert self.workdir is not None
+        tool = str(ensure_distribution(self.version) / "bin" / "elasticsearch-keystore")
+        if not (self.workdir / "config" / "elasticsearch.keystore").exists():
+            self._run_tool([tool, "create"])
+        self._run_tool([tool, "add", "--stdin", "--force", name], stdin=value)
+
+    def _run_tool(self, cmd: list[str], stdin: str | None = None) -> None:
+        done = subprocess.run(self._as_node_user(cmd), env=self._env(), input=stdin, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise NodeError(f"{' '.join(cmd[:2])} failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-2000:]}")
 
     def _launch(self, timeout: float) -> "EsNode":
         """Run the server on ``self.workdir`` and wait until the cluster is yellow or green."""
         assert self.workdir is not None and self.java_home is not None
         es_home = ensure_distribution(self.version)
-        user = _node_user()
         workdir = self.workdir
         pid_file = workdir / "es.pid"
         pid_file.unlink(missing_ok=True)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "ES_JAVA_HOME": str(self.java_home),
-            "ES_PATH_CONF": str(workdir / "config"),
-            "ES_TMPDIR": str(workdir / "tmp"),
-            "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
-            "HOME": str(workdir),
-        }
+        env = self._env()
+        # A secured node leaves xpack.security.enabled unset: security is on by default, and
+        # setting it explicitly would stop the first start from auto-configuring TLS.
+        security = [] if self.secured else ["-E", "xpack.security.enabled=false"]
         cmd = [
             str(es_home / "bin" / "elasticsearch"), "-d", "-p", str(pid_file),
             "-E", "discovery.type=single-node",
             "-E", "cluster.name=ctstack-test",
-            "-E", "xpack.security.enabled=false",
+            *security,
             "-E", "http.host=127.0.0.1", "-E", f"http.port={self.port}",
             "-E", "transport.host=127.0.0.1", "-E", f"transport.port={free_port()}",
             "-E", f"path.data={workdir / 'data'}", "-E", f"path.logs={workdir / 'logs'}",
@@ -229,8 +277,7 @@ class EsNode:
             "-E", "action.destructive_requires_name=false",
             *[arg for key, value in self.settings.items() for arg in ("-E", f"{key}={value}")],
         ]
-        if user:
-            cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "--", *cmd]
+        cmd = self._as_node_user(cmd)
         # With -d the launcher returns once the server is up (or has failed) and writes its PID.
         launch = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         if pid_file.exists():
@@ -243,7 +290,8 @@ class EsNode:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                health = _http_json(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=5s", timeout=10)
+                health = _http_json(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=5s", timeout=10,
+                                    ca_certs=self.ca_certs, login=("elastic", self.password) if self.secured else None)
                 if health.get("status") in ("yellow", "green"):
                     return self
             except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
@@ -282,6 +330,7 @@ class EsNode:
         if self.pid and self.alive():
             os.kill(self.pid, signal.SIGKILL)
             self._wait_gone(30)
+        self._remove_jvm_files()
 
     def stop(self, remove_data: bool = True) -> None:
         if self.pid and self.alive():
@@ -289,10 +338,21 @@ class EsNode:
             if not self._wait_gone(60):
                 os.kill(self.pid, signal.SIGKILL)
                 self._wait_gone(30)
+        self._remove_jvm_files()
         self.pid = None
         if remove_data and self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+    def _remove_jvm_files(self) -> None:
+        """HotSpot puts the attach socket (/tmp/.java_pid<pid>, made when Elasticsearch attaches
+        its entitlement agent to itself) and perf data in /tmp whatever java.io.tmpdir says,
+        and leaves them behind when killed; remove this node's once it is gone."""
+        if self.pid and not self.alive():
+            Path(f"/tmp/.java_pid{self.pid}").unlink(missing_ok=True)
+            user = _node_user()
+            name = user.pw_name if user else pwd.getpwuid(os.geteuid()).pw_name
+            Path(f"/tmp/hsperfdata_{name}/{self.pid}").unlink(missing_ok=True)
 
     def _wait_gone(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds

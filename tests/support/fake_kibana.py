@@ -15,6 +15,11 @@ Kibana's documented contract and answers the way Kibana does:
   ``missing_references`` when a reference points at an object neither in the file nor in the
   space, ``unsupported_type`` for unknown types; ``fail_objects`` injects ``unknown`` errors.
   Imported objects are kept per space, so a second import can be checked to overwrite.
+  Like Kibana 8+ (saved objects are isolated per space, ids unique across spaces), an object
+  whose id already exists in *another* space is stored under a new id, reported as its
+  ``destinationId`` in ``successResults``, with references within the file rewritten to the
+  new ids; importing it again into that space finds the copy by its ``originId`` and
+  overwrites it (same ``destinationId``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 import socket
 import threading
 import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -166,6 +172,7 @@ class FakeKibana:
     def _import(self, space: str, objects: list[dict], overwrite: bool) -> dict:
         store = self.store.setdefault(space, {})
         in_file = {(o.get("type"), o.get("id")) for o in objects}
+        destinations = {key: self._destination(space, *key) for key in in_file if all(isinstance(k, str) for k in key)}
         errors, successes = [], []
         for obj in objects:
             so_type, so_id = obj.get("type"), obj.get("id")
@@ -180,25 +187,51 @@ class FakeKibana:
             missing = [
                 {"type": ref["type"], "id": ref["id"]}
                 for ref in obj.get("references", [])
-                if (ref["type"], ref["id"]) not in in_file and (ref["type"], ref["id"]) not in store
+                if (ref["type"], ref["id"]) not in in_file and self._in_space(space, ref["type"], ref["id"]) is None
             ]
             if missing:
                 errors.append({"type": so_type, "id": so_id, "title": title, "meta": meta, "error": {"type": "missing_references", "references": missing}})
                 continue
-            if (so_type, so_id) in store and not overwrite:
+            destination, exists = destinations[(so_type, so_id)]
+            if exists and not overwrite:
                 errors.append({"type": so_type, "id": so_id, "title": title, "meta": meta, "error": {"type": "conflict"}})
                 continue
             if so_id in self.fail_objects:
                 errors.append({"type": so_type, "id": so_id, "title": title, "meta": meta, "error": {"type": "unknown", "message": self.fail_objects[so_id], "statusCode": 400}})
                 continue
-            store[(so_type, so_id)] = obj
-            successes.append({"type": so_type, "id": so_id, "meta": meta, **({"overwrite": True} if overwrite else {})})
+            stored = dict(obj, id=destination, references=[
+                dict(ref, id=destinations.get((ref["type"], ref["id"]), (ref["id"], False))[0]) for ref in obj.get("references", [])
+            ])
+            if destination != so_id:
+                stored["originId"] = so_id
+            store[(so_type, destination)] = stored
+            success = {"type": so_type, "id": so_id, "meta": meta, **({"overwrite": True} if overwrite and exists else {})}
+            if destination != so_id:
+                success["destinationId"] = destination
+            successes.append(success)
         answer: dict = {"success": not errors, "successCount": len(successes)}
         if successes:
             answer["successResults"] = successes
         if errors:
             answer["errors"] = errors
         return answer
+
+    def _in_space(self, space: str, so_type: str, so_id: str) -> str | None:
+        """The id under which ``so_id`` lives in ``space``: itself, or a copy whose originId it is."""
+        objects = self.store.get(space, {})
+        if (so_type, so_id) in objects:
+            return so_id
+        return next((key[1] for key, obj in objects.items() if key[0] == so_type and obj.get("originId") == so_id), None)
+
+    def _destination(self, space: str, so_type: str, so_id: str) -> tuple[str, bool]:
+        """(the id the object gets in ``space``, whether it exists there already). As Kibana 8+
+        does for space-isolated types: the same id in another space gets a new id here."""
+        existing = self._in_space(space, so_type, so_id)
+        if existing is not None:
+            return existing, True
+        if any((so_type, so_id) in objects for other, objects in self.store.items() if other != space):
+            return str(uuid.uuid4()), False
+        return so_id, False
 
 
 def refused_url() -> str:

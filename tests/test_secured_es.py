@@ -1,0 +1,152 @@
+"""Every way of logging in to Elasticsearch, against a real node with security on (TLS on
+HTTP, the `elastic` user from the keystore's bootstrap.password: the `secured_es_node`
+fixture), and issue 14 item 14: a password never appears in any command's output, whether
+the command succeeds or fails. Kibana cannot run here: where a command also talks to Kibana,
+tests/support/fake_kibana.py stands in, a local HTTP server enforcing Kibana's documented
+saved objects import and status API contract."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from typer.testing import CliRunner
+
+from provision.cli import app
+from provision.connection import EsConfig, client
+from provision.template import template_name
+from tests.support.events import event, write_trail_file
+from tests.support.fake_kibana import FakeKibana
+
+CLEAN_ENV = {name: None for name in (
+    "CTSTACK_ES_URL", "CTSTACK_ES_USER", "CTSTACK_ES_PASSWORD", "CTSTACK_ES_API_KEY", "CTSTACK_ES_CA_CERTS",
+    "CTSTACK_KIBANA_URL", "CTSTACK_KIBANA_USER", "CTSTACK_KIBANA_PASSWORD", "CTSTACK_KIBANA_API_KEY")}
+
+
+def run(*args: str, home: Path):
+    return CliRunner().invoke(app, list(args), env={**CLEAN_ENV, "CTSTACK_HOME": str(home)})
+
+
+def with_login(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{quote(user)}:{quote(password, safe='')}@{parts.netloc}"
+
+
+@pytest.fixture()
+def prefix(secured_es_node) -> str:
+    prefix = f"ctstack-sec-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    es = client(EsConfig(secured_es_node.url, user="elastic", password=secured_es_node.password, ca_certs=secured_es_node.ca_certs))
+    es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
+    es.options(ignore_status=404).indices.delete_index_template(name=template_name(prefix))
+    es.close()
+
+
+@pytest.fixture()
+def trail(tmp_path) -> Path:
+    return write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"sec-{i}", eventName="PutMetricAlarm") for i in range(5)])
+
+
+def no_traceback(result) -> None:
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+
+
+def every_command(url: str, node, prefix: str, trail: Path, tmp_path: Path, kibana: FakeKibana, *, ca: bool = True) -> dict[str, list[str]]:
+    """Each command that talks to Elasticsearch, with ``url`` (its login inside)."""
+    tls = ["--ca-certs", node.ca_certs] if ca else []
+    return {
+        "import": ["import", str(trail), "--es-url", url, "--index-prefix", prefix, *tls, "--dead-letter", str(tmp_path / "dl.ndjson")],
+        "import --json": ["import", str(trail), "--es-url", url, "--index-prefix", prefix, *tls, "--json", "--dead-letter", str(tmp_path / "dl2.ndjson")],
+        "hints": ["hints", "--es-url", url, "--index-prefix", prefix, *tls],
+        "hints --format json": ["hints", "--es-url", url, "--index-prefix", prefix, *tls, "--format", "json"],
+        "report": ["report", "--from-es", "--es-url", url, "--index-prefix", prefix, *tls, "-o", str(tmp_path / "r.html")],
+        "status": ["status", "--es-url", url, *tls],
+        "status --json": ["status", "--es-url", url, *tls, "--json"],
+        "provision": ["provision", "--es-url", url, "--index-prefix", prefix, *tls, "--kibana-url", kibana.url, "--timeout", "5"],
+        "provision (no Kibana)": ["provision", "--es-url", url, "--index-prefix", prefix, *tls],
+        "up": ["up", "--es-url", url, "--index-prefix", prefix, *tls, "--timeout", "10"],
+    }
+
+
+@pytest.fixture()
+def kibana(secured_es_node):
+    """The fake Kibana accepts the same `elastic` login as the node (Kibana accepts Elasticsearch's users)."""
+    fake = FakeKibana(password=secured_es_node.password).start()
+    yield fake
+    fake.stop()
+
+
+def test_issue14_item14_a_password_in_the_url_is_printed_by_no_command_on_success(secured_es_node, prefix, trail, tmp_path, kibana):
+    """Success: the login in the URL works for every command, and the password appears
+    nowhere in stdout, stderr, the JSON outputs or the report."""
+    node = secured_es_node
+    url = with_login(node.url, "elastic", node.password)
+    for name, args in every_command(url, node, prefix, trail, tmp_path, kibana).items():
+        result = run(*args, home=tmp_path / "home")
+        assert result.exit_code == 0, (name, result.output)
+        assert node.password not in result.output and quote(node.password, safe="") not in result.output, name
+        assert "***@" in result.output or url not in result.output, name
+    assert node.password not in (tmp_path / "r.html").read_text()
+    assert "Dashboard:" in run(*every_command(url, node, prefix, trail, tmp_path, kibana)["provision"], home=tmp_path / "home").stdout
+
+
+def test_issue14_item14_a_password_in_the_url_is_printed_by_no_command_on_failure(secured_es_node, prefix, trail, tmp_path, kibana):
+    """Failure: a wrong password (401) and a missing CA (TLS) make every command fail with one
+    sentence, and neither the wrong nor the right password is printed."""
+    node = secured_es_node
+    wrong = "wrong-" + uuid.uuid4().hex
+    for password, ca, expected in ((wrong, True, "401"), (node.password, False, "--ca-certs")):
+        url = with_login(node.url, "elastic", password)
+        for name, args in every_command(url, node, prefix, trail, tmp_path, kibana, ca=ca).items():
+            result = run(*args, home=tmp_path / "home")
+            assert result.exit_code == 1, (name, result.output)
+            assert password not in result.output and quote(password, safe="") not in result.output, (name, result.output)
+            assert expected in result.output, (name, result.output)
+            no_traceback(result)
+
+
+def test_security_basic_auth_over_tls_with_ca_certs_imports(secured_es_node, prefix, trail, tmp_path):
+    node = secured_es_node
+    result = run("import", str(trail), "--es-url", node.url, "--user", "elastic", "--password", node.password,
+                 "--ca-certs", node.ca_certs, "--index-prefix", prefix, "--json", home=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert '"events_indexed": 5' in result.stdout
+
+
+def test_security_a_wrong_password_is_one_sentence_with_401(secured_es_node, prefix, trail, tmp_path):
+    node = secured_es_node
+    for args in (["import", str(trail), "--index-prefix", prefix], ["status"], ["hints", "--index-prefix", prefix]):
+        user_option = "--es-user" if args[0] == "hints" else "--user"
+        result = run(*args, "--es-url", node.url, user_option, "elastic", "--password", "not-the-password",
+                     "--ca-certs", node.ca_certs, home=tmp_path)
+        assert result.exit_code == 1, result.output
+        assert "401" in result.output and "not-the-password" not in result.output, result.output
+        if args[0] != "status":  # status reports on several parts; the others end in one sentence
+            assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error:"), result.stderr
+        no_traceback(result)
+
+
+def test_security_tls_without_the_ca_is_one_sentence(secured_es_node, prefix, trail, tmp_path):
+    node = secured_es_node
+    for args in (["import", str(trail), "--index-prefix", prefix], ["hints", "--index-prefix", prefix],
+                 ["up", "--index-prefix", prefix, "--timeout", "60"]):
+        user_option = "--es-user" if args[0] == "hints" else "--user"
+        result = run(*args, "--es-url", node.url, user_option, "elastic", "--password", node.password, home=tmp_path)
+        assert result.exit_code == 1, result.output
+        assert "TLS" in result.stderr and "--ca-certs" in result.stderr, result.output
+        assert result.stderr.strip().splitlines()[-1].startswith("Error:"), result.stderr
+        no_traceback(result)
+
+
+def test_security_userinfo_in_the_url_logs_in_and_is_not_printed(secured_es_node, prefix, trail, tmp_path):
+    node = secured_es_node
+    url = with_login(node.url, "elastic", node.password)
+    result = run("import", str(trail), "--es-url", url, "--ca-certs", node.ca_certs, "--index-prefix", prefix, "--json", home=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert '"events_indexed": 5' in result.stdout
+    status = run("status", "--es-url", url, "--ca-certs", node.ca_certs, home=tmp_path)
+    assert status.exit_code == 0 and "https://***@127.0.0.1" not in status.stdout and f"{node.url}" in status.stdout, status.output
+    assert node.password not in status.output
