@@ -18,15 +18,14 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import orjson
 
-from provision import classify
-from provision.documents import DocumentError, document_and_line, index_for
+from provision.documents import DocumentError, document_and_line, document_id, index_for
 from provision.errors import CtstackError
-from provision.records import SkipFile, SourceFile, decode_events, read_bytes
+from provision.records import (MAX_FILE_BYTES, FileFailed, SkipFile, SourceFile, dead_letter_copy, decode_events,
+                               read_bytes, read_local)
 
 # Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
 # than conversion sets the pace). With one core, files convert in the importing process.
@@ -62,6 +61,7 @@ class ConvertOptions:
     index_prefix: str
     profile: str = "standard"
     keep_access_keys: bool = False
+    max_file_bytes: int = MAX_FILE_BYTES
 
 
 @dataclass
@@ -76,6 +76,7 @@ class ConvertedFile:
     failures: list[tuple[int, str, Any]] = field(default_factory=list)
     indices: list[str] = field(default_factory=list)
     skipped: str | None = None   # the file holds no events (SkipFile's reason)
+    partly: str | None = None    # why the end of the file could not be read (its events were)
 
     @property
     def documents(self) -> int:
@@ -100,13 +101,14 @@ _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFile:
-    """Decode one file (raw bytes, gzipped or not) and turn each event into its bulk lines."""
+    """Decode one file (raw bytes, gzipped or not) and turn each event into its bulk lines.
+    An event that cannot be a document fails alone; its failure carries what the
+    dead-letter file can hold of it."""
     try:
-        events = decode_events(name, raw)
+        events = decode_events(name, raw, options.max_file_bytes)
     except SkipFile as skip:
         return ConvertedFile(skipped=skip.reason)
     dumps = orjson.dumps
-    event_id = classify.event_id
     prefix, profile, keep = options.index_prefix, options.profile, options.keep_access_keys
     body = bytearray()
     ends = array("Q")
@@ -118,15 +120,17 @@ def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFil
         events[position] = None
         try:
             doc, doc_line = document_and_line(event, profile, keep, name)
+            action = dumps({"create": {"_index": index_for(prefix, doc), "_id": document_id(event)}}, option=_APPEND_NEWLINE)
         except DocumentError as err:
-            failures.append((position, str(err), event))
+            copy, note = dead_letter_copy(event)
+            failures.append((position, f"{err} ({note})" if note else str(err), copy))
             continue
-        index = index_for(prefix, doc)
-        indices.add(index)
-        body += dumps({"create": {"_index": index, "_id": event_id(event)}}, option=_APPEND_NEWLINE)
+        indices.add(index_for(prefix, doc))
+        body += action
         body += doc_line
         ends.append(len(body))
-    return ConvertedFile(events=len(events), body=body, ends=ends, failures=failures, indices=sorted(indices))
+    return ConvertedFile(events=len(events), body=body, ends=ends, failures=failures, indices=sorted(indices),
+                         partly=events.partly)
 
 
 def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: ConvertOptions
@@ -139,7 +143,7 @@ def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: Co
         if raw is not None:
             results.append((convert_or_reason(name, raw, options), None))
             continue
-        raw, failed = read_bytes(SourceFile(name, Path(path).read_bytes))
+        raw, failed = read_bytes(SourceFile(name, lambda: read_local(path)), options.max_file_bytes)
         results.append((failed, None) if failed is not None else (convert_or_reason(name, raw, options), raw))
     return results
 
@@ -149,6 +153,8 @@ def convert_or_reason(name: str, raw: bytes, options: ConvertOptions) -> Convert
     the converter (out of memory, an unforeseen input) fails alone, with the reason."""
     try:
         return convert_file(name, raw, options)
+    except FileFailed as err:
+        return err.reason
     except Exception as err:
         return f"could not convert: {type(err).__name__}: {err}"
 
@@ -230,7 +236,8 @@ class Converter:
                 continue
             # A local file is read by the worker converting it, which saves this process
             # the reading; other sources (S3 downloads) are read here.
-            batch.add(FileConversion(source) if source.path and not source.skip_reason else self._read(source))
+            local = source.path and not source.skip_reason and not source.fail_reason
+            batch.add(FileConversion(source) if local else self._read(source))
             if batch.raw_bytes >= BATCH_BYTES or len(batch.conversions) >= BATCH_FILES:
                 self._send(batch)
                 batch = _Batch()
@@ -253,11 +260,12 @@ class Converter:
         self.close()
 
     # -- internals ---------------------------------------------------------------------------
-    @staticmethod
-    def _read(source: SourceFile) -> FileConversion:
+    def _read(self, source: SourceFile) -> FileConversion:
         if source.skip_reason:
             return FileConversion(source, converted=ConvertedFile(skipped=source.skip_reason))
-        raw, failed = read_bytes(source)
+        if source.fail_reason:
+            return FileConversion(source, failed=source.fail_reason)
+        raw, failed = read_bytes(source, self.options.max_file_bytes)
         return FileConversion(source, raw, failed=failed)
 
     def _send(self, batch: _Batch) -> None:
@@ -266,9 +274,17 @@ class Converter:
         self._window.append(batch)
 
     def _submit(self, files: list[tuple[str, bytes | None, str | None]]) -> Future:
+        """The batch on its way to a worker. A pool broken since the last batch (a worker
+        killed) refuses new work: the batch then carries that error, and receiving it
+        starts the recovery as for any batch lost with the pool."""
         if self._pool is None:
             self._start_pool()
-        return self._pool.submit(convert_batch, files, self.options)
+        try:
+            return self._pool.submit(convert_batch, files, self.options)
+        except BrokenProcessPool as err:
+            lost: Future = Future()
+            lost.set_exception(err)
+            return lost
 
     def _start_pool(self) -> None:
         # spawn, not fork: the importing process runs threads (bulk sender, S3 downloads),

@@ -16,6 +16,7 @@ import orjson
 
 from provision import classify
 from provision import fields as F
+from provision.records import TOO_DEEP, Unreadable
 
 PROFILES = ("minimal", "standard", "full")
 
@@ -102,6 +103,15 @@ def parse_event_time(value: Any) -> str:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def document_id(event: dict) -> str:
+    """The document's ``_id`` (:func:`provision.classify.event_id`); DocumentError when the
+    event is too deep to be hashed."""
+    try:
+        return classify.event_id(event)
+    except TypeError:
+        raise DocumentError(TOO_DEEP) from None
 
 
 def index_for(prefix: str, doc: dict) -> str:
@@ -287,13 +297,16 @@ def document_and_line(event: Any, profile: str = "standard", keep_access_keys: b
 
     Access key IDs are looked for once, in the serialised document, rather than in each
     part copied from the event: almost no event has one, so almost none is walked."""
-    doc = _build(event, profile, keep_access_keys)
-    if source_file is not None and profile != "minimal":
-        doc[F.SOURCE_FILE] = source_file
-    line = orjson.dumps(doc, option=_APPEND_NEWLINE)
-    if not keep_access_keys and _ACCESS_KEY in line:
-        _scrub_document(doc, event)
+    try:
+        doc = _build(event, profile, keep_access_keys)
+        if source_file is not None and profile != "minimal":
+            doc[F.SOURCE_FILE] = source_file
         line = orjson.dumps(doc, option=_APPEND_NEWLINE)
+        if not keep_access_keys and _ACCESS_KEY in line:
+            _scrub_document(doc, event)
+            line = orjson.dumps(doc, option=_APPEND_NEWLINE)
+    except (TypeError, RecursionError):  # orjson's depth limit: nothing else in a parsed event stops it
+        raise DocumentError(TOO_DEEP) from None
     return doc, line
 
 
@@ -329,6 +342,8 @@ def _classes(event: dict) -> tuple[bool, bool, bool]:
 def _build(event: Any, profile: str, keep_access_keys: bool) -> dict:
     """The document, with the parts copied from the event not yet scrubbed."""
     if event.__class__ is not dict:
+        if isinstance(event, Unreadable):
+            raise DocumentError(event.reason)
         if not isinstance(event, dict):
             raise DocumentError(f"not a CloudTrail event (a JSON {type(event).__name__}, not an object)")
     get = event.get

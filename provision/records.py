@@ -8,8 +8,10 @@ bounded by the largest single file, never by the number of files.
 
 from __future__ import annotations
 
-import gzip
+import json
 import os
+import re
+import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,19 @@ import orjson
 GZIP_MAGIC = b"\x1f\x8b"
 # Extensions a folder walk picks up; a file named on the command line is always tried.
 EVENT_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".gz")
+# What one file may expand to (after gunzip) before it fails: a gzip bomb must not take the
+# machine's memory. ``--max-file-bytes`` changes it.
+MAX_FILE_BYTES = 1 << 30
+# orjson parses at most this many levels of nesting (deeper is refused, not misread).
+PARSE_DEPTH = 1024
+# A failed item's text kept for the dead-letter file (a bad line, an event too deep to parse).
+KEPT_TEXT = 1 << 20
+# orjson writes at most this many levels; a deeper event cannot become a document, and its
+# dead-letter copy is cut at CUT_DEPTH levels (deeper values replaced by CUT_MARK).
+WRITE_DEPTH = 254
+CUT_DEPTH = 200
+CUT_MARK = "...(cut)"
+TOO_DEEP = f"nested deeper than {WRITE_DEPTH} levels"
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,8 @@ class SourceFile:
     skip_reason: str | None = None
     # A local file's path: another process may read it itself (``read`` stays the way here).
     path: str | None = None
+    # Why the source failed before it could be read (a folder that cannot be listed).
+    fail_reason: str | None = None
 
 
 class SkipFile(Exception):
@@ -48,58 +65,317 @@ class SkipFile(Exception):
         self.reason = reason
 
 
+class FileFailed(Exception):
+    """The file cannot be read (too large, not a regular file): it fails with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unreadable:
+    """An item of a file that could not be read as an event (a bad line, JSON nested too
+    deep to parse). It was read, so it is counted and fails alone with ``reason``; ``text``
+    (the item's text, cut at KEPT_TEXT bytes) goes to the dead-letter file instead."""
+
+    __slots__ = ("reason", "text")
+
+    def __init__(self, reason: str, raw: bytes | memoryview) -> None:
+        kept = "its text" if len(raw) <= KEPT_TEXT else f"its first {KEPT_TEXT:,} bytes as text"
+        self.reason = f"{reason} (the dead-letter file keeps {kept})"
+        self.text = bytes(raw[:KEPT_TEXT]).decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.reason!r})"
+
+
+def dead_letter_copy(item: Any) -> tuple[Any, str | None]:
+    """What the dead-letter file can hold of ``item``, and a note when it is not the item
+    as read: an Unreadable item's text; an event too deep to write, cut at CUT_DEPTH."""
+    if isinstance(item, Unreadable):
+        return item.text, None
+    try:
+        orjson.dumps({"event": item})  # as it sits in a dead-letter line
+    except TypeError:
+        return _cut(item, CUT_DEPTH), f"the dead-letter file keeps a copy cut at level {CUT_DEPTH}: deeper values are {CUT_MARK!r}"
+    return item, None
+
+
+def _cut(value: Any, levels: int) -> Any:
+    if isinstance(value, (dict, list)):
+        if levels <= 1:
+            return CUT_MARK
+        if isinstance(value, dict):
+            return {k: _cut(v, levels - 1) for k, v in value.items()}
+        return [_cut(v, levels - 1) for v in value]
+    return value
+
+
+class Events(list):
+    """A file's items in order; ``partly`` says why the end of the file could not be read
+    (a truncated or corrupt gzip, a file cut off inside its array), None when all of it was."""
+
+    partly: str | None = None
+
+
+# CloudTrail's layout: AWSLogs/[o-ORG/]ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/
+# ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_TIME.json.gz
+_DIGEST_FILE = re.compile(r"^\d{12}_CloudTrail-Digest_")
+
+
 def is_digest_name(name: str) -> bool:
-    """CloudTrail digest files (integrity hashes, no events) live under CloudTrail-Digest/."""
-    return "CloudTrail-Digest" in name
+    """CloudTrail digest files (integrity hashes, no events): by the file's own name, or a
+    folder named exactly CloudTrail-Digest (the layout's), never a substring of the path."""
+    parts = name.replace("\\", "/").split("/")
+    return bool(_DIGEST_FILE.match(parts[-1])) or "CloudTrail-Digest" in parts[:-1]
 
 
 def _looks_like_event(obj: Any) -> bool:
     return isinstance(obj, dict) and ("eventName" in obj or "eventTime" in obj or "eventID" in obj)
 
 
-def decode_events(name: str, raw: bytes) -> list:
-    """All events in one file: ``{"Records": [...]}``, a JSON array of events, one event
-    per line, or a single event object. Raises :class:`SkipFile` with the reason otherwise.
+def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> Events:
+    """All items in one file: ``{"Records": [...]}`` (several such objects one after the
+    other too, as ``zcat *.gz`` makes), a JSON array of events, one event per line, or a
+    single event object. Raises :class:`SkipFile` with the reason when it holds no events,
+    :class:`FileFailed` when it expands past ``max_bytes``.
 
-    Items are returned as found; an item that is not a JSON object is the caller's to fail
-    (it was read, so it must be accounted for).
+    Items are returned as found; an item that is not a JSON object, or an
+    :class:`Unreadable` one (a bad line), is the caller's to fail (it was read, so it must
+    be accounted for). What follows a truncated or corrupt end is ``partly`` of the result.
     """
     if is_digest_name(name):
         raise SkipFile("CloudTrail digest file (no events)")
     if not raw:
         raise SkipFile("empty file")
+    partly = None
     if raw[:2] == GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise SkipFile(f"corrupt gzip: {err}") from None
+        raw, partly = _gunzip(raw, max_bytes)
         if not raw:
             raise SkipFile("empty file (after gunzip)")
+    elif len(raw) > max_bytes:
+        raise FileFailed(too_large(max_bytes))
     if not raw.strip():
         raise SkipFile("empty file")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        events = _decode_json_lines(raw)
-        if events is None:
-            raise SkipFile(f"invalid JSON: {err}") from None
-        return events
+    if partly is None and not _has_big_int(raw):
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # not one JSON document: read it item by item below
+        else:
+            return _events_of(data)
+    events, first_error = _scan(raw)
+    if not any(_looks_like_event(e) for e in events[:100]):
+        if partly:
+            raise SkipFile(partly)
+        if events.partly or (first_error is not None and all(isinstance(e, Unreadable) for e in events)):
+            raise SkipFile(f"invalid JSON: {events.partly or first_error}")
+        raise SkipFile("no CloudTrail events")
+    events.partly = partly or events.partly
+    return events
+
+
+def _events_of(data: Any) -> Events:
+    """The events of one parsed JSON document (the fast path: an ordinary file)."""
     if isinstance(data, dict):
         records = data.get("Records")
         if isinstance(records, list):
             if not records:
                 raise SkipFile("no CloudTrail events (empty Records)")
-            return records
+            return Events(records)
         if _looks_like_event(data):
-            return [data]
+            return Events([data])
         raise SkipFile("no CloudTrail events (a JSON object without Records)")
     if isinstance(data, list):
         if not data:
             raise SkipFile("no CloudTrail events (empty array)")
         if not any(_looks_like_event(item) for item in data[:100]):
             raise SkipFile("no CloudTrail events (an array without events)")
-        return data
+        return Events(data)
     raise SkipFile(f"no CloudTrail events (a JSON {type(data).__name__})")
+
+
+def too_large(max_bytes: int) -> str:
+    return f"larger than {_size(max_bytes)} uncompressed, the limit per file (--max-file-bytes)"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n:,} bytes"
+
+
+def _gunzip(raw: bytes, max_bytes: int) -> tuple[bytearray, str | None]:
+    """The file's bytes un-gzipped (every member, as gzip does), never more than
+    ``max_bytes``, and why its end could not be read (None: all of it was). Raises
+    SkipFile when nothing at all could be read."""
+    out = bytearray()
+    data: bytes | memoryview = raw
+    partly = None
+    while data:
+        inflater = zlib.decompressobj(31)
+        try:
+            out += inflater.decompress(data, max_bytes + 1 - len(out))
+        except zlib.error as err:
+            partly = f"corrupt gzip after {len(out):,} bytes: {err}"
+            break
+        if len(out) > max_bytes:
+            raise FileFailed(too_large(max_bytes))
+        if not inflater.eof:
+            partly = f"corrupt gzip: truncated after {len(out):,} uncompressed bytes"
+            break
+        data = inflater.unused_data
+        if data and data[:2] != GZIP_MAGIC:
+            break  # padding after the last member, as gzip tolerates
+    if partly and not out:
+        raise SkipFile(partly)
+    return out, partly
+
+
+# Integers orjson cannot hold exactly (past 64 bits it reads them as floats) have 19 digits
+# or more; digits map to "0", the rest to " ", and one find spots a run (~1 ms per MB).
+_DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _has_big_int(raw: bytes | bytearray | memoryview) -> bool:
+    if isinstance(raw, memoryview):
+        raw = raw.tobytes()
+    return raw.translate(_DIGITS).find(_LONG_RUN) >= 0
+
+
+def _exact_int(text: str) -> Any:
+    value = int(text)
+    return value if -(1 << 63) <= value < (1 << 64) else orjson.Fragment(text.encode())
+
+
+def _refuse_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _loads(raw: bytes | memoryview) -> Any:
+    """One JSON value, integers past 64 bits kept exact (as orjson Fragments, which orjson
+    writes back digit for digit)."""
+    if _has_big_int(raw):
+        return json.loads(bytes(raw), parse_int=_exact_int, parse_constant=_refuse_constant)
+    return orjson.loads(raw)
+
+
+# The scanner: finds where each item of a file ends without parsing it, so one bad item
+# fails alone. Brackets and strings are all it needs to know.
+_STRUCTURE = re.compile(rb'[\[\]{}"]')
+_STRING_REST = re.compile(rb'[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_RECORDS_START = re.compile(rb'\{[ \t\r\n]*"Records"[ \t\r\n]*:[ \t\r\n]*\[')
+_AFTER_ITEM = re.compile(rb"[ \t\r\n]*,?[ \t\r\n]*")
+_SCALAR_END = re.compile(rb"[,\]\n]")
+
+
+def _value_end(buf: bytes | bytearray, start: int) -> int | None:
+    """Where the object or array at ``start`` ends (None: not within ``buf``, or a raw
+    newline inside a string). Brackets are counted, not matched: parsing checks the rest."""
+    return _close_object(buf, start + 1)
+
+
+def _item(raw: bytes | memoryview, what: str) -> Any:
+    try:
+        return _loads(raw)
+    except (orjson.JSONDecodeError, ValueError) as err:
+        if "depth limit" in str(err) or isinstance(err, RecursionError):
+            return Unreadable(f"nested deeper than {PARSE_DEPTH} levels", raw)
+        return Unreadable(f"invalid JSON ({what}: {err})", raw)
+
+
+def _scan(buf: bytes | bytearray) -> tuple[Events, str | None]:
+    """Items one by one: each Records array's (or top-level array's) elements, and other
+    top-level values (a line, a pretty-printed event). A value that does not parse fails
+    alone as :class:`Unreadable` and reading goes on at the next line; an array cut off
+    sets ``partly``. Returns the items and the first parse error (None if none)."""
+    events = Events()
+    first_error = None
+    view = memoryview(buf)
+    n = len(buf)
+    pos = _SPACE.match(buf, 0).end()
+    while pos < n:
+        records = _RECORDS_START.match(buf, pos)
+        if records is not None or buf[pos] == 91:  # a CloudTrail file, or an array: element by element
+            pos = records.end() if records is not None else pos + 1
+            pos, cut = _array_items(buf, view, pos, events)
+            if cut:
+                events.partly = cut
+                break
+            if records is not None:  # the rest of the Records object (other keys, "}")
+                end = _close_object(buf, pos)
+                if end is None:
+                    events.partly = "the file ends inside its Records object"
+                    break
+                pos = end
+        else:
+            eol = buf.find(b"\n", pos)
+            eol = n if eol < 0 else eol
+            item = _item(view[pos:eol], "a line")
+            if isinstance(item, Unreadable) and buf[pos] == 123:
+                end = _value_end(buf, pos)  # a value over several lines (pretty-printed)?
+                if end is not None and end > eol:
+                    whole = _item(view[pos:end], "a value")
+                    if not isinstance(whole, Unreadable):
+                        item, eol = whole, end
+            if isinstance(item, Unreadable) and first_error is None:
+                first_error = item.reason
+            if isinstance(item, dict) and isinstance(item.get("Records"), list) and not _looks_like_event(item):
+                events.extend(item["Records"])
+            else:
+                events.append(item)
+            pos = eol
+        pos = _SPACE.match(buf, pos).end()
+    return events, first_error
+
+
+def _array_items(buf: bytes | bytearray, view: memoryview, pos: int, events: Events) -> tuple[int, str | None]:
+    """The elements of the array whose "[" ends before ``pos``, appended to ``events``;
+    where the array ends, or why it is cut off."""
+    n = len(buf)
+    while True:
+        pos = _AFTER_ITEM.match(buf, pos).end()
+        if pos >= n:
+            return pos, "the file ends inside its array of events"
+        c = buf[pos]
+        if c == 93:  # ]
+            return pos + 1, None
+        if c in (123, 91):
+            end = _value_end(buf, pos)
+            if end is None:
+                return pos, "the file ends inside an event"
+        else:  # a scalar element: up to the next comma or bracket
+            m = _SCALAR_END.search(buf, pos)
+            if m is None:
+                return pos, "the file ends inside its array of events"
+            end = m.start()
+        events.append(_item(view[pos:end], f"item {len(events) + 1}"))
+        pos = end
+
+
+def _close_object(buf: bytes | bytearray, pos: int) -> int | None:
+    """Past the bracket closing the object or array opened just before ``pos``."""
+    depth = 1
+    search, rest = _STRUCTURE.search, _STRING_REST.match
+    while True:
+        m = search(buf, pos)
+        if m is None:
+            return None
+        pos = m.start()
+        c = buf[pos]
+        if c == 34:  # a string: jump past it
+            m = rest(buf, pos + 1)
+            if m is None:
+                return None
+            pos = m.end()
+            continue
+        depth += 1 if c in (123, 91) else -1
+        pos += 1
+        if depth == 0:
+            return pos
 
 
 @dataclass
@@ -110,52 +386,60 @@ class FileRead:
     events: list | None = None
     skipped: str | None = None  # the file holds no events (digest, empty, corrupt, foreign name)
     failed: str | None = None   # the file could not be read at all (permission, network)
+    partly: str | None = None   # why the end of the file could not be read (its events are read)
 
 
-def read_bytes(source: SourceFile) -> tuple[bytes | None, str | None]:
+def read_bytes(source: SourceFile, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes | None, str | None]:
     """(the source's bytes, None), or (None, why they could not be read). A source's own
-    failure (permission, network, memory) is reported, not raised: one bad file never
-    stops a run."""
+    failure (permission, network, memory, not a regular file, larger than ``max_bytes``)
+    is reported, not raised: one bad file never stops a run."""
+    if source.size is not None and source.size > max_bytes:
+        return None, too_large(max_bytes)
     try:
         return source.read(), None
+    except FileFailed as err:
+        return None, err.reason
     except Exception as err:
         return None, f"could not read: {err or type(err).__name__}"
 
 
-def read_files(files: Iterable[SourceFile]) -> Iterator[FileRead]:
+def read_local(path: str | os.PathLike) -> bytes:
+    """A local file's bytes; FileFailed for a FIFO, socket or device, which is never read
+    (opened without blocking, so a FIFO nobody writes cannot hang the run)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileFailed(NOT_REGULAR)
+        return fh.read()
+
+
+NOT_REGULAR = "not a regular file (a FIFO, socket or device is never read)"
+
+
+def read_files(files: Iterable[SourceFile], max_bytes: int = MAX_FILE_BYTES) -> Iterator[FileRead]:
     """Read and decode each file in turn; only one file's bytes are held at a time."""
     for source in files:
         if source.skip_reason:
             yield FileRead(source, skipped=source.skip_reason)
             continue
-        raw, failed = read_bytes(source)
+        if source.fail_reason:
+            yield FileRead(source, failed=source.fail_reason)
+            continue
+        raw, failed = read_bytes(source, max_bytes)
         if failed is not None:
             yield FileRead(source, failed=failed)
             continue
         try:
-            events = decode_events(source.name, raw)
+            events = decode_events(source.name, raw, max_bytes)
         except SkipFile as skip:
             yield FileRead(source, skipped=skip.reason)
             continue
+        except FileFailed as err:
+            yield FileRead(source, failed=err.reason)
+            continue
         finally:
             del raw  # the decoded events are all that is kept while they are processed
-        yield FileRead(source, events=events)
-
-
-def _decode_json_lines(raw: bytes) -> list | None:
-    """One event per line (exports from other tools); None when it is not that either."""
-    lines = [line for line in raw.splitlines() if line.strip()]
-    if len(lines) < 2:
-        return None
-    events = []
-    try:
-        for line in lines:
-            events.append(orjson.loads(line))
-    except orjson.JSONDecodeError:
-        return None
-    if not any(_looks_like_event(e) for e in events[:100]):
-        return None
-    return events
+        yield FileRead(source, events=events, partly=events.partly)
 
 
 def _file(path: Path, skip_reason: str | None = None) -> SourceFile:
@@ -163,15 +447,17 @@ def _file(path: Path, skip_reason: str | None = None) -> SourceFile:
         size = path.stat().st_size
     except OSError:
         size = None
-    return SourceFile(name=str(path), read=path.read_bytes, size=size, skip_reason=skip_reason, path=str(path))
+    return SourceFile(name=str(path), read=lambda: read_local(path), size=size, skip_reason=skip_reason, path=str(path))
 
 
 def local_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
     """Files under each path (folders walked recursively, in sorted order, lazily).
 
-    A file named directly is always read; inside a folder only names with an event-file
-    suffix are, and the rest are handed out with a skip reason so they show in the summary.
-    Missing paths raise FileNotFoundError before anything is read.
+    A file named directly is always tried (a FIFO, socket or device then fails, unread);
+    inside a folder only regular files with an event-file suffix are read, and the rest
+    are handed out with a skip reason so they show in the summary. A sub-folder that
+    cannot be listed is a failed source with the reason. Missing paths raise
+    FileNotFoundError before anything is read.
     """
     paths = [Path(p) for p in paths]
     for path in paths:
@@ -186,14 +472,30 @@ def local_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
 
 def _walk(folder: Path) -> Iterator[SourceFile]:
     # os.walk is lazy per directory: memory grows with one folder's entries, not the tree.
-    for root, dirs, files in os.walk(folder):
+    unlisted: list[OSError] = []
+    for root, dirs, files in os.walk(folder, onerror=unlisted.append):
+        while unlisted:  # a folder os.walk could not list (permission): failed, with the reason
+            err = unlisted.pop()
+            yield SourceFile(name=str(err.filename or root), read=bytes, fail_reason=f"could not list the folder: {err.strerror or err}")
         dirs.sort()
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in sorted(files):
             if name.startswith("."):
                 continue
             path = Path(root, name)
-            if name.lower().endswith(EVENT_FILE_SUFFIXES):
+            if not _is_regular(path):
+                yield _file(path, skip_reason=NOT_REGULAR)
+            elif name.lower().endswith(EVENT_FILE_SUFFIXES):
                 yield _file(path)
             else:
                 yield _file(path, skip_reason="not a CloudTrail log file name (.json, .json.gz, .jsonl)")
+    while unlisted:
+        err = unlisted.pop()
+        yield SourceFile(name=str(err.filename or folder), read=bytes, fail_reason=f"could not list the folder: {err.strerror or err}")
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True  # gone or unreadable: reading it says why
