@@ -30,7 +30,7 @@ from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
 from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
 from provision.documents import PROFILES
-from provision.records import SourceFile, decode_events, local_files
+from provision.records import MAX_FILE_BYTES, SourceFile, dead_letter_copy, decode_events, local_files
 from provision.s3layout import is_s3_url
 from provision.template import install_template
 
@@ -131,7 +131,7 @@ class _File:
         if self._events is None:
             events = decode_events(self.source.name, self.raw)
             self._events = [events[position] for position in self.converted.positions()]
-        return self._events[document]
+        return dead_letter_copy(self._events[document])[0]
 
     def release(self) -> None:
         self.raw = self.converted = self._events = None
@@ -165,8 +165,8 @@ class _Run:
     def __init__(self, index_prefix: str, profile: str, keep_access_keys: bool, dead_letter: DeadLetter,
                  on_file_done: Callable[[SourceFile, FileOutcome], None] | None,
                  progress: Callable[[ImportSummary], None] | None, processes: int | None,
-                 chunk_size: int, max_chunk_bytes: int) -> None:
-        self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys), processes)
+                 chunk_size: int, max_chunk_bytes: int, max_file_bytes: int = MAX_FILE_BYTES) -> None:
+        self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys, max_file_bytes), processes)
         self.dead = dead_letter
         self.on_file_done = on_file_done
         self.progress = progress
@@ -250,6 +250,11 @@ class _Run:
             state.outcome.events = converted.events
             for _position, reason, event in converted.failures:
                 self.fail(state, event, reason)
+            if converted.partly is not None:  # its readable events go on; the file counts as failed
+                reason = f"partly read: {converted.partly}"
+                summary.files_failed += 1
+                summary.failed_files.append({"path": state.source.name, "reason": reason})
+                state.outcome.failed_reason = reason
             if converted.documents:
                 self.indices.update(converted.indices)
                 state.raw, state.converted = conversion.raw, converted
@@ -341,11 +346,12 @@ def run_import(
     max_chunk_bytes: int = MAX_CHUNK_BYTES,
     max_retries: int = MAX_RETRIES,
     initial_backoff: float = 1.0,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> ImportSummary:
     """Import CloudTrail files into ``<index_prefix>-YYYY.MM`` indices.
 
     ``processes`` convert files to documents (default: one per core, up to 4; 0: this
-    process). Returns the summary; ``summary.ok`` is False when any event failed, any file
+    process). A file that expands past ``max_file_bytes`` fails unread. Returns the summary; ``summary.ok`` is False when any event failed, any file
     could not be read, or Elasticsearch stopped answering (``summary.aborted`` says why).
     Failed events are in ``summary.dead_letter`` with their reason.
     """
@@ -356,7 +362,7 @@ def run_import(
         install_template(es, index_prefix)
     dead = DeadLetter(dead_letter_path)
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
-               chunk_size, max_chunk_bytes)
+               chunk_size, max_chunk_bytes, max_file_bytes)
     # One chunk on the wire while the next is built: reading, converting and serialising
     # overlap with Elasticsearch indexing instead of waiting for it. Results are applied
     # here, in this thread, in the order the chunks were sent.
