@@ -78,9 +78,10 @@ class Unreadable:
     deep to parse). It was read, so it is counted and fails alone with ``reason``; ``text``
     (the item's text, cut at KEPT_TEXT bytes) goes to the dead-letter file instead."""
 
-    __slots__ = ("reason", "text")
+    __slots__ = ("reason", "text", "too_deep")
 
-    def __init__(self, reason: str, raw: bytes | memoryview) -> None:
+    def __init__(self, reason: str, raw: bytes | memoryview, too_deep: bool = False) -> None:
+        self.too_deep = too_deep  # valid as far as read, only deeper than the parser goes: an event's to fail
         kept = "its text" if len(raw) <= KEPT_TEXT else f"its first {KEPT_TEXT:,} bytes as text"
         self.reason = f"{reason} (the dead-letter file keeps {kept})"
         self.text = bytes(raw[:KEPT_TEXT]).decode("utf-8", "replace")
@@ -131,6 +132,8 @@ def is_digest_name(name: str) -> bool:
 
 
 def _looks_like_event(obj: Any) -> bool:
+    if isinstance(obj, Unreadable):
+        return obj.too_deep
     return isinstance(obj, dict) and ("eventName" in obj or "eventTime" in obj or "eventID" in obj)
 
 
@@ -283,7 +286,7 @@ def _item(raw: bytes | memoryview, what: str) -> Any:
         return _loads(raw)
     except (orjson.JSONDecodeError, ValueError) as err:
         if "depth limit" in str(err) or isinstance(err, RecursionError):
-            return Unreadable(f"nested deeper than {PARSE_DEPTH} levels", raw)
+            return Unreadable(f"nested deeper than {PARSE_DEPTH} levels", raw, too_deep=True)
         return Unreadable(f"invalid JSON ({what}: {err})", raw)
 
 
