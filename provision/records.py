@@ -8,6 +8,7 @@ bounded by the largest single file, never by the number of files.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -25,6 +26,10 @@ EVENT_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".
 # What one file may expand to (after gunzip) before it fails: a gzip bomb must not take the
 # machine's memory. ``--max-file-bytes`` changes it.
 MAX_FILE_BYTES = 1 << 30
+# A file that expands past this is streamed instead of decoded whole: read and converted in
+# parts, its items one by one, so memory stays bounded whatever its size.
+STREAM_AFTER_BYTES = 64 << 20
+READ_CHUNK = 1 << 20
 # orjson parses at most this many levels of nesting (deeper is refused, not misread).
 PARSE_DEPTH = 1024
 # A failed item's text kept for the dead-letter file (a bad line, an event too deep to parse).
@@ -112,6 +117,10 @@ def _cut(value: Any, levels: int) -> Any:
     return value
 
 
+class StreamIt(Exception):
+    """The file is larger than what is decoded whole: read it with :func:`stream_items`."""
+
+
 class Events(list):
     """A file's items in order; ``partly`` says why the end of the file could not be read
     (a truncated or corrupt gzip, a file cut off inside its array), None when all of it was."""
@@ -137,11 +146,12 @@ def _looks_like_event(obj: Any) -> bool:
     return isinstance(obj, dict) and ("eventName" in obj or "eventTime" in obj or "eventID" in obj)
 
 
-def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> Events:
+def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES, stream_after: int | None = None) -> Events:
     """All items in one file: ``{"Records": [...]}`` (several such objects one after the
     other too, as ``zcat *.gz`` makes), a JSON array of events, one event per line, or a
     single event object. Raises :class:`SkipFile` with the reason when it holds no events,
-    :class:`FileFailed` when it expands past ``max_bytes``.
+    :class:`FileFailed` when it expands past ``max_bytes``, :class:`StreamIt` when it
+    expands past ``stream_after`` (the caller then streams it).
 
     Items are returned as found; an item that is not a JSON object, or an
     :class:`Unreadable` one (a bad line), is the caller's to fail (it was read, so it must
@@ -153,11 +163,13 @@ def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> Eve
         raise SkipFile("empty file")
     partly = None
     if raw[:2] == GZIP_MAGIC:
-        raw, partly = _gunzip(raw, max_bytes)
+        raw, partly = _gunzip(raw, max_bytes, stream_after)
         if not raw:
             raise SkipFile("empty file (after gunzip)")
     elif len(raw) > max_bytes:
         raise FileFailed(too_large(max_bytes))
+    elif stream_after is not None and len(raw) > stream_after:
+        raise StreamIt()
     if not raw.strip():
         raise SkipFile("empty file")
     if partly is None and not _has_big_int(raw):
@@ -209,21 +221,24 @@ def _size(n: int) -> str:
     return f"{n:,} bytes"
 
 
-def _gunzip(raw: bytes, max_bytes: int) -> tuple[bytearray, str | None]:
+def _gunzip(raw: bytes, max_bytes: int, stream_after: int | None = None) -> tuple[bytearray, str | None]:
     """The file's bytes un-gzipped (every member, as gzip does), never more than
-    ``max_bytes``, and why its end could not be read (None: all of it was). Raises
-    SkipFile when nothing at all could be read."""
+    ``max_bytes`` (FileFailed) or ``stream_after`` (StreamIt), and why its end could not
+    be read (None: all of it was). Raises SkipFile when nothing at all could be read."""
+    limit = max_bytes if stream_after is None else min(max_bytes, stream_after)
     out = bytearray()
     data: bytes | memoryview = raw
     partly = None
     while data:
         inflater = zlib.decompressobj(31)
         try:
-            out += inflater.decompress(data, max_bytes + 1 - len(out))
+            out += inflater.decompress(data, limit + 1 - len(out))
         except zlib.error as err:
             partly = f"corrupt gzip after {len(out):,} bytes: {err}"
             break
-        if len(out) > max_bytes:
+        if len(out) > limit:
+            if limit < max_bytes:
+                raise StreamIt()
             raise FileFailed(too_large(max_bytes))
         if not inflater.eof:
             partly = f"corrupt gzip: truncated after {len(out):,} uncompressed bytes"
@@ -290,73 +305,126 @@ def _item(raw: bytes | memoryview, what: str) -> Any:
         return Unreadable(f"invalid JSON ({what}: {err})", raw)
 
 
-def _scan(buf: bytes | bytearray) -> tuple[Events, str | None]:
+class _Buffer:
+    """The bytes of a file as the scanner needs them: ``buf[pos:]`` not yet read, refilled
+    from ``chunks`` on demand (consumed bytes are dropped then, so a streamed file holds
+    little more than its largest item)."""
+
+    __slots__ = ("buf", "pos", "chunks", "eof", "partly", "first_error")
+
+    def __init__(self, chunks: Iterator[bytes | bytearray]) -> None:
+        self.buf = bytearray()
+        self.pos = 0
+        self.chunks = chunks
+        self.eof = False
+        self.partly: str | None = None       # why the end could not be read
+        self.first_error: str | None = None  # the first item that did not parse
+
+    def cut(self, reason: str) -> None:
+        """The file ends before its items do; the first reason found (the reader's own, such
+        as a truncated gzip) is the one kept."""
+        if self.partly is None:
+            self.partly = reason
+
+    def more(self) -> bool:
+        """Append the next chunk (False at the end of the file). Positions past ``pos``
+        move by the bytes dropped: callers restart from ``pos``."""
+        while not self.eof:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.eof = True
+                return False
+            if chunk:
+                del self.buf[:self.pos]
+                self.pos = 0
+                self.buf += chunk
+                return True
+        return False
+
+
+def _items(src: _Buffer) -> Iterator[Any]:
     """Items one by one: each Records array's (or top-level array's) elements, and other
     top-level values (a line, a pretty-printed event). A value that does not parse fails
-    alone as :class:`Unreadable` and reading goes on at the next line; an array cut off
-    sets ``partly``. Returns the items and the first parse error (None if none)."""
-    events = Events()
-    first_error = None
-    view = memoryview(buf)
-    n = len(buf)
-    pos = _SPACE.match(buf, 0).end()
-    while pos < n:
+    alone as :class:`Unreadable` and reading goes on at the next line; a file cut off sets
+    ``src.partly``."""
+    while True:
+        src.pos = _SPACE.match(src.buf, src.pos).end()
+        if src.pos >= len(src.buf) and not src.more():
+            return
+        if len(src.buf) - src.pos < 64 and not src.eof and src.more():
+            continue  # enough bytes to see whether a Records array starts here
+        buf, pos = src.buf, src.pos
         records = _RECORDS_START.match(buf, pos)
         if records is not None or buf[pos] == 91:  # a CloudTrail file, or an array: element by element
-            pos = records.end() if records is not None else pos + 1
-            pos, cut = _array_items(buf, view, pos, events)
-            if cut:
-                events.partly = cut
-                break
+            src.pos = records.end() if records is not None else pos + 1
+            yield from _array_items(src)
+            if src.partly:
+                return
             if records is not None:  # the rest of the Records object (other keys, "}")
-                end = _close_object(buf, pos)
-                if end is None:
-                    events.partly = "the file ends inside its Records object"
-                    break
-                pos = end
-        else:
-            eol = buf.find(b"\n", pos)
-            eol = n if eol < 0 else eol
-            item = _item(view[pos:eol], "a line")
-            if isinstance(item, Unreadable) and buf[pos] == 123:
-                end = _value_end(buf, pos)  # a value over several lines (pretty-printed)?
-                if end is not None and end > eol:
-                    whole = _item(view[pos:end], "a value")
-                    if not isinstance(whole, Unreadable):
-                        item, eol = whole, end
-            if isinstance(item, Unreadable) and first_error is None:
-                first_error = item.reason
-            if isinstance(item, dict) and isinstance(item.get("Records"), list) and not _looks_like_event(item):
-                events.extend(item["Records"])
-            else:
-                events.append(item)
-            pos = eol
-        pos = _SPACE.match(buf, pos).end()
-    return events, first_error
-
-
-def _array_items(buf: bytes | bytearray, view: memoryview, pos: int, events: Events) -> tuple[int, str | None]:
-    """The elements of the array whose "[" ends before ``pos``, appended to ``events``;
-    where the array ends, or why it is cut off."""
-    n = len(buf)
-    while True:
-        pos = _AFTER_ITEM.match(buf, pos).end()
-        if pos >= n:
-            return pos, "the file ends inside its array of events"
-        c = buf[pos]
-        if c == 93:  # ]
-            return pos + 1, None
-        if c in (123, 91):
+                while (end := _close_object(src.buf, src.pos)) is None:
+                    if not src.more():
+                        src.cut("the file ends inside its Records object")
+                        return
+                src.pos = end
+            continue
+        while (eol := buf.find(b"\n", pos)) < 0 and src.more():
+            buf, pos = src.buf, src.pos
+        eol = len(buf) if eol < 0 else eol
+        item = _item(buf[pos:eol], "a line")
+        if isinstance(item, Unreadable) and buf[pos] == 123:
+            # A value over several lines (pretty-printed)? Only what is already read is
+            # looked at past the line: a bad line must not pull the rest of the file in.
             end = _value_end(buf, pos)
-            if end is None:
-                return pos, "the file ends inside an event"
+            if end is not None and end > eol:
+                whole = _item(buf[pos:end], "a value")
+                if not isinstance(whole, Unreadable):
+                    item, eol = whole, end
+        if isinstance(item, Unreadable) and src.first_error is None:
+            src.first_error = item.reason
+        src.pos = eol
+        if isinstance(item, dict) and isinstance(item.get("Records"), list) and not _looks_like_event(item):
+            yield from item["Records"]
+        else:
+            yield item
+
+
+def _array_items(src: _Buffer) -> Iterator[Any]:
+    """The elements of the array whose "[" ends before ``src.pos``; past its "]" after."""
+    count = 0
+    while True:
+        src.pos = _AFTER_ITEM.match(src.buf, src.pos).end()
+        if src.pos >= len(src.buf):
+            if src.more():
+                continue
+            src.cut("the file ends inside its array of events")
+            return
+        c = src.buf[src.pos]
+        if c == 93:  # ]
+            src.pos += 1
+            return
+        if c in (123, 91):
+            while (end := _value_end(src.buf, src.pos)) is None:
+                if not src.more():
+                    src.cut("the file ends inside an event")
+                    return
         else:  # a scalar element: up to the next comma or bracket
-            m = _SCALAR_END.search(buf, pos)
-            if m is None:
-                return pos, "the file ends inside its array of events"
+            while (m := _SCALAR_END.search(src.buf, src.pos)) is None:
+                if not src.more():
+                    src.cut("the file ends inside its array of events")
+                    return
             end = m.start()
-        events.append(_item(view[pos:end], f"item {len(events) + 1}"))
-        pos = end
+        count += 1
+        item = _item(src.buf[src.pos:end], f"item {count}")
+        src.pos = end
+        yield item
+
+
+def _scan(buf: bytes | bytearray) -> tuple[Events, str | None]:
+    """All items of a file in memory, and the first parse error (None if none)."""
+    src = _Buffer(iter((buf,)))
+    events = Events(_items(src))
+    events.partly = src.partly
+    return events, src.first_error
 
 
 def _close_object(buf: bytes | bytearray, pos: int) -> int | None:
@@ -381,6 +449,78 @@ def _close_object(buf: bytes | bytearray, pos: int) -> int | None:
             return pos
 
 
+class ItemStream:
+    """A file's items read one by one from its bytes (``raw``, or else the local file at
+    ``path``), gunzipped on the way, never more than ``max_bytes`` of them: memory holds a
+    chunk and the largest item, whatever the file's size. ``partly`` says, once the items
+    are exhausted, why the end could not be read (None: all of it was)."""
+
+    def __init__(self, raw: bytes | None, path: str | None, max_bytes: int = MAX_FILE_BYTES) -> None:
+        self._raw, self._path, self._max_bytes = raw, path, max_bytes
+        self._src: _Buffer | None = None
+
+    @property
+    def partly(self) -> str | None:
+        return self._src.partly if self._src is not None else None
+
+    def __iter__(self) -> Iterator[Any]:
+        self._src = _Buffer(self._inflated())
+        return _items(self._src)
+
+    def _stored(self) -> Iterator[bytes | memoryview]:
+        if self._raw is not None:
+            view = memoryview(self._raw)
+            for start in range(0, len(view), READ_CHUNK):
+                yield view[start:start + READ_CHUNK]
+            return
+        fd = os.open(self._path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise FileFailed(NOT_REGULAR)
+            while chunk := fh.read(READ_CHUNK):
+                yield chunk
+
+    def _inflated(self) -> Iterator[bytes]:
+        """The file's bytes, gunzipped when they are gzip, up to ``max_bytes``; why not
+        all of them could be read goes to ``partly``."""
+        src, limit, total = self._src, self._max_bytes, 0
+        stored = self._stored()
+        try:
+            first = next(stored, b"")
+            if bytes(first[:2]) != GZIP_MAGIC:
+                for chunk in itertools.chain((first,), stored):
+                    total += len(chunk)
+                    if total > limit:
+                        src.partly = too_large(limit)
+                        return
+                    yield bytes(chunk)
+                return
+            inflater = zlib.decompressobj(31)
+            for data in itertools.chain((first,), stored):
+                while data:
+                    out = inflater.decompress(data, READ_CHUNK)
+                    data = inflater.unconsumed_tail
+                    total += len(out)
+                    if total > limit:
+                        src.partly = too_large(limit)
+                        return
+                    if out:
+                        yield out
+                    if inflater.eof:  # the next gzip member, if any (padding ends it)
+                        data = inflater.unused_data
+                        if data[:2] != GZIP_MAGIC:
+                            return
+                        inflater = zlib.decompressobj(31)
+            if not inflater.eof:
+                src.partly = f"corrupt gzip: truncated after {total:,} uncompressed bytes"
+        except zlib.error as err:
+            src.partly = f"corrupt gzip after {total:,} bytes: {err}"
+        except FileFailed as err:
+            src.partly = err.reason
+        except OSError as err:
+            src.partly = f"could not read: {err}"
+
+
 @dataclass
 class FileRead:
     """One file as the reader found it: its events, or why it has none to give."""
@@ -389,7 +529,11 @@ class FileRead:
     events: list | None = None
     skipped: str | None = None  # the file holds no events (digest, empty, corrupt, foreign name)
     failed: str | None = None   # the file could not be read at all (permission, network)
-    partly: str | None = None   # why the end of the file could not be read (its events are read)
+
+    @property
+    def partly(self) -> str | None:
+        """Why the end of the file could not be read (once its events have been read)."""
+        return getattr(self.events, "partly", None)
 
 
 def read_bytes(source: SourceFile, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes | None, str | None]:
@@ -420,7 +564,8 @@ NOT_REGULAR = "not a regular file (a FIFO, socket or device is never read)"
 
 
 def read_files(files: Iterable[SourceFile], max_bytes: int = MAX_FILE_BYTES) -> Iterator[FileRead]:
-    """Read and decode each file in turn; only one file's bytes are held at a time."""
+    """Read and decode each file in turn; only one file's bytes are held at a time, and a
+    file that expands past STREAM_AFTER_BYTES gives its events one by one."""
     for source in files:
         if source.skip_reason:
             yield FileRead(source, skipped=source.skip_reason)
@@ -428,12 +573,18 @@ def read_files(files: Iterable[SourceFile], max_bytes: int = MAX_FILE_BYTES) -> 
         if source.fail_reason:
             yield FileRead(source, failed=source.fail_reason)
             continue
+        if source.path and (source.size or 0) > STREAM_AFTER_BYTES and not is_digest_name(source.name):
+            yield FileRead(source, events=ItemStream(None, source.path, max_bytes))
+            continue
         raw, failed = read_bytes(source, max_bytes)
         if failed is not None:
             yield FileRead(source, failed=failed)
             continue
         try:
-            events = decode_events(source.name, raw, max_bytes)
+            events = decode_events(source.name, raw, max_bytes, STREAM_AFTER_BYTES)
+        except StreamIt:
+            yield FileRead(source, events=ItemStream(raw, None, max_bytes))
+            continue
         except SkipFile as skip:
             yield FileRead(source, skipped=skip.reason)
             continue
@@ -442,7 +593,7 @@ def read_files(files: Iterable[SourceFile], max_bytes: int = MAX_FILE_BYTES) -> 
             continue
         finally:
             del raw  # the decoded events are all that is kept while they are processed
-        yield FileRead(source, events=events, partly=events.partly)
+        yield FileRead(source, events=events)
 
 
 def _file(path: Path, skip_reason: str | None = None) -> SourceFile:

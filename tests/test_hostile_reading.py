@@ -291,3 +291,61 @@ def test_item_23_integers_beyond_64_bits_stay_exact_in_event_original_and_the_de
     hit = es.search(index=f"{index_prefix}-*", query={"term": {"event.id": "big"}})["hits"]["hits"][0]["_source"]
     assert f'"n":{big}' in hit["event"]["original"] if "event" in hit else f'"n":{big}' in hit["event.original"]
     assert f'"n2":-{big}'.encode() in dead.read_bytes()
+
+
+def _streamed(monkeypatch) -> list[int]:
+    """Files past 64 KB stream, in parts of 32 KB of bulk lines (the defaults are 64 MB and
+    8 MB: the same code with small numbers, so a test file of a megabyte has many parts).
+    Converting happens in this process, where the streamed files are converted anyway."""
+    from provision import convert, records
+
+    monkeypatch.setattr(records, "STREAM_AFTER_BYTES", 64 << 10)
+    monkeypatch.setattr(convert, "PART_BYTES", 32 << 10)
+    parts: list[int] = []
+    real = convert.convert_parts
+
+    def counted(*args, **kwargs):
+        for part in real(*args, **kwargs):
+            parts.append(part.events)
+            yield part
+
+    monkeypatch.setattr(convert, "convert_parts", counted)  # the real function, its parts counted
+    return parts
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_item_13_a_large_file_streams_in_parts_and_every_event_is_accounted_for(es, index_prefix, tmp_path, monkeypatch, gz):
+    parts = _streamed(monkeypatch)
+    events = [event(eventID=f"s{i}", eventTime="2024-07-01T00:00:00Z" if i % 97 == 5 else "2024-05-06T07:08:09Z")
+              for i in range(600)]
+    events[300]["eventTime"] = "not a time"
+    path = write_trail_file(tmp_path / "big.json.gz", events, gz=gz)   # the name says .gz; the content decides
+    # July documents are refused (an index with a conflicting mapping): their originals are
+    # found again by streaming the file up to them.
+    es.indices.create(index=f"{index_prefix}-2024.07", mappings={"properties": {"cloud": {"properties": {"region": {"type": "long"}}}}})
+    done: list = []
+    dead = tmp_path / "dead.ndjson"
+    summary = run_import(es, local_files([path]), index_prefix=index_prefix, dead_letter_path=dead, processes=0,
+                         on_file_done=lambda source, outcome: done.append(outcome))
+    july = [e["eventID"] for e in events if e["eventTime"].startswith("2024-07")]
+    assert accounted(summary) and summary.files_read == 1 and summary.events_read == 600
+    assert len(parts) > 5 and sum(parts) == 600
+    assert (summary.events_indexed, summary.events_failed) == (600 - 1 - len(july), 1 + len(july))
+    assert [(o.events, o.indexed, o.failed) for o in done] == [(600, 600 - 1 - len(july), 1 + len(july))]
+    lines = dead_lines(dead)
+    assert sorted(d["event"]["eventID"] for d in lines) == sorted(["s300", *july])
+    hints = hints_from_sources([str(path)])
+    assert hints.events_read == 600 and hints.events_unusable == 1 and hints.distinct_events == 599
+
+
+def test_item_13_a_streamed_file_cut_off_keeps_its_events_and_a_bomb_stops_at_the_cap(es, index_prefix, tmp_path, monkeypatch):
+    _streamed(monkeypatch)
+    whole = gzip.compress(orjson.dumps({"Records": [event(eventID=f"c{i}", requestParameters={"pad": os.urandom(100).hex()}) for i in range(600)]}))
+    (tmp_path / "cut.json.gz").write_bytes(whole[: len(whole) * 3 // 4])
+    (tmp_path / "bomb.json.gz").write_bytes(gzip.compress(b'{"Records":[' + orjson.dumps(event(eventID="b")) + b"," + b" " * (32 << 20) + b"]}"))
+    summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, dead_letter_path=tmp_path / "d.ndjson",
+                         processes=0, max_file_bytes=16 << 20)
+    assert accounted(summary) and 300 < summary.events_indexed < 600 and not summary.ok
+    reasons = {Path(f["path"]).name: f["reason"] for f in summary.failed_files}
+    assert reasons["bomb.json.gz"] == "partly read: larger than 16 MB uncompressed, the limit per file (--max-file-bytes)"
+    assert reasons["cut.json.gz"].startswith("partly read: corrupt gzip: truncated after")
