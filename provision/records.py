@@ -403,7 +403,7 @@ def _array_items(src: _Buffer) -> Iterator[Any]:
             src.pos += 1
             return
         if c in (123, 91):
-            while (end := _value_end(src.buf, src.pos)) is None:
+            while (end := _parsed_end(src.buf, src.pos)) is None:
                 if not src.more():
                     src.cut("the file ends inside an event")
                     return
@@ -417,6 +417,35 @@ def _array_items(src: _Buffer) -> Iterator[Any]:
         item = _item(src.buf[src.pos:end], f"item {count}")
         src.pos = end
         yield item
+
+
+_WINDOW = 4 << 10
+
+
+def _parsed_end(buf: bytearray, pos: int) -> int | None:
+    """Where the object or array at ``pos`` ends, found by orjson itself (it stops after one
+    value and says where), so an ordinary event costs a parse, not a Python scan; an item
+    that does not parse is measured by :func:`_value_end`. None: not within ``buf``."""
+    window = _WINDOW  # orjson reads (and checks as UTF-8) all it is given: give it a little
+    while True:
+        with memoryview(buf) as view:  # released before the buffer may grow
+            try:
+                orjson.loads(view[pos:pos + window])
+                return min(pos + window, len(buf))  # the window holds exactly one value
+            except orjson.JSONDecodeError as err:
+                message, chars = err.msg, err.pos
+        if not message.startswith("unexpected end of data"):
+            break
+        if pos + window >= len(buf):
+            return None
+        window *= 4
+    if not message.startswith("unexpected content after document"):
+        return _value_end(buf, pos)
+    # orjson counts characters; for non-ASCII text the byte offset is further on.
+    end = pos + chars
+    if not buf[pos:end].isascii():
+        end = pos + len(buf[pos:pos + 4 * chars].decode("utf-8", "surrogateescape")[:chars].encode("utf-8", "surrogateescape"))
+    return end
 
 
 def _scan(buf: bytes | bytearray) -> tuple[Events, str | None]:
