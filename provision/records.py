@@ -28,7 +28,7 @@ EVENT_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".
 MAX_FILE_BYTES = 1 << 30
 # A file that expands past this is streamed instead of decoded whole: read and converted in
 # parts, its items one by one, so memory stays bounded whatever its size.
-STREAM_AFTER_BYTES = 64 << 20
+STREAM_AFTER_BYTES = 16 << 20
 READ_CHUNK = 1 << 20
 # orjson parses at most this many levels of nesting (deeper is refused, not misread).
 PARSE_DEPTH = 1024
