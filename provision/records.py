@@ -299,7 +299,7 @@ def _value_end(buf: bytes | bytearray, start: int) -> int | None:
 def _item(raw: bytes | memoryview, what: str) -> Any:
     try:
         return _loads(raw)
-    except (orjson.JSONDecodeError, ValueError) as err:
+    except (orjson.JSONDecodeError, ValueError, RecursionError) as err:  # RecursionError: json's own depth limit
         if "depth limit" in str(err) or isinstance(err, RecursionError):
             return Unreadable(f"nested deeper than {PARSE_DEPTH} levels", raw, too_deep=True)
         return Unreadable(f"invalid JSON ({what}: {err})", raw)

@@ -349,3 +349,11 @@ def test_item_13_a_streamed_file_cut_off_keeps_its_events_and_a_bomb_stops_at_th
     reasons = {Path(f["path"]).name: f["reason"] for f in summary.failed_files}
     assert reasons["bomb.json.gz"] == "partly read: larger than 16 MB uncompressed, the limit per file (--max-file-bytes)"
     assert reasons["cut.json.gz"].startswith("partly read: corrupt gzip: truncated after")
+
+
+def test_item_03_a_deep_event_holding_a_big_integer_fails_alone_too():
+    """The exact-integer parser (Python's json) has its own depth limit: the same reason."""
+    deep = b'{"eventID":"d","n":123456789012345678901234567890,"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    events = decode_events("x.json", b'{"Records":[' + orjson.dumps(event(eventID="a")) + b"," + deep + b"]}")
+    assert events[0]["eventID"] == "a"
+    assert isinstance(events[1], Unreadable) and events[1].reason.startswith("nested deeper than 1024 levels")
