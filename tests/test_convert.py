@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from provision import convert
+from provision import convert, records
 from provision.convert import ConvertOptions, Converter, convert_file
 from provision.importer import bulk_bodies
 from provision.records import SourceFile, local_files
@@ -103,12 +103,15 @@ def _children_cpu_seconds() -> dict[int, float]:
 
 def test_a_file_that_kills_its_worker_fails_alone_and_the_rest_convert(tmp_path):
     """A worker that dies (here: SIGKILLed once it has used 1 s of CPU, as a CPU or
-    memory limit would end it, which only the poison file's 400,000 events take) loses every
+    memory limit would end it, which only the poison file's 280,000 events take) loses every
     batch in flight; the converter starts new workers, retries file by file, fails only that
     file with the reason, and converts every other file exactly once, in order."""
     logs = trail_folder(tmp_path, files=20)
     poison = logs / "007b.jsonl.gz"
-    lines = [orjson.dumps({"eventTime": "2024-05-06T07:08:09Z", "eventName": "Poke", "eventID": f"p{i}"}) for i in range(400_000)]
+    # Small events, so the file stays under records.STREAM_AFTER_BYTES (a larger one is
+    # streamed in the importing process, never sent to a worker).
+    lines = [orjson.dumps({"eventTime": "2024-05-06T07:08:09Z", "eventID": f"p{i}"}) for i in range(280_000)]
+    assert sum(map(len, lines)) + len(lines) < records.STREAM_AFTER_BYTES
     poison.write_bytes(gzip.compress(b"\n".join(lines), compresslevel=1))
     stop = threading.Event()
     kills: list[int] = []
