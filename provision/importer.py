@@ -3,8 +3,8 @@
 One streaming pass. Every event read ends in exactly one bucket: indexed, duplicate
 (already present: documents are created with ``op_type=create`` and ``_id`` = eventID),
 or failed with a reason, written with the original event to a dead-letter NDJSON file.
-Memory holds one file's events and at most three bulk chunks (one on the wire, one waiting,
-one being built), whatever the number of files.
+Memory holds one file's events (or one part of a streamed large file) and at most three
+bulk chunks (one on the wire, one waiting, one being built), whatever the number of files.
 """
 
 from __future__ import annotations

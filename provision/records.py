@@ -2,8 +2,11 @@
 source (folder, S3) -> records -> documents -> Elasticsearch.
 
 A source hands out :class:`SourceFile` objects; :func:`decode_events` turns one file's
-bytes into its events or says, with :class:`SkipFile`, why the file holds none. Memory is
-bounded by the largest single file, never by the number of files.
+bytes into its events or says, with :class:`SkipFile`, why the file holds none; a file
+past STREAM_AFTER_BYTES is read item by item by :class:`ItemStream` instead. A bad item
+(a truncated line, JSON nested too deep) is an :class:`Unreadable` item that fails alone;
+a file cut off is ``partly`` read. Memory is bounded by STREAM_AFTER_BYTES (and the largest
+single event), never by the size or number of files.
 """
 
 from __future__ import annotations
