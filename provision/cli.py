@@ -15,6 +15,7 @@ from rich.markup import escape
 from provision import __version__, health, settings, stack
 from provision.documents import PROFILES
 from provision.progress import ImportProgress
+from provision.records import MAX_FILE_BYTES
 from provision.connection import EsConfig, display_url, parse_url, resolve_es_config
 from provision.errors import CtstackError
 from provision.filters import Filters
@@ -51,6 +52,7 @@ ApiKey = Annotated[Optional[str], typer.Option("--api-key", help="Elasticsearch 
 EsUser = Annotated[Optional[str], typer.Option("--user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
 EsPassword = Annotated[Optional[str], typer.Option("--password", help="Elasticsearch password (env CTSTACK_ES_PASSWORD); prefer the env var.", show_default=False)]
 CaCerts = Annotated[Optional[str], typer.Option("--ca-certs", help="CA bundle for a TLS Elasticsearch (env CTSTACK_ES_CA_CERTS).", show_default=False)]
+MaxFileBytes = Annotated[int, typer.Option("--max-file-bytes", min=1, help="A file that expands to more bytes than this (after gunzip) fails unread: a gzip bomb cannot take the memory.")]
 
 
 def es_config(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig:
@@ -169,6 +171,7 @@ def import_(
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON); default ./ctstack-dead-letter-<time>.ndjson, created only on failure.", show_default=False)] = None,
     processes: Annotated[Optional[int], typer.Option("--processes", min=0, help="Processes converting events to documents; default one per core, up to 4; 0 converts in the importing process.", show_default=False)] = None,
+    max_file_bytes: MaxFileBytes = MAX_FILE_BYTES,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, insights: S3Insights = False,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, full: S3Full = False, endpoint_url: S3EndpointUrl = None,
@@ -185,7 +188,7 @@ def import_(
         summary = import_sources(
             cfg, sources, index_prefix=index_prefix, profile=fields_profile,
             keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
-            processes=processes, s3_options=options, filters=filters or None,
+            processes=processes, max_file_bytes=max_file_bytes, s3_options=options, filters=filters or None,
         )
     if json_output:
         typer.echo(json.dumps(summary.to_dict()))
@@ -404,7 +407,8 @@ IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indic
 EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
 
 
-def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings):
+def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings,
+                   max_file_bytes=MAX_FILE_BYTES):
     """Hints from the sources given, else from Elasticsearch (hints and report alike)."""
     from provision.hints import hints_from_sources
     from provision.hints_es import hints_from_cluster
@@ -420,8 +424,8 @@ def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url
 
         if err_console.is_terminal and any(is_s3_url(s) for s in sources):
             with err_console.status("Reading the sources (reaching S3)…"):
-                return hints_from_sources(sources, filters, top, s3_settings)
-        return hints_from_sources(sources, filters, top, s3_settings)
+                return hints_from_sources(sources, filters, top, s3_settings, max_file_bytes)
+        return hints_from_sources(sources, filters, top, s3_settings, max_file_bytes)
     try:
         return hints_from_cluster(es_config(es_url, api_key, es_user, password, ca_certs), filters, top, index_prefix)
     except CtstackError as err:
@@ -443,6 +447,7 @@ def hints_(
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
     workflows: Annotated[bool, typer.Option("--workflows", help="Also show repeated multi-step console workflows.")] = False,
     script_dir: Annotated[Optional[Path], typer.Option("--script", help="Write a bash script per top workflow into this folder (0700).", show_default=False)] = None,
+    max_file_bytes: MaxFileBytes = MAX_FILE_BYTES,
 ) -> None:
     """Which console actions that change things people repeat, and the AWS CLI command for each.
 
@@ -454,7 +459,7 @@ def hints_(
         raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints("hints", sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
+    result = _compute_hints("hints", sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
     if output_format == "table":
         hints_output.print_table(result, Console())
         _print_automation(result, workflows)
@@ -493,6 +498,7 @@ def report(
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
+    max_file_bytes: MaxFileBytes = MAX_FILE_BYTES,
 ) -> None:
     """Write a self-contained HTML report: charts of console activity and the actions to automate.
 
@@ -502,7 +508,7 @@ def report(
 
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints("report", sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings)
+    result = _compute_hints("report", sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", highlight=False)
 

@@ -18,16 +18,16 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import orjson
 
-from provision import classify
-from provision.documents import DocumentError, document_and_line, index_for
+from provision.documents import DocumentError, document_and_line, document_id, index_for
 from provision.errors import CtstackError
+from provision import records
 from provision.filters import Filters
-from provision.records import SkipFile, SourceFile, decode_events, read_bytes
+from provision.records import (MAX_FILE_BYTES, FileFailed, ItemStream, SkipFile, SourceFile, StreamIt,
+                               dead_letter_copy, decode_events, is_digest_name, read_bytes, read_local)
 
 # Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
 # than conversion sets the pace). With one core, files convert in the importing process.
@@ -47,6 +47,9 @@ BATCHES_PER_PROCESS = 2
 # conversion's time for nothing. While importing it runs less often, in the importing
 # process (the old setting is restored) and in the workers.
 IMPORT_GC_THRESHOLD = (50_000, 20, 100)
+# A streamed file (one past records.STREAM_AFTER_BYTES) is converted in the importing process
+# in parts of about this many bytes of bulk lines, each handed on as soon as it is built.
+PART_BYTES = 8 * 1024 * 1024
 # How long a new worker may take to answer before the pool is declared unable to start.
 WORKER_START_TIMEOUT = 120.0
 
@@ -63,6 +66,7 @@ class ConvertOptions:
     index_prefix: str
     profile: str = "standard"
     keep_access_keys: bool = False
+    max_file_bytes: int = MAX_FILE_BYTES
     filters: Filters | None = None  # events outside them become no document (counted)
 
 
@@ -80,6 +84,11 @@ class ConvertedFile:
     indices: list[str] = field(default_factory=list)
     filtered: list[int] = field(default_factory=list)
     skipped: str | None = None   # the file holds no events (SkipFile's reason)
+    partly: str | None = None    # why the end of the file could not be read (its events were)
+    stream: bool = False         # too large to decode whole: the importing process streams it
+    streamed: bool = False       # a part of a streamed file: the last part has ``last`` ...
+    last: bool = True
+    first_event: int = 0         # ... and where in the file this part's first event is
 
     @property
     def documents(self) -> int:
@@ -104,38 +113,67 @@ _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFile:
-    """Decode one file (raw bytes, gzipped or not) and turn each event into its bulk lines."""
+    """Decode one file (raw bytes, gzipped or not) and turn each event into its bulk lines.
+    An event that cannot be a document fails alone; its failure carries what the
+    dead-letter file can hold of it. A file that expands past records.STREAM_AFTER_BYTES comes back
+    as ``stream`` (:func:`convert_parts` then converts it)."""
     try:
-        events = decode_events(name, raw)
+        events = decode_events(name, raw, options.max_file_bytes, records.STREAM_AFTER_BYTES)
     except SkipFile as skip:
         return ConvertedFile(skipped=skip.reason)
+    except StreamIt:
+        return ConvertedFile(stream=True)
+    return next(_converted_parts(name, events, options, None))
+
+
+def convert_parts(name: str, items: ItemStream, options: ConvertOptions) -> Iterator[ConvertedFile]:
+    """A streamed file's parts, of about PART_BYTES of bulk lines each, in order; the last
+    has ``last`` set and says whether the file was only ``partly`` read."""
+    return _converted_parts(name, items, options, PART_BYTES)
+
+
+def _converted_parts(name: str, events: Iterable[Any], options: ConvertOptions,
+                     part_bytes: int | None) -> Iterator[ConvertedFile]:
     dumps = orjson.dumps
-    event_id = classify.event_id
     prefix, profile, keep = options.index_prefix, options.profile, options.keep_access_keys
     passes = options.filters.passes if options.filters else None  # looked up once per file
-    filtered: list[int] = []
-    body = bytearray()
-    ends = array("Q")
-    failures: list[tuple[int, str, Any]] = []
+    in_memory = events if isinstance(events, list) else None
+    streamed = part_bytes is not None
+    part = ConvertedFile(body=bytearray(), last=False, streamed=streamed)
     indices: set[str] = set()
-    for position, event in enumerate(events):
-        # Each event is let go once converted, so a large file's memory moves from its events
-        # to its bulk lines instead of holding both.
-        events[position] = None
+    for number, event in enumerate(events):
+        if in_memory is not None:
+            # Each event is let go once converted, so a large file's memory moves from its
+            # events to its bulk lines instead of holding both.
+            in_memory[number] = None
+        position = number - part.first_event
         try:
             doc, doc_line = document_and_line(event, profile, keep, name)
+            index = index_for(prefix, doc)
+            action = dumps({"create": {"_index": index, "_id": document_id(event)}}, option=_APPEND_NEWLINE)
         except DocumentError as err:
-            failures.append((position, str(err), event))
+            copy, note = dead_letter_copy(event)
+            part.failures.append((position, f"{err} ({note})" if note else str(err), copy))
+            part.events += 1
             continue
         if passes is not None and not passes(doc):
-            filtered.append(position)
+            part.filtered.append(position)
+            part.events += 1
             continue
-        index = index_for(prefix, doc)
         indices.add(index)
-        body += dumps({"create": {"_index": index, "_id": event_id(event)}}, option=_APPEND_NEWLINE)
+        body = part.body
+        body += action
         body += doc_line
-        ends.append(len(body))
-    return ConvertedFile(events=len(events), body=body, ends=ends, failures=failures, indices=sorted(indices), filtered=filtered)
+        part.ends.append(len(body))
+        part.events += 1
+        if part_bytes is not None and len(body) >= part_bytes:
+            part.indices = sorted(indices)
+            yield part
+            part = ConvertedFile(body=bytearray(), last=False, streamed=True, first_event=part.first_event + part.events)
+            indices = set()
+    part.indices, part.last = sorted(indices), True
+    part.partly = getattr(events, "partly", None)
+    yield part
 
 
 def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: ConvertOptions
@@ -148,7 +186,7 @@ def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: Co
         if raw is not None:
             results.append((convert_or_reason(name, raw, options), None))
             continue
-        raw, failed = read_bytes(SourceFile(name, Path(path).read_bytes))
+        raw, failed = read_bytes(SourceFile(name, lambda: read_local(path)), options.max_file_bytes)
         results.append((failed, None) if failed is not None else (convert_or_reason(name, raw, options), raw))
     return results
 
@@ -158,6 +196,8 @@ def convert_or_reason(name: str, raw: bytes, options: ConvertOptions) -> Convert
     the converter (out of memory, an unforeseen input) fails alone, with the reason."""
     try:
         return convert_file(name, raw, options)
+    except FileFailed as err:
+        return err.reason
     except Exception as err:
         return f"could not convert: {type(err).__name__}: {err}"
 
@@ -230,16 +270,24 @@ class Converter:
         batch = _Batch()
         converted_here = 0
         for source in files:
-            if self.processes == 0 or (self._pool is None and converted_here < self.pool_after_bytes):
+            if self._streams(source):  # a large local file: streamed here, in its place
+                batch.add(FileConversion(source, converted=ConvertedFile(stream=True)))
+            elif self.processes == 0 or (self._pool is None and converted_here < self.pool_after_bytes):
                 conversion = self._read(source)
                 converted_here += len(conversion.raw or b"")
                 if conversion.converted is None and conversion.failed is None:
                     conversion.settle(convert_or_reason(source.name, conversion.raw, self.options))
-                yield conversion
+                batch.add(conversion)
+            else:
+                # A local file is read by the worker converting it, which saves this process
+                # the reading; other sources (S3 downloads) are read here.
+                local = source.path and not source.skip_reason and not source.fail_reason
+                batch.add(FileConversion(source) if local else self._read(source))
+            if not batch.to_convert:  # nothing for a worker (yet): hand it on in order
+                if not self._window:
+                    yield from self._handed(batch.conversions)
+                    batch = _Batch()
                 continue
-            # A local file is read by the worker converting it, which saves this process
-            # the reading; other sources (S3 downloads) are read here.
-            batch.add(FileConversion(source) if source.path and not source.skip_reason else self._read(source))
             if batch.raw_bytes >= BATCH_BYTES or len(batch.conversions) >= BATCH_FILES:
                 self._send(batch)
                 batch = _Batch()
@@ -249,6 +297,32 @@ class Converter:
             self._send(batch)
         while self._window:
             yield from self._receive(self._window.popleft())
+
+    def _streams(self, source: SourceFile) -> bool:
+        return bool(source.path and not source.skip_reason and not source.fail_reason
+                    and (source.size or 0) > records.STREAM_AFTER_BYTES and not is_digest_name(source.name))
+
+    def _handed(self, conversions: list[FileConversion]) -> Iterator[FileConversion]:
+        """Conversions as they go out: a file marked ``stream`` as its parts."""
+        for conversion in conversions:
+            if conversion.converted is not None and conversion.converted.stream:
+                yield from self._stream(conversion)
+            else:
+                yield conversion
+
+    def _stream(self, conversion: FileConversion) -> Iterator[FileConversion]:
+        """A file too large to decode whole, converted here part by part: memory holds a
+        part, not the file. One with no event at all is skipped, or failed if it was cut."""
+        source, raw = conversion.source, conversion.raw
+        items = ItemStream(raw, None if raw is not None else source.path, self.options.max_file_bytes)
+        for part in convert_parts(source.name, items, self.options):
+            if part.last and part.first_event == 0 and part.events == 0:
+                if part.partly:
+                    yield FileConversion(source, failed=part.partly)
+                else:
+                    yield FileConversion(source, converted=ConvertedFile(skipped="no CloudTrail events"))
+                return
+            yield FileConversion(source, raw, converted=part)
 
     def close(self) -> None:
         """Stop the workers; batches still in flight are dropped (not read, not counted)."""
@@ -262,11 +336,12 @@ class Converter:
         self.close()
 
     # -- internals ---------------------------------------------------------------------------
-    @staticmethod
-    def _read(source: SourceFile) -> FileConversion:
+    def _read(self, source: SourceFile) -> FileConversion:
         if source.skip_reason:
             return FileConversion(source, converted=ConvertedFile(skipped=source.skip_reason))
-        raw, failed = read_bytes(source)
+        if source.fail_reason:
+            return FileConversion(source, failed=source.fail_reason)
+        raw, failed = read_bytes(source, self.options.max_file_bytes)
         return FileConversion(source, raw, failed=failed)
 
     def _send(self, batch: _Batch) -> None:
@@ -275,9 +350,17 @@ class Converter:
         self._window.append(batch)
 
     def _submit(self, files: list[tuple[str, bytes | None, str | None]]) -> Future:
+        """The batch on its way to a worker. A pool broken since the last batch (a worker
+        killed) refuses new work: the batch then carries that error, and receiving it
+        starts the recovery as for any batch lost with the pool."""
         if self._pool is None:
             self._start_pool()
-        return self._pool.submit(convert_batch, files, self.options)
+        try:
+            return self._pool.submit(convert_batch, files, self.options)
+        except BrokenProcessPool as err:
+            lost: Future = Future()
+            lost.set_exception(err)
+            return lost
 
     def _start_pool(self) -> None:
         # spawn, not fork: the importing process runs threads (bulk sender, S3 downloads),
@@ -307,7 +390,7 @@ class Converter:
                 results = self._after_broken_pool(batch)
             for conversion, (result, raw) in zip(batch.to_convert, results):
                 conversion.settle(result, raw)
-        yield from batch.conversions
+        yield from self._handed(batch.conversions)
 
     def _after_broken_pool(self, batch: _Batch) -> list[tuple[ConvertedFile | str, bytes | None]]:
         """A worker died: every batch in flight was lost with the pool. This batch's files

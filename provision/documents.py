@@ -8,7 +8,8 @@ a document fail on its mapping; request/response blobs go to ``flattened`` field
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +17,7 @@ import orjson
 
 from provision import classify
 from provision import fields as F
+from provision.records import TOO_DEEP, Unreadable
 
 PROFILES = ("minimal", "standard", "full")
 
@@ -73,35 +75,71 @@ _GOOD_TIMES: dict[str, str] = {}
 _GOOD_TIMES_SIZE = 16384
 
 
-def _valid_cloudtrail_time(value: str) -> bool:
-    try:
-        datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]), int(value[17:19]))
-    except ValueError:
-        return False
-    return True
+# The layouts read, ASCII digits only: YYYY-MM-DDTHH:MM:SS, optionally .F (1 to 9 digits of
+# a second), then Z, +HH:MM or -HH:MM (none: UTC). CloudTrail writes 2024-08-01T13:30:05Z.
+_TIME_LAYOUT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+                          r"(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
-def parse_event_time(value: Any) -> str:
-    """eventTime as an ISO-8601 UTC string Elasticsearch accepts; DocumentError if unusable."""
+class TimeOutOfRange(ValueError):
+    """A real date outside what Python (and the monthly index name) can hold."""
+
+
+def parse_time(value: Any) -> str:
+    """A timestamp in one of the layouts above as an ISO-8601 UTC string Elasticsearch
+    accepts (``...Z``). ValueError with the reason otherwise; one that exists but falls
+    outside years 1-9999 once in UTC says "out of range"."""
     if not isinstance(value, str) or not value:
-        raise DocumentError("no usable eventTime (missing or not a string)")
-    # Fast path: CloudTrail's own form, 2024-08-01T13:30:05Z.
-    if len(value) == 20 and value[10] == "T" and value[19] == "Z":
-        if value in _GOOD_TIMES:
-            return value
-        if not _valid_cloudtrail_time(value):
-            raise DocumentError(f"no usable eventTime ({value!r} is not a valid timestamp)")
+        raise ValueError("missing or not a string")
+    if len(value) == 20 and value[19] == "Z" and value in _GOOD_TIMES:
+        return value
+    m = _TIME_LAYOUT.fullmatch(value)
+    if m is None:
+        raise ValueError(f"{value!r} is not a valid timestamp")
+    year, month, day, hour, minute, second, fraction, zone = m.groups()
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                          int((fraction or "0")[:6].ljust(6, "0")), tzinfo=timezone.utc)
+    except ValueError:
+        if year == "0000":
+            raise TimeOutOfRange(f"{value!r} is outside years 1-9999") from None
+        raise ValueError(f"{value!r} is not a valid timestamp") from None
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"{value!r} is not a valid timestamp")
+        try:
+            moment -= sign * timedelta(hours=hours, minutes=minutes)
+        except OverflowError:
+            raise TimeOutOfRange(f"{value!r} is outside years 1-9999 in UTC") from None
+    text = moment.isoformat().replace("+00:00", "Z")
+    if text == value:  # CloudTrail's own form: remembered, so most events cost a lookup
         if len(_GOOD_TIMES) >= _GOOD_TIMES_SIZE:
             _GOOD_TIMES.clear()
         _GOOD_TIMES[value] = value
-        return value
+    return text
+
+
+def parse_event_time(value: Any) -> str:
+    """eventTime as an ISO-8601 UTC string Elasticsearch accepts; DocumentError if unusable:
+    "no usable eventTime (...)", or "eventTime out of range (...)" for a real date that
+    Python (and the monthly index name) cannot hold."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise DocumentError(f"no usable eventTime ({value!r} is not a valid timestamp)") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return parse_time(value)
+    except TimeOutOfRange as err:
+        raise DocumentError(f"eventTime out of range ({err})") from None
+    except ValueError as err:
+        raise DocumentError(f"no usable eventTime ({err})") from None
+
+
+def document_id(event: dict) -> str:
+    """The document's ``_id`` (:func:`provision.classify.event_id`); DocumentError when the
+    event is too deep to be hashed."""
+    try:
+        return classify.event_id(event)
+    except TypeError:
+        raise DocumentError(TOO_DEEP) from None
 
 
 def index_for(prefix: str, doc: dict) -> str:
@@ -202,11 +240,11 @@ def _user_fields(identity: dict, doc: dict) -> None:
     if isinstance(attributes, dict):
         _put(doc, F.CT_UI_MFA_AUTHENTICATED, _bool(attributes.get("mfaAuthenticated")))
         creation = attributes.get("creationDate")
-        if isinstance(creation, str):
+        if isinstance(creation, str) and creation:
             try:
-                _put(doc, F.CT_UI_CREATION_DATE, parse_event_time(creation))
-            except DocumentError:
-                pass
+                doc[F.CT_UI_CREATION_DATE] = parse_time(creation)
+            except ValueError:  # kept as sent: the mapping ignores what it cannot read
+                doc[F.CT_UI_CREATION_DATE] = creation
 
 
 def _put(doc: dict, key: str, value: Any) -> None:
@@ -287,13 +325,16 @@ def document_and_line(event: Any, profile: str = "standard", keep_access_keys: b
 
     Access key IDs are looked for once, in the serialised document, rather than in each
     part copied from the event: almost no event has one, so almost none is walked."""
-    doc = _build(event, profile, keep_access_keys)
-    if source_file is not None and profile != "minimal":
-        doc[F.SOURCE_FILE] = source_file
-    line = orjson.dumps(doc, option=_APPEND_NEWLINE)
-    if not keep_access_keys and _ACCESS_KEY in line:
-        _scrub_document(doc, event)
+    try:
+        doc = _build(event, profile, keep_access_keys)
+        if source_file is not None and profile != "minimal":
+            doc[F.SOURCE_FILE] = source_file
         line = orjson.dumps(doc, option=_APPEND_NEWLINE)
+        if not keep_access_keys and _ACCESS_KEY in line:
+            _scrub_document(doc, event)
+            line = orjson.dumps(doc, option=_APPEND_NEWLINE)
+    except (TypeError, RecursionError):  # orjson's depth limit: nothing else in a parsed event stops it
+        raise DocumentError(TOO_DEEP) from None
     return doc, line
 
 
@@ -337,6 +378,8 @@ def _classes(event: dict) -> tuple[bool, bool, bool]:
 def _build(event: Any, profile: str, keep_access_keys: bool) -> dict:
     """The document, with the parts copied from the event not yet scrubbed."""
     if event.__class__ is not dict:
+        if isinstance(event, Unreadable):
+            raise DocumentError(event.reason)
         if not isinstance(event, dict):
             raise DocumentError(f"not a CloudTrail event (a JSON {type(event).__name__}, not an object)")
     get = event.get

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from provision import automation, classify, records
 from provision import fields as F
 from provision.awscli import cli_command
-from provision.documents import DocumentError, to_document
+from provision.documents import DocumentError, document_id, to_document
 from provision.errors import CtstackError
 from provision.filters import Filters, iso, parse_timestamp
 from provision.importer import reason_kind
@@ -106,10 +106,12 @@ class Hints:
 _OFFLINE_ONLY = ("files_read", "files_skipped", "skipped_files", "files_failed", "failed_files", "events_unusable", "unusable_reasons")
 
 
-def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Filters(), top: int = DEFAULT_TOP, source: str = "") -> Hints:
-    """Hints straight from CloudTrail files: no Elasticsearch needed."""
+def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Filters(), top: int = DEFAULT_TOP, source: str = "",
+                     max_file_bytes: int = records.MAX_FILE_BYTES) -> Hints:
+    """Hints straight from CloudTrail files: no Elasticsearch needed. Files are accounted
+    for as the importer does: skipped, failed, or partly read (listed as failed)."""
     counter = HintsCounter(filters)
-    for read in records.read_files(files):
+    for read in records.read_files(files, max_file_bytes):
         counter.files_read += 1
         if read.skipped is not None:
             counter.skipped_files.append({"path": read.source.name, "reason": read.skipped})
@@ -118,10 +120,13 @@ def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Fil
         else:
             for event in read.events or ():
                 counter.add(event)
+            if read.partly is not None:
+                counter.failed_files.append({"path": read.source.name, "reason": f"partly read: {read.partly}"})
     return counter.result(top=top, source=source)
 
 
-def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: int = DEFAULT_TOP, s3_options: dict[str, Any] | None = None) -> Hints:
+def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: int = DEFAULT_TOP, s3_options: dict[str, Any] | None = None,
+                       max_file_bytes: int = records.MAX_FILE_BYTES) -> Hints:
     """Hints from command-line sources: folders and files (the importer's own walker) and
     ``s3://bucket/prefix`` URLs (the importer's S3 source; ``s3_options`` are its profile,
     endpoint_url and workers). S3 listings skip files outside the filters' accounts, regions
@@ -137,7 +142,7 @@ def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: in
         from provision.s3source import s3_files  # boto3 only when S3 is used
 
         files = itertools.chain(files, s3_files(urls, filters.s3_filters(), **(s3_options or {})))
-    return hints_from_files(files, filters, top, source=", ".join(sources))
+    return hints_from_files(files, filters, top, source=", ".join(sources), max_file_bytes=max_file_bytes)
 
 
 class _CandidateStats:
@@ -188,16 +193,17 @@ class HintsCounter:
         # classification flags Elasticsearch holds after an import.
         try:
             doc = to_document(event, profile=self._profile)
+            timestamp = doc[F.TIMESTAMP]
+            # The importer's identity: _id = document_id in the event's monthly index.
+            identity = document_id(event)
         except DocumentError as err:
             self.events_unusable += 1
             reason = reason_kind(str(err))
             self.unusable_reasons[reason] = self.unusable_reasons.get(reason, 0) + 1
             return
-        timestamp = doc[F.TIMESTAMP]
         if self._filtering and not self.filters.passes(doc):
             return
-        # The importer's identity: _id = event_id in the event's monthly index.
-        key = hashlib.blake2b(f"{timestamp[:7]} {classify.event_id(event)}".encode(), digest_size=16).digest()
+        key = hashlib.blake2b(f"{timestamp[:7]} {identity}".encode(), digest_size=16).digest()
         if key in self._seen:
             return
         self._seen.add(key)

@@ -3,8 +3,8 @@
 One streaming pass. Every event read ends in exactly one bucket: indexed, duplicate
 (already present: documents are created with ``op_type=create`` and ``_id`` = eventID),
 or failed with a reason, written with the original event to a dead-letter NDJSON file.
-Memory holds one file's events and at most three bulk chunks (one on the wire, one waiting,
-one being built), whatever the number of files.
+Memory holds one file's events (or one part of a streamed large file) and at most three
+bulk chunks (one on the wire, one waiting, one being built), whatever the number of files.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from provision.errors import CtstackError
 from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
 from provision.documents import PROFILES
 from provision.filters import Filters
-from provision.records import SourceFile, decode_events, local_files
+from provision.records import MAX_FILE_BYTES, ItemStream, SourceFile, dead_letter_copy, decode_events, local_files
 from provision.s3layout import is_s3_url
 from provision.template import install_template
 from provision.wording import reason_kind
@@ -107,14 +107,28 @@ class DeadLetter:
             self._fh.close()
 
 
+class _Parts:
+    """A file's parts still in flight (a streamed file comes in several), and whether its
+    last part has been seen: the file is done when both say so."""
+
+    __slots__ = ("open", "last_seen")
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.last_seen = False
+
+
 class _File:
-    """Bookkeeping for one file while its documents are in flight."""
+    """Bookkeeping for one file (or one part of a streamed file) while its documents are
+    in flight."""
 
-    __slots__ = ("source", "outcome", "pending", "read_done", "raw", "converted", "_events")
+    __slots__ = ("source", "outcome", "parts", "pending", "read_done", "raw", "converted", "_events")
 
-    def __init__(self, source: SourceFile) -> None:
+    def __init__(self, source: SourceFile, previous: _File | None = None) -> None:
         self.source = source
-        self.outcome = FileOutcome()
+        self.outcome = previous.outcome if previous is not None else FileOutcome()
+        self.parts = previous.parts if previous is not None else _Parts()
+        self.parts.open += 1
         self.pending = 0
         self.read_done = False
         self.raw: bytes | None = None                  # the file as read, and ...
@@ -123,11 +137,17 @@ class _File:
 
     def event(self, document: int) -> Any:
         """The original event of the file's ``document``-th document (for the dead-letter
-        file: rare, so the file is decoded again rather than kept decoded)."""
+        file: rare, so the file is decoded again rather than kept decoded; a streamed file's
+        part is streamed again up to its last event)."""
         if self._events is None:
-            events = decode_events(self.source.name, self.raw)
-            self._events = [events[position] for position in self.converted.positions()]
-        return self._events[document]
+            converted = self.converted
+            if converted.streamed:
+                items = ItemStream(self.raw, None if self.raw is not None else self.source.path, max_bytes=1 << 62)
+                events = list(itertools.islice(items, converted.first_event, converted.first_event + converted.events))
+            else:
+                events = decode_events(self.source.name, self.raw)
+            self._events = [events[position] for position in converted.positions()]
+        return dead_letter_copy(self._events[document])[0]
 
     def release(self) -> None:
         self.raw = self.converted = self._events = None
@@ -161,8 +181,9 @@ class _Run:
     def __init__(self, index_prefix: str, profile: str, keep_access_keys: bool, dead_letter: DeadLetter,
                  on_file_done: Callable[[SourceFile, FileOutcome], None] | None,
                  progress: Callable[[ImportSummary], None] | None, processes: int | None,
-                 chunk_size: int, max_chunk_bytes: int, filters: Filters | None = None) -> None:
-        self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys, filters), processes)
+                 chunk_size: int, max_chunk_bytes: int, filters: Filters | None = None,
+                 max_file_bytes: int = MAX_FILE_BYTES) -> None:
+        self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys, max_file_bytes=max_file_bytes, filters=filters), processes)
         self.dead = dead_letter
         self.on_file_done = on_file_done
         self.progress = progress
@@ -174,6 +195,7 @@ class _Run:
         # The file being cut into chunks, and its first document not yet in one.
         self.current: _File | None = None
         self.current_next = 0
+        self.streaming: _File | None = None  # a streamed file's latest part, while more follow
 
     # -- accounting -------------------------------------------------------------------
     def fail(self, state: _File, event: Any, reason: str) -> None:
@@ -186,8 +208,10 @@ class _Run:
     def finish_if_done(self, state: _File) -> None:
         if state.read_done and state.pending == 0:
             state.release()
-            if self.on_file_done:
-                self.on_file_done(state.source, state.outcome)
+            state.parts.open -= 1
+            if state.parts.open == 0 and state.parts.last_seen:
+                if self.on_file_done:
+                    self.on_file_done(state.source, state.outcome)
             if self.progress:
                 self.progress(self.summary)
 
@@ -230,9 +254,14 @@ class _Run:
     def _start_file(self, conversion: FileConversion) -> _File | None:
         """Count a converted file in; its state when it has documents to send."""
         summary = self.summary
-        summary.files_read += 1
         converted = conversion.converted
-        state = _File(conversion.source)
+        # The next part of a streamed file continues its file's bookkeeping.
+        previous = self.streaming if converted is not None and converted.first_event else None
+        if previous is None:
+            summary.files_read += 1
+        state = _File(conversion.source, previous)
+        self.streaming = state if converted is not None and not converted.last else None
+        state.parts.last_seen = self.streaming is None
         if conversion.failed is not None:
             summary.files_failed += 1
             summary.failed_files.append({"path": state.source.name, "reason": conversion.failed})
@@ -243,11 +272,16 @@ class _Run:
             state.outcome.skipped_reason = converted.skipped
         else:
             summary.events_read += converted.events
-            state.outcome.events = converted.events
+            state.outcome.events += converted.events
             summary.events_filtered += len(converted.filtered)
-            state.outcome.filtered = len(converted.filtered)
+            state.outcome.filtered += len(converted.filtered)
             for _position, reason, event in converted.failures:
                 self.fail(state, event, reason)
+            if converted.partly is not None:  # its readable events go on; the file counts as failed
+                reason = f"partly read: {converted.partly}"
+                summary.files_failed += 1
+                summary.failed_files.append({"path": state.source.name, "reason": reason})
+                state.outcome.failed_reason = reason
             if converted.documents:
                 self.indices.update(converted.indices)
                 state.raw, state.converted = conversion.raw, converted
@@ -340,11 +374,12 @@ def run_import(
     max_retries: int = MAX_RETRIES,
     initial_backoff: float = 1.0,
     filters: Filters | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> ImportSummary:
     """Import CloudTrail files into ``<index_prefix>-YYYY.MM`` indices.
 
     ``processes`` convert files to documents (default: one per core, up to 4; 0: this
-    process). Returns the summary; ``summary.ok`` is False when any event failed, any file
+    process). A file that expands past ``max_file_bytes`` fails unread. Returns the summary; ``summary.ok`` is False when any event failed, any file
     could not be read, or Elasticsearch stopped answering (``summary.aborted`` says why).
     Failed events are in ``summary.dead_letter`` with their reason. Events outside
     ``filters`` are counted in ``events_filtered`` and not imported.
@@ -356,7 +391,7 @@ def run_import(
         install_template(es, index_prefix)
     dead = DeadLetter(dead_letter_path)
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
-               chunk_size, max_chunk_bytes, filters)
+               chunk_size, max_chunk_bytes, filters, max_file_bytes)
     # One chunk on the wire while the next is built: reading, converting and serialising
     # overlap with Elasticsearch indexing instead of waiting for it. Results are applied
     # here, in this thread, in the order the chunks were sent.

@@ -14,6 +14,8 @@ from provision import settings
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
 BOOLEAN = {"type": "boolean"}
 DATE = {"type": "date"}
+# A date field other than @timestamp keeps a value it cannot read as sent, in _source only.
+DATE_KEPT_AS_TEXT = {"type": "date", "ignore_malformed": True}
 # Request/response blobs: one field each, whatever keys they hold.
 FLATTENED = {"type": "flattened", "ignore_above": 1024, "depth_limit": 50}
 
@@ -56,7 +58,7 @@ FIELD_TYPES: dict[str, dict] = {
     F.CT_UI_SESSION_ISSUER_ARN: KEYWORD,
     F.CT_UI_SESSION_ISSUER_TYPE: KEYWORD,
     F.CT_UI_MFA_AUTHENTICATED: BOOLEAN,
-    F.CT_UI_CREATION_DATE: DATE,
+    F.CT_UI_CREATION_DATE: DATE_KEPT_AS_TEXT,
     F.CT_RESOURCES_ARN: KEYWORD,
     F.CT_RESOURCES_TYPE: KEYWORD,
     F.CT_RESOURCES_ACCOUNT_ID: KEYWORD,
