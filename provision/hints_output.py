@@ -79,13 +79,41 @@ def to_json(hints: Hints) -> str:
     return json.dumps(hints.to_json(), indent=2)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text: one starting like a formula (= + - @, tab, CR)
+    gets a leading ' (OWASP's advice against CSV injection). Numbers pass as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(hints: Hints) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for c in hints.candidates:
-        writer.writerow([c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or ""])
+        row = [c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or ""]
+        writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
+
+
+_MARKDOWN_CELL = str.maketrans({"|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "\r": " ", "\n": " ", "`": "\\`"})
+
+
+def markdown_cell(text: str) -> str:
+    """Text that stays inside one table cell as text: no | ending the cell, no raw HTML, no
+    newline ending the row, no backtick opening code."""
+    return text.translate(_MARKDOWN_CELL)
+
+
+def _markdown_code(text: str) -> str:
+    """A code span in a table cell: inside one, HTML is shown as text already, but | still
+    ends the cell and a newline the row; a backtick in the text needs a longer fence."""
+    text = text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 def to_markdown(hints: Hints) -> str:
@@ -94,7 +122,7 @@ def to_markdown(hints: Hints) -> str:
         "|--:|---|---|--:|--:|--:|---|---|---|---|",
     ]
     for rank, c in enumerate(hints.candidates, 1):
-        cli = f"`{c.cli}`" if c.cli else f"_{NO_CLI}_"
-        cells = [str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c), cli]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join([summary_line(hints) + ".", "", *lines]) + "\n"
+        cli = _markdown_code(c.cli) if c.cli else f"_{NO_CLI}_"
+        cells = [markdown_cell(cell) for cell in (str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c))]
+        lines.append("| " + " | ".join([*cells, cli]) + " |")
+    return "\n".join([markdown_cell(summary_line(hints)) + ".", "", *lines]) + "\n"

@@ -250,3 +250,23 @@ def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path):
         assert rejections == 3 * 3  # 3 chunks, each tried 1 + 2 times
     finally:
         node.stop()
+
+
+def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):
+    """Elasticsearch refuses an _id over 512 bytes, and with it the whole bulk request: such
+    an event gets a fixed-length _id (sha256: of its eventID), keeps its eventID as logged in
+    event.id, and a re-import finds it already present."""
+    long_id = "x" * 600
+    wide_id = "é" * 300  # 300 characters, 600 bytes in UTF-8
+    events = [event(eventID=long_id), event(eventID=wide_id), *many_events(20, seed="ok")]
+    write_trail_file(tmp_path / "logs" / "a.json.gz", events)
+
+    first = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead1.ndjson")
+    assert (first.events_indexed, first.events_failed) == (22, 0), first.failure_reasons
+    hits = es.search(index=f"{index_prefix}-*", query={"terms": {F.EVENT_ID: [long_id, wide_id]}}, size=5)["hits"]["hits"]
+    assert sorted(hit["_source"][F.EVENT_ID] for hit in hits) == sorted([long_id, wide_id])
+    assert all(hit["_id"].startswith("sha256:") and len(hit["_id"]) == 71 for hit in hits)
+
+    second = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead2.ndjson")
+    assert (second.events_indexed, second.events_duplicate, second.events_failed) == (0, 22, 0)
+    assert es.count(index=f"{index_prefix}-*")["count"] == 22
