@@ -13,6 +13,7 @@ import gc
 import itertools
 import os
 import re
+import secrets
 import time
 from bisect import bisect_right
 from collections import deque
@@ -29,7 +30,7 @@ from provision import settings
 from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
 from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
-from provision.documents import PROFILES
+from provision.documents import PROFILES, scrubbed_line
 from provision.records import SourceFile, decode_events, local_files
 from provision.s3layout import is_s3_url
 from provision.template import install_template
@@ -90,25 +91,74 @@ class ImportSummary:
 
 
 class DeadLetter:
-    """Failed events with their reason, one JSON object per line, created (0600) on first use."""
+    """Failed events with their reason, one JSON object per line, scrubbed like documents
+    (:func:`provision.documents.scrubbed_line`: no access key IDs unless ``keep_access_keys``,
+    never credential material).
 
-    def __init__(self, path: str | os.PathLike | None) -> None:
-        self.path = Path(path) if path else Path(f"ctstack-dead-letter-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.ndjson")
+    The file is created when the run starts, so a path that cannot be written fails before
+    anything is read: with O_EXCL and mode 0600, so an existing file (or a symlink, which is
+    never followed) is refused rather than appended to, and two runs never share one. The
+    default name is unique (time and a random part). Removed at the end if nothing failed.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, keep_access_keys: bool = False, *,
+                 discard: bool = False) -> None:
+        self.keep_access_keys = keep_access_keys
+        self.written = 0
+        self.discard = discard
         self._fh = None
+        if discard:  # count only (bulk_bodies: nothing is sent, so nothing fails there)
+            self.path = Path(os.devnull)
+            return
+        self.path, fd = _create_exclusive(path)
+        self._fh = os.fdopen(fd, "wb")
 
     def write(self, source: str, reason: str, event: Any) -> None:
+        self.written += 1
         if self._fh is None:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._fh = os.fdopen(fd, "ab")
-        self._fh.write(orjson.dumps({"reason": reason, "source": source, "event": event}) + b"\n")
+            return
+        record = {"reason": reason, "source": source, "event": event}
+        try:
+            line = scrubbed_line(record, self.keep_access_keys, orjson.OPT_APPEND_NEWLINE)
+        except (TypeError, RecursionError) as err:  # an event orjson cannot write back (too deep)
+            record["event"] = f"(the event could not be written back: {type(err).__name__}: {err})"
+            line = scrubbed_line(record, self.keep_access_keys, orjson.OPT_APPEND_NEWLINE)
+        self._fh.write(line)
 
     @property
     def used(self) -> bool:
-        return self._fh is not None
+        return self.written > 0 and not self.discard
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
+        if self._fh is None:
+            return
+        unused = not self.written
+        self._fh.close()
+        self._fh = None
+        if unused:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def _create_exclusive(path: str | os.PathLike | None) -> tuple[Path, int]:
+    """Create the dead-letter file (0600, O_EXCL: never an existing file or a symlink)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        target = Path(path) if path else Path(
+            f"ctstack-dead-letter-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}.ndjson")
+        try:
+            return target, os.open(target, flags, 0o600)
+        except FileExistsError:
+            if path is None:
+                continue  # another run took this default name: draw another
+            raise CtstackError(f"The dead-letter file {target} already exists; give a new path with --dead-letter "
+                               "(ctstack never appends to an existing file).") from None
+        except FileNotFoundError:
+            raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} does not exist.") from None
+        except OSError as err:
+            raise CtstackError(f"Cannot create the dead-letter file {target}: {err.strerror or err}.") from None
 
 
 class _File:
@@ -352,9 +402,13 @@ def run_import(
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
     started = time.monotonic()
+    dead = DeadLetter(dead_letter_path, keep_access_keys)  # created now: a bad path fails before anything is read
     if install:
-        install_template(es, index_prefix)
-    dead = DeadLetter(dead_letter_path)
+        try:
+            install_template(es, index_prefix)
+        except BaseException:
+            dead.close()
+            raise
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
                chunk_size, max_chunk_bytes)
     # One chunk on the wire while the next is built: reading, converting and serialising
@@ -507,7 +561,7 @@ def bulk_bodies(
     """The import's own path from files to bulk request bodies, with nothing sent:
     yields (documents, NDJSON body) per chunk. For the benchmark's null sink and for
     inspecting what an import would send."""
-    dead = DeadLetter(os.devnull)
+    dead = DeadLetter(discard=True)
     run = _Run(index_prefix, profile, keep_access_keys, dead, None, None, processes, chunk_size, max_chunk_bytes)
     with run:
         for chunk in run.chunks(files):

@@ -270,3 +270,87 @@ def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempoten
     second = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead2.ndjson")
     assert (second.events_indexed, second.events_duplicate, second.events_failed) == (0, 22, 0)
     assert es.count(index=f"{index_prefix}-*")["count"] == 22
+
+
+def _bad_time_trail(folder: Path) -> Path:
+    """One good event and one without a usable time (it fails, so it goes to the dead-letter file)."""
+    return write_trail_file(folder / "a.json.gz", [event(eventID="good"), event(eventID="bad", eventTime="yesterday")])
+
+
+@pytest.mark.parametrize("where", ["missing folder", "under a file"])
+def test_item_6_an_unusable_dead_letter_path_stops_before_anything_is_read(es_url, index_prefix, tmp_path, where):
+    _bad_time_trail(tmp_path / "logs")
+    (tmp_path / "plain.txt").write_text("a file, not a folder")
+    path = tmp_path / "no-such-folder" / "dead.ndjson" if where == "missing folder" else tmp_path / "plain.txt" / "dead.ndjson"
+    result = run_cli("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
+                     "--dead-letter", str(path), "--json")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert f"Cannot create the dead-letter file {path}" in result.stderr
+    assert result.stdout == ""  # no summary: nothing was read
+    from provision.connection import EsConfig, client
+
+    es = client(EsConfig(url=es_url))
+    assert es.indices.get(index=f"{index_prefix}-*") == {}  # not one event went in
+
+
+def test_item_15_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefix, tmp_path):
+    """Failed events are written back without access key IDs (by name or shape) and without
+    credential material; with --keep-access-keys the IDs stay, the secrets still go."""
+    leaky = event(eventID="bad", eventTime="yesterday", errorMessage="denied for AKIAIOSFODNN7EXAMPLE",
+                  requestParameters={"accessKeyId": "AKIAQYLPMN5HHHFPZAM2"},
+                  responseElements={"credentials": {"sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI"}})
+    write_trail_file(tmp_path / "logs" / "a.json.gz", [leaky])
+    for keep in (False, True):
+        dead = tmp_path / f"dead-{keep}.ndjson"
+        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=dead,
+                             keep_access_keys=keep, profile="standard")
+        assert summary.events_failed == 1
+        text = dead.read_text()
+        assert "IQoJb3JpZ2lu" not in text and "wJalrXUtnFEMI" not in text
+        [line] = [orjson.loads(row) for row in text.splitlines()]
+        assert line["event"]["eventID"] == "bad" and "eventTime" in line["reason"]
+        if keep:
+            assert "AKIAIOSFODNN7EXAMPLE" in text and "AKIAQYLPMN5HHHFPZAM2" in text and "AKIAEXAMPLEKEY000001" in text
+        else:
+            assert "AKIA" not in text and "ASIA" not in text
+            assert line["event"]["errorMessage"] == "denied for [access key ID removed]"
+            assert "accessKeyId" not in line["event"]["userIdentity"]
+
+
+def test_item_17_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, index_prefix, tmp_path):
+    """An existing file (kept as it was) and a symlink (its target untouched) are refused
+    with one sentence before anything is read; the default name is unique per run and
+    created 0600; a run in which nothing failed leaves no file behind."""
+    _bad_time_trail(tmp_path / "logs")
+    existing = tmp_path / "existing.ndjson"
+    existing.write_text("earlier run\n")
+    existing.chmod(0o644)
+    target = tmp_path / "target.txt"
+    target.write_text("not yours\n")
+    link = tmp_path / "link.ndjson"
+    link.symlink_to(target)
+    for path in (existing, link):
+        result = run_cli("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(path))
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert f"The dead-letter file {path} already exists" in result.stderr
+    assert existing.read_text() == "earlier run\n" and oct(existing.stat().st_mode & 0o777) == "0o644"
+    assert target.read_text() == "not yours\n"
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    runs = [subprocess.Popen([CTSTACK, "import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix, "--json"],
+                             cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    summaries = [json.loads(run.communicate(timeout=300)[0]) for run in runs]
+    names = [summary["dead_letter"] for summary in summaries]
+    assert all(names) and names[0] != names[1]
+    for name in names:
+        path = workdir / name
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        assert [orjson.loads(line)["event"]["eventID"] for line in path.read_bytes().splitlines()] == ["bad"]
+
+    clean = tmp_path / "clean"
+    write_trail_file(clean / "a.json.gz", [event(eventID="fine")])
+    result = run_cli("import", str(clean), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "unused.ndjson"))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "unused.ndjson").exists()
