@@ -84,6 +84,7 @@ def _print_summary(summary, console: Console) -> None:
         ("files failed", summary.files_failed), ("events read", summary.events_read),
         ("events indexed", summary.events_indexed), ("already present", summary.events_duplicate),
         ("events failed", summary.events_failed),
+        *([("outcome unknown", summary.events_unknown)] if summary.events_unknown else []),
         ("events/s", f"{summary.events_read / summary.seconds:,.0f}" if summary.seconds else "-"),
         ("seconds", f"{summary.seconds:.1f}"),
     ]
@@ -99,6 +100,10 @@ def _print_summary(summary, console: Console) -> None:
         console.print(f"[red]failed[/] {entry['path']}: {entry['reason']}", highlight=False)
     for reason, count in summary.failure_reasons.items():
         console.print(f"[red]{count:,} events failed:[/] {reason}", highlight=False)
+    if summary.events_unknown:
+        from provision.importer import UNKNOWN
+
+        console.print(f"[yellow]{summary.events_unknown:,} events:[/] {UNKNOWN}", highlight=False)
     if summary.dead_letter:
         console.print(f"Failed events and their reasons: {summary.dead_letter}", highlight=False)
     if summary.aborted:

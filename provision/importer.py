@@ -27,6 +27,7 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision import settings
+from provision.blocks import BLOCK_ERROR, block_sentence
 from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
 from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
@@ -40,6 +41,9 @@ MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes fi
 _REASON_KIND = re.compile(r"[:(]")  # "no usable eventTime (...)" counts as "no usable eventTime"
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
 MAX_BACKOFF = 60.0                  # ... of at most this many seconds
+UNKNOWN = "outcome unknown (Elasticsearch did not answer): re-run to settle"
+# Indexing pressure's 429: "... coordinating_operation_bytes=207, max_coordinating_bytes=1]"
+_OVERSIZED = re.compile(r"(?:coordinating|primary|replica)_operation_bytes=(\d+).*?max_\w*?_bytes=(\d+)")
 
 
 def reason_kind(reason: str) -> str:
@@ -56,6 +60,7 @@ class FileOutcome:
     indexed: int = 0
     duplicate: int = 0
     failed: int = 0
+    unknown: int = 0  # sent, but Elasticsearch did not answer
     skipped_reason: str | None = None
     failed_reason: str | None = None  # the file itself could not be read
 
@@ -71,6 +76,7 @@ class ImportSummary:
     events_indexed: int = 0
     events_duplicate: int = 0
     events_failed: int = 0
+    events_unknown: int = 0      # sent, never answered: maybe indexed, maybe not (a re-run settles it)
     failure_reasons: dict[str, int] = field(default_factory=dict)
     dead_letter: str | None = None
     indices: list[str] = field(default_factory=list)
@@ -80,7 +86,7 @@ class ImportSummary:
 
     @property
     def ok(self) -> bool:
-        return self.events_failed == 0 and self.files_failed == 0 and self.aborted is None
+        return self.events_failed == 0 and self.events_unknown == 0 and self.files_failed == 0 and self.aborted is None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -332,14 +338,18 @@ class _Run:
             self.finish_if_done(state)
 
     def abort(self, reason: str, unanswered: Iterable[_Chunk]) -> None:
-        """Elasticsearch stopped answering: every document read but not acknowledged fails
-        (chunks sent without an answer, the chunk being built, the rest of the file being cut
-        into chunks). Files not yet handed out by the converter are not read."""
+        """The run stops (Elasticsearch stopped answering, or refuses writes): documents of
+        chunks sent without an answer have an unknown outcome (Elasticsearch may have indexed
+        them before it went quiet); documents read but never sent fail (the chunk being
+        built, the rest of the file being cut into chunks). Files not yet handed out by the
+        converter are not read."""
         self.summary.aborted = reason
         message = f"not imported: {reason}"
-        for chunk in [*unanswered, self.building]:
+        for chunk in unanswered:
             for state, first, count in chunk.segments:
-                self._fail_documents(state, first, count, message)
+                self._unknown_documents(state, first, count)
+        for state, first, count in self.building.segments:
+            self._fail_documents(state, first, count, message)
         self.building = _Chunk()
         state = self.current
         if state is not None:
@@ -350,6 +360,13 @@ class _Run:
     def _fail_documents(self, state: _File, first: int, count: int, reason: str) -> None:
         for document in range(first, first + count):
             self.fail(state, state.event(document), reason)
+        state.pending -= count
+
+    def _unknown_documents(self, state: _File, first: int, count: int) -> None:
+        self.summary.events_unknown += count
+        state.outcome.unknown += count
+        for document in range(first, first + count):  # in the dead-letter file too: nothing is lost
+            self.dead.write(state.source.name, UNKNOWN, state.event(document))
         state.pending -= count
 
     # -- the run's lifetime ----------------------------------------------------------------
@@ -416,22 +433,29 @@ def run_import(
     # here, in this thread, in the order the chunks were sent.
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctstack-bulk")
     on_the_wire: deque[tuple[_Chunk, Future]] = deque()
+    # A bulk request that timed out is not sent again by the client: if Elasticsearch did
+    # process it, the repeat would call its events "already present", and if not, nobody can
+    # tell. Its events are reported as of unknown outcome instead; a re-run settles them.
+    bulk_client = es.options(retry_on_timeout=False)
     with run:
         try:
             for chunk in run.chunks(files):
-                on_the_wire.append((chunk, sender.submit(_send_chunk, es, chunk, max_retries, initial_backoff)))
+                on_the_wire.append((chunk, sender.submit(_send_chunk, bulk_client, chunk, max_retries, initial_backoff)))
                 while len(on_the_wire) > 1:
                     _settle_oldest(run, on_the_wire)
             while on_the_wire:
                 _settle_oldest(run, on_the_wire)
-        except (TransportError, ApiError) as err:
+        except (TransportError, ApiError, WritesBlocked) as err:
             unanswered = []
             for chunk, future in on_the_wire:  # chunks sent before the failure may still have been acknowledged
                 try:
                     run.apply(chunk, future.result())
+                except WritesBlocked as blocked:
+                    run.apply(chunk, blocked.results)
                 except (TransportError, ApiError):
                     unanswered.append(chunk)
-            run.abort(describe_error(err, EsConfig(url=_es_url(es))), unanswered)
+            run.abort(err.sentence if isinstance(err, WritesBlocked) else describe_error(err, EsConfig(url=_es_url(es))),
+                      unanswered)
         finally:
             sender.shutdown(wait=True, cancel_futures=True)  # on an error, queued chunks are not sent
     summary = run.summary
@@ -450,9 +474,31 @@ def run_import(
 def _settle_oldest(run: _Run, on_the_wire: deque[tuple[_Chunk, Future]]) -> None:
     """Apply the answer to the oldest chunk sent; it stays on the wire if there is none."""
     chunk, future = on_the_wire[0]
-    results = future.result()
+    try:
+        results = future.result()
+    except WritesBlocked as blocked:  # answered: its documents are accounted for, then the run stops
+        on_the_wire.popleft()
+        run.apply(chunk, blocked.results)
+        raise
     on_the_wire.popleft()
     run.apply(chunk, results)
+
+
+class WritesBlocked(Exception):
+    """Elasticsearch answered, refusing writes with a block: ``results`` are the chunk's
+    answers, ``sentence`` names the block and its fix. Nothing more can go in."""
+
+    def __init__(self, sentence: str, results: list[tuple[int, Any]]) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.results = results
+
+
+def _oversized(err: ApiError) -> bool:
+    """A 429 for indexing pressure where this request alone is over Elasticsearch's whole
+    budget (indexing_pressure.memory.limit): waiting cannot help it."""
+    found = _OVERSIZED.search(str(err))
+    return found is not None and int(found[1]) > int(found[2])
 
 
 _BULK_RESPONSE_FIELDS = "items.*.status,items.*.error"
@@ -463,7 +509,9 @@ def _send_chunk(es: Elasticsearch, chunk: _Chunk, max_retries: int,
     """One bulk request; documents Elasticsearch turns away with 429 (the whole request or
     single items) are sent again with exponential backoff. Returns (status, error) per
     document, in order. A whole request refused otherwise fails each of its documents with
-    the reason; transport errors (Elasticsearch unreachable) propagate."""
+    the reason; so does a single document too large for Elasticsearch's indexing-pressure
+    budget, at once. A block (flood-stage, read-only) raises :class:`WritesBlocked` on the
+    first answer that shows it; transport errors (Elasticsearch unreachable) propagate."""
     results: list = [None] * chunk.count
     todo: Any = range(chunk.count)
     for attempt in range(max_retries + 1):
@@ -476,19 +524,31 @@ def _send_chunk(es: Elasticsearch, chunk: _Chunk, max_retries: int,
             # Elasticsearch to write and for us to parse.
             items = es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body["items"]
         except ApiError as err:
-            if err.status_code == 429 and not last:
+            blocked = block_sentence(err)
+            if err.status_code == 429 and not last and blocked is None and not (len(todo) == 1 and _oversized(err)):
                 continue
             for i in todo:
                 results[i] = (err.status_code, str(err))
+            if blocked is not None:
+                raise WritesBlocked(blocked, results) from None
             return results
         retry = []
+        blocked = None
         for i, item in zip(todo, items):
             info = item.get("create") or next(iter(item.values()))
             status = info.get("status", 500)
-            if status == 429 and not last:
+            error = info.get("error")
+            if status >= 300 and error.__class__ is dict and error.get("type") == BLOCK_ERROR:
+                blocked = blocked or block_sentence(error)
+                results[i] = (status, error)
+            elif status == 429 and not last:
                 retry.append(i)
             else:
-                results[i] = (status, info.get("error"))
+                results[i] = (status, error)
+        if blocked is not None:
+            for i in retry:  # never sent again: the block refuses them as well
+                results[i] = (429, "not sent again: writes are blocked")
+            raise WritesBlocked(blocked, results)
         if not retry:
             return results
         todo = retry
@@ -538,7 +598,7 @@ def import_sources(
             options["on_file_done"] = s3.on_file_done
         summary = run_import(es, itertools.chain([first] if first else [], files), **options)
     except (TransportError, ApiError) as err:  # e.g. installing the template was refused
-        raise CtstackError(describe_error(err, cfg)) from None
+        raise CtstackError(block_sentence(err) or describe_error(err, cfg)) from None
     finally:
         if s3 is not None:
             s3.close()  # remember what was imported, also when the run stopped early

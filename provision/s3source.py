@@ -511,7 +511,7 @@ class S3Import:
         meta = file.meta or {}
         if self.state is None or "bucket" not in meta or "etag" not in meta:
             return  # not one of ours (a local file in the same import)
-        if outcome.failed or getattr(outcome, "failed_reason", None):
+        if outcome.failed or getattr(outcome, "unknown", 0) or getattr(outcome, "failed_reason", None):
             return
         self.state.remember(meta["bucket"], meta["key"], meta["etag"], meta.get("size"), outcome.events, outcome.skipped_reason)
 

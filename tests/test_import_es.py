@@ -38,7 +38,7 @@ def distinct_events(folder: Path) -> set[str]:
 
 
 def assert_accounted(summary) -> None:
-    assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed
+    assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed + summary.events_unknown
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -354,3 +354,122 @@ def test_item_17_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(
     result = run_cli("import", str(clean), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "unused.ndjson"))
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "unused.ndjson").exists()
+
+
+def test_item_19_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
+    """The flood-stage watermark puts a read-only-allow-delete block on indices, answered
+    429 per item: the first answer stops the run with one sentence naming the block and its
+    fix, instead of each chunk being retried with backoff. Set here on the test's own index
+    (index.blocks.read_only_allow_delete is the very block the disk allocator sets)."""
+    index = f"{index_prefix}-2024.05"
+    install_template(es, index_prefix)
+    es.indices.create(index=index)
+    es.indices.put_settings(index=index, settings={"index.blocks.read_only_allow_delete": True})
+    try:
+        for i in range(10):
+            write_trail_file(tmp_path / "logs" / f"{i}.json.gz", many_events(1000, seed=f"flood{i}"))
+        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, processes=0,
+                             max_retries=2, initial_backoff=0.01, dead_letter_path=tmp_path / "dead.ndjson")
+    finally:
+        es.indices.put_settings(index=index, settings={"index.blocks.read_only_allow_delete": None})
+    assert_accounted(summary)
+    assert summary.aborted and "flood-stage watermark" in summary.aborted
+    assert f'PUT {index}/_settings {{"index.blocks.read_only_allow_delete": null}}' in summary.aborted
+    assert summary.events_indexed == 0 and summary.events_failed == summary.events_read > 0
+    assert summary.events_read < 10 * 1000  # it stopped at the first answers instead of trying every file
+    assert set(summary.failure_reasons) == {"rejected by Elasticsearch", "not imported"}
+    reasons = {orjson.loads(line)["reason"].split(" (", 1)[0] for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()}
+    assert any("cluster_block_exception" in reason for reason in reasons)
+
+
+def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path):
+    """A request over the node's whole indexing-pressure budget (here 1 byte) can never be
+    taken: a chunk of one such document fails at once with Elasticsearch's reason, while a
+    larger chunk is still retried with backoff (another document may be what is too big)."""
+    from provision.connection import EsConfig, client
+    from tests.support.esnode import EsNode, NodeError
+
+    try:
+        node = EsNode(heap="512m", settings={"indexing_pressure.memory.limit": "1b"}).start()
+    except NodeError as err:
+        pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
+    try:
+        es = client(EsConfig(url=node.url))
+        write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(3))
+        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix="pressure", chunk_size=1,
+                             max_retries=6, initial_backoff=0.01, dead_letter_path=tmp_path / "dead.ndjson")
+        assert_accounted(summary)
+        assert (summary.events_indexed, summary.events_failed) == (0, 3)
+        stats = es.nodes.stats(metric="indexing_pressure")["nodes"]
+        rejections = sum(n["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] for n in stats.values())
+        assert rejections == 3  # each document sent once, not 1 + 6 times
+    finally:
+        node.stop()
+
+
+def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(private_es_node, tmp_path):
+    """cluster.blocks.read_only answers 403: before the run (installing the template) and
+    during it (the bulk request), the sentence names the block and how to lift it."""
+    from provision.connection import EsConfig, client
+
+    es = client(EsConfig(url=private_es_node.url))
+    write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(50))
+    install_template(es, "ro")
+    es.cluster.put_settings(persistent={"cluster.blocks.read_only": True})
+    try:
+        result = run_cli("import", str(tmp_path / "logs"), "--es-url", private_es_node.url, "--index-prefix", "ro")
+        during = run_import(es, local_files([tmp_path / "logs"]), index_prefix="ro", install=False,
+                            dead_letter_path=tmp_path / "dead.ndjson")
+    finally:
+        es.cluster.put_settings(persistent={"cluster.blocks.read_only": None})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "lacks a privilege" not in result.stderr
+    assert "the cluster: it has a read-only block (cluster.blocks.read_only)" in result.stderr
+    assert 'PUT _cluster/settings {"persistent": {"cluster.blocks.read_only": null}}' in result.stderr.replace("\n", " ")
+    assert_accounted(during)
+    assert during.aborted and "the cluster: it has a read-only block (cluster.blocks.read_only)" in during.aborted
+    assert (during.events_indexed, during.events_failed) == (0, 50)
+
+
+def test_item_21_events_of_a_request_elasticsearch_never_answered_are_outcome_unknown(private_es_node, tmp_path):
+    """Stop the node (SIGSTOP) while the import runs: the bulk request on the wire times out.
+    It is not sent again (a repeat would call its events "already present"), its events are
+    counted as of unknown outcome, not failed, and the summary says to re-run; after the node
+    resumes, a re-run settles them: every event once in the index."""
+    import signal
+    import threading
+
+    from provision.connection import EsConfig, client
+
+    for i in range(6):
+        write_trail_file(tmp_path / "logs" / f"{i}.json.gz", many_events(500, seed=f"stall{i}"))
+    es = client(EsConfig(url=private_es_node.url), request_timeout=3)
+    stopped: list[threading.Timer] = []
+
+    def stall_after_the_first_file(summary):
+        if summary.events_indexed >= 500 and not stopped:
+            os.kill(private_es_node.pid, signal.SIGSTOP)
+            resume = threading.Timer(8, os.kill, (private_es_node.pid, signal.SIGCONT))
+            resume.start()
+            stopped.append(resume)
+
+    try:
+        first = run_import(es, local_files([tmp_path / "logs"]), index_prefix="stall", chunk_size=500, processes=0,
+                           progress=stall_after_the_first_file, dead_letter_path=tmp_path / "dead1.ndjson")
+    finally:
+        for resume in stopped:
+            resume.join()
+        os.kill(private_es_node.pid, signal.SIGCONT)
+    assert stopped, "the node was never stopped"
+    assert_accounted(first)
+    assert first.events_unknown >= 500 and first.events_unknown % 500 == 0
+    assert first.events_duplicate == 0
+    assert first.aborted and not first.ok
+    dead = [orjson.loads(line) for line in (tmp_path / "dead1.ndjson").read_bytes().splitlines()]
+    assert sum(d["reason"] == "outcome unknown (Elasticsearch did not answer): re-run to settle" for d in dead) == first.events_unknown
+
+    es = client(EsConfig(url=private_es_node.url))
+    es.cluster.health(wait_for_status="yellow", timeout="60s")
+    second = run_import(es, local_files([tmp_path / "logs"]), index_prefix="stall", dead_letter_path=tmp_path / "dead2.ndjson")
+    assert second.ok and second.events_indexed + second.events_duplicate == 3000
+    assert es.count(index="stall-*")["count"] == 3000
