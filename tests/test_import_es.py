@@ -225,31 +225,46 @@ def test_bulk_bodies_are_what_an_import_sends(tmp_path):
     assert doc[F.EVENT_ACTION] in ("DescribeInstances", "StartInstances", "ListBuckets", "PutBucketPolicy")
 
 
-def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path):
-    """A node whose indexing-pressure budget is too small for any bulk request answers 429
-    (es_rejected_execution_exception) every time: each chunk is sent 1 + max_retries times,
-    then its events fail with Elasticsearch's reason; nothing is dropped."""
-    from provision.connection import EsConfig, client
+@pytest.fixture(scope="module")
+def starved_node():
+    """A node whose indexing-pressure budget (1 byte) is too small for any bulk request:
+    it answers 429 (es_rejected_execution_exception) every time."""
     from tests.support.esnode import EsNode, NodeError
 
     try:
         node = EsNode(heap="512m", settings={"indexing_pressure.memory.limit": "1b"}).start()
     except NodeError as err:
         pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
-    try:
-        es = client(EsConfig(url=node.url))
-        write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(30))
-        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix="pressure", chunk_size=10,
-                             max_retries=2, initial_backoff=0.01, dead_letter_path=tmp_path / "dead.ndjson")
-        assert_accounted(summary)
-        assert (summary.events_indexed, summary.events_failed) == (0, 30) and not summary.ok
-        dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
-        assert len(dead) == 30 and all("rejected" in d["reason"] for d in dead)
+    yield node
+    node.stop()
+
+
+def starved_import(node, tmp_path: Path, events: int, **options):
+    """Import ``events`` events into the starved node: (summary, bulk requests it rejected)."""
+    from provision.connection import EsConfig, client
+
+    es = client(EsConfig(url=node.url))
+
+    def rejections() -> int:
         stats = es.nodes.stats(metric="indexing_pressure")["nodes"]
-        rejections = sum(n["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] for n in stats.values())
-        assert rejections == 3 * 3  # 3 chunks, each tried 1 + 2 times
-    finally:
-        node.stop()
+        return sum(n["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] for n in stats.values())
+
+    before = rejections()
+    write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(events))
+    summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix="pressure", initial_backoff=0.01,
+                         dead_letter_path=tmp_path / "dead.ndjson", **options)
+    assert_accounted(summary)
+    return summary, rejections() - before
+
+
+def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path, starved_node):
+    """Each chunk is sent 1 + max_retries times, then its events fail with Elasticsearch's
+    reason; nothing is dropped."""
+    summary, rejections = starved_import(starved_node, tmp_path, 30, chunk_size=10, max_retries=2)
+    assert (summary.events_indexed, summary.events_failed) == (0, 30) and not summary.ok
+    dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
+    assert len(dead) == 30 and all("rejected" in d["reason"] for d in dead)
+    assert rejections == 3 * 3  # 3 chunks, each tried 1 + 2 times
 
 
 def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):
@@ -382,29 +397,13 @@ def test_item_19_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
     assert any("cluster_block_exception" in reason for reason in reasons)
 
 
-def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path):
-    """A request over the node's whole indexing-pressure budget (here 1 byte) can never be
-    taken: a chunk of one such document fails at once with Elasticsearch's reason, while a
-    larger chunk is still retried with backoff (another document may be what is too big)."""
-    from provision.connection import EsConfig, client
-    from tests.support.esnode import EsNode, NodeError
-
-    try:
-        node = EsNode(heap="512m", settings={"indexing_pressure.memory.limit": "1b"}).start()
-    except NodeError as err:
-        pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
-    try:
-        es = client(EsConfig(url=node.url))
-        write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(3))
-        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix="pressure", chunk_size=1,
-                             max_retries=6, initial_backoff=0.01, dead_letter_path=tmp_path / "dead.ndjson")
-        assert_accounted(summary)
-        assert (summary.events_indexed, summary.events_failed) == (0, 3)
-        stats = es.nodes.stats(metric="indexing_pressure")["nodes"]
-        rejections = sum(n["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] for n in stats.values())
-        assert rejections == 3  # each document sent once, not 1 + 6 times
-    finally:
-        node.stop()
+def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path, starved_node):
+    """A request over the node's whole indexing-pressure budget can never be taken: a chunk
+    of one such document fails at once with Elasticsearch's reason, while a larger chunk is
+    still retried with backoff (test above: another document may be what is too big)."""
+    summary, rejections = starved_import(starved_node, tmp_path, 3, chunk_size=1, max_retries=6)
+    assert (summary.events_indexed, summary.events_failed) == (0, 3)
+    assert rejections == 3  # each document sent once, not 1 + 6 times
 
 
 def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(private_es_node, tmp_path):
