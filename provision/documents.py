@@ -129,22 +129,38 @@ def index_for(prefix: str, doc: dict) -> str:
     return f"{prefix}-{ts[0:4]}.{ts[5:7]}"
 
 
-@lru_cache(maxsize=4096)
-def _dropped_key(name: str, keep_access_keys: bool) -> bool:
-    """Whether a key of this name goes: credential material always, access key IDs unless kept."""
-    folded = _SEPARATORS.sub("", name).lower()
-    return folded.endswith(_SECRET_NAMES) or (not keep_access_keys and folded.endswith(_ACCESS_KEY_NAMES))
+class _DroppedKeys(dict):
+    """Key name -> whether it goes, worked out once per name (a trail repeats its few hundred
+    key names): credential material always, access key IDs unless kept."""
+
+    def __init__(self, keep_access_keys: bool) -> None:
+        super().__init__()
+        self.names = _SECRET_NAMES if keep_access_keys else _SECRET_NAMES + _ACCESS_KEY_NAMES
+
+    def __missing__(self, name: str) -> bool:
+        dropped = isinstance(name, str) and _SEPARATORS.sub("", name).lower().endswith(self.names)
+        if len(self) < 65536:
+            self[name] = dropped
+        return dropped
+
+
+_DROPPED = {False: _DroppedKeys(False), True: _DroppedKeys(True)}
+_CONTAINERS = (dict, list)
 
 
 def scrub(value: Any, keep_access_keys: bool = False) -> Any:
     """A copy of ``value`` without keys named like credential material and, unless
     ``keep_access_keys``, like access key IDs. Access-key-shaped text inside strings is
     removed from the serialised form: :func:`scrub_access_key_values`."""
-    if isinstance(value, dict):
-        return {k: scrub(v, keep_access_keys) for k, v in value.items()
-                if not (isinstance(k, str) and _dropped_key(k, keep_access_keys))}
-    if isinstance(value, list):
-        return [scrub(v, keep_access_keys) for v in value]
+    return _scrub(value, _DROPPED[bool(keep_access_keys)])
+
+
+def _scrub(value: Any, dropped: _DroppedKeys) -> Any:
+    if value.__class__ is dict:
+        return {k: _scrub(v, dropped) if v.__class__ in _CONTAINERS else v
+                for k, v in value.items() if not dropped[k]}
+    if value.__class__ is list:
+        return [_scrub(v, dropped) if v.__class__ in _CONTAINERS else v for v in value]
     return value
 
 
