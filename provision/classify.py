@@ -178,10 +178,17 @@ def is_automation_candidate(event: dict, console: bool | None = None, read_only:
     )
 
 
+MAX_ID_BYTES = 512  # Elasticsearch refuses a longer _id (and with it the whole bulk request)
+
+
 def event_id(event: dict) -> str:
-    """The event's identity: its eventID, or for events without one a SHA-256 of the
-    event's canonical JSON (sorted keys), so the same event always gets the same id."""
+    """The event's identity (its ``_id``): its eventID, or for events without one a SHA-256
+    of the event's canonical JSON (sorted keys), so the same event always gets the same id.
+    An eventID longer than Elasticsearch's 512-byte limit becomes ``sha256:`` and the SHA-256
+    of the eventID: fixed-length and the same on every run (``event.id`` keeps it as logged)."""
     value = event.get("eventID")
     if isinstance(value, str) and value:
-        return value
+        if len(value) * 4 <= MAX_ID_BYTES or len(value.encode()) <= MAX_ID_BYTES:
+            return value
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
     return hashlib.sha256(orjson.dumps(event, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -40,7 +40,7 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except CtstackError as err:
-            err_console.print(f"[bold red]Error:[/] {err}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]Error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -96,28 +96,33 @@ def _print_summary(summary, console: Console, filters: Filters | None = None) ->
         ("events indexed", summary.events_indexed), ("already present", summary.events_duplicate),
         ("events failed", summary.events_failed),
         *([("events filtered out", summary.events_filtered)] if filters else []),
+        *([("outcome unknown", summary.events_unknown)] if summary.events_unknown else []),
         ("events/s", f"{summary.events_read / summary.seconds:,.0f}" if summary.seconds else "-"),
         ("seconds", f"{summary.seconds:.1f}"),
     ]
     rows += [(key.replace("_", " "), value) for key, value in summary.extra.items()]
     for name, value in rows:
-        table.add_row(name, number(value) if isinstance(value, int) and not isinstance(value, bool) else str(value))
+        table.add_row(name, number(value) if isinstance(value, int) and not isinstance(value, bool) else escape(str(value)))
     console.print(table)
     for note in skipped_notes(summary.skipped_files):
         console.print(note, highlight=False)
     if summary.skipped_files:
         console.print("(--json lists every skipped file with its reason)", style="dim")
     for entry in summary.failed_files:
-        console.print(f"[red]failed[/] {entry['path']}: {entry['reason']}", highlight=False)
+        console.print(f"[red]failed[/] {escape(entry['path'])}: {escape(entry['reason'])}", highlight=False)
     for reason, count in summary.failure_reasons.items():
-        console.print(f"[red]{plural(count, 'event')} failed:[/] {reason}", highlight=False)
+        console.print(f"[red]{plural(count, 'event')} failed:[/] {escape(reason)}", highlight=False)
     why = _why_nothing_imported(summary, filters)
     if why:
-        console.print(f"[yellow]{why}[/]", highlight=False)
+        console.print(why, style="yellow", markup=False, highlight=False)
+    if summary.events_unknown:
+        from provision.importer import UNKNOWN
+
+        console.print(f"[yellow]{plural(summary.events_unknown, 'event')}:[/] {UNKNOWN}", highlight=False)
     if summary.dead_letter:
-        console.print(f"Failed events and their reasons: {summary.dead_letter}", highlight=False)
+        console.print(f"Failed events and their reasons: {summary.dead_letter}", markup=False, highlight=False)
     if summary.aborted:
-        console.print(f"[bold red]Import stopped:[/] {summary.aborted}", highlight=False)
+        console.print(f"[bold red]Import stopped:[/] {escape(summary.aborted)}", highlight=False)
 
 
 def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
@@ -169,7 +174,7 @@ def import_(
     fields_profile: Annotated[str, typer.Option("--fields", help="What to keep: minimal | standard | full.")] = "standard",
     keep_access_keys: Annotated[bool, typer.Option("--keep-access-keys", help="Store access key IDs (never stored otherwise).")] = False,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
-    dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON); default ./ctstack-dead-letter-<time>.ndjson, created only on failure.", show_default=False)] = None,
+    dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON, 0600; an existing file is refused); default ./ctstack-dead-letter-<time>-<random>.ndjson, kept only when an event failed.", show_default=False)] = None,
     processes: Annotated[Optional[int], typer.Option("--processes", min=0, help="Processes converting events to documents; default one per core, up to 4; 0 converts in the importing process.", show_default=False)] = None,
     max_file_bytes: MaxFileBytes = MAX_FILE_BYTES,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
@@ -208,8 +213,8 @@ class _RichReporter:
         self.status = status
 
     def step(self, message: str) -> None:
-        err_console.print(message, highlight=False)
-        self.status.update(message)
+        err_console.print(message, markup=False, highlight=False)
+        self.status.update(escape(message))
 
     def progress(self, probe) -> None:
         mark = "[green]ready[/]" if probe.ready else escape(probe.state)
@@ -483,7 +488,7 @@ def _write_scripts(result, script_dir: Path | None) -> None:
     from provision.automation_output import write_scripts
 
     paths = write_scripts(result, script_dir)
-    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}.", highlight=False)
+    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}.", markup=False, highlight=False)
 
 
 @app.command("report")
@@ -510,7 +515,7 @@ def report(
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
     result = _compute_hints("report", sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
     path = write_report(result, output)
-    err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", highlight=False)
+    err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
 
 
 @app.command("reflag")
@@ -533,7 +538,7 @@ def reflag(
             typer.echo(f"{summary.not_reflaggable:,} documents imported with --fields minimal keep too little to re-flag: "
                        f"re-import their logs under a new --index-prefix.")
         for reason, count in summary.failure_reasons.items():
-            err_console.print(f"[red]{count:,} documents failed:[/] {reason}", highlight=False)
+            err_console.print(f"[red]{count:,} documents failed:[/] {escape(reason)}", highlight=False)
     if not summary.ok:
         raise typer.Exit(1)
 

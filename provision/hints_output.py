@@ -7,6 +7,7 @@ import io
 import json
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from provision.hints import Candidate, Hints
@@ -52,12 +53,12 @@ def print_table(hints: Hints, console: Console) -> None:
     if hints.candidates:
         _print_candidates(hints, console)
     else:  # a sentence, not an empty table
-        console.print(summary_line(hints) + ".", highlight=False)
-        console.print(nothing_found(hints), highlight=False)
+        console.print(summary_line(hints) + ".", markup=False, highlight=False)
+        console.print(nothing_found(hints), markup=False, highlight=False)
     # Problems by kind, not file by file: folders often hold READMEs and licences too.
     notes = skipped_notes(hints.skipped_files)
-    notes += [f"[red]could not read[/] {entry['path']}: {entry['reason']}" for entry in hints.failed_files]
-    notes += [f"[yellow]{plural(n, 'event')} not counted:[/] {reason}" for reason, n in hints.unusable_reasons.items()]
+    notes += [f"[red]could not read[/] {escape(entry['path'])}: {escape(entry['reason'])}" for entry in hints.failed_files]
+    notes += [f"[yellow]{plural(n, 'event')} not counted:[/] {escape(reason)}" for reason, n in hints.unusable_reasons.items()]
     for note in notes:
         console.print(note, highlight=False)
     if hints.skipped_files:
@@ -84,10 +85,10 @@ def _print_candidates(hints: Hints, console: Console) -> None:
     for rank, c in enumerate(hints.candidates, 1):
         when = _minute if wide else (lambda iso_time: iso_time[:10])
         cells = [
-            str(rank), c.action, *([c.provider.removesuffix(".amazonaws.com")] if wide else []),
+            str(rank), escape(c.action), *([escape(c.provider.removesuffix(".amazonaws.com"))] if wide else []),
             f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
-            *([when(c.first_seen)] if wide else []), *([when(c.last_seen), top_users_text(c)] if medium else []),
-            f"[green]{c.cli}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
+            *([when(c.first_seen)] if wide else []), *([when(c.last_seen), escape(top_users_text(c))] if medium else []),
+            f"[green]{escape(c.cli)}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
         ]
         table.add_row(*cells)
     console.print(table)
@@ -101,13 +102,41 @@ def to_json(hints: Hints) -> str:
     return json.dumps(hints.to_json(), indent=2)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text: one starting like a formula (= + - @, tab, CR)
+    gets a leading ' (OWASP's advice against CSV injection). Numbers pass as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(hints: Hints) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for c in hints.candidates:
-        writer.writerow([c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or ""])
+        row = [c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or ""]
+        writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
+
+
+_MARKDOWN_CELL = str.maketrans({"|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "\r": " ", "\n": " ", "`": "\\`"})
+
+
+def markdown_cell(text: str) -> str:
+    """Text that stays inside one table cell as text: no | ending the cell, no raw HTML, no
+    newline ending the row, no backtick opening code."""
+    return text.translate(_MARKDOWN_CELL)
+
+
+def _markdown_code(text: str) -> str:
+    """A code span in a table cell: inside one, HTML is shown as text already, but | still
+    ends the cell and a newline the row; a backtick in the text needs a longer fence."""
+    text = text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 def to_markdown(hints: Hints) -> str:
@@ -116,7 +145,7 @@ def to_markdown(hints: Hints) -> str:
         "|--:|---|---|--:|--:|--:|---|---|---|---|",
     ]
     for rank, c in enumerate(hints.candidates, 1):
-        cli = f"`{c.cli}`" if c.cli else f"_{NO_CLI}_"
-        cells = [str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c), cli]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join([summary_line(hints) + ".", "", *lines]) + "\n"
+        cli = _markdown_code(c.cli) if c.cli else f"_{NO_CLI}_"
+        cells = [markdown_cell(cell) for cell in (str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c))]
+        lines.append("| " + " | ".join([*cells, cli]) + " |")
+    return "\n".join([markdown_cell(summary_line(hints)) + ".", "", *lines]) + "\n"

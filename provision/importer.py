@@ -12,6 +12,8 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import re
+import secrets
 import time
 from bisect import bisect_right
 from collections import deque
@@ -25,10 +27,11 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision import settings
+from provision.blocks import BLOCK_ERROR, block_sentence
 from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
 from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
-from provision.documents import PROFILES
+from provision.documents import PROFILES, scrubbed_line
 from provision.filters import Filters
 from provision.records import MAX_FILE_BYTES, ItemStream, SourceFile, dead_letter_copy, decode_events, local_files
 from provision.s3layout import is_s3_url
@@ -39,6 +42,9 @@ CHUNK_SIZE = 1000                   # documents per bulk request ...
 MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes first
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
 MAX_BACKOFF = 60.0                  # ... of at most this many seconds
+UNKNOWN = "outcome unknown (Elasticsearch did not answer): re-run to settle"
+# Indexing pressure's 429: "... coordinating_operation_bytes=207, max_coordinating_bytes=1]"
+_OVERSIZED = re.compile(r"(?:coordinating|primary|replica)_operation_bytes=(\d+).*?max_\w*?_bytes=(\d+)")
 
 
 @dataclass
@@ -50,6 +56,7 @@ class FileOutcome:
     duplicate: int = 0
     failed: int = 0
     filtered: int = 0            # outside the import's filters: not imported
+    unknown: int = 0  # sent, but Elasticsearch did not answer
     skipped_reason: str | None = None
     failed_reason: str | None = None  # the file itself could not be read
 
@@ -66,6 +73,7 @@ class ImportSummary:
     events_duplicate: int = 0
     events_failed: int = 0
     events_filtered: int = 0     # outside --since/--until/--account/--region: not imported
+    events_unknown: int = 0      # sent, never answered: maybe indexed, maybe not (a re-run settles it)
     failure_reasons: dict[str, int] = field(default_factory=dict)
     dead_letter: str | None = None
     indices: list[str] = field(default_factory=list)
@@ -75,7 +83,7 @@ class ImportSummary:
 
     @property
     def ok(self) -> bool:
-        return self.events_failed == 0 and self.files_failed == 0 and self.aborted is None
+        return self.events_failed == 0 and self.events_unknown == 0 and self.files_failed == 0 and self.aborted is None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -86,25 +94,74 @@ class ImportSummary:
 
 
 class DeadLetter:
-    """Failed events with their reason, one JSON object per line, created (0600) on first use."""
+    """Failed events with their reason, one JSON object per line, scrubbed like documents
+    (:func:`provision.documents.scrubbed_line`: no access key IDs unless ``keep_access_keys``,
+    never credential material).
 
-    def __init__(self, path: str | os.PathLike | None) -> None:
-        self.path = Path(path) if path else Path(f"ctstack-dead-letter-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.ndjson")
+    The file is created when the run starts, so a path that cannot be written fails before
+    anything is read: with O_EXCL and mode 0600, so an existing file (or a symlink, which is
+    never followed) is refused rather than appended to, and two runs never share one. The
+    default name is unique (time and a random part). Removed at the end if nothing failed.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, keep_access_keys: bool = False, *,
+                 discard: bool = False) -> None:
+        self.keep_access_keys = keep_access_keys
+        self.written = 0
+        self.discard = discard
         self._fh = None
+        if discard:  # count only (bulk_bodies: nothing is sent, so nothing fails there)
+            self.path = Path(os.devnull)
+            return
+        self.path, fd = _create_exclusive(path)
+        self._fh = os.fdopen(fd, "wb")
 
     def write(self, source: str, reason: str, event: Any) -> None:
+        self.written += 1
         if self._fh is None:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._fh = os.fdopen(fd, "ab")
-        self._fh.write(orjson.dumps({"reason": reason, "source": source, "event": event}) + b"\n")
+            return
+        record = {"reason": reason, "source": source, "event": event}
+        try:
+            line = scrubbed_line(record, self.keep_access_keys, orjson.OPT_APPEND_NEWLINE)
+        except (TypeError, RecursionError) as err:  # an event orjson cannot write back (too deep)
+            record["event"] = f"(the event could not be written back: {type(err).__name__}: {err})"
+            line = scrubbed_line(record, self.keep_access_keys, orjson.OPT_APPEND_NEWLINE)
+        self._fh.write(line)
 
     @property
     def used(self) -> bool:
-        return self._fh is not None
+        return self.written > 0 and not self.discard
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
+        if self._fh is None:
+            return
+        unused = not self.written
+        self._fh.close()
+        self._fh = None
+        if unused:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def _create_exclusive(path: str | os.PathLike | None) -> tuple[Path, int]:
+    """Create the dead-letter file (0600, O_EXCL: never an existing file or a symlink)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        target = Path(path) if path else Path(
+            f"ctstack-dead-letter-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}.ndjson")
+        try:
+            return target, os.open(target, flags, 0o600)
+        except FileExistsError:
+            if path is None:
+                continue  # another run took this default name: draw another
+            raise CtstackError(f"The dead-letter file {target} already exists; give a new path with --dead-letter "
+                               "(ctstack never appends to an existing file).") from None
+        except FileNotFoundError:
+            raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} does not exist.") from None
+        except OSError as err:
+            raise CtstackError(f"Cannot create the dead-letter file {target}: {err.strerror or err}.") from None
 
 
 class _Parts:
@@ -314,14 +371,18 @@ class _Run:
             self.finish_if_done(state)
 
     def abort(self, reason: str, unanswered: Iterable[_Chunk]) -> None:
-        """Elasticsearch stopped answering: every document read but not acknowledged fails
-        (chunks sent without an answer, the chunk being built, the rest of the file being cut
-        into chunks). Files not yet handed out by the converter are not read."""
+        """The run stops (Elasticsearch stopped answering, or refuses writes): documents of
+        chunks sent without an answer have an unknown outcome (Elasticsearch may have indexed
+        them before it went quiet); documents read but never sent fail (the chunk being
+        built, the rest of the file being cut into chunks). Files not yet handed out by the
+        converter are not read."""
         self.summary.aborted = reason
         message = f"not imported: {reason}"
-        for chunk in [*unanswered, self.building]:
+        for chunk in unanswered:
             for state, first, count in chunk.segments:
-                self._fail_documents(state, first, count, message)
+                self._unknown_documents(state, first, count)
+        for state, first, count in self.building.segments:
+            self._fail_documents(state, first, count, message)
         self.building = _Chunk()
         state = self.current
         if state is not None:
@@ -332,6 +393,13 @@ class _Run:
     def _fail_documents(self, state: _File, first: int, count: int, reason: str) -> None:
         for document in range(first, first + count):
             self.fail(state, state.event(document), reason)
+        state.pending -= count
+
+    def _unknown_documents(self, state: _File, first: int, count: int) -> None:
+        self.summary.events_unknown += count
+        state.outcome.unknown += count
+        for document in range(first, first + count):  # in the dead-letter file too: nothing is lost
+            self.dead.write(state.source.name, UNKNOWN, state.event(document))
         state.pending -= count
 
     # -- the run's lifetime ----------------------------------------------------------------
@@ -355,6 +423,16 @@ def _error_text(status: int, error: Any) -> str:
             text += f" (caused by {caused.get('type')}: {caused.get('reason')})"
         return text
     return f"HTTP {status}: {error}"
+
+
+def _without_file(files: Iterable[SourceFile], path: Path) -> Iterator[SourceFile]:
+    """The sources less the run's own dead-letter file (created before the folder is walked,
+    so `ctstack import .` would otherwise list it as a skipped file)."""
+    name, full = path.name, os.path.abspath(path)
+    for source in files:
+        if source.path and os.path.basename(source.path) == name and os.path.abspath(source.path) == full:
+            continue
+        yield source
 
 
 def run_import(
@@ -387,9 +465,13 @@ def run_import(
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
     started = time.monotonic()
+    dead = DeadLetter(dead_letter_path, keep_access_keys)  # created now: a bad path fails before anything is read
     if install:
-        install_template(es, index_prefix)
-    dead = DeadLetter(dead_letter_path)
+        try:
+            install_template(es, index_prefix)
+        except BaseException:
+            dead.close()
+            raise
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
                chunk_size, max_chunk_bytes, filters, max_file_bytes)
     # One chunk on the wire while the next is built: reading, converting and serialising
@@ -397,22 +479,29 @@ def run_import(
     # here, in this thread, in the order the chunks were sent.
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctstack-bulk")
     on_the_wire: deque[tuple[_Chunk, Future]] = deque()
+    # A bulk request that timed out is not sent again by the client: if Elasticsearch did
+    # process it, the repeat would call its events "already present", and if not, nobody can
+    # tell. Its events are reported as of unknown outcome instead; a re-run settles them.
+    bulk_client = es.options(retry_on_timeout=False)
     with run:
         try:
-            for chunk in run.chunks(files):
-                on_the_wire.append((chunk, sender.submit(_send_chunk, es, chunk, max_retries, initial_backoff)))
+            for chunk in run.chunks(_without_file(files, dead.path)):
+                on_the_wire.append((chunk, sender.submit(_send_chunk, bulk_client, chunk, max_retries, initial_backoff)))
                 while len(on_the_wire) > 1:
                     _settle_oldest(run, on_the_wire)
             while on_the_wire:
                 _settle_oldest(run, on_the_wire)
-        except (TransportError, ApiError) as err:
+        except (TransportError, ApiError, WritesBlocked) as err:
             unanswered = []
             for chunk, future in on_the_wire:  # chunks sent before the failure may still have been acknowledged
                 try:
                     run.apply(chunk, future.result())
+                except WritesBlocked as blocked:
+                    run.apply(chunk, blocked.results)
                 except (TransportError, ApiError):
                     unanswered.append(chunk)
-            run.abort(describe_error(err, EsConfig(url=_es_url(es))), unanswered)
+            run.abort(err.sentence if isinstance(err, WritesBlocked) else describe_error(err, EsConfig(url=_es_url(es))),
+                      unanswered)
         finally:
             sender.shutdown(wait=True, cancel_futures=True)  # on an error, queued chunks are not sent
     summary = run.summary
@@ -431,9 +520,31 @@ def run_import(
 def _settle_oldest(run: _Run, on_the_wire: deque[tuple[_Chunk, Future]]) -> None:
     """Apply the answer to the oldest chunk sent; it stays on the wire if there is none."""
     chunk, future = on_the_wire[0]
-    results = future.result()
+    try:
+        results = future.result()
+    except WritesBlocked as blocked:  # answered: its documents are accounted for, then the run stops
+        on_the_wire.popleft()
+        run.apply(chunk, blocked.results)
+        raise
     on_the_wire.popleft()
     run.apply(chunk, results)
+
+
+class WritesBlocked(Exception):
+    """Elasticsearch answered, refusing writes with a block: ``results`` are the chunk's
+    answers, ``sentence`` names the block and its fix. Nothing more can go in."""
+
+    def __init__(self, sentence: str, results: list[tuple[int, Any]]) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.results = results
+
+
+def _oversized(err: ApiError) -> bool:
+    """A 429 for indexing pressure where this request alone is over Elasticsearch's whole
+    budget (indexing_pressure.memory.limit): waiting cannot help it."""
+    found = _OVERSIZED.search(str(err))
+    return found is not None and int(found[1]) > int(found[2])
 
 
 _BULK_RESPONSE_FIELDS = "items.*.status,items.*.error"
@@ -444,7 +555,9 @@ def _send_chunk(es: Elasticsearch, chunk: _Chunk, max_retries: int,
     """One bulk request; documents Elasticsearch turns away with 429 (the whole request or
     single items) are sent again with exponential backoff. Returns (status, error) per
     document, in order. A whole request refused otherwise fails each of its documents with
-    the reason; transport errors (Elasticsearch unreachable) propagate."""
+    the reason; so does a single document too large for Elasticsearch's indexing-pressure
+    budget, at once. A block (flood-stage, read-only) raises :class:`WritesBlocked` on the
+    first answer that shows it; transport errors (Elasticsearch unreachable) propagate."""
     results: list = [None] * chunk.count
     todo: Any = range(chunk.count)
     for attempt in range(max_retries + 1):
@@ -457,19 +570,31 @@ def _send_chunk(es: Elasticsearch, chunk: _Chunk, max_retries: int,
             # Elasticsearch to write and for us to parse.
             items = es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body["items"]
         except ApiError as err:
-            if err.status_code == 429 and not last:
+            blocked = block_sentence(err)
+            if err.status_code == 429 and not last and blocked is None and not (len(todo) == 1 and _oversized(err)):
                 continue
             for i in todo:
                 results[i] = (err.status_code, str(err))
+            if blocked is not None:
+                raise WritesBlocked(blocked, results) from None
             return results
         retry = []
+        blocked = None
         for i, item in zip(todo, items):
             info = item.get("create") or next(iter(item.values()))
             status = info.get("status", 500)
-            if status == 429 and not last:
+            error = info.get("error")
+            if status >= 300 and error.__class__ is dict and error.get("type") == BLOCK_ERROR:
+                blocked = blocked or block_sentence(error)
+                results[i] = (status, error)
+            elif status == 429 and not last:
                 retry.append(i)
             else:
-                results[i] = (status, info.get("error"))
+                results[i] = (status, error)
+        if blocked is not None:
+            for i in retry:  # never sent again: the block refuses them as well
+                results[i] = (429, "not sent again: writes are blocked")
+            raise WritesBlocked(blocked, results)
         if not retry:
             return results
         todo = retry
@@ -533,7 +658,7 @@ def import_sources(
             options["on_file_done"] = s3.on_file_done
         summary = run_import(es, itertools.chain([first] if first else [], files), **options)
     except (TransportError, ApiError) as err:  # e.g. installing the template was refused
-        raise CtstackError(describe_error(err, cfg)) from None
+        raise CtstackError(block_sentence(err) or describe_error(err, cfg)) from None
     finally:
         if s3 is not None:
             s3.close()  # remember what was imported, also when the run stopped early
@@ -556,7 +681,7 @@ def bulk_bodies(
     """The import's own path from files to bulk request bodies, with nothing sent:
     yields (documents, NDJSON body) per chunk. For the benchmark's null sink and for
     inspecting what an import would send."""
-    dead = DeadLetter(os.devnull)
+    dead = DeadLetter(discard=True)
     run = _Run(index_prefix, profile, keep_access_keys, dead, None, None, processes, chunk_size, max_chunk_bytes)
     with run:
         for chunk in run.chunks(files):

@@ -200,10 +200,15 @@ def _files_note(hints: Hints) -> str:
 
 
 def write_report(hints: Hints, path: str | os.PathLike) -> Path:
-    """Write the report (UTF-8); returns the path written."""
+    """Write the report (UTF-8, mode 0600: it names users; a symlink is not followed);
+    returns the path written."""
     target = Path(path)
+    html = render_report(hints).encode("utf-8")
     try:
-        target.write_text(render_report(hints), encoding="utf-8")
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+            out.write(html)
     except OSError as err:
         raise CtstackError(f"Cannot write the report to {target}: {err.strerror or err}.") from None
     return target

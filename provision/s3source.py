@@ -154,6 +154,10 @@ def object_problem(err: Exception, obj: S3Object) -> str:
 
 # -- the bucket -------------------------------------------------------------------------------
 
+def _bucket_region_header(response: dict) -> str | None:
+    return response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+
+
 def aws_session(profile: str | None = None) -> boto3.Session:
     """A boto3 session on the default credential chain, or the named (SSO) profile."""
     try:
@@ -197,8 +201,10 @@ def retry_config(workers: int) -> Config:
 class S3Bucket:
     """One bucket, through a client in the bucket's own region. Counts its list requests."""
 
-    def __init__(self, session: boto3.Session, name: str, *, endpoint_url: str | None = None, config: Config | None = None) -> None:
+    def __init__(self, session: boto3.Session, name: str, *, endpoint_url: str | None = None, config: Config | None = None,
+                 prefix: str = "") -> None:
         self.name = name
+        self.prefix = prefix  # what will be listed: a ListBucket grant may be limited to it
         self.list_requests = 0
         self._count_lock = threading.Lock()
         self._session, self._endpoint_url, self._config = session, endpoint_url, config or retry_config(DEFAULT_WORKERS)
@@ -216,21 +222,28 @@ class S3Bucket:
         try:
             response = probe.head_bucket(Bucket=self.name)
         except ClientError as err:
-            headers = err.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-            region = headers.get("x-amz-bucket-region")
+            region = _bucket_region_header(err.response)
             if _code(err) in REDIRECT_CODES and region:
                 return region
             if _code(err) in ("403", "400"):
                 # A HEAD answer has no body: ask again with a request whose error says why
-                # (AccessDenied, ExpiredToken, InvalidAccessKeyId ...).
+                # (AccessDenied, ExpiredToken, InvalidAccessKeyId ...). If listing what will
+                # be listed works, go on: a ListBucket grant limited by s3:prefix denies
+                # HeadBucket on real AWS.
                 try:
-                    probe.list_objects_v2(Bucket=self.name, MaxKeys=1)
-                except (ClientError, BotoCoreError) as detailed:
-                    raise listing_error(detailed, self.name, "") from None
+                    response = probe.list_objects_v2(Bucket=self.name, Prefix=self.prefix, MaxKeys=1)
+                except ClientError as detailed:
+                    region = _bucket_region_header(detailed.response)
+                    if _code(detailed) in REDIRECT_CODES and region:
+                        return region
+                    raise listing_error(detailed, self.name, self.prefix) from None
+                except BotoCoreError as detailed:
+                    raise listing_error(detailed, self.name, self.prefix) from None
+                return _bucket_region_header(response)
             raise listing_error(err, self.name, "") from None
         except BotoCoreError as err:
             raise listing_error(err, self.name, "") from None
-        return response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+        return _bucket_region_header(response)
 
     @property
     def region(self) -> str:
@@ -430,7 +443,9 @@ class S3Import:
         if name not in self._buckets:
             if self._session is None:
                 self._session = aws_session(self.profile)
-            self._buckets[name] = S3Bucket(self._session, name, endpoint_url=self.endpoint_url, config=retry_config(self.workers))
+            prefix = next((prefix for bucket, prefix in self.urls if bucket == name), "")
+            self._buckets[name] = S3Bucket(self._session, name, endpoint_url=self.endpoint_url, config=retry_config(self.workers),
+                                           prefix=prefix)
         return self._buckets[name]
 
     def check(self) -> None:
@@ -514,7 +529,7 @@ class S3Import:
         meta = file.meta or {}
         if self.state is None or "bucket" not in meta or "etag" not in meta:
             return  # not one of ours (a local file in the same import)
-        if outcome.failed or getattr(outcome, "filtered", 0) or getattr(outcome, "failed_reason", None):
+        if outcome.failed or getattr(outcome, "filtered", 0) or getattr(outcome, "unknown", 0) or getattr(outcome, "failed_reason", None):
             return
         self.state.remember(meta["bucket"], meta["key"], meta["etag"], meta.get("size"), outcome.events, outcome.skipped_reason)
 

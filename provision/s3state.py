@@ -45,6 +45,14 @@ MAPPINGS = {
 }
 
 
+def elasticsearch_down(err: Exception) -> bool:
+    """Elasticsearch itself not answering or overloaded (no answer, 429, 5xx): then a state
+    lookup's error is the import's own failure, raised as it is, so the import stops as it
+    does for a failed bulk request (summary, every event accounted for; --full could not
+    help). Anything else (the state index refused, e.g. a privilege) points at --full."""
+    return not isinstance(err, ApiError) or err.status_code == 429 or err.status_code >= 500
+
+
 class StoredObject(Protocol):
     bucket: str
     key: str
@@ -78,6 +86,8 @@ class ImportedObjects:
                     index=self.index, mappings=MAPPINGS, settings={"index": {"number_of_shards": 1, "auto_expand_replicas": "0-1"}},
                 )
         except (ApiError, TransportError) as err:
+            if elasticsearch_down(err):
+                raise
             raise self._error("create", err) from err
         self._ready = True
 
@@ -90,6 +100,8 @@ class ImportedObjects:
         try:
             docs = self.es.mget(index=self.index, ids=list(by_id), source_includes=[ETAG])["docs"]
         except (ApiError, TransportError) as err:
+            if elasticsearch_down(err):
+                raise
             raise self._error("read", err) from err
         done = set()
         for doc in docs:

@@ -33,4 +33,6 @@ def by_reason(entries: Iterable[dict]) -> list[tuple[str, int]]:
 def skipped_notes(skipped_files: list[dict]) -> list[str]:
     """Skipped files by kind of reason, one rich-markup line each (folders often hold
     READMEs, licences and digests: a line per file would bury the rest)."""
-    return [f"[yellow]skipped {plural(n, 'file')}:[/] {reason}" for reason, n in by_reason(skipped_files)]
+    from rich.markup import escape  # reasons can hold file names: text, never markup
+
+    return [f"[yellow]skipped {plural(n, 'file')}:[/] {escape(reason)}" for reason, n in by_reason(skipped_files)]

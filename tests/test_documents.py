@@ -187,3 +187,57 @@ def test_cached_classification_tells_apart_every_input_of_the_rules():
     doc = to_document(dict(base, eventSource="cloudshell.amazonaws.com"))
     assert (doc[F.CONSOLE], doc[F.AUTOMATION_CANDIDATE]) == (True, False)
     assert to_document(base)[F.AUTOMATION_CANDIDATE] is True
+
+
+def _leaky_event() -> dict:
+    """Access keys under names of every case and separator, inside free text and ARNs, and
+    credential material in responseElements (as AssumeRole and GetSessionToken return it)."""
+    return event(
+        eventName="AssumeRole",
+        errorMessage="User: arn:aws:sts::111122223333:assumed-role/R/AKIAIOSFODNN7EXAMPLE is not authorized",
+        userIdentity={**event()["userIdentity"], "arn": "arn:aws:sts::111122223333:assumed-role/R/ASIAY34FZKBOKMUTVV7A"},
+        requestParameters={"AccessKeyID": "AKIAQYLPMN5HHHFPZAM2", "nested": [{"access_key_id": "AKIAQYLPMN5HHHFPZAM3"}],
+                           "deeper": {"accesskeyid": "opaque-non-key-shaped", "ACCESS-KEY-ID": "x"}, "roleSessionName": "ok"},
+        responseElements={"credentials": {"accessKeyId": "ASIAY34FZKBOKMUTVV7B", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG",
+                                          "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN", "expiration": "Jan 1, 2030"},
+                          "SecurityToken": "FwoGZXIvYXdzEXAMPLE", "private_key": "-----BEGIN RSA PRIVATE KEY-----"},
+    )
+
+
+SECRETS = ("wJalrXUtnFEMI", "IQoJb3JpZ2lu", "FwoGZXIvYXdz", "BEGIN RSA PRIVATE KEY")
+ACCESS_KEYS = ("AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A", "AKIAQYLPMN5HHHFPZAM2", "AKIAQYLPMN5HHHFPZAM3",
+               "ASIAY34FZKBOKMUTVV7B", "opaque-non-key-shaped", "AKIAEXAMPLEKEY000001")
+
+
+@pytest.mark.parametrize("profile", ["minimal", "standard", "full"])
+def test_item_16_access_keys_by_any_name_or_shape_and_credentials_are_never_stored(profile):
+    from provision.documents import document_and_line
+
+    doc, line = document_and_line(_leaky_event(), profile, False, "f.json")
+    text = line.decode() + orjson.dumps(doc).decode()
+    assert [k for k in ACCESS_KEYS if k in text] == []
+    assert [s for s in SECRETS if s in text] == []
+    assert orjson.loads(line) == doc
+    if profile != "minimal":
+        assert doc[F.CT_ERROR_MESSAGE] == "User: arn:aws:sts::111122223333:assumed-role/R/[access key ID removed] is not authorized"
+        assert doc[F.CT_UI_ARN].endswith("/R/[access key ID removed]")
+        assert doc[F.CT_REQUEST_PARAMETERS] == {"nested": [{}], "deeper": {}, "roleSessionName": "ok"}
+    if profile == "full":
+        assert doc[F.CT_RESPONSE_ELEMENTS] == {"credentials": {"expiration": "Jan 1, 2030"}}
+        assert orjson.loads(doc[F.CT_ORIGINAL])["responseElements"] == {"credentials": {"expiration": "Jan 1, 2030"}}
+
+    kept_doc, kept_line = document_and_line(_leaky_event(), profile, True)
+    assert [s for s in SECRETS if s.encode() in kept_line] == []  # credential material goes even then
+    if profile == "full":
+        assert all(k.encode() in kept_line for k in ACCESS_KEYS)
+        assert kept_doc[F.CT_RESPONSE_ELEMENTS]["credentials"] == {"accessKeyId": "ASIAY34FZKBOKMUTVV7B", "expiration": "Jan 1, 2030"}
+
+
+def test_item_16_values_that_merely_mention_keys_are_kept():
+    """Names and shapes, not words: a KMS key id, an S3 object key, GenerateDataKey stay."""
+    from provision.documents import document_and_line
+
+    kms = event(eventName="GenerateDataKey", requestParameters={"keyId": "alias/app", "key": "logs/AKIA-not-a-key.txt"})
+    doc, _line = document_and_line(kms, "standard", False)
+    assert doc[F.CT_REQUEST_PARAMETERS] == {"keyId": "alias/app", "key": "logs/AKIA-not-a-key.txt"}
+    assert doc[F.EVENT_ACTION] == "GenerateDataKey"

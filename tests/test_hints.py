@@ -272,3 +272,26 @@ def test_the_command_says_what_is_wrong(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no such file or folder" in missing.output
     bad_format = CliRunner().invoke(app, ["hints", str(tmp_path), "--format", "xml"])
     assert bad_format.exit_code == 1 and "--format must be one of" in bad_format.output
+
+
+def test_item_18_csv_formula_cells_and_markdown_html_pipes_newlines_are_neutralised() -> None:
+    """Action and user names come from the logs, so from anyone who can call an API:
+    a spreadsheet must not run them as formulas, and a markdown table must not render
+    them as HTML or break its rows on them."""
+    hints = count([
+        event('=HYPERLINK("http://evil.example","x")', "ec2.amazonaws.com", user="@SUM(1+1)"),
+        event("Run|Instances<img src=x onerror=alert(1)>\nnext row", "+cmd.amazonaws.com", user="-2+3"),
+    ])
+    rows = list(csv.reader(io.StringIO(to_csv(hints))))[1:]
+    cells = [cell for row in rows for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+    assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in cells and "'+cmd.amazonaws.com" in cells
+    assert any(cell.startswith("'@SUM(1+1)") for cell in cells) and any(cell.startswith("'-2+3") for cell in cells)
+
+    markdown = to_markdown(hints)
+    table_rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert len(table_rows) == 2 + 2  # header, separator, one line per candidate: no newline broke a row
+    assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;" in markdown
+    assert "Run\\|Instances" in markdown
+    for row in table_rows:  # every row has the header's 10 cells: no | from a name split one
+        assert len([cell for cell in row.replace("\\|", "").split("|")[1:-1]]) == 10

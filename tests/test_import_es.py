@@ -38,7 +38,7 @@ def distinct_events(folder: Path) -> set[str]:
 
 
 def assert_accounted(summary) -> None:
-    assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed
+    assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed + summary.events_unknown
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -225,28 +225,250 @@ def test_bulk_bodies_are_what_an_import_sends(tmp_path):
     assert doc[F.EVENT_ACTION] in ("DescribeInstances", "StartInstances", "ListBuckets", "PutBucketPolicy")
 
 
-def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path):
-    """A node whose indexing-pressure budget is too small for any bulk request answers 429
-    (es_rejected_execution_exception) every time: each chunk is sent 1 + max_retries times,
-    then its events fail with Elasticsearch's reason; nothing is dropped."""
-    from provision.connection import EsConfig, client
+@pytest.fixture(scope="module")
+def starved_node():
+    """A node whose indexing-pressure budget (1 byte) is too small for any bulk request:
+    it answers 429 (es_rejected_execution_exception) every time."""
     from tests.support.esnode import EsNode, NodeError
 
     try:
         node = EsNode(heap="512m", settings={"indexing_pressure.memory.limit": "1b"}).start()
     except NodeError as err:
         pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
-    try:
-        es = client(EsConfig(url=node.url))
-        write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(30))
-        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix="pressure", chunk_size=10,
-                             max_retries=2, initial_backoff=0.01, dead_letter_path=tmp_path / "dead.ndjson")
-        assert_accounted(summary)
-        assert (summary.events_indexed, summary.events_failed) == (0, 30) and not summary.ok
-        dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
-        assert len(dead) == 30 and all("rejected" in d["reason"] for d in dead)
+    yield node
+    node.stop()
+
+
+def starved_import(node, tmp_path: Path, events: int, **options):
+    """Import ``events`` events into the starved node: (summary, bulk requests it rejected)."""
+    from provision.connection import EsConfig, client
+
+    es = client(EsConfig(url=node.url))
+
+    def rejections() -> int:
         stats = es.nodes.stats(metric="indexing_pressure")["nodes"]
-        rejections = sum(n["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] for n in stats.values())
-        assert rejections == 3 * 3  # 3 chunks, each tried 1 + 2 times
+        return sum(n["indexing_pressure"]["memory"]["total"]["coordinating_rejections"] for n in stats.values())
+
+    before = rejections()
+    write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(events))
+    summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix="pressure", initial_backoff=0.01,
+                         dead_letter_path=tmp_path / "dead.ndjson", **options)
+    assert_accounted(summary)
+    return summary, rejections() - before
+
+
+def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path, starved_node):
+    """Each chunk is sent 1 + max_retries times, then its events fail with Elasticsearch's
+    reason; nothing is dropped."""
+    summary, rejections = starved_import(starved_node, tmp_path, 30, chunk_size=10, max_retries=2)
+    assert (summary.events_indexed, summary.events_failed) == (0, 30) and not summary.ok
+    dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
+    assert len(dead) == 30 and all("rejected" in d["reason"] for d in dead)
+    assert rejections == 3 * 3  # 3 chunks, each tried 1 + 2 times
+
+
+def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):
+    """Elasticsearch refuses an _id over 512 bytes, and with it the whole bulk request: such
+    an event gets a fixed-length _id (sha256: of its eventID), keeps its eventID as logged in
+    event.id, and a re-import finds it already present."""
+    long_id = "x" * 600
+    wide_id = "é" * 300  # 300 characters, 600 bytes in UTF-8
+    events = [event(eventID=long_id), event(eventID=wide_id), *many_events(20, seed="ok")]
+    write_trail_file(tmp_path / "logs" / "a.json.gz", events)
+
+    first = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead1.ndjson")
+    assert (first.events_indexed, first.events_failed) == (22, 0), first.failure_reasons
+    hits = es.search(index=f"{index_prefix}-*", query={"terms": {F.EVENT_ID: [long_id, wide_id]}}, size=5)["hits"]["hits"]
+    assert sorted(hit["_source"][F.EVENT_ID] for hit in hits) == sorted([long_id, wide_id])
+    assert all(hit["_id"].startswith("sha256:") and len(hit["_id"]) == 71 for hit in hits)
+
+    second = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead2.ndjson")
+    assert (second.events_indexed, second.events_duplicate, second.events_failed) == (0, 22, 0)
+    assert es.count(index=f"{index_prefix}-*")["count"] == 22
+
+
+def _bad_time_trail(folder: Path) -> Path:
+    """One good event and one without a usable time (it fails, so it goes to the dead-letter file)."""
+    return write_trail_file(folder / "a.json.gz", [event(eventID="good"), event(eventID="bad", eventTime="yesterday")])
+
+
+@pytest.mark.parametrize("where", ["missing folder", "under a file"])
+def test_item_6_an_unusable_dead_letter_path_stops_before_anything_is_read(es_url, index_prefix, tmp_path, where):
+    _bad_time_trail(tmp_path / "logs")
+    (tmp_path / "plain.txt").write_text("a file, not a folder")
+    path = tmp_path / "no-such-folder" / "dead.ndjson" if where == "missing folder" else tmp_path / "plain.txt" / "dead.ndjson"
+    result = run_cli("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
+                     "--dead-letter", str(path), "--json")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert f"Cannot create the dead-letter file {path}" in result.stderr
+    assert result.stdout == ""  # no summary: nothing was read
+    from provision.connection import EsConfig, client
+
+    es = client(EsConfig(url=es_url))
+    assert es.indices.get(index=f"{index_prefix}-*") == {}  # not one event went in
+
+
+def test_item_15_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefix, tmp_path):
+    """Failed events are written back without access key IDs (by name or shape) and without
+    credential material; with --keep-access-keys the IDs stay, the secrets still go."""
+    leaky = event(eventID="bad", eventTime="yesterday", errorMessage="denied for AKIAIOSFODNN7EXAMPLE",
+                  requestParameters={"accessKeyId": "AKIAQYLPMN5HHHFPZAM2"},
+                  responseElements={"credentials": {"sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI"}})
+    write_trail_file(tmp_path / "logs" / "a.json.gz", [leaky])
+    for keep in (False, True):
+        dead = tmp_path / f"dead-{keep}.ndjson"
+        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=dead,
+                             keep_access_keys=keep, profile="standard")
+        assert summary.events_failed == 1
+        text = dead.read_text()
+        assert "IQoJb3JpZ2lu" not in text and "wJalrXUtnFEMI" not in text
+        [line] = [orjson.loads(row) for row in text.splitlines()]
+        assert line["event"]["eventID"] == "bad" and "eventTime" in line["reason"]
+        if keep:
+            assert "AKIAIOSFODNN7EXAMPLE" in text and "AKIAQYLPMN5HHHFPZAM2" in text and "AKIAEXAMPLEKEY000001" in text
+        else:
+            assert "AKIA" not in text and "ASIA" not in text
+            assert line["event"]["errorMessage"] == "denied for [access key ID removed]"
+            assert "accessKeyId" not in line["event"]["userIdentity"]
+
+
+def test_item_17_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, index_prefix, tmp_path):
+    """An existing file (kept as it was) and a symlink (its target untouched) are refused
+    with one sentence before anything is read; the default name is unique per run and
+    created 0600; a run in which nothing failed leaves no file behind."""
+    _bad_time_trail(tmp_path / "logs")
+    existing = tmp_path / "existing.ndjson"
+    existing.write_text("earlier run\n")
+    existing.chmod(0o644)
+    target = tmp_path / "target.txt"
+    target.write_text("not yours\n")
+    link = tmp_path / "link.ndjson"
+    link.symlink_to(target)
+    for path in (existing, link):
+        result = run_cli("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(path))
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert f"The dead-letter file {path} already exists" in result.stderr
+    assert existing.read_text() == "earlier run\n" and oct(existing.stat().st_mode & 0o777) == "0o644"
+    assert target.read_text() == "not yours\n"
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    runs = [subprocess.Popen([CTSTACK, "import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix, "--json"],
+                             cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    summaries = [json.loads(run.communicate(timeout=300)[0]) for run in runs]
+    names = [summary["dead_letter"] for summary in summaries]
+    assert all(names) and names[0] != names[1]
+    for name in names:
+        path = workdir / name
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        assert [orjson.loads(line)["event"]["eventID"] for line in path.read_bytes().splitlines()] == ["bad"]
+
+    clean = tmp_path / "clean"
+    write_trail_file(clean / "a.json.gz", [event(eventID="fine")])
+    result = run_cli("import", str(clean), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "unused.ndjson"))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "unused.ndjson").exists()
+
+
+def test_item_19_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
+    """The flood-stage watermark puts a read-only-allow-delete block on indices, answered
+    429 per item: the first answer stops the run with one sentence naming the block and its
+    fix, instead of each chunk being retried with backoff. Set here on the test's own index
+    (index.blocks.read_only_allow_delete is the very block the disk allocator sets)."""
+    index = f"{index_prefix}-2024.05"
+    install_template(es, index_prefix)
+    es.indices.create(index=index)
+    es.indices.put_settings(index=index, settings={"index.blocks.read_only_allow_delete": True})
+    try:
+        for i in range(10):
+            write_trail_file(tmp_path / "logs" / f"{i}.json.gz", many_events(1000, seed=f"flood{i}"))
+        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, processes=0,
+                             max_retries=2, initial_backoff=0.01, dead_letter_path=tmp_path / "dead.ndjson")
     finally:
-        node.stop()
+        es.indices.put_settings(index=index, settings={"index.blocks.read_only_allow_delete": None})
+    assert_accounted(summary)
+    assert summary.aborted and "flood-stage watermark" in summary.aborted
+    assert f'PUT {index}/_settings {{"index.blocks.read_only_allow_delete": null}}' in summary.aborted
+    assert summary.events_indexed == 0 and summary.events_failed == summary.events_read > 0
+    assert summary.events_read < 10 * 1000  # it stopped at the first answers instead of trying every file
+    assert set(summary.failure_reasons) == {"rejected by Elasticsearch", "not imported"}
+    reasons = {orjson.loads(line)["reason"].split(" (", 1)[0] for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()}
+    assert any("cluster_block_exception" in reason for reason in reasons)
+
+
+def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path, starved_node):
+    """A request over the node's whole indexing-pressure budget can never be taken: a chunk
+    of one such document fails at once with Elasticsearch's reason, while a larger chunk is
+    still retried with backoff (test above: another document may be what is too big)."""
+    summary, rejections = starved_import(starved_node, tmp_path, 3, chunk_size=1, max_retries=6)
+    assert (summary.events_indexed, summary.events_failed) == (0, 3)
+    assert rejections == 3  # each document sent once, not 1 + 6 times
+
+
+def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(private_es_node, tmp_path):
+    """cluster.blocks.read_only answers 403: before the run (installing the template) and
+    during it (the bulk request), the sentence names the block and how to lift it."""
+    from provision.connection import EsConfig, client
+
+    es = client(EsConfig(url=private_es_node.url))
+    write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(50))
+    install_template(es, "ro")
+    es.cluster.put_settings(persistent={"cluster.blocks.read_only": True})
+    try:
+        result = run_cli("import", str(tmp_path / "logs"), "--es-url", private_es_node.url, "--index-prefix", "ro")
+        during = run_import(es, local_files([tmp_path / "logs"]), index_prefix="ro", install=False,
+                            dead_letter_path=tmp_path / "dead.ndjson")
+    finally:
+        es.cluster.put_settings(persistent={"cluster.blocks.read_only": None})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "lacks a privilege" not in result.stderr
+    assert "the cluster: it has a read-only block (cluster.blocks.read_only)" in result.stderr
+    assert 'PUT _cluster/settings {"persistent": {"cluster.blocks.read_only": null}}' in result.stderr.replace("\n", " ")
+    assert_accounted(during)
+    assert during.aborted and "the cluster: it has a read-only block (cluster.blocks.read_only)" in during.aborted
+    assert (during.events_indexed, during.events_failed) == (0, 50)
+
+
+def test_item_21_events_of_a_request_elasticsearch_never_answered_are_outcome_unknown(private_es_node, tmp_path):
+    """Stop the node (SIGSTOP) while the import runs: the bulk request on the wire times out.
+    It is not sent again (a repeat would call its events "already present"), its events are
+    counted as of unknown outcome, not failed, and the summary says to re-run; after the node
+    resumes, a re-run settles them: every event once in the index."""
+    import signal
+    import threading
+
+    from provision.connection import EsConfig, client
+
+    for i in range(6):
+        write_trail_file(tmp_path / "logs" / f"{i}.json.gz", many_events(500, seed=f"stall{i}"))
+    es = client(EsConfig(url=private_es_node.url), request_timeout=3)
+    stopped: list[threading.Timer] = []
+
+    def stall_after_the_first_file(summary):
+        if summary.events_indexed >= 500 and not stopped:
+            os.kill(private_es_node.pid, signal.SIGSTOP)
+            resume = threading.Timer(8, os.kill, (private_es_node.pid, signal.SIGCONT))
+            resume.start()
+            stopped.append(resume)
+
+    try:
+        first = run_import(es, local_files([tmp_path / "logs"]), index_prefix="stall", chunk_size=500, processes=0,
+                           progress=stall_after_the_first_file, dead_letter_path=tmp_path / "dead1.ndjson")
+    finally:
+        for resume in stopped:
+            resume.join()
+        os.kill(private_es_node.pid, signal.SIGCONT)
+    assert stopped, "the node was never stopped"
+    assert_accounted(first)
+    assert first.events_unknown >= 500 and first.events_unknown % 500 == 0
+    assert first.events_duplicate == 0
+    assert first.aborted and not first.ok
+    dead = [orjson.loads(line) for line in (tmp_path / "dead1.ndjson").read_bytes().splitlines()]
+    assert sum(d["reason"] == "outcome unknown (Elasticsearch did not answer): re-run to settle" for d in dead) == first.events_unknown
+
+    es = client(EsConfig(url=private_es_node.url))
+    es.cluster.health(wait_for_status="yellow", timeout="60s")
+    second = run_import(es, local_files([tmp_path / "logs"]), index_prefix="stall", dead_letter_path=tmp_path / "dead2.ndjson")
+    assert second.ok and second.events_indexed + second.events_duplicate == 3000
+    assert es.count(index="stall-*")["count"] == 3000

@@ -110,3 +110,25 @@ def test_long_ranges_are_shown_per_week_and_per_month() -> None:
     html = render_report(counter.result())
     assert "Console events per month (UTC)" in html
     assert html.count('<rect class="bar changing"') == 4
+
+
+def test_item_17_the_report_is_written_0600_and_never_through_a_symlink(tmp_path: Path) -> None:
+    """The report names users: it is written 0600, also over an existing 0644 file, and a
+    symlink at the output path is refused rather than followed."""
+    write_trail(tmp_path / "logs", demo_events())
+    fresh, existing = tmp_path / "fresh.html", tmp_path / "existing.html"
+    existing.write_text("old")
+    existing.chmod(0o644)
+    for output in (fresh, existing):
+        result = CliRunner().invoke(app, ["report", str(tmp_path / "logs"), "-o", str(output)])
+        assert result.exit_code == 0, result.output
+        assert oct(output.stat().st_mode & 0o777) == "0o600"
+        assert "<html" in output.read_text()
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "link.html"
+    link.symlink_to(victim)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "logs"), "-o", str(link)])
+    assert result.exit_code == 1 and "Cannot write the report" in result.output and "Traceback" not in result.output
+    assert victim.read_text() == "keep me"

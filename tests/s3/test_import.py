@@ -191,3 +191,32 @@ def test_issue15_item11_a_second_run_says_nothing_new_and_filters_apply_to_s3_ev
     again = ctstack("import", f"s3://{BUCKET}", "--es-url", es_url, "--index-prefix", index_prefix)
     assert again.returncode == 0, again.stderr
     assert re.search(r"Nothing new: the [\d,]+ objects listed were imported by earlier runs", " ".join(again.stdout.split())), again.stdout
+
+
+def test_item_8_elasticsearch_dying_during_an_s3_import_stops_it_like_a_local_import(trail_bucket, private_es_node, monkeypatch, tmp_path):
+    """Kill the node while objects are being looked up in the import state (one lookup per
+    object here, so the next lookup meets the dead node): the import stops with its summary,
+    every event read is accounted for, the verdict is not ok, and the reason is that
+    Elasticsearch is unreachable, with no --full advice (--full could not help)."""
+    from provision import s3source
+    from provision.connection import EsConfig
+    from provision.importer import import_sources
+
+    monkeypatch.setattr(s3source, "BATCH_SIZE", 1)
+    listed = S3Import.listed_objects
+
+    def kill_after_eight(self):
+        for n, obj in enumerate(listed(self)):
+            if n == 8:
+                private_es_node.kill()
+            yield obj
+
+    monkeypatch.setattr(S3Import, "listed_objects", kill_after_eight)
+    summary = import_sources(EsConfig(url=private_es_node.url), [f"s3://{BUCKET}"], processes=0,
+                             s3_options={"workers": 1}, dead_letter_path=tmp_path / "dead.ndjson")
+
+    assert summary.aborted and "Cannot reach Elasticsearch" in summary.aborted and "--full" not in summary.aborted
+    assert not summary.ok
+    assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed + summary.events_unknown
+    assert summary.events_read > 0 and summary.files_read >= 1  # objects looked up before the node died were read
+    assert summary.events_failed + summary.events_unknown == summary.events_read - summary.events_indexed > 0
