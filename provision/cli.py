@@ -131,7 +131,8 @@ def s3_options(sources: list[str], accounts: list[str] | None, regions: list[str
 Follow = Annotated[bool, typer.Option("--follow", help="s3:// only: keep importing new objects every --interval (today's and yesterday's prefixes) until SIGINT/SIGTERM.")]
 Interval = Annotated[str, typer.Option("--interval", help="With --follow: time between rounds (30s, 5m, 1h).")]
 SqsQueue = Annotated[Optional[str], typer.Option("--sqs-queue", help="Import the objects named by S3/SNS/CloudTrail notifications on this SQS queue URL, until SIGINT/SIGTERM.", show_default=False)]
-ExitWhenEmpty = Annotated[bool, typer.Option("--exit-when-empty", help="With --sqs-queue: stop when a long poll finds the queue empty.")]
+ExitWhenEmpty = Annotated[bool, typer.Option("--exit-when-empty", help="With --sqs-queue: stop when the queue holds no message (visible or in flight).")]
+PollSeconds = Annotated[int, typer.Option("--poll-seconds", min=0, max=20, help="With --sqs-queue: long-poll wait of each receive.")]
 
 
 def make_s3_filters(accounts, regions, since, until, insights):
@@ -171,7 +172,8 @@ def _follow(cfg: EsConfig, sources: list[str], s3: dict, import_options: dict, i
     return 0 if result.ok else 1
 
 
-def _consume_queue(cfg: EsConfig, queue_url: str, filters, s3: dict, import_options: dict, exit_when_empty: bool, json_output: bool) -> int:
+def _consume_queue(cfg: EsConfig, queue_url: str, filters, s3: dict, import_options: dict, exit_when_empty: bool,
+                   poll_seconds: int, json_output: bool) -> int:
     """`ctstack import --sqs-queue URL`: batches until a signal (or an empty queue); NDJSON per batch."""
     from provision.continuous import OK, StopSwitch, format_lag
     from provision.progress import LiveLine
@@ -190,7 +192,7 @@ def _consume_queue(cfg: EsConfig, queue_url: str, filters, s3: dict, import_opti
                 line.print(f"message {failed['message_id']} kept (received {failed['receive_count']}x): {failed['reason']}")
 
         result = consume(cfg, queue_url, filters, s3_options=s3, stop=stop, on_batch=on_batch,
-                         exit_when_empty=exit_when_empty, **import_options)
+                         exit_when_empty=exit_when_empty, wait_seconds=poll_seconds, **import_options)
     if json_output:
         typer.echo(json.dumps({"summary": result.to_dict()}))
     else:
@@ -228,6 +230,7 @@ def import_(
     account: S3Accounts = None, region: S3Regions = None, since: S3Since = None, until: S3Until = None, insights: S3Insights = False,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, full: S3Full = False, endpoint_url: S3EndpointUrl = None,
     follow: Follow = False, interval: Interval = "5m", sqs_queue: SqsQueue = None, exit_when_empty: ExitWhenEmpty = False,
+    poll_seconds: PollSeconds = 20,
 ) -> None:
     """Import CloudTrail logs into Elasticsearch. Safe to repeat: events already present are counted, not duplicated."""
     from provision.importer import import_sources
@@ -243,7 +246,7 @@ def import_(
             raise CtstackError("--sqs-queue takes no sources and no --follow: the queue names the objects.")
         filters = make_s3_filters(account, region, since, until, insights)
         raise typer.Exit(_consume_queue(cfg, sqs_queue, filters, {"profile": profile, "workers": workers, "endpoint_url": endpoint_url},
-                                        import_options, exit_when_empty, json_output))
+                                        import_options, exit_when_empty, poll_seconds, json_output))
     if follow:
         options = s3_options(sources, account, region, since, until, insights, profile, workers, full, endpoint_url)
         raise typer.Exit(_follow(cfg, sources, options, import_options, interval, json_output))
