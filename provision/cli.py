@@ -161,12 +161,14 @@ def _follow(cfg: EsConfig, sources: list[str], s3: dict, import_options: dict, i
             rounds[0] = report["round"]
             if json_output:
                 typer.echo(json.dumps(report))
+            elif not line.enabled:  # a service's log: one line per round
+                err_console.print(_round_line(report), highlight=False, soft_wrap=True, markup=False)
             line.update(_round_line(report))
 
         result = follow(cfg, sources, filters, interval=seconds, s3_options=s3, stop=stop, on_round=on_round,
                         progress=in_round, **import_options)
     if not json_output:
-        err_console.print(_round_line(result.last_round) if result.last_round else "stopped before the first round", highlight=False)
+        err_console.print(_round_line(result.last_round) if result.last_round else "stopped before the first round", highlight=False, markup=False)
         if result.dead_letter:
             err_console.print(f"Failed events and their reasons: {result.dead_letter}", highlight=False)
     return 0 if result.ok else 1
@@ -182,14 +184,19 @@ def _consume_queue(cfg: EsConfig, queue_url: str, filters, s3: dict, import_opti
     stop = StopSwitch()
     with stop.on_signals(), LiveLine(enabled=err_console.is_terminal and not json_output) as line:
         def on_batch(report: dict) -> None:
+            state = "" if report["state"] == OK else f"  [{report['state']}: {report.get('error')}]"
+            text = (f"batch {report['batch']} at {report['at'][11:19]}Z: {report['messages']} messages "
+                    f"({report['messages_deleted']} deleted, {report['messages_not_deleted']} kept), "
+                    f"{report.get('events_read', 0):,} events, lag {format_lag(report.get('lag_seconds'))}{state}")
             if json_output:
                 typer.echo(json.dumps(report))
-            state = "" if report["state"] == OK else f"  [{report['state']}: {report.get('error')}]"
-            line.update(f"batch {report['batch']} at {report['at'][11:19]}Z: {report['messages']} messages "
-                        f"({report['messages_deleted']} deleted, {report['messages_not_deleted']} kept), "
-                        f"{report.get('events_read', 0):,} events, lag {format_lag(report.get('lag_seconds'))}{state}")
+                return
+            line.update(text)
+            if not line.enabled:  # a service's log: one line per batch
+                err_console.print(text, highlight=False, soft_wrap=True, markup=False)
             for failed in report["failed_messages"]:
-                line.print(f"message {failed['message_id']} kept (received {failed['receive_count']}x): {failed['reason']}")
+                err_console.print(f"message {failed['message_id']} kept (received {failed['receive_count']}x): {failed['reason']}",
+                                  highlight=False, soft_wrap=True, markup=False)
 
         result = consume(cfg, queue_url, filters, s3_options=s3, stop=stop, on_batch=on_batch,
                          exit_when_empty=exit_when_empty, wait_seconds=poll_seconds, **import_options)
@@ -312,10 +319,17 @@ def up(
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     kibana_url: StackKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    follow: Annotated[bool, typer.Option("--follow", help="After the imports, keep following the --import s3:// sources (see `ctstack import --follow`).")] = False,
+    interval: Interval = "5m",
 ) -> None:
     """Start Elasticsearch + Kibana (Docker Compose), wait until ready, provision, optionally import.
 
     With --es-url (and --kibana-url) Compose is skipped: the existing cluster is provisioned."""
+    from provision.s3layout import is_s3_url
+
+    followed = [s for s in imports or () if is_s3_url(s)]
+    if follow and not followed:
+        raise CtstackError("--follow needs at least one --import s3://BUCKET[/PREFIX] to follow.")
     options = stack.UpOptions(
         es=_existing_es(es_url, api_key, user, password, ca_certs),
         kibana_url=kibana_url or os.environ.get("CTSTACK_KIBANA_URL"),
@@ -338,6 +352,10 @@ def up(
             typer.echo(f"Failed events: {i.dead_letter}")
     if not result.ok:
         raise typer.Exit(1)
+    if follow:
+        cfg = options.es or es_config(None, api_key, user, password, ca_certs)
+        s3 = {"filters": make_s3_filters(None, None, None, None, False), "workers": settings.S3_WORKERS}
+        raise typer.Exit(_follow(cfg, followed, s3, {"index_prefix": index_prefix}, interval, json_output=False))
 
 
 @app.command()

@@ -131,7 +131,9 @@ class Follower:
         filters = round_filters(self.filters, now, first=number == 1)
         self._session()
         report: dict[str, Any] = {"round": number, "at": now.isoformat(timespec="seconds"), "since": filters.since.isoformat()}
-        s3 = S3Import(self.urls, filters, es=self.es, index_prefix=self.index_prefix, **self.s3_options)
+        # --full re-reads what the first round lists; later rounds go by the state it rewrote.
+        options = {**self.s3_options, "full": self.s3_options.get("full", False) and number == 1}
+        s3 = S3Import(self.urls, filters, es=self.es, index_prefix=self.index_prefix, **options)
         summary = None
         try:
             files = s3.files()

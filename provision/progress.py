@@ -50,7 +50,7 @@ class ImportProgress:
 
 class LiveLine:
     """One status line on stderr that a long-running import rewrites (``--follow``,
-    ``--sqs-queue``); only on a terminal. ``print`` leaves a line above it."""
+    ``--sqs-queue``); only on a terminal."""
 
     def __init__(self, enabled: bool, console: Console | None = None) -> None:
         self.enabled = enabled
@@ -66,10 +66,6 @@ class LiveLine:
     def update(self, line: str) -> None:
         if self._live is not None:
             self._live.update(Text(line))
-
-    def print(self, line: str) -> None:
-        if self.enabled:
-            self.console.print(line, highlight=False, markup=False)
 
     def __exit__(self, *exc: Any) -> None:
         if self._live is not None:

@@ -27,15 +27,15 @@ from typing import Any, Callable, Iterator
 from urllib.parse import unquote_plus, urlsplit
 
 import orjson
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision import settings
-from provision.connection import EsConfig, connect
+from provision.connection import EsConfig, connect, describe_error
 from provision.continuous import (
     ES_UNAVAILABLE, OK, StopSwitch, add_counts, backoff, es_available, lag_seconds, newest_event_time,
 )
 from provision.errors import CtstackError
-from provision.importer import DeadLetter, run_import
+from provision.importer import DeadLetter, _es_url, run_import
 from provision.s3layout import DIGESTS, INSIGHTS, S3Filters
 from provision.s3source import S3Import, S3Object
 
@@ -181,14 +181,16 @@ def sqs_client(session: Any, queue_url: str) -> Any:
 class QueueSummary:
     batches: int = 0
     totals: dict[str, Any] = field(default_factory=dict)
-    failed_messages: list[dict] = field(default_factory=list)   # the last MAX_REPORTED: {message_id, receive_count, reason}
+    failed_messages: list[dict] = field(default_factory=list)   # the last MAX_REPORTED: {message_id, receive_count, reason, poison}
     stopped_by: int | None = None
     dead_letter: str | None = None
     last_state: str = OK
 
     @property
     def ok(self) -> bool:
-        return not self.totals.get("messages_not_deleted") and self.last_state == OK
+        """No message was kept for its content or objects (poison), and Elasticsearch was
+        available at the end (messages kept during an outage come back and are retried)."""
+        return not self.totals.get("messages_poison") and self.last_state == OK
 
     def to_dict(self) -> dict[str, Any]:
         return {"batches": self.batches, "ok": self.ok, "stopped_by_signal": self.stopped_by, "dead_letter": self.dead_letter,
@@ -286,6 +288,7 @@ class QueueConsumer:
             problems[(meta.get("bucket"), meta.get("key"))] = problem
 
         summary = None
+        outage: str | None = None
         before = dict(self.objects.stats)
         if wanted:
             self.objects.batch = list(wanted.values())
@@ -295,19 +298,26 @@ class QueueConsumer:
                     summary = run_import(self.es, files, index_prefix=self.index_prefix, install=not self._installed,
                                          on_file_done=on_file_done, **self.import_options)
                     self._installed = True
+                except (TransportError, ApiError) as err:  # installing the template: Elasticsearch is away
+                    if es_available(self.es):
+                        raise CtstackError(describe_error(err, EsConfig(url=_es_url(self.es)))) from None
+                    outage = describe_error(err, EsConfig(url=_es_url(self.es)))
                 finally:
                     files.close()
         done, kept = [], []
         for notice in notices:
             reason = notice.error or next((problems[k] or "" for k in ((o.bucket, o.key) for o in notice.objects) if problems.get(k)), None)
             if reason is None and any((o.bucket, o.key) not in problems for o in notice.objects):
-                reason = f"not imported: {summary.aborted if summary and summary.aborted else 'stopped before the end'}"
+                reason = f"not imported: {outage or (summary.aborted if summary and summary.aborted else 'stopped before the end')}"
             if reason:
-                kept.append({"message_id": notice.message_id, "receive_count": notice.receive_count, "reason": reason})
+                poison = notice.error is not None or any(problems.get((o.bucket, o.key)) for o in notice.objects)
+                kept.append({"message_id": notice.message_id, "receive_count": notice.receive_count, "reason": reason, "poison": poison})
             else:
                 done.append(notice)
         deleted = self._delete(done)
-        state = OK
+        state = ES_UNAVAILABLE if outage else OK
+        if outage:
+            report["error"] = outage
         if summary is not None:
             add_counts(report, summary)
             add_counts(self.summary.totals, summary)
@@ -319,10 +329,11 @@ class QueueConsumer:
         for name in ("objects_downloaded", "bytes_downloaded"):
             report[name] = self.objects.stats[name] - before[name]
         report.update(state=state, messages_deleted=deleted, messages_not_deleted=len(kept),
+                      messages_poison=sum(1 for k in kept if k["poison"]),
                       messages_skipped=sum(1 for n in done if not n.objects),
                       failed_messages=kept[:MAX_REPORTED])
         self.summary.failed_messages = (self.summary.failed_messages + kept)[-MAX_REPORTED:]
-        for name in ("messages", "messages_deleted", "messages_not_deleted", "messages_skipped", "objects_skipped",
+        for name in ("messages", "messages_deleted", "messages_not_deleted", "messages_poison", "messages_skipped", "objects_skipped",
                      "objects_downloaded", "bytes_downloaded"):
             self.summary.totals[name] = self.summary.totals.get(name, 0) + report[name]
         newest = newest_event_time(self.es, self.index_prefix) if summary is not None else None

@@ -197,3 +197,30 @@ def test_follower_from_python_stops_when_asked(aws_env, es, index_prefix):
     summary = Follower(es, [f"s3://{BUCKET}"], interval=1, index_prefix=index_prefix, stop=stop, on_round=on_round, processes=0).run()
     assert summary.rounds == 1 and summary.ok and summary.totals["events_indexed"] == len(ids)
     assert reports[0]["state"] == OK and reports[0]["objects_downloaded"] == 2
+
+
+def test_up_with_import_follow_keeps_following_after_the_stack_is_up(aws_env, es, es_url, index_prefix):
+    """`ctstack up --es-url ... --import s3://... --follow` on an existing cluster (no Kibana
+    here): the import, then rounds logged one line each on stderr (not a terminal)."""
+    s3 = aws_env.client()
+    s3.create_bucket(Bucket=BUCKET)
+    _, first_ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 2, tag="a")
+    proc = subprocess.Popen([CTSTACK, "up", "--es-url", es_url, "--import", f"s3://{BUCKET}", "--follow", "--interval", "2s",
+                             "--index-prefix", index_prefix], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    try:
+        while "round 1 at" not in (line := lines.get(timeout=120)):
+            pass
+        assert "0 objects" in line  # the up's own import had taken them all
+        _, later_ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 2, tag="b")
+        deadline = time.monotonic() + 60
+        while count(es, index_prefix) < len(first_ids | later_ids):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        assert "Elasticsearch:" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -156,7 +156,7 @@ def test_a_poison_message_is_reported_and_left_to_the_redrive_policy(aws_env, es
     assert count(es, index_prefix) == len(ids)
     totals = summary["totals"]
     assert totals["messages_deleted"] == 1
-    assert totals["messages_not_deleted"] == 3 * 2  # each poison message received maxReceiveCount times
+    assert totals["messages_not_deleted"] == totals["messages_poison"] == 3 * 2  # each received maxReceiveCount times
     reasons = [f["reason"] for b in batches for f in b["failed_messages"]]
     assert any("invalid JSON" in r for r in reasons)
     assert any("deleted" in r and gone in r for r in reasons)
@@ -194,3 +194,39 @@ def test_visibility_is_extended_while_a_big_object_imports(aws_env, es, index_pr
     assert seen_by_others == 0
     assert reports[0]["messages_deleted"] == 1 and reports[0]["events_indexed"] == len(ids)
     assert queue_counts(sqs, queue_url) == (0, 0)
+
+
+def test_an_elasticsearch_outage_mid_batch_deletes_nothing_unfinished_and_is_caught_up(aws_env, private_es_node, tmp_path):
+    """A consumer against a private node killed mid-batch and started again 20 s later: the
+    batch's unfinished messages stay on the queue, come back after the visibility timeout,
+    and end up imported and deleted; every event once; exit code 0 after the catch-up."""
+    from provision.connection import EsConfig, client
+
+    s3, sqs = aws_env.client(), aws_env.client("sqs")
+    s3.create_bucket(Bucket=BUCKET)
+    queue_url, _ = make_queue(sqs, "trail-outage", visibility=5)
+    keys, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 60, 200)
+    send(sqs, queue_url, [s3_event(BUCKET, k) for k in keys])
+    prefix = "ctstack-queue-outage"
+    es = client(EsConfig(url=private_es_node.url), request_timeout=10)
+    proc = consumer(queue_url, private_es_node.url, prefix, tmp_path, "--exit-when-empty")
+    try:
+        deadline = time.monotonic() + 120
+        while count(es, prefix) == 0:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        private_es_node.kill()
+        time.sleep(20)
+        assert proc.poll() is None, "the consumer gave up during the outage"
+        private_es_node.restart()
+        code, batches, summary = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0
+    assert any(b["state"] == "elasticsearch unavailable" and b["messages_not_deleted"] > 0 for b in batches)
+    assert summary["totals"]["messages_poison"] == 0
+    assert summary["totals"]["messages_deleted"] == len(keys)
+    assert count(es, prefix) == len(ids)
+    assert queue_counts(sqs, queue_url) == (0, 0)
+    es.close()
