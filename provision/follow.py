@@ -158,7 +158,7 @@ class Follower:
             report["failure_reasons"] = summary.failure_reasons
             report["failed_files"] = summary.failed_files[:20]
             if summary.aborted:
-                report.update(state=ES_UNAVAILABLE if not es_available(self.es) else OK, ok=False, error=summary.aborted)
+                report.update(state=ES_UNAVAILABLE, ok=False, error=summary.aborted)  # it stopped answering mid-round
             else:
                 report.update(state=STOPPING if self.stop.is_set() else OK, ok=summary.ok, error=None)
             if summary.dead_letter:

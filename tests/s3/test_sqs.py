@@ -96,7 +96,7 @@ def test_three_consumers_share_one_queue_every_event_once_every_message_deleted(
     assert [code for code, _, _ in results] == [0, 0, 0]
     totals = [summary["totals"] for _, _, summary in results]
     assert all(t.get("messages", 0) > 0 for t in totals), "a consumer got no work: the queue was not shared"
-    assert sum(t["messages_deleted"] for t in totals) == sent
+    assert sum(t["messages_deleted"] for t in totals) >= sent  # (a redelivery, at least once, is deleted again)
     assert sum(t.get("messages_not_deleted", 0) for t in totals) == 0
     assert sum(t["messages_skipped"] for t in totals) == len(skipping)
     assert sum(t["objects_skipped"] for t in totals) == len(skipping)
