@@ -170,7 +170,7 @@ def _follow(cfg: EsConfig, sources: list[str], s3: dict, import_options: dict, i
     if not json_output:
         err_console.print(_round_line(result.last_round) if result.last_round else "stopped before the first round", highlight=False, markup=False)
         if result.dead_letter:
-            err_console.print(f"Failed events and their reasons: {result.dead_letter}", highlight=False)
+            err_console.print(f"Failed events and their reasons: {result.dead_letter}", highlight=False, markup=False)
     return 0 if result.ok else 1
 
 
@@ -206,7 +206,8 @@ def _consume_queue(cfg: EsConfig, queue_url: str, filters, s3: dict, import_opti
         totals = result.totals
         err_console.print(f"{totals.get('messages', 0):,} messages: {totals.get('messages_deleted', 0):,} deleted, "
                           f"{totals.get('messages_not_deleted', 0):,} kept on the queue; {totals.get('events_indexed', 0):,} events indexed, "
-                          f"{totals.get('events_duplicate', 0):,} already present, {totals.get('events_failed', 0):,} failed", highlight=False)
+                          f"{totals.get('events_duplicate', 0):,} already present, {totals.get('events_failed', 0):,} failed",
+                          highlight=False, markup=False)
     return 0 if result.ok else 1
 
 
@@ -329,7 +330,7 @@ def up(
 
     followed = [s for s in imports or () if is_s3_url(s)]
     if follow and not followed:
-        raise CtstackError("--follow needs at least one --import s3://BUCKET[/PREFIX] to follow.")
+        raise CtstackError("--follow needs at least one --import s3://BUCKET (or s3://BUCKET/PREFIX) to follow.")
     options = stack.UpOptions(
         es=_existing_es(es_url, api_key, user, password, ca_certs),
         kibana_url=kibana_url or os.environ.get("CTSTACK_KIBANA_URL"),

@@ -94,7 +94,7 @@ class Follower:
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  **import_options: Any) -> None:
         if not urls or not all(is_s3_url(u) for u in urls):
-            raise CtstackError("--follow needs s3://BUCKET[/PREFIX] sources only (a folder does not grow by itself).")
+            raise CtstackError("--follow needs s3://BUCKET or s3://BUCKET/PREFIX sources only (a folder does not grow by itself).")
         self.es = es
         self.urls = list(urls)
         self.filters = filters or S3Filters()

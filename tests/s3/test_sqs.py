@@ -230,3 +230,18 @@ def test_an_elasticsearch_outage_mid_batch_deletes_nothing_unfinished_and_is_cau
     assert count(es, prefix) == len(ids)
     assert queue_counts(sqs, queue_url) == (0, 0)
     es.close()
+
+
+def test_queue_errors_are_one_sentence(aws_env, es_url, index_prefix, tmp_path):
+    missing = f"{aws_env.url}/123456789012/no-such-queue"
+    for args, expected in [
+        (["--sqs-queue", missing], "Cannot use the SQS queue"),
+        (["--sqs-queue", "not-a-url"], "is not an SQS queue URL"),
+        (["--sqs-queue", missing, f"s3://{BUCKET}"], "--sqs-queue takes no sources"),
+        (["--follow", str(tmp_path)], "--follow needs s3://"),
+        (["--follow", f"s3://{BUCKET}", "--interval", "soon"], "Cannot read the interval"),
+    ]:
+        result = subprocess.run([CTSTACK, "import", *args, "--es-url", es_url, "--index-prefix", index_prefix],
+                                capture_output=True, text=True, timeout=120, env=dict(os.environ))
+        assert result.returncode == 1, (args, result.stderr)
+        assert expected in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
