@@ -224,3 +224,31 @@ def test_up_with_import_follow_keeps_following_after_the_stack_is_up(aws_env, es
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_second_signal_exits_at_once_and_a_rerun_loses_nothing(aws_env, es, es_url, index_prefix, tmp_path):
+    s3 = aws_env.client()
+    s3.create_bucket(Bucket=BUCKET)
+    _, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 100, 100)
+    follower = FollowerProcess(es_url, index_prefix, tmp_path, "--interval", "60s", "--workers", "1")
+    try:
+        deadline = time.monotonic() + 120
+        while count(es, index_prefix) == 0:
+            assert time.monotonic() < deadline and follower.proc.poll() is None
+            time.sleep(0.05)
+        follower.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        follower.proc.send_signal(signal.SIGTERM)
+        assert follower.proc.wait(10) == 128 + signal.SIGTERM
+    finally:
+        follower.kill()
+    assert count(es, index_prefix) < len(ids)  # it did not finish the round first
+
+    again = FollowerProcess(es_url, index_prefix, tmp_path, "--interval", "60s")
+    try:
+        resumed = again.next_round()
+        assert again.stop() == 0
+    finally:
+        again.kill()
+    assert resumed["ok"] and resumed["events_failed"] == 0
+    assert count(es, index_prefix) == len(ids)
