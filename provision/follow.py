@@ -110,13 +110,14 @@ class Follower:
         self.summary = FollowSummary()
         self._installed = False
 
-    def _session(self) -> Any:
+    def _session(self) -> None:
+        """One boto3 session (``--profile``'s) for every round: credentials are loaded once
+        and refreshed by botocore."""
+        profile = self.s3_options.pop("profile", None)
         if self.s3_options.get("session") is None:
             from provision.s3source import aws_session
 
-            self.s3_options["session"] = aws_session(self.s3_options.pop("profile", None))
-        self.s3_options.pop("profile", None)
-        return self.s3_options["session"]
+            self.s3_options["session"] = aws_session(profile)
 
     def run_round(self) -> dict[str, Any]:
         """One round: list, import what is new, report. Never raises for an unavailable

@@ -21,7 +21,7 @@ from provision.connection import EsConfig, client
 from provision.continuous import ES_UNAVAILABLE, OK, StopSwitch
 from provision.follow import Follower, round_filters
 from provision.s3layout import make_filters
-from tests.support.s3 import BUCKET, put_trail_objects
+from tests.support.s3 import BUCKET, put_trail_objects, stored, wait_stored
 
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
 
@@ -72,9 +72,31 @@ class FollowerProcess:
             self.proc.wait(30)
 
 
-def count(es, prefix: str) -> int:
-    es.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-    return es.count(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)["count"]
+
+def follower_mid_round(aws_env, es, es_url: str, prefix: str, tmp_path: Path) -> tuple[set[str], FollowerProcess]:
+    """A follower whose first round (100 objects of 100 events, one download at a time) has
+    sent its first bulk requests; returns the events' IDs and the follower."""
+    s3 = aws_env.client()
+    s3.create_bucket(Bucket=BUCKET)
+    _, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 100, 100)
+    follower = FollowerProcess(es_url, prefix, tmp_path, "--interval", "60s", "--workers", "1")
+    try:
+        wait_stored(es, prefix, follower.proc)
+    except BaseException:
+        follower.kill()
+        raise
+    return ids, follower
+
+
+def one_round(es_url: str, prefix: str, tmp_path: Path) -> dict:
+    """Start a follower again, let it do one round, stop it with SIGTERM (exit 0); the round's report."""
+    again = FollowerProcess(es_url, prefix, tmp_path, "--interval", "60s")
+    try:
+        resumed = again.next_round()
+        assert again.stop() == 0
+    finally:
+        again.kill()
+    return resumed
 
 
 def test_rounds_list_today_and_yesterday_and_the_first_may_backfill():
@@ -102,7 +124,7 @@ def test_objects_written_while_following_are_searchable_within_one_interval_and_
         written = time.monotonic()
         _, later_ids = put_trail_objects(s3, BUCKET, now - timedelta(days=1), 2, tag="b")  # yesterday: still followed
         deadline = written + interval + 60  # one interval, plus a round's own time on a busy machine
-        while count(es, index_prefix) < len(first_ids | later_ids):
+        while stored(es, index_prefix) < len(first_ids | later_ids):
             assert time.monotonic() < deadline, "new objects were not searchable within one interval"
             time.sleep(0.2)
         searchable_after = time.monotonic() - written
@@ -111,41 +133,29 @@ def test_objects_written_while_following_are_searchable_within_one_interval_and_
         assert follower.stop() == 0
     finally:
         follower.kill()
-    assert count(es, index_prefix) == len(first_ids | later_ids)
+    assert stored(es, index_prefix) == len(first_ids | later_ids)
     assert sum(r.get("events_duplicate", 0) for r in follower.rounds) == 0
     print(f"searchable {searchable_after:.1f} s after the write (interval {interval} s)")
 
 
 def test_sigterm_mid_round_then_restart_loses_and_duplicates_nothing(aws_env, es, es_url, index_prefix, tmp_path):
-    s3 = aws_env.client()
-    s3.create_bucket(Bucket=BUCKET)
-    _, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 100, 100)
-    follower = FollowerProcess(es_url, index_prefix, tmp_path, "--interval", "60s", "--workers", "1")
+    ids, follower = follower_mid_round(aws_env, es, es_url, index_prefix, tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while count(es, index_prefix) == 0:  # the first bulk request is in: mid-round
-            assert time.monotonic() < deadline and follower.proc.poll() is None
-            time.sleep(0.05)
         assert follower.stop() == 0
     finally:
         follower.kill()
     interrupted = follower.rounds[-1]
     assert interrupted["state"] == "stopping" and interrupted["ok"]
     assert 0 < interrupted["files_read"] < 100, "the signal did not land mid-round"
-    assert interrupted["events_read"] == interrupted["events_indexed"] == count(es, index_prefix)
+    assert interrupted["events_read"] == interrupted["events_indexed"] == stored(es, index_prefix)
 
-    again = FollowerProcess(es_url, index_prefix, tmp_path, "--interval", "60s")
-    try:
-        resumed = again.next_round()
-        assert again.stop() == 0
-    finally:
-        again.kill()
+    resumed = one_round(es_url, index_prefix, tmp_path)
     assert resumed["state"] == OK and resumed["ok"]
     # Objects downloaded ahead but not handed to the import were not remembered: fetched again.
     assert resumed["objects_skipped_already_imported"] == interrupted["files_read"]
     assert resumed["objects_downloaded"] == 100 - interrupted["files_read"]
     assert resumed["events_duplicate"] == 0
-    assert count(es, index_prefix) == len(ids) == interrupted["events_indexed"] + resumed["events_indexed"]
+    assert stored(es, index_prefix) == len(ids) == interrupted["events_indexed"] + resumed["events_indexed"]
 
 
 def test_an_elasticsearch_outage_of_30_s_mid_round_is_ridden_out(aws_env, private_es_node, tmp_path):
@@ -159,10 +169,7 @@ def test_an_elasticsearch_outage_of_30_s_mid_round_is_ridden_out(aws_env, privat
     es = client(EsConfig(url=private_es_node.url), request_timeout=10)
     follower = FollowerProcess(private_es_node.url, prefix, tmp_path, "--interval", "5s", "--workers", "1")
     try:
-        deadline = time.monotonic() + 120
-        while count(es, prefix) == 0:
-            assert time.monotonic() < deadline and follower.proc.poll() is None
-            time.sleep(0.05)
+        wait_stored(es, prefix, follower.proc)  # its first bulk requests are in: mid-import
         private_es_node.kill()
         killed = time.monotonic()
         outage = follower.next_round()  # the round the outage cut short says so, with honest counts
@@ -176,7 +183,7 @@ def test_an_elasticsearch_outage_of_30_s_mid_round_is_ridden_out(aws_env, privat
         assert follower.stop() == 0
     finally:
         follower.kill()
-    assert count(es, prefix) == len(ids)
+    assert stored(es, prefix) == len(ids)
     after = [r for r in follower.rounds if r["round"] > outage["round"]]
     assert sum(r.get("events_indexed", 0) for r in follower.rounds) + sum(r.get("events_duplicate", 0) for r in after) >= len(ids)
     assert caught_up["newest_event"] is not None
@@ -214,10 +221,7 @@ def test_up_with_import_follow_keeps_following_after_the_stack_is_up(aws_env, es
             pass
         assert "0 objects" in line  # the up's own import had taken them all
         _, later_ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 2, tag="b")
-        deadline = time.monotonic() + 60
-        while count(es, index_prefix) < len(first_ids | later_ids):
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.2)
+        wait_stored(es, index_prefix, proc, len(first_ids | later_ids), timeout=60)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
         assert "Elasticsearch:" in proc.stdout.read()
@@ -227,28 +231,16 @@ def test_up_with_import_follow_keeps_following_after_the_stack_is_up(aws_env, es
 
 
 def test_a_second_signal_exits_at_once_and_a_rerun_loses_nothing(aws_env, es, es_url, index_prefix, tmp_path):
-    s3 = aws_env.client()
-    s3.create_bucket(Bucket=BUCKET)
-    _, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 100, 100)
-    follower = FollowerProcess(es_url, index_prefix, tmp_path, "--interval", "60s", "--workers", "1")
+    ids, follower = follower_mid_round(aws_env, es, es_url, index_prefix, tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while count(es, index_prefix) == 0:
-            assert time.monotonic() < deadline and follower.proc.poll() is None
-            time.sleep(0.05)
         follower.proc.send_signal(signal.SIGTERM)
         time.sleep(0.05)
         follower.proc.send_signal(signal.SIGTERM)
         assert follower.proc.wait(10) == 128 + signal.SIGTERM
     finally:
         follower.kill()
-    assert count(es, index_prefix) < len(ids)  # it did not finish the round first
+    assert stored(es, index_prefix) < len(ids)  # it did not finish the round first
 
-    again = FollowerProcess(es_url, index_prefix, tmp_path, "--interval", "60s")
-    try:
-        resumed = again.next_round()
-        assert again.stop() == 0
-    finally:
-        again.kill()
+    resumed = one_round(es_url, index_prefix, tmp_path)
     assert resumed["ok"] and resumed["events_failed"] == 0
-    assert count(es, index_prefix) == len(ids)
+    assert stored(es, index_prefix) == len(ids)

@@ -159,3 +159,20 @@ def cloudtrail_notification(bucket: str, keys: list[str]) -> dict:
 
 
 S3_TEST_EVENT = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2025-03-06T00:00:00.000Z", "Bucket": BUCKET, "RequestId": "x", "HostId": "y"}
+
+
+def stored(es, prefix: str) -> int:
+    """Documents searchable in ``<prefix>-*`` now (refreshed first)."""
+    es.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+    return es.count(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)["count"]
+
+
+def wait_stored(es, prefix: str, proc, at_least: int = 1, timeout: float = 120) -> None:
+    """Wait until ``at_least`` documents are stored while ``proc`` (an importer) still runs."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while stored(es, prefix) < at_least:
+        assert time.monotonic() < deadline, f"fewer than {at_least} documents in {prefix}-* after {timeout} s"
+        assert proc.poll() is None, f"the importer exited ({proc.returncode})"
+        time.sleep(0.05)
