@@ -166,10 +166,106 @@ def s3_options(sources: list[str], filters: Filters, insights: bool, profile: st
     return {"filters": filters.s3_filters(insights), "profile": profile, "workers": workers, "full": full, "endpoint_url": endpoint_url}
 
 
+Follow = Annotated[bool, typer.Option("--follow", help="s3:// only: keep importing new objects every --interval (today's and yesterday's prefixes) until SIGINT/SIGTERM.")]
+Interval = Annotated[str, typer.Option("--interval", help="With --follow: time between rounds (30s, 5m, 1h).")]
+SqsQueue = Annotated[Optional[str], typer.Option("--sqs-queue", help="Import the objects named by S3/SNS/CloudTrail notifications on this SQS queue URL, until SIGINT/SIGTERM.", show_default=False)]
+ExitWhenEmpty = Annotated[bool, typer.Option("--exit-when-empty", help="With --sqs-queue: stop when the queue holds no message (visible or in flight).")]
+PollSeconds = Annotated[int, typer.Option("--poll-seconds", min=0, max=20, help="With --sqs-queue: long-poll wait of each receive.")]
+
+
+def make_s3_filters(accounts, regions, since, until, insights):
+    from provision.s3layout import make_filters
+
+    return make_filters(accounts or (), regions or (), since, until, insights)
+
+
+def _follow(cfg: EsConfig, sources: list[str], s3: dict, import_options: dict, interval: str, json_output: bool) -> int:
+    """`ctstack import s3://... --follow`: rounds until a signal; a live line or NDJSON per round."""
+    from provision.continuous import StopSwitch, parse_interval
+    from provision.follow import follow
+    from provision.progress import LiveLine
+
+    seconds = parse_interval(interval)
+    filters = s3.pop("filters")
+    stop = StopSwitch()
+    with stop.on_signals(), LiveLine(enabled=err_console.is_terminal and not json_output) as line:
+        rounds = [0]
+
+        def in_round(summary) -> None:
+            line.update(f"round {rounds[0] + 1}: files {summary.files_read:,}  events {summary.events_read:,}  "
+                        f"indexed {summary.events_indexed:,}  failed {summary.events_failed:,}")
+
+        def on_round(report: dict) -> None:
+            rounds[0] = report["round"]
+            if json_output:
+                typer.echo(json.dumps(report))
+            elif not line.enabled:  # a service's log: one line per round
+                err_console.print(_round_line(report), highlight=False, soft_wrap=True, markup=False)
+            line.update(_round_line(report))
+
+        result = follow(cfg, sources, filters, interval=seconds, s3_options=s3, stop=stop, on_round=on_round,
+                        progress=in_round, **import_options)
+    if not json_output:
+        err_console.print(_round_line(result.last_round) if result.last_round else "stopped before the first round", highlight=False, markup=False)
+        if result.dead_letter:
+            err_console.print(f"Failed events and their reasons: {result.dead_letter}", highlight=False, markup=False)
+    return 0 if result.ok else 1
+
+
+def _consume_queue(cfg: EsConfig, queue_url: str, filters, s3: dict, import_options: dict, exit_when_empty: bool,
+                   poll_seconds: int, json_output: bool) -> int:
+    """`ctstack import --sqs-queue URL`: batches until a signal (or an empty queue); NDJSON per batch."""
+    from provision.continuous import OK, StopSwitch, format_lag
+    from provision.progress import LiveLine
+    from provision.sqsqueue import consume
+
+    stop = StopSwitch()
+    with stop.on_signals(), LiveLine(enabled=err_console.is_terminal and not json_output) as line:
+        def on_batch(report: dict) -> None:
+            state = "" if report["state"] == OK else f"  [{report['state']}: {report.get('error')}]"
+            text = (f"batch {report['batch']} at {report['at'][11:19]}Z: {report['messages']} messages "
+                    f"({report['messages_deleted']} deleted, {report['messages_not_deleted']} kept), "
+                    f"{report.get('events_read', 0):,} events, lag {format_lag(report.get('lag_seconds'))}{state}")
+            if json_output:
+                typer.echo(json.dumps(report))
+                return
+            line.update(text)
+            if not line.enabled:  # a service's log: one line per batch
+                err_console.print(text, highlight=False, soft_wrap=True, markup=False)
+            for failed in report["failed_messages"]:
+                err_console.print(f"message {failed['message_id']} kept (received {failed['receive_count']}x): {failed['reason']}",
+                                  highlight=False, soft_wrap=True, markup=False)
+
+        result = consume(cfg, queue_url, filters, s3_options=s3, stop=stop, on_batch=on_batch,
+                         exit_when_empty=exit_when_empty, wait_seconds=poll_seconds, **import_options)
+    if json_output:
+        typer.echo(json.dumps({"summary": result.to_dict()}))
+    else:
+        totals = result.totals
+        err_console.print(f"{totals.get('messages', 0):,} messages: {totals.get('messages_deleted', 0):,} deleted, "
+                          f"{totals.get('messages_not_deleted', 0):,} kept on the queue; {totals.get('events_indexed', 0):,} events indexed, "
+                          f"{totals.get('events_duplicate', 0):,} already present, {totals.get('events_failed', 0):,} failed",
+                          highlight=False, markup=False)
+    return 0 if result.ok else 1
+
+
+def _round_line(report: dict) -> str:
+    from provision.continuous import OK, format_lag
+
+    text = (f"round {report['round']} at {report['at'][11:19]}Z: {report.get('objects_downloaded', 0):,} objects, "
+            f"{report.get('events_read', 0):,} events ({report.get('events_indexed', 0):,} new, {report.get('events_failed', 0):,} failed), "
+            f"lag {format_lag(report.get('lag_seconds'))}")
+    if report["state"] != OK:
+        text += f"  [{report['state']}: {report.get('error')}]"
+    if report.get("next_round_in"):
+        text += f"; next round in {report['next_round_in']:.0f} s"
+    return text
+
+
 @app.command("import")
 @user_errors
 def import_(
-    sources: Annotated[list[str], typer.Argument(help="Folders (walked recursively), files, or s3://BUCKET/PREFIX URLs of CloudTrail logs.", show_default=False)],
+    sources: Annotated[Optional[list[str]], typer.Argument(help="Folders (walked recursively), files, or s3://BUCKET/PREFIX URLs of CloudTrail logs.", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout instead of the table.")] = False,
     fields_profile: Annotated[str, typer.Option("--fields", help="What to keep: minimal | standard | full.")] = "standard",
     keep_access_keys: Annotated[bool, typer.Option("--keep-access-keys", help="Store access key IDs (never stored otherwise).")] = False,
@@ -180,6 +276,8 @@ def import_(
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, insights: S3Insights = False,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, full: S3Full = False, endpoint_url: S3EndpointUrl = None,
+    follow: Follow = False, interval: Interval = "5m", sqs_queue: SqsQueue = None, exit_when_empty: ExitWhenEmpty = False,
+    poll_seconds: PollSeconds = 20,
 ) -> None:
     """Import CloudTrail logs into Elasticsearch. Safe to repeat: events already present are counted, not duplicated."""
     from provision.importer import import_sources
@@ -189,6 +287,18 @@ def import_(
     filters = Filters.from_text(account, region, (), since, until)
     options = s3_options(sources, filters, insights, profile, workers, full, endpoint_url)
     cfg = es_config(es_url, api_key, user, password, ca_certs)
+    sources = sources or []
+    import_options = {"index_prefix": index_prefix, "profile": fields_profile, "keep_access_keys": keep_access_keys,
+                      "dead_letter_path": dead_letter, "processes": processes}
+    if sqs_queue:
+        if sources or follow:
+            raise CtstackError("--sqs-queue takes no sources and no --follow: the queue names the objects.")
+        filters = make_s3_filters(account, region, since, until, insights)
+        raise typer.Exit(_consume_queue(cfg, sqs_queue, filters, {"profile": profile, "workers": workers, "endpoint_url": endpoint_url},
+                                        import_options, exit_when_empty, poll_seconds, json_output))
+    if follow:
+        options = s3_options(sources, account, region, since, until, insights, profile, workers, full, endpoint_url)
+        raise typer.Exit(_follow(cfg, sources, options, import_options, interval, json_output))
     with ImportProgress(enabled=err_console.is_terminal) as progress:
         summary = import_sources(
             cfg, sources, index_prefix=index_prefix, profile=fields_profile,
@@ -258,10 +368,17 @@ def up(
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     kibana_url: StackKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    follow: Annotated[bool, typer.Option("--follow", help="After the imports, keep following the --import s3:// sources (see `ctstack import --follow`).")] = False,
+    interval: Interval = "5m",
 ) -> None:
     """Start Elasticsearch + Kibana (Docker Compose), wait until ready, provision, optionally import.
 
     With --es-url (and --kibana-url) Compose is skipped: the existing cluster is provisioned."""
+    from provision.s3layout import is_s3_url
+
+    followed = [s for s in imports or () if is_s3_url(s)]
+    if follow and not followed:
+        raise CtstackError("--follow needs at least one --import s3://BUCKET (or s3://BUCKET/PREFIX) to follow.")
     options = stack.UpOptions(
         es=_existing_es(es_url, api_key, user, password, ca_certs),
         kibana_url=kibana_url or os.environ.get("CTSTACK_KIBANA_URL"),
@@ -292,6 +409,10 @@ def up(
             typer.echo(f"Failed events: {i.dead_letter}")
     if not result.ok:
         raise typer.Exit(1)
+    if follow:
+        cfg = options.es or es_config(None, api_key, user, password, ca_certs)
+        s3 = {"filters": make_s3_filters(None, None, None, None, False), "workers": settings.S3_WORKERS}
+        raise typer.Exit(_follow(cfg, followed, s3, {"index_prefix": index_prefix}, interval, json_output=False))
 
 
 @app.command()

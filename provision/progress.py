@@ -56,3 +56,27 @@ class ImportProgress:
             if self._summary is not None:  # the last frame shows the final counts, not the last throttled ones
                 self._draw(self._summary, time.monotonic())
             self._live.__exit__(*exc)
+
+
+class LiveLine:
+    """One status line on stderr that a long-running import rewrites (``--follow``,
+    ``--sqs-queue``); only on a terminal."""
+
+    def __init__(self, enabled: bool, console: Console | None = None) -> None:
+        self.enabled = enabled
+        self.console = console or Console(stderr=True)
+        self._live: Live | None = None
+
+    def __enter__(self) -> "LiveLine":
+        if self.enabled:
+            self._live = Live(Text("starting..."), console=self.console, transient=True, refresh_per_second=4)
+            self._live.__enter__()
+        return self
+
+    def update(self, line: str) -> None:
+        if self._live is not None:
+            self._live.update(Text(line))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)

@@ -38,3 +38,15 @@ def test_bracketed_names_in_paths_and_actions_are_printed_literally(tmp_path: Pa
     assert "Create[/x]Thing" in out
     data = json.loads(ctstack("hints", str(logs), "--format", "json", cwd=tmp_path).stdout)
     assert [c["action"] for c in data["candidates"]] == ["Create[/x]Thing"]
+
+
+def test_names_from_the_logs_are_html_escaped_in_every_report_section() -> None:
+    """The report's automation section uses HTML escaping, not the terminal's markup escaping."""
+    from provision.hints import HintsCounter
+    from provision.report import render_report
+
+    counter = HintsCounter()
+    counter.add(event("Run<b>bold</b>Instances"))
+    html = render_report(counter.result())
+    assert "<b>bold</b>" not in html
+    assert html.count("Run&lt;b&gt;bold&lt;/b&gt;Instances") >= 2  # the ranking and the commands section

@@ -98,3 +98,81 @@ class Listings:
         return [prefix for prefix, delimiter in self.calls if delimiter == "/"]
 
 
+
+
+def trail_key(when, account: str = "111122223333", region: str = "eu-west-1", name: str = "x") -> str:
+    """The key CloudTrail gives a delivery file written at ``when`` (a UTC datetime)."""
+    return (f"AWSLogs/{account}/CloudTrail/{region}/{when:%Y/%m/%d}/"
+            f"{account}_CloudTrail_{region}_{when:%Y%m%dT%H%MZ}_{name}.json.gz")
+
+
+def put_trail_objects(s3, bucket: str, when, objects: int, events_per_object: int = 5, *,
+                      account: str = "111122223333", region: str = "eu-west-1", tag: str = "o") -> tuple[list[str], set[str]]:
+    """Write ``objects`` gzipped CloudTrail files of fresh events (eventTime ``when``) in the
+    real layout; returns their keys and the events' IDs."""
+    import gzip
+    import uuid
+
+    from tests.support.trail import event
+
+    keys, ids = [], set()
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for n in range(objects):
+        events = [event(time=stamp, account=account, region=region, event_id=str(uuid.uuid4())) for _ in range(events_per_object)]
+        ids.update(e["eventID"] for e in events)
+        key = trail_key(when, account, region, f"{tag}{n:05d}")
+        s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(json.dumps({"Records": events}).encode()))
+        keys.append(key)
+    return keys, ids
+
+
+def make_queue(sqs, name: str, visibility: int = 30, max_receive: int | None = None) -> tuple[str, str | None]:
+    """An SQS queue on moto's server (and, with ``max_receive``, its dead-letter queue
+    through a redrive policy); returns (queue URL, dead-letter queue URL)."""
+    attributes = {"VisibilityTimeout": str(visibility)}
+    dlq_url = None
+    if max_receive:
+        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive)})
+    return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"], dlq_url
+
+
+def s3_event(bucket: str, key: str, size: int = 0) -> dict:
+    """S3's ObjectCreated:Put event notification (keys URL-encoded, as S3 sends them)."""
+    from urllib.parse import quote_plus
+
+    return {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventName": "ObjectCreated:Put",
+                         "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                                "object": {"key": quote_plus(key, safe="/"), "size": size}}}]}
+
+
+def sns_envelope(message: dict) -> dict:
+    """An SNS notification as SQS receives it from a topic (without raw message delivery)."""
+    return {"Type": "Notification", "MessageId": "00000000-0000-0000-0000-000000000000", "TopicArn": f"arn:aws:sns:{REGION}:123456789012:trail",
+            "Message": json.dumps(message), "Timestamp": "2025-03-06T00:00:00.000Z", "SignatureVersion": "1"}
+
+
+def cloudtrail_notification(bucket: str, keys: list[str]) -> dict:
+    """CloudTrail's own SNS notification of delivered log files."""
+    return {"s3Bucket": bucket, "s3ObjectKey": keys}
+
+
+S3_TEST_EVENT = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2025-03-06T00:00:00.000Z", "Bucket": BUCKET, "RequestId": "x", "HostId": "y"}
+
+
+def stored(es, prefix: str) -> int:
+    """Documents searchable in ``<prefix>-*`` now (refreshed first)."""
+    es.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+    return es.count(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)["count"]
+
+
+def wait_stored(es, prefix: str, proc, at_least: int = 1, timeout: float = 120) -> None:
+    """Wait until ``at_least`` documents are stored while ``proc`` (an importer) still runs."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while stored(es, prefix) < at_least:
+        assert time.monotonic() < deadline, f"fewer than {at_least} documents in {prefix}-* after {timeout} s"
+        assert proc.poll() is None, f"the importer exited ({proc.returncode})"
+        time.sleep(0.05)
