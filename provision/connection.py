@@ -20,6 +20,7 @@ from elasticsearch import TransportError
 from elasticsearch.serializer import OrjsonSerializer
 
 from provision import settings
+from provision.blocks import block_sentence
 from provision.errors import CtstackError
 
 
@@ -184,8 +185,12 @@ def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
 
 
 def describe_error(err: Exception, cfg: EsConfig) -> str:
-    """One sentence for an Elasticsearch failure, without secrets."""
+    """One sentence for an Elasticsearch failure, without secrets. A write block is named
+    with what lifts it (it answers 403 or 429 and is no missing privilege)."""
     url = display_url(cfg.url)
+    blocked = block_sentence(err) if isinstance(err, ApiError) else None
+    if blocked:
+        return blocked
     if isinstance(err, AuthenticationException):
         return f"Elasticsearch at {url} refused the credentials (HTTP 401); check --api-key or --user/--password."
     if isinstance(err, AuthorizationException):

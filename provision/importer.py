@@ -658,7 +658,7 @@ def import_sources(
             options["on_file_done"] = s3.on_file_done
         summary = run_import(es, itertools.chain([first] if first else [], files), **options)
     except (TransportError, ApiError) as err:  # e.g. installing the template was refused
-        raise CtstackError(block_sentence(err) or describe_error(err, cfg)) from None
+        raise CtstackError(describe_error(err, cfg)) from None
     finally:
         if s3 is not None:
             s3.close()  # remember what was imported, also when the run stopped early

@@ -417,6 +417,7 @@ def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privile
     es.cluster.put_settings(persistent={"cluster.blocks.read_only": True})
     try:
         result = run_cli("import", str(tmp_path / "logs"), "--es-url", private_es_node.url, "--index-prefix", "ro")
+        provisioned = run_cli("provision", "--es-url", private_es_node.url, "--index-prefix", "ro", "--skip-kibana")
         during = run_import(es, local_files([tmp_path / "logs"]), index_prefix="ro", install=False,
                             dead_letter_path=tmp_path / "dead.ndjson")
     finally:
@@ -425,6 +426,9 @@ def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privile
     assert "lacks a privilege" not in result.stderr
     assert "the cluster: it has a read-only block (cluster.blocks.read_only)" in result.stderr
     assert 'PUT _cluster/settings {"persistent": {"cluster.blocks.read_only": null}}' in result.stderr.replace("\n", " ")
+    # ctstack provision (and up) install the same template: the same sentence.
+    assert provisioned.returncode == 1 and "Traceback" not in provisioned.stderr and "lacks a privilege" not in provisioned.stderr
+    assert "the cluster: it has a read-only block (cluster.blocks.read_only)" in provisioned.stderr
     assert_accounted(during)
     assert during.aborted and "the cluster: it has a read-only block (cluster.blocks.read_only)" in during.aborted
     assert (during.events_indexed, during.events_failed) == (0, 50)
