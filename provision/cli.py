@@ -173,12 +173,6 @@ ExitWhenEmpty = Annotated[bool, typer.Option("--exit-when-empty", help="With --s
 PollSeconds = Annotated[int, typer.Option("--poll-seconds", min=0, max=20, help="With --sqs-queue: long-poll wait of each receive.")]
 
 
-def make_s3_filters(accounts, regions, since, until, insights):
-    from provision.s3layout import make_filters
-
-    return make_filters(accounts or (), regions or (), since, until, insights)
-
-
 def _follow(cfg: EsConfig, sources: list[str], s3: dict, import_options: dict, interval: str, json_output: bool) -> int:
     """`ctstack import s3://... --follow`: rounds until a signal; a live line or NDJSON per round."""
     from provision.continuous import StopSwitch, parse_interval
@@ -284,20 +278,20 @@ def import_(
 
     if fields_profile not in PROFILES:
         raise CtstackError(f"--fields must be one of {', '.join(PROFILES)}, not {fields_profile!r}.")
+    sources = sources or []
     filters = Filters.from_text(account, region, (), since, until)
     options = s3_options(sources, filters, insights, profile, workers, full, endpoint_url)
     cfg = es_config(es_url, api_key, user, password, ca_certs)
-    sources = sources or []
+    # Rounds and batches filter events exactly, as a one-shot import does (the listing is pruned too).
     import_options = {"index_prefix": index_prefix, "profile": fields_profile, "keep_access_keys": keep_access_keys,
-                      "dead_letter_path": dead_letter, "processes": processes}
+                      "dead_letter_path": dead_letter, "processes": processes, "max_file_bytes": max_file_bytes,
+                      "event_filters": filters or None}
     if sqs_queue:
         if sources or follow:
             raise CtstackError("--sqs-queue takes no sources and no --follow: the queue names the objects.")
-        filters = make_s3_filters(account, region, since, until, insights)
-        raise typer.Exit(_consume_queue(cfg, sqs_queue, filters, {"profile": profile, "workers": workers, "endpoint_url": endpoint_url},
+        raise typer.Exit(_consume_queue(cfg, sqs_queue, filters.s3_filters(insights), {"profile": profile, "workers": workers, "endpoint_url": endpoint_url},
                                         import_options, exit_when_empty, poll_seconds, json_output))
     if follow:
-        options = s3_options(sources, account, region, since, until, insights, profile, workers, full, endpoint_url)
         raise typer.Exit(_follow(cfg, sources, options, import_options, interval, json_output))
     with ImportProgress(enabled=err_console.is_terminal) as progress:
         summary = import_sources(
@@ -411,7 +405,7 @@ def up(
         raise typer.Exit(1)
     if follow:
         cfg = options.es or es_config(None, api_key, user, password, ca_certs)
-        s3 = {"filters": make_s3_filters(None, None, None, None, False), "workers": settings.S3_WORKERS}
+        s3 = {"filters": Filters().s3_filters(), "workers": settings.S3_WORKERS}
         raise typer.Exit(_follow(cfg, followed, s3, {"index_prefix": index_prefix}, interval, json_output=False))
 
 

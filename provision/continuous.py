@@ -30,7 +30,8 @@ OK = "ok"
 ES_UNAVAILABLE = "elasticsearch unavailable"
 STOPPING = "stopping"
 
-COUNTS = ("files_read", "files_skipped", "files_failed", "events_read", "events_indexed", "events_duplicate", "events_failed")
+COUNTS = ("files_read", "files_skipped", "files_failed", "events_read", "events_indexed", "events_duplicate", "events_failed",
+          "events_unknown", "events_filtered")
 
 
 def parse_interval(text: str | float) -> float:

@@ -105,7 +105,10 @@ class Follower:
         self.on_round = on_round
         self.clock = clock
         # One dead-letter file for the whole follow (each round appends to it).
-        import_options["dead_letter_path"] = DeadLetter(import_options.get("dead_letter_path")).path
+        # Events outside these filters are counted, not imported (run_import's ``filters``).
+        self.event_filters = import_options.pop("event_filters", None)
+        import_options["dead_letter"] = self.dead_letter = DeadLetter(import_options.pop("dead_letter_path", None),
+                                                                     import_options.get("keep_access_keys", False))
         self.import_options = import_options
         self.summary = FollowSummary()
         self._installed = False
@@ -140,7 +143,7 @@ class Follower:
             files = s3.files()
             try:
                 summary = run_import(self.es, _until_stopped(files, self.stop), index_prefix=self.index_prefix,
-                                     install=not self._installed, on_file_done=s3.on_file_done, **self.import_options)
+                                     install=not self._installed, on_file_done=s3.on_file_done, filters=self.event_filters, **self.import_options)
                 self._installed = True
             finally:
                 files.close()
@@ -174,20 +177,27 @@ class Follower:
     def run(self, max_rounds: int | None = None) -> FollowSummary:
         """Rounds until stopped (or ``max_rounds``): after a clean round wait ``interval``,
         while Elasticsearch is unavailable retry with backoff."""
-        outages = 0
-        while not self.stop.is_set():
-            report = self.run_round()
-            outages = outages + 1 if report["state"] == ES_UNAVAILABLE else 0
-            wait = min(backoff(outages), self.interval) if outages else self.interval
-            report["next_round_in"] = None if self.stop.is_set() else wait
-            if self.on_round:
-                self.on_round(report)
-            if max_rounds is not None and self.summary.rounds >= max_rounds:
-                break
-            if self.stop.wait(wait):
-                break
-        self.summary.stopped_by = self.stop.signal
+        try:
+            outages = 0
+            while not self.stop.is_set():
+                report = self.run_round()
+                outages = outages + 1 if report["state"] == ES_UNAVAILABLE else 0
+                wait = min(backoff(outages), self.interval) if outages else self.interval
+                report["next_round_in"] = None if self.stop.is_set() else wait
+                if self.on_round:
+                    self.on_round(report)
+                if max_rounds is not None and self.summary.rounds >= max_rounds:
+                    break
+                if self.stop.wait(wait):
+                    break
+            self.summary.stopped_by = self.stop.signal
+        finally:
+            self.close()
         return self.summary
+
+    def close(self) -> None:
+        """Close the run's dead-letter file (removed if nothing failed in any round)."""
+        self.dead_letter.close()
 
 
 def follow(cfg: EsConfig, urls: Sequence[str], filters: S3Filters | None = None, **options: Any) -> FollowSummary:

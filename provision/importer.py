@@ -239,9 +239,10 @@ class _Run:
                  on_file_done: Callable[[SourceFile, FileOutcome], None] | None,
                  progress: Callable[[ImportSummary], None] | None, processes: int | None,
                  chunk_size: int, max_chunk_bytes: int, filters: Filters | None = None,
-                 max_file_bytes: int = MAX_FILE_BYTES) -> None:
+                 max_file_bytes: int = MAX_FILE_BYTES, close_dead_letter: bool = True) -> None:
         self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys, max_file_bytes=max_file_bytes, filters=filters), processes)
         self.dead = dead_letter
+        self.close_dead_letter = close_dead_letter  # False: the caller's file, shared by several runs
         self.on_file_done = on_file_done
         self.progress = progress
         self.chunk_size = chunk_size
@@ -412,7 +413,8 @@ class _Run:
         """Restore the GC setting, stop the converting workers, close the dead-letter file."""
         gc.set_threshold(*self._gc_threshold)
         self.converter.close()
-        self.dead.close()
+        if self.close_dead_letter:
+            self.dead.close()
 
 
 def _error_text(status: int, error: Any) -> str:
@@ -443,6 +445,7 @@ def run_import(
     profile: str = "standard",
     keep_access_keys: bool = False,
     dead_letter_path: str | os.PathLike | None = None,
+    dead_letter: DeadLetter | None = None,
     on_file_done: Callable[[SourceFile, FileOutcome], None] | None = None,
     progress: Callable[[ImportSummary], None] | None = None,
     install: bool = True,
@@ -459,21 +462,27 @@ def run_import(
     ``processes`` convert files to documents (default: one per core, up to 4; 0: this
     process). A file that expands past ``max_file_bytes`` fails unread. Returns the summary; ``summary.ok`` is False when any event failed, any file
     could not be read, or Elasticsearch stopped answering (``summary.aborted`` says why).
-    Failed events are in ``summary.dead_letter`` with their reason. Events outside
-    ``filters`` are counted in ``events_filtered`` and not imported.
+    Failed events are in ``summary.dead_letter`` with their reason: a new file at
+    ``dead_letter_path`` (or a unique default name), or ``dead_letter``, an open
+    :class:`DeadLetter` the caller owns and closes (one file for many runs, as ``--follow``
+    and ``--sqs-queue`` keep). Events outside ``filters`` are counted in ``events_filtered``
+    and not imported.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
     started = time.monotonic()
-    dead = DeadLetter(dead_letter_path, keep_access_keys)  # created now: a bad path fails before anything is read
+    own_dead_letter = dead_letter is None
+    # Created now: a bad path fails before anything is read.
+    dead = DeadLetter(dead_letter_path, keep_access_keys) if own_dead_letter else dead_letter
     if install:
         try:
             install_template(es, index_prefix)
         except BaseException:
-            dead.close()
+            if own_dead_letter:
+                dead.close()
             raise
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
-               chunk_size, max_chunk_bytes, filters, max_file_bytes)
+               chunk_size, max_chunk_bytes, filters, max_file_bytes, close_dead_letter=own_dead_letter)
     # One chunk on the wire while the next is built: reading, converting and serialising
     # overlap with Elasticsearch indexing instead of waiting for it. Results are applied
     # here, in this thread, in the order the chunks were sent.

@@ -229,7 +229,10 @@ class QueueConsumer:
         self.visibility = visibility_timeout or self._queue_visibility()
         self.exit_when_empty = exit_when_empty
         self.batch_messages = batch_messages
-        import_options["dead_letter_path"] = DeadLetter(import_options.get("dead_letter_path")).path
+        # Events outside these filters are counted, not imported (run_import's ``filters``).
+        self.event_filters = import_options.pop("event_filters", None)
+        import_options["dead_letter"] = self.dead_letter = DeadLetter(import_options.pop("dead_letter_path", None),
+                                                                     import_options.get("keep_access_keys", False))
         self.import_options = import_options
         self.summary = QueueSummary()
         self._installed = False
@@ -309,7 +312,7 @@ class QueueConsumer:
                 files = self.objects.files()
                 try:
                     summary = run_import(self.es, files, index_prefix=self.index_prefix, install=not self._installed,
-                                         on_file_done=on_file_done, **self.import_options)
+                                         on_file_done=on_file_done, filters=self.event_filters, **self.import_options)
                     self._installed = True
                 except (TransportError, ApiError) as err:  # installing the template: Elasticsearch is away
                     if es_available(self.es):
@@ -375,28 +378,35 @@ class QueueConsumer:
         return deleted
 
     def run(self) -> QueueSummary:
-        outages = 0
-        while not self.stop.is_set():
-            if outages and not es_available(self.es):
-                self.summary.last_state = ES_UNAVAILABLE
-                outages += 1
-                if self.stop.wait(backoff(outages)):
+        try:
+            outages = 0
+            while not self.stop.is_set():
+                if outages and not es_available(self.es):
+                    self.summary.last_state = ES_UNAVAILABLE
+                    outages += 1
+                    if self.stop.wait(backoff(outages)):
+                        break
+                    continue
+                notices = self.receive()
+                if not notices:
+                    if self.exit_when_empty and self._queue_drained():
+                        break
+                    continue
+                report = self.run_batch(notices)
+                outages = outages + 1 if report["state"] == ES_UNAVAILABLE else 0
+                if self.on_batch:
+                    self.on_batch(report)
+                if outages and self.stop.wait(backoff(outages)):
                     break
-                continue
-            notices = self.receive()
-            if not notices:
-                if self.exit_when_empty and self._queue_drained():
-                    break
-                continue
-            report = self.run_batch(notices)
-            outages = outages + 1 if report["state"] == ES_UNAVAILABLE else 0
-            if self.on_batch:
-                self.on_batch(report)
-            if outages and self.stop.wait(backoff(outages)):
-                break
-        self.summary.stopped_by = self.stop.signal
-        self.objects.close()
+            self.summary.stopped_by = self.stop.signal
+        finally:
+            self.close()
         return self.summary
+
+    def close(self) -> None:
+        """Let go of the download pool and close the dead-letter file (removed if nothing failed)."""
+        self.objects.close()
+        self.dead_letter.close()
 
 
 def consume(cfg: EsConfig, queue_url: str, filters: S3Filters | None = None, **options: Any) -> QueueSummary:

@@ -26,6 +26,7 @@ from provision.cli import app
 from provision.template import template_name
 from tests.support.events import event, write_trail_file
 from tests.support.fake_kibana import FakeKibana
+from tests.support.cli import no_traceback
 
 REPO = Path(__file__).resolve().parent.parent
 CLEAN_ENV = {name: None for name in (
@@ -46,11 +47,6 @@ def prefix(es, index_prefix):
 @pytest.fixture()
 def trail(tmp_path) -> Path:
     return write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"c-{i}", eventName="PutMetricAlarm") for i in range(3)])
-
-
-def no_traceback(result) -> None:
-    assert "Traceback" not in result.output, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
 
 
 # --- item 4: one parsing rule; a URL without a scheme is read as http:// -------------------------

@@ -19,6 +19,7 @@ from provision.connection import EsConfig, client
 from provision.template import template_name
 from tests.support.events import event, write_trail_file
 from tests.support.fake_kibana import FakeKibana
+from tests.support.cli import no_traceback
 
 CLEAN_ENV = {name: None for name in (
     "CTSTACK_ES_URL", "CTSTACK_ES_USER", "CTSTACK_ES_PASSWORD", "CTSTACK_ES_API_KEY", "CTSTACK_ES_CA_CERTS",
@@ -47,11 +48,6 @@ def prefix(secured_es_node) -> str:
 @pytest.fixture()
 def trail(tmp_path) -> Path:
     return write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"sec-{i}", eventName="PutMetricAlarm") for i in range(5)])
-
-
-def no_traceback(result) -> None:
-    assert "Traceback" not in result.output, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
 
 
 def every_command(url: str, node, prefix: str, trail: Path, tmp_path: Path, kibana: FakeKibana, *, ca: bool = True) -> dict[str, list[str]]:
