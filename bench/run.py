@@ -293,10 +293,10 @@ def input_gz_bytes(data: Path) -> int:
     return sum(p.stat().st_size for p in data.rglob("*.json.gz") if not is_digest_name(p.name))
 
 
-def install_before_template(es, prefix: str) -> str:
+def install_before_template(es, prefix: str, path: Path = TEMPLATE_BEFORE) -> str:
     name = f"{prefix}-before-issue-17"
     es.indices.put_index_template(name=name, index_patterns=[f"{prefix}-*"], priority=900 + len(prefix),
-                                  template=json.loads(TEMPLATE_BEFORE.read_text()))
+                                  template=json.loads(path.read_text()))
     return name
 
 
@@ -313,15 +313,16 @@ def store_bytes(es, prefix: str) -> tuple[int, int]:
 
 
 def cost(es, url: str, data: Path, workdir: Path, prefix: str, processes: int | None, es_pid: int | None,
-         events: int, gz_bytes: int, templates: tuple[str, ...]) -> dict:
+         events: int, gz_bytes: int, templates: tuple[str, ...], profiles: Iterable[str] = PROFILES,
+         before_path: Path = TEMPLATE_BEFORE) -> dict:
     """Per profile and template ("before": bench/template_before.json, "after": ctstack's):
     an e2e import into empty indices, the node's CPU during it, and the store after a force
     merge. Before and after alternate within each profile, so drift weighs on both alike."""
     out: dict = {}
-    for fields in PROFILES:
+    for fields in profiles:
         for which in templates:
             delete_indices(es, prefix)
-            before = install_before_template(es, prefix) if which == "before" else None
+            before = install_before_template(es, prefix, before_path) if which == "before" else None
             try:
                 _log(f"5/5 cost: --fields {fields}, {which} template (load {os.getloadavg()[0]:.2f}) ...")
                 cpu0 = process_cpu_seconds(es_pid) if es_pid else None
@@ -376,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, help="converting processes for the pipeline and the import (default: the import's own default)")
     parser.add_argument("--cost", action="store_true", help="also measure what a document costs Elasticsearch (CPU, store) per profile, before/after issue 17's template")
     parser.add_argument("--cost-only", action="store_true", help="measure only that (skip the four rates)")
+    parser.add_argument("--cost-fields", default=",".join(PROFILES), help="the profiles --cost measures (default %(default)s)")
+    parser.add_argument("--template-before", type=Path, default=TEMPLATE_BEFORE, help="settings+mappings JSON compared against ctstack's template (default: the one before issue 17)")
     parser.add_argument("--es-pid", type=int, help="with --es-url: the node's process id, for its CPU time")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -493,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
                 _log("warming Elasticsearch up (one untimed import) ...")
                 e2e(url, data, args.workdir, prefix, processes)
             result["cost"] = cost(es, url, data, args.workdir, prefix, processes, es_pid, args.events, gz,
-                                  ("before", "after"))
+                                  ("before", "after"), args.cost_fields.split(","), args.template_before)
         es.close()
     finally:
         if node:
