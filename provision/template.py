@@ -29,6 +29,8 @@ DATE_KEPT = {"type": "date", "index": False, "doc_values": False, "ignore_malfor
 # (request_parameters.bucketName: x), not aggregatable (doc_values are most of their cost).
 FLATTENED = {"type": "flattened", "ignore_above": 1024, "depth_limit": 50, "doc_values": False}
 
+NOT_INDEXED_OBJECT = {"type": "object", "enabled": False}
+
 FIELD_TYPES: dict[str, dict] = {
     # aggregated, sorted or filtered on by ctstack itself
     F.TIMESTAMP: DATE,
@@ -66,7 +68,6 @@ FIELD_TYPES: dict[str, dict] = {
     F.CT_RESOURCES_ARN: KEYWORD_SEARCHED,
     F.CT_RESOURCES_TYPE: KEYWORD_SEARCHED,
     F.CT_REQUEST_PARAMETERS: FLATTENED,
-    F.CT_ADDITIONAL_EVENTDATA: FLATTENED,
     F.CT_RESPONSE_ELEMENTS: FLATTENED,
     F.CT_SERVICE_EVENT_DETAILS: FLATTENED,
     # in _source only
@@ -87,7 +88,8 @@ FIELD_TYPES: dict[str, dict] = {
     F.CT_RESOURCES_ACCOUNT_ID: KEPT,
     F.CT_TLS_VERSION: KEPT,
     F.CT_TLS_CLIENT_HOST: KEPT,
-    F.CT_UNMAPPED: {"type": "object", "enabled": False},
+    F.CT_ADDITIONAL_EVENTDATA: NOT_INDEXED_OBJECT,
+    F.CT_UNMAPPED: NOT_INDEXED_OBJECT,
     F.CT_ORIGINAL: KEPT,
     F.SOURCE_FILE: KEPT,               # provenance, read by people from _source
 }
