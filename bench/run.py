@@ -220,11 +220,12 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX, processes: int | None = None) -> dict:
+def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX, processes: int | None = None,
+        fields: str = "standard") -> dict:
     """`python -m provision import DATA --json` in its own process: its summary, wall time, peak RSS."""
     dead = workdir / "e2e-dead-letter.ndjson"
     dead.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "provision", "import", str(data), "--json",
+    cmd = [sys.executable, "-m", "provision", "import", str(data), "--json", "--fields", fields,
            "--es-url", url, "--index-prefix", prefix, "--dead-letter", str(dead)]
     if processes is not None:
         cmd += ["--processes", str(processes)]
@@ -273,6 +274,106 @@ def count_docs(es, prefix: str) -> int:
     return es.count(index=f"{prefix}-*")["count"]
 
 
+# --- 5. what a document costs Elasticsearch ----------------------------------------------------------
+
+PROFILES = ("minimal", "standard", "full")
+# The template as it was before issue 17 (settings and mappings), installed by --cost under
+# its own name at a higher priority than ctstack's, so the import's own template is outranked.
+TEMPLATE_BEFORE = Path(__file__).resolve().parent / "template_before.json"
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` (and its waited-for children) from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def input_gz_bytes(data: Path) -> int:
+    """Bytes of the gzip log files (digests left out): what CloudTrail delivers."""
+    return sum(p.stat().st_size for p in data.rglob("*.json.gz") if not is_digest_name(p.name))
+
+
+def install_before_template(es, prefix: str, path: Path = TEMPLATE_BEFORE) -> str:
+    name = f"{prefix}-before-issue-17"
+    es.indices.put_index_template(name=name, index_patterns=[f"{prefix}-*"], priority=900 + len(prefix),
+                                  template=json.loads(path.read_text()))
+    return name
+
+
+def store_bytes(es, prefix: str) -> tuple[int, int]:
+    """(primary store bytes, documents) of ``<prefix>-*`` after refresh, flush and a force
+    merge to one segment: what the data costs at rest, not while segments are merging."""
+    index = f"{prefix}-*"
+    es.indices.refresh(index=index)
+    es.indices.flush(index=index)
+    es.options(request_timeout=600).indices.forcemerge(index=index, max_num_segments=1)
+    es.indices.refresh(index=index)
+    rows = es.cat.indices(index=index, bytes="b", h="pri.store.size,docs.count", format="json")
+    return sum(int(r["pri.store.size"]) for r in rows), sum(int(r["docs.count"]) for r in rows)
+
+
+def time_queries(es, prefix: str, rounds: int = 3) -> dict:
+    """Best of ``rounds`` wall milliseconds of the product's queries on the merged index:
+    `hints` from Elasticsearch (its aggregations and samples) and the dashboard's biggest
+    panel (actions by events with provider, distinct users and last seen), request cache off."""
+    from provision import fields as F
+    from provision.hints_es import hints_from_es
+
+    index = f"{prefix}-*"
+    dashboard = {"actions": {"terms": {"field": F.EVENT_ACTION, "size": 50}, "aggs": {
+        "provider": {"terms": {"field": F.EVENT_PROVIDER, "size": 3}},
+        "users": {"cardinality": {"field": F.USER_NAME}}, "last": {"max": {"field": F.TIMESTAMP}}}},
+        "days": {"date_histogram": {"field": F.TIMESTAMP, "calendar_interval": "day"},
+                 "aggs": {"console": {"filter": {"term": {F.CONSOLE: True}}}}},
+        "errors": {"filter": {"term": {F.EVENT_OUTCOME: "failure"}},
+                   "aggs": {"codes": {"terms": {"field": F.CT_ERROR_CODE}}}}}
+    best = {"hints_query_ms": float("inf"), "dashboard_query_ms": float("inf")}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        hints_from_es(es, index_prefix=prefix)
+        best["hints_query_ms"] = min(best["hints_query_ms"], (time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        es.search(index=index, size=0, aggs=dashboard, request_cache=False)
+        best["dashboard_query_ms"] = min(best["dashboard_query_ms"], (time.perf_counter() - started) * 1000)
+    return {k: round(v, 1) for k, v in best.items()}
+
+
+def cost(es, url: str, data: Path, workdir: Path, prefix: str, processes: int | None, es_pid: int | None,
+         events: int, gz_bytes: int, templates: tuple[str, ...], profiles: Iterable[str] = PROFILES,
+         before_path: Path = TEMPLATE_BEFORE) -> dict:
+    """Per profile and template ("before": bench/template_before.json, "after": ctstack's):
+    an e2e import into empty indices, the node's CPU during it, and the store after a force
+    merge. Before and after alternate within each profile, so drift weighs on both alike."""
+    out: dict = {}
+    for fields in profiles:
+        for which in templates:
+            delete_indices(es, prefix)
+            before = install_before_template(es, prefix, before_path) if which == "before" else None
+            try:
+                _log(f"5/5 cost: --fields {fields}, {which} template (load {os.getloadavg()[0]:.2f}) ...")
+                cpu0 = process_cpu_seconds(es_pid) if es_pid else None
+                run = e2e(url, data, workdir, prefix, processes, fields)
+                cpu = process_cpu_seconds(es_pid) - cpu0 if es_pid else None
+                stored, docs = store_bytes(es, prefix)
+                query_ms = time_queries(es, prefix)
+            finally:
+                if before:
+                    es.indices.delete_index_template(name=before)
+            if docs != events:
+                raise SystemExit(f"cost: {docs} documents in the index, {events} expected")
+            summary = run["summary"]
+            row = {"e2e_eps": round(summary["events_indexed"] / summary["seconds"]),
+                   "store_bytes_per_event": round(stored / events, 1),
+                   "input_gz_bytes_per_event": round(gz_bytes / events, 1),
+                   "disk_ratio": round(stored / gz_bytes, 2), **query_ms}
+            if cpu is not None:
+                row["es_cpu_s"] = round(cpu, 2)
+                row["es_cpu_us_per_event"] = round(cpu / events * 1e6, 1)
+            out.setdefault(fields, {})[which] = row
+    delete_indices(es, prefix)
+    return out
+
+
 # --- the run ----------------------------------------------------------------------------------------
 
 def profile_pipeline(files: list[SourceFile], out: Path, prefix: str) -> str:
@@ -301,6 +402,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--es-url", help="measure against this cluster instead of starting a node (its figures are then its own)")
     parser.add_argument("--index-prefix", default=INDEX_PREFIX, help="indices the bench writes and deletes (default %(default)s)")
     parser.add_argument("--processes", type=int, help="converting processes for the pipeline and the import (default: the import's own default)")
+    parser.add_argument("--cost", action="store_true", help="also measure what a document costs Elasticsearch (CPU, store) per profile, before/after issue 17's template")
+    parser.add_argument("--cost-only", action="store_true", help="measure only that (skip the four rates)")
+    parser.add_argument("--cost-fields", default=",".join(PROFILES), help="the profiles --cost measures (default %(default)s)")
+    parser.add_argument("--template-before", type=Path, default=TEMPLATE_BEFORE, help="settings+mappings JSON compared against ctstack's template (default: the one before issue 17)")
+    parser.add_argument("--es-pid", type=int, help="with --es-url: the node's process id, for its CPU time")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
 
@@ -314,45 +420,47 @@ def main(argv: list[str] | None = None) -> int:
     result["uncompressed_mb"] = round(gen_stats["uncompressed_bytes"] / 2**20, 1)
 
     processes = default_processes() if args.processes is None else args.processes
-    parse_limit(files)   # warm the page cache so every stage reads from memory
-    # The floor and the pipeline alternate, best of --rounds each, so a burst of load from
-    # elsewhere on the machine cannot land on one of them only. CPU time is reported too.
-    best: dict[str, tuple[float, float]] = {}
-    for round_ in range(args.rounds):
-        _log(f"1/4 parse floor, round {round_ + 1} ...")
-        events, wall, cpu = parse_limit(files)
-        assert events == args.events, (events, args.events)
-        best["parse"] = min(best.get("parse", (wall, cpu)), (wall, cpu))
-        _log(f"2/4 pipeline into a null sink ({processes} converting processes), round {round_ + 1} ...")
-        docs, bodies, wall, cpu = pipeline(files, null_sink, prefix=args.index_prefix, processes=processes)
-        assert docs == args.events, (docs, args.events)
-        best["pipeline"] = min(best.get("pipeline", (wall, cpu)), (wall, cpu))
-        if processes:
-            _log(f"2/4 pipeline into a null sink, converting in one process, round {round_ + 1} ...")
-            docs, _, wall, cpu = pipeline(files, null_sink, prefix=args.index_prefix, processes=0)
+    body_file = None
+    if not args.cost_only:
+        parse_limit(files)   # warm the page cache so every stage reads from memory
+        # The floor and the pipeline alternate, best of --rounds each, so a burst of load from
+        # elsewhere on the machine cannot land on one of them only. CPU time is reported too.
+        best: dict[str, tuple[float, float]] = {}
+        for round_ in range(args.rounds):
+            _log(f"1/4 parse floor, round {round_ + 1} ...")
+            events, wall, cpu = parse_limit(files)
+            assert events == args.events, (events, args.events)
+            best["parse"] = min(best.get("parse", (wall, cpu)), (wall, cpu))
+            _log(f"2/4 pipeline into a null sink ({processes} converting processes), round {round_ + 1} ...")
+            docs, bodies, wall, cpu = pipeline(files, null_sink, prefix=args.index_prefix, processes=processes)
             assert docs == args.events, (docs, args.events)
-            best["pipeline_one"] = min(best.get("pipeline_one", (wall, cpu)), (wall, cpu))
-    result["parse_limit_eps"] = round(args.events / best["parse"][0])
-    result["pipeline_eps"] = round(args.events / best["pipeline"][0])
-    result["pipeline_ratio"] = round(result["pipeline_eps"] / result["parse_limit_eps"], 3)
-    result["pipeline_ratio_cpu"] = round(best["parse"][1] / best["pipeline"][1], 3)
-    result["convert_processes"] = processes
-    one = best.get("pipeline_one", best["pipeline"])
-    result["pipeline_one_process_eps"] = round(args.events / one[0])
-    result["pipeline_ratio_one_process"] = round(result["pipeline_one_process_eps"] / result["parse_limit_eps"], 3)
-    result["parse_limit_seconds"] = round(best["parse"][0], 2)
-    result["pipeline_seconds"] = round(best["pipeline"][0], 2)
-    result["bulk_requests"] = bodies
+            best["pipeline"] = min(best.get("pipeline", (wall, cpu)), (wall, cpu))
+            if processes:
+                _log(f"2/4 pipeline into a null sink, converting in one process, round {round_ + 1} ...")
+                docs, _, wall, cpu = pipeline(files, null_sink, prefix=args.index_prefix, processes=0)
+                assert docs == args.events, (docs, args.events)
+                best["pipeline_one"] = min(best.get("pipeline_one", (wall, cpu)), (wall, cpu))
+        result["parse_limit_eps"] = round(args.events / best["parse"][0])
+        result["pipeline_eps"] = round(args.events / best["pipeline"][0])
+        result["pipeline_ratio"] = round(result["pipeline_eps"] / result["parse_limit_eps"], 3)
+        result["pipeline_ratio_cpu"] = round(best["parse"][1] / best["pipeline"][1], 3)
+        result["convert_processes"] = processes
+        one = best.get("pipeline_one", best["pipeline"])
+        result["pipeline_one_process_eps"] = round(args.events / one[0])
+        result["pipeline_ratio_one_process"] = round(result["pipeline_one_process_eps"] / result["parse_limit_eps"], 3)
+        result["parse_limit_seconds"] = round(best["parse"][0], 2)
+        result["pipeline_seconds"] = round(best["pipeline"][0], 2)
+        result["bulk_requests"] = bodies
 
-    body_file = BodyFile(args.workdir / f"bodies-{args.events}-seed{args.seed}.bin")
-    fh, sink = body_file.writer()
-    with fh:
-        pipeline(files, sink, prefix=args.index_prefix, processes=processes)   # untimed: the same bodies, kept for the raw replay
+        body_file = BodyFile(args.workdir / f"bodies-{args.events}-seed{args.seed}.bin")
+        fh, sink = body_file.writer()
+        with fh:
+            pipeline(files, sink, prefix=args.index_prefix, processes=processes)   # untimed: the same bodies, kept for the raw replay
 
-    if args.profile:
-        _log(f"profiling the pipeline -> {args.profile}")
-        result["profile"] = str(args.profile)
-        profile_pipeline(files, args.profile, args.index_prefix)
+        if args.profile:
+            _log(f"profiling the pipeline -> {args.profile}")
+            result["profile"] = str(args.profile)
+            profile_pipeline(files, args.profile, args.index_prefix)
 
     from provision.connection import EsConfig, client, server_version
     from provision.template import install_template
@@ -370,47 +478,58 @@ def main(argv: list[str] | None = None) -> int:
         es = client(EsConfig(url=url), request_timeout=300)
         result["es_version"] = server_version(es)
         result["es_node"] = "started by the bench" if node else url
-        delete_indices(es, prefix)
-        install_template(es, prefix)
-        # Warm the JVM up with one untimed pass of every body, so no measured run pays for its JIT.
-        _log("warming Elasticsearch up (one untimed raw pass) ...")
-        raw_bulk(url, body_file.bodies(), prefix)
-        delete_indices(es, prefix)
-
-        # raw, e2e, raw: the ceiling is the mean of the runs either side of the import, so
-        # a drift in what else the machine does weighs on both sides alike.
-        raw_runs = []
-        for step in ("raw", "e2e", "raw"):
-            load = list(os.getloadavg())
-            if step == "raw":
-                _log(f"4/4 raw bulk of the same bodies (load {load[0]:.2f}) ...")
-                docs, seconds = raw_bulk(url, body_file.bodies(), prefix)
-                counted = count_docs(es, prefix)
-                if not docs == counted == args.events:
-                    raise SystemExit(f"raw bulk: {counted} documents in the index, {docs} acknowledged, {args.events} expected")
-                raw_runs.append({"eps": round(docs / seconds), "seconds": round(seconds, 2), "load_avg_before": load})
-            else:
-                _log(f"3/4 ctstack import into {url} (load {load[0]:.2f}) ...")
-                run = e2e(url, data, args.workdir, prefix, processes)
-                summary = run["summary"]
-                counted = count_docs(es, prefix)
-                if not summary["events_indexed"] == counted == args.events:
-                    raise SystemExit(f"e2e: {counted} documents in the index, summary {summary}")
-                result["e2e_eps"] = round(summary["events_indexed"] / summary["seconds"])
-                result["e2e_seconds"] = summary["seconds"]
-                result["e2e_wall_seconds"] = round(run["wall_seconds"], 2)
-                result["peak_rss_mb"] = round(run["peak_rss_mb"], 1)
-                result["peak_rss_with_converters_mb"] = round(run["peak_rss_with_converters_mb"], 1)
-                result["load_avg_before_e2e"] = load
+        if not args.cost_only:
             delete_indices(es, prefix)
-        result["raw_bulk_runs"] = raw_runs
-        result["raw_bulk_eps"] = round(sum(r["eps"] for r in raw_runs) / len(raw_runs))
-        result["e2e_ratio"] = round(result["e2e_eps"] / result["raw_bulk_eps"], 3)
+            install_template(es, prefix)
+            # Warm the JVM up with one untimed pass of every body, so no measured run pays for its JIT.
+            _log("warming Elasticsearch up (one untimed raw pass) ...")
+            raw_bulk(url, body_file.bodies(), prefix)
+            delete_indices(es, prefix)
+
+            # raw, e2e, raw: the ceiling is the mean of the runs either side of the import, so
+            # a drift in what else the machine does weighs on both sides alike.
+            raw_runs = []
+            for step in ("raw", "e2e", "raw"):
+                load = list(os.getloadavg())
+                if step == "raw":
+                    _log(f"4/4 raw bulk of the same bodies (load {load[0]:.2f}) ...")
+                    docs, seconds = raw_bulk(url, body_file.bodies(), prefix)
+                    counted = count_docs(es, prefix)
+                    if not docs == counted == args.events:
+                        raise SystemExit(f"raw bulk: {counted} documents in the index, {docs} acknowledged, {args.events} expected")
+                    raw_runs.append({"eps": round(docs / seconds), "seconds": round(seconds, 2), "load_avg_before": load})
+                else:
+                    _log(f"3/4 ctstack import into {url} (load {load[0]:.2f}) ...")
+                    run = e2e(url, data, args.workdir, prefix, processes)
+                    summary = run["summary"]
+                    counted = count_docs(es, prefix)
+                    if not summary["events_indexed"] == counted == args.events:
+                        raise SystemExit(f"e2e: {counted} documents in the index, summary {summary}")
+                    result["e2e_eps"] = round(summary["events_indexed"] / summary["seconds"])
+                    result["e2e_seconds"] = summary["seconds"]
+                    result["e2e_wall_seconds"] = round(run["wall_seconds"], 2)
+                    result["peak_rss_mb"] = round(run["peak_rss_mb"], 1)
+                    result["peak_rss_with_converters_mb"] = round(run["peak_rss_with_converters_mb"], 1)
+                    result["load_avg_before_e2e"] = load
+                delete_indices(es, prefix)
+            result["raw_bulk_runs"] = raw_runs
+            result["raw_bulk_eps"] = round(sum(r["eps"] for r in raw_runs) / len(raw_runs))
+            result["e2e_ratio"] = round(result["e2e_eps"] / result["raw_bulk_eps"], 3)
+        if args.cost or args.cost_only:
+            es_pid = node.pid if node else args.es_pid
+            gz = input_gz_bytes(data)
+            result["input_gz_bytes_per_event"] = round(gz / args.events, 1)
+            if args.cost_only:   # warm the JVM up with one untimed import
+                _log("warming Elasticsearch up (one untimed import) ...")
+                e2e(url, data, args.workdir, prefix, processes)
+            result["cost"] = cost(es, url, data, args.workdir, prefix, processes, es_pid, args.events, gz,
+                                  ("before", "after"), args.cost_fields.split(","), args.template_before)
         es.close()
     finally:
         if node:
             node.stop()
-        body_file.path.unlink(missing_ok=True)
+        if body_file:
+            body_file.path.unlink(missing_ok=True)
     result["load_avg_at_end"] = list(os.getloadavg())
     result["seed_script_eps"] = SEED_SCRIPT_EPS
 
@@ -425,7 +544,7 @@ def print_table(r: dict) -> None:
     m = r["machine"]
     print(f"{r['events']:,} events in {r['files']:,} files (+{r['digest_files']} digests), seed {r['seed']}; "
           f"{m['cores']} cores, {m['cpu_model']}; Elasticsearch {r['es_version']}")
-    rows = [
+    rows = [] if "parse_limit_eps" not in r else [
         ("parse_limit_eps", f"{r['parse_limit_eps']:,}", "gunzip + orjson.loads, the floor"),
         ("pipeline_eps", f"{r['pipeline_eps']:,}", "ctstack files -> bulk bodies, null sink"),
         ("pipeline_ratio", f"{r['pipeline_ratio']:.2f}", f"target >= 0.5 ({r['convert_processes']} converting processes)"),
@@ -438,8 +557,18 @@ def print_table(r: dict) -> None:
         ("  (with converters)", f"{r['peak_rss_with_converters_mb']:.0f}", "the import process and its converting processes together"),
         ("seed_script_eps", f"{r['seed_script_eps']}", "zcat | jq + one curl per record"),
     ]
-    for name, value, note in rows:
-        print(f"  {name:<16} {value:>10}   {note}")
+    if "parse_limit_eps" in r:
+        for name, value, note in rows:
+            print(f"  {name:<16} {value:>10}   {note}")
+    if "cost" in r:
+        print(f"what a document costs Elasticsearch (input: {r['input_gz_bytes_per_event']} gzip bytes per event; "
+              "target: standard store <= 1.5x input, ES CPU per event halved)")
+        print(f"  {'fields':<9} {'template':<8} {'es_cpu_s':>9} {'us/event':>9} {'store B/ev':>11} {'disk_ratio':>10} {'e2e_eps':>8} {'hints ms':>9} {'dash ms':>8}")
+        for fields, by_template in r["cost"].items():
+            for which, c in by_template.items():
+                print(f"  {fields:<9} {which:<8} {c.get('es_cpu_s', '-'):>9} {c.get('es_cpu_us_per_event', '-'):>9} "
+                      f"{c['store_bytes_per_event']:>11} {c['disk_ratio']:>10} {c['e2e_eps']:>8,} "
+                      f"{c['hints_query_ms']:>9} {c['dashboard_query_ms']:>8}")
 
 
 if __name__ == "__main__":

@@ -11,69 +11,87 @@ from elasticsearch import Elasticsearch
 from provision import fields as F
 from provision import settings
 
+# Three tiers, so each document costs Elasticsearch only what someone reads of it:
+# - aggregated or sorted by the product (dashboard, hints from ES, the filters): indexed,
+#   with doc_values;
+# - searched by people in Discover (who, from where, on what, which error): indexed only;
+# - read back from _source only (reflag, automation samples) or by no one: neither.
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
+KEYWORD_SEARCHED = {"type": "keyword", "ignore_above": 1024, "doc_values": False}
 BOOLEAN = {"type": "boolean"}
+BOOLEAN_SEARCHED = {"type": "boolean", "doc_values": False}
 DATE = {"type": "date"}
-# A date field other than @timestamp keeps a value it cannot read as sent, in _source only.
-DATE_KEPT_AS_TEXT = {"type": "date", "ignore_malformed": True}
-# Request/response blobs: one field each, whatever keys they hold.
-FLATTENED = {"type": "flattened", "ignore_above": 1024, "depth_limit": 50}
+# In _source only, as sent: a keyword, a boolean or a date no query reads.
+KEPT = {"type": "keyword", "index": False, "doc_values": False}
+BOOLEAN_KEPT = {"type": "boolean", "index": False, "doc_values": False}
+DATE_KEPT = {"type": "date", "index": False, "doc_values": False, "ignore_malformed": True}
+# Request/response blobs: one field each, whatever keys they hold; searchable by key
+# (request_parameters.bucketName: x), not aggregatable (doc_values are most of their cost).
+FLATTENED = {"type": "flattened", "ignore_above": 1024, "depth_limit": 50, "doc_values": False}
+
+NOT_INDEXED_OBJECT = {"type": "object", "enabled": False}
 
 FIELD_TYPES: dict[str, dict] = {
+    # aggregated, sorted or filtered on by ctstack itself
     F.TIMESTAMP: DATE,
-    F.EVENT_ID: KEYWORD,
+    # Unique per event: doc_values for the hints' sample sort tie-breaker; no inverted index
+    # (half its cost), a search by it still works, from doc_values (slower, rare).
+    F.EVENT_ID: {"type": "keyword", "ignore_above": 1024, "index": False},
     F.EVENT_ACTION: KEYWORD,
     F.EVENT_PROVIDER: KEYWORD,
-    F.EVENT_DATASET: KEYWORD,
     F.EVENT_OUTCOME: KEYWORD,
-    F.EVENT_KIND: KEYWORD,
-    F.CLOUD_PROVIDER: KEYWORD,
     F.CLOUD_REGION: KEYWORD,
     F.CLOUD_ACCOUNT_ID: KEYWORD,
-    F.SOURCE_ADDRESS: KEYWORD,
-    F.SOURCE_IP: {"type": "ip"},
-    F.USER_AGENT: {"type": "keyword", "ignore_above": 1024, "fields": {"text": {"type": "text"}}},
-    F.USER_ID: KEYWORD,
     F.USER_NAME: KEYWORD,
-    F.USER_ROLES: KEYWORD,
-    F.USER_ACCESS_KEY_ID: KEYWORD,
-    F.CT_EVENT_TYPE: KEYWORD,
-    F.CT_EVENT_CATEGORY: KEYWORD,
-    F.CT_EVENT_VERSION: KEYWORD,
-    F.CT_READ_ONLY: BOOLEAN,
     F.CT_ERROR_CODE: KEYWORD,
-    F.CT_ERROR_MESSAGE: {"type": "text", "fields": {"keyword": KEYWORD}},
-    F.CT_RECIPIENT_ACCOUNT_ID: KEYWORD,
-    F.CT_REQUEST_ID: KEYWORD,
-    F.CT_MANAGEMENT_EVENT: BOOLEAN,
-    F.CT_API_VERSION: KEYWORD,
-    F.CT_VPC_ENDPOINT_ID: KEYWORD,
-    F.CT_SHARED_EVENT_ID: KEYWORD,
-    F.CT_SESSION_CREDENTIAL_FROM_CONSOLE: BOOLEAN,
-    F.CT_CONSOLE_LOGIN: KEYWORD,
-    F.CT_UI_TYPE: KEYWORD,
-    F.CT_UI_ARN: KEYWORD,
-    F.CT_UI_PRINCIPAL_ID: KEYWORD,
-    F.CT_UI_INVOKED_BY: KEYWORD,
-    F.CT_UI_SESSION_ISSUER_ARN: KEYWORD,
-    F.CT_UI_SESSION_ISSUER_TYPE: KEYWORD,
-    F.CT_UI_MFA_AUTHENTICATED: BOOLEAN,
-    F.CT_UI_CREATION_DATE: DATE_KEPT_AS_TEXT,
-    F.CT_RESOURCES_ARN: KEYWORD,
-    F.CT_RESOURCES_TYPE: KEYWORD,
-    F.CT_RESOURCES_ACCOUNT_ID: KEYWORD,
-    F.CT_TLS_VERSION: KEYWORD,
-    F.CT_TLS_CLIENT_HOST: KEYWORD,
-    F.CT_REQUEST_PARAMETERS: FLATTENED,
-    F.CT_ADDITIONAL_EVENTDATA: FLATTENED,
-    F.CT_RESPONSE_ELEMENTS: FLATTENED,
-    F.CT_SERVICE_EVENT_DETAILS: FLATTENED,
-    F.CT_UNMAPPED: {"type": "object", "enabled": False},
-    F.CT_ORIGINAL: {"type": "keyword", "index": False, "doc_values": False},
     F.CONSOLE: BOOLEAN,
     F.READ_ONLY: BOOLEAN,
     F.AUTOMATION_CANDIDATE: BOOLEAN,
-    F.SOURCE_FILE: KEYWORD,
+    # one value in every document: doc_values cost nothing, and rules filter on them
+    F.EVENT_DATASET: KEYWORD,
+    F.EVENT_KIND: KEYWORD,
+    F.CLOUD_PROVIDER: KEYWORD,
+    # searched in Discover
+    F.SOURCE_ADDRESS: KEYWORD_SEARCHED,
+    F.SOURCE_IP: {"type": "ip", "doc_values": False},
+    F.USER_AGENT: KEYWORD_SEARCHED,
+    F.USER_ID: KEYWORD_SEARCHED,
+    F.USER_ROLES: KEYWORD_SEARCHED,
+    F.USER_ACCESS_KEY_ID: KEYWORD_SEARCHED,
+    F.CT_EVENT_TYPE: KEYWORD_SEARCHED,
+    F.CT_READ_ONLY: BOOLEAN_SEARCHED,
+    F.CT_ERROR_MESSAGE: {"type": "text"},
+    F.CT_CONSOLE_LOGIN: KEYWORD_SEARCHED,
+    F.CT_UI_TYPE: KEYWORD_SEARCHED,
+    F.CT_UI_ARN: KEYWORD_SEARCHED,
+    F.CT_UI_SESSION_ISSUER_ARN: KEYWORD_SEARCHED,
+    F.CT_RESOURCES_ARN: KEYWORD_SEARCHED,
+    F.CT_RESOURCES_TYPE: KEYWORD_SEARCHED,
+    F.CT_REQUEST_PARAMETERS: FLATTENED,
+    F.CT_RESPONSE_ELEMENTS: FLATTENED,
+    F.CT_SERVICE_EVENT_DETAILS: FLATTENED,
+    # in _source only
+    F.CT_REQUEST_ID: KEPT,             # unique per event: an index of it costs as much as its _source
+    F.CT_SHARED_EVENT_ID: KEPT,
+    F.CT_EVENT_CATEGORY: KEPT,
+    F.CT_EVENT_VERSION: KEPT,
+    F.CT_RECIPIENT_ACCOUNT_ID: KEPT,   # cloud.account.id holds it, indexed
+    F.CT_MANAGEMENT_EVENT: BOOLEAN_KEPT,
+    F.CT_API_VERSION: KEPT,
+    F.CT_VPC_ENDPOINT_ID: KEPT,
+    F.CT_SESSION_CREDENTIAL_FROM_CONSOLE: BOOLEAN_KEPT,
+    F.CT_UI_PRINCIPAL_ID: KEPT,        # user.id holds it, indexed
+    F.CT_UI_INVOKED_BY: KEPT,
+    F.CT_UI_SESSION_ISSUER_TYPE: KEPT,
+    F.CT_UI_MFA_AUTHENTICATED: BOOLEAN_KEPT,
+    F.CT_UI_CREATION_DATE: DATE_KEPT,
+    F.CT_RESOURCES_ACCOUNT_ID: KEPT,
+    F.CT_TLS_VERSION: KEPT,
+    F.CT_TLS_CLIENT_HOST: KEPT,
+    F.CT_ADDITIONAL_EVENTDATA: NOT_INDEXED_OBJECT,
+    F.CT_UNMAPPED: NOT_INDEXED_OBJECT,
+    F.CT_ORIGINAL: KEPT,
+    F.SOURCE_FILE: KEPT,               # provenance, read by people from _source
 }
 
 
@@ -107,6 +125,8 @@ def index_template(prefix: str = settings.INDEX_PREFIX) -> dict:
                     # 0 replicas on one node (green), 1 where a cluster has room for it.
                     "auto_expand_replicas": "0-1",
                     "refresh_interval": "5s",
+                    # zstd for stored fields (_source): most of what an event costs at rest.
+                    "codec": "best_compression",
                     "mapping": {"total_fields": {"limit": 1000}},
                 }
             },

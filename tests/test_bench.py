@@ -58,3 +58,30 @@ def test_bench_table_names_the_targets():
     text = buf.getvalue()
     assert "target >= 0.5" in text and "target >= 0.8" in text and "target < 300" in text
     assert "2 converting processes" in text and "one process" in text
+
+
+@pytest.mark.es
+def test_bench_cost_measures_store_cpu_and_queries_per_profile_before_and_after(es, es_url, index_prefix, tmp_path):
+    """--cost-only: per profile and template, the store after a force merge, the node's CPU
+    (its pid given, as for a node the bench starts) and the product's query times; the old
+    template is installed under its own name and removed again."""
+    pid = es.nodes.info(node_id="_local", metric="process")["nodes"].popitem()[1]["process"]["id"]
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--events", "2000", "--seed", "5", "--json", "--cost-only",
+         "--cost-fields", "minimal,standard", "--workdir", str(tmp_path), "--es-url", es_url, "--es-pid", str(pid),
+         "--index-prefix", index_prefix],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    assert set(result["cost"]) == {"minimal", "standard"}
+    for by_template in result["cost"].values():
+        assert set(by_template) == {"before", "after"}
+        for row in by_template.values():
+            assert row["store_bytes_per_event"] > 0 and row["es_cpu_s"] > 0
+            assert abs(row["disk_ratio"] - row["store_bytes_per_event"] / row["input_gz_bytes_per_event"]) < 0.01
+            assert row["hints_query_ms"] > 0 and row["dashboard_query_ms"] > 0
+    # The old template keeps every field the new one drops from the index: it costs more.
+    assert result["cost"]["standard"]["before"]["store_bytes_per_event"] > result["cost"]["standard"]["after"]["store_bytes_per_event"]
+    assert not es.indices.get(index=f"{index_prefix}-*", expand_wildcards="all")
+    assert not es.indices.exists_index_template(name=f"{index_prefix}-before-issue-17")
