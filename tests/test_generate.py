@@ -161,7 +161,7 @@ def test_events_have_cloudtrail_shapes(sample_events):
     types = collections.Counter(e["userIdentity"].get("type") for _, e in sample_events)
     assert {"IAMUser", "AssumedRole", "AWSService", "Root"} <= set(types)
     sizes = sorted(len(orjson.dumps(e)) for _, e in sample_events)
-    # real events (../shared/data/cloudtrail) have a median around 1 kB and reach several kB
+    # real events (tests/data/cloudtrail) have a median around 1 kB and reach several kB
     assert 700 <= sizes[len(sizes) // 2] <= 2000 and sizes[-1] >= 3000
 
 

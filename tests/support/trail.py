@@ -1,4 +1,4 @@
-"""Hand-written CloudTrail events and files, shaped like the real ones in ../shared/data.
+"""Hand-written CloudTrail events and files, shaped like the real ones in tests/data/cloudtrail.
 
 `event()` makes one event; by default a console action by alice that changes something.
 `write_trail()` writes events the way CloudTrail delivers them to S3.
