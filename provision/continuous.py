@@ -131,3 +131,16 @@ def format_lag(seconds: float | None) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def options_for_many_runs(import_options: dict[str, Any]) -> dict[str, Any]:
+    """:func:`~provision.importer.run_import`'s options for a process that imports round after
+    round (``--follow``) or batch after batch (``--sqs-queue``): one dead-letter file for the
+    whole process (``dead_letter``, open; the caller closes it), and ``event_filters`` (events
+    outside them are counted, not imported) under run_import's name ``filters``."""
+    from provision.importer import DeadLetter
+
+    options = dict(import_options)
+    options["filters"] = options.pop("event_filters", None)
+    options["dead_letter"] = DeadLetter(options.pop("dead_letter_path", None), options.get("keep_access_keys", False))
+    return options

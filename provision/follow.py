@@ -28,9 +28,10 @@ from provision import settings
 from provision.connection import EsConfig, connect, describe_error
 from provision.continuous import (
     ES_UNAVAILABLE, OK, STOPPING, StopSwitch, add_counts, backoff, es_available, lag_seconds, newest_event_time,
+    options_for_many_runs,
 )
 from provision.errors import CtstackError
-from provision.importer import DeadLetter, _es_url, run_import
+from provision.importer import _es_url, run_import
 from provision.records import SourceFile
 from provision.s3layout import S3Filters, is_s3_url
 
@@ -82,7 +83,8 @@ class Follower:
 
     ``s3_options`` are :class:`~provision.s3source.S3Import`'s keyword arguments (profile,
     endpoint_url, workers, full, session); other keyword arguments go to
-    :func:`~provision.importer.run_import` (fields profile, processes, dead_letter_path ...).
+    :func:`~provision.importer.run_import` (fields profile, processes, dead_letter_path ...), and
+    ``event_filters`` (a :class:`provision.filters.Filters`: events outside it are counted, not imported).
     ``on_round(report)`` gets each round's report (a JSON-able dict); ``progress`` is
     run_import's, for a live line within a round.
     """
@@ -104,12 +106,8 @@ class Follower:
         self.stop = stop or StopSwitch()
         self.on_round = on_round
         self.clock = clock
-        # One dead-letter file for the whole follow (each round appends to it).
-        # Events outside these filters are counted, not imported (run_import's ``filters``).
-        self.event_filters = import_options.pop("event_filters", None)
-        import_options["dead_letter"] = self.dead_letter = DeadLetter(import_options.pop("dead_letter_path", None),
-                                                                     import_options.get("keep_access_keys", False))
-        self.import_options = import_options
+        self.import_options = options_for_many_runs(import_options)
+        self.dead_letter = self.import_options["dead_letter"]
         self.summary = FollowSummary()
         self._installed = False
 
@@ -143,7 +141,7 @@ class Follower:
             files = s3.files()
             try:
                 summary = run_import(self.es, _until_stopped(files, self.stop), index_prefix=self.index_prefix,
-                                     install=not self._installed, on_file_done=s3.on_file_done, filters=self.event_filters, **self.import_options)
+                                     install=not self._installed, on_file_done=s3.on_file_done, **self.import_options)
                 self._installed = True
             finally:
                 files.close()

@@ -33,9 +33,10 @@ from provision import settings
 from provision.connection import EsConfig, connect, describe_error
 from provision.continuous import (
     ES_UNAVAILABLE, OK, StopSwitch, add_counts, backoff, es_available, lag_seconds, newest_event_time,
+    options_for_many_runs,
 )
 from provision.errors import CtstackError
-from provision.importer import DeadLetter, _es_url, run_import
+from provision.importer import _es_url, run_import
 from provision.s3layout import DIGESTS, INSIGHTS, S3Filters
 from provision.s3source import S3Import, S3Object
 
@@ -229,11 +230,8 @@ class QueueConsumer:
         self.visibility = visibility_timeout or self._queue_visibility()
         self.exit_when_empty = exit_when_empty
         self.batch_messages = batch_messages
-        # Events outside these filters are counted, not imported (run_import's ``filters``).
-        self.event_filters = import_options.pop("event_filters", None)
-        import_options["dead_letter"] = self.dead_letter = DeadLetter(import_options.pop("dead_letter_path", None),
-                                                                     import_options.get("keep_access_keys", False))
-        self.import_options = import_options
+        self.import_options = options_for_many_runs(import_options)
+        self.dead_letter = self.import_options["dead_letter"]
         self.summary = QueueSummary()
         self._installed = False
 
@@ -312,7 +310,7 @@ class QueueConsumer:
                 files = self.objects.files()
                 try:
                     summary = run_import(self.es, files, index_prefix=self.index_prefix, install=not self._installed,
-                                         on_file_done=on_file_done, filters=self.event_filters, **self.import_options)
+                                         on_file_done=on_file_done, **self.import_options)
                     self._installed = True
                 except (TransportError, ApiError) as err:  # installing the template: Elasticsearch is away
                     if es_available(self.es):

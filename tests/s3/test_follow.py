@@ -209,6 +209,33 @@ def test_follower_from_python_stops_when_asked(aws_env, es, index_prefix):
     assert reports[0]["state"] == OK and reports[0]["objects_downloaded"] == 2
 
 
+def test_a_follower_filters_events_exactly_and_keeps_one_dead_letter_file(aws_env, es, index_prefix, tmp_path):
+    """Issue 15 item 8 for --follow: events outside the filters are counted, not imported,
+    round after round; and one dead-letter file serves every round (removed when unused)."""
+    from provision.filters import Filters
+
+    s3 = aws_env.client()
+    s3.create_bucket(Bucket=BUCKET)
+    _, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 2)
+    stop = StopSwitch()
+    reports = []
+
+    def on_round(report):
+        reports.append(report)
+        if len(reports) == 2:
+            stop.set()
+
+    dead = tmp_path / "dead.ndjson"
+    follower = Follower(es, [f"s3://{BUCKET}"], interval=1, index_prefix=index_prefix, stop=stop, on_round=on_round, processes=0,
+                        event_filters=Filters.from_text(account="999999999999"), dead_letter_path=dead)
+    assert dead.exists()  # created at the start, before any round
+    summary = follower.run()
+    assert summary.rounds == 2 and reports[0]["ok"] and reports[1]["ok"]
+    assert reports[0]["events_read"] == reports[0]["events_filtered"] == len(ids) and reports[0]["events_indexed"] == 0
+    assert not dead.exists()  # nothing failed in any round
+    assert es.options(ignore_status=404).count(index=f"{index_prefix}-*", allow_no_indices=True).get("count", 0) == 0
+
+
 def test_up_with_import_follow_keeps_following_after_the_stack_is_up(aws_env, es, es_url, index_prefix):
     """`ctstack up --es-url ... --import s3://... --follow` on an existing cluster (no Kibana
     here): the import, then rounds logged one line each on stderr (not a terminal)."""
