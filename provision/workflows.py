@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 

@@ -217,19 +217,12 @@ def test_a_follower_filters_events_exactly_and_keeps_one_dead_letter_file(aws_en
     s3 = aws_env.client()
     s3.create_bucket(Bucket=BUCKET)
     _, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 2)
-    stop = StopSwitch()
-    reports = []
-
-    def on_round(report):
-        reports.append(report)
-        if len(reports) == 2:
-            stop.set()
-
+    reports: list[dict] = []
     dead = tmp_path / "dead.ndjson"
-    follower = Follower(es, [f"s3://{BUCKET}"], interval=1, index_prefix=index_prefix, stop=stop, on_round=on_round, processes=0,
+    follower = Follower(es, [f"s3://{BUCKET}"], interval=1, index_prefix=index_prefix, on_round=reports.append, processes=0,
                         event_filters=Filters.from_text(account="999999999999"), dead_letter_path=dead)
     assert dead.exists()  # created at the start, before any round
-    summary = follower.run()
+    summary = follower.run(max_rounds=2)
     assert summary.rounds == 2 and reports[0]["ok"] and reports[1]["ok"]
     assert reports[0]["events_read"] == reports[0]["events_filtered"] == len(ids) and reports[0]["events_indexed"] == 0
     assert not dead.exists()  # nothing failed in any round
