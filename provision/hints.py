@@ -28,7 +28,7 @@ from provision.awscli import cli_command
 from provision.documents import DocumentError, document_id, to_document
 from provision.errors import CtstackError
 from provision.filters import Filters, iso, parse_timestamp
-from provision.importer import reason_kind
+from provision.wording import reason_kind
 
 DEFAULT_TOP = 20
 TOP_USERS = 3
