@@ -29,6 +29,7 @@ import platform
 import resource
 import shutil
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -172,7 +173,8 @@ def run_measured(cmd: list[str], env: dict, cwd: Path) -> tuple[int, bytes, byte
     The process's peak is its own VmHWM from /proc, polled while it runs. Not ru_maxrss:
     Linux carries the high-water mark across exec, so a child forked from this (large)
     bench process would report the bench's size, not its own. The tree's peak is the
-    largest sum of VmRSS seen over the polls (every 0.1 s)."""
+    largest sum of VmRSS seen over the polls (every 0.1 s), and at least the process's own
+    peak (a short peak can fall between two polls)."""
     peak_kb = tree_peak_kb = 0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -190,7 +192,7 @@ def run_measured(cmd: list[str], env: dict, cwd: Path) -> tuple[int, bytes, byte
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
-        return proc.returncode, out.read(), err.read(), wall, peak_kb / 1024, tree_peak_kb / 1024
+        return proc.returncode, out.read(), err.read(), wall, peak_kb / 1024, max(tree_peak_kb, peak_kb) / 1024
 
 
 def _tree_rss_kb(pid: int) -> int:
@@ -221,14 +223,18 @@ def _tree_rss_kb(pid: int) -> int:
 
 
 def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX, processes: int | None = None,
-        fields: str = "standard") -> dict:
-    """`python -m provision import DATA --json` in its own process: its summary, wall time, peak RSS."""
+        fields: str = "standard", bulk_requests: int | None = None, before: bool = False) -> dict:
+    """`python -m provision import DATA --json` in its own process: its summary, wall time, peak RSS.
+    ``before``: bulk requests as they were before issue 17 (bench/import_before.py)."""
     dead = workdir / "e2e-dead-letter.ndjson"
     dead.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "provision", "import", str(data), "--json", "--fields", fields,
+    program = [str(IMPORT_BEFORE)] if before else ["-m", "provision"]
+    cmd = [sys.executable, *program, "import", str(data), "--json", "--fields", fields,
            "--es-url", url, "--index-prefix", prefix, "--dead-letter", str(dead)]
     if processes is not None:
         cmd += ["--processes", str(processes)]
+    if bulk_requests is not None:
+        cmd += ["--bulk-requests", str(bulk_requests)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_ES_")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     code, out, err, wall, rss, tree_rss = run_measured(cmd, env, workdir)
@@ -280,6 +286,8 @@ PROFILES = ("minimal", "standard", "full")
 # The template as it was before issue 17 (settings and mappings), installed by --cost under
 # its own name at a higher priority than ctstack's, so the import's own template is outranked.
 TEMPLATE_BEFORE = Path(__file__).resolve().parent / "template_before.json"
+# ... and the import's bulk requests as they were (1,000 documents each, now up to 5,000).
+IMPORT_BEFORE = Path(__file__).resolve().parent / "import_before.py"
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -312,6 +320,13 @@ def store_bytes(es, prefix: str) -> tuple[int, int]:
     return sum(int(r["pri.store.size"]) for r in rows), sum(int(r["docs.count"]) for r in rows)
 
 
+def source_shape(es, prefix: str) -> str:
+    """How the imported documents' _source is shaped: "flat" (dotted keys, as before issue 17)
+    or "nested" (objects, as sent now)."""
+    source = es.search(index=f"{prefix}-*", size=1)["hits"]["hits"][0]["_source"]
+    return "flat" if any("." in name for name in source) else "nested"
+
+
 def time_queries(es, prefix: str, rounds: int = 3) -> dict:
     """Best of ``rounds`` wall milliseconds of the product's queries on the merged index:
     `hints` from Elasticsearch (its aggregations and samples) and the dashboard's biggest
@@ -340,38 +355,79 @@ def time_queries(es, prefix: str, rounds: int = 3) -> dict:
 
 def cost(es, url: str, data: Path, workdir: Path, prefix: str, processes: int | None, es_pid: int | None,
          events: int, gz_bytes: int, templates: tuple[str, ...], profiles: Iterable[str] = PROFILES,
-         before_path: Path = TEMPLATE_BEFORE) -> dict:
-    """Per profile and template ("before": bench/template_before.json, "after": ctstack's):
-    an e2e import into empty indices, the node's CPU during it, and the store after a force
-    merge. Before and after alternate within each profile, so drift weighs on both alike."""
-    out: dict = {}
+         before_path: Path = TEMPLATE_BEFORE, rounds: int = 1) -> dict:
+    """Per profile and template ("before": bench/template_before.json and the bulk requests of
+    bench/import_before.py; "after": ctstack's): an e2e import into empty indices, the node's
+    CPU during it, and the store after a force merge. Before and after alternate within each
+    round, so drift weighs on both alike; the CPU is the median of the rounds (each in
+    ``es_cpu_us_rounds``), e2e and query times the best."""
+    runs: dict = {}
     for fields in profiles:
-        for which in templates:
-            delete_indices(es, prefix)
-            before = install_before_template(es, prefix, before_path) if which == "before" else None
-            try:
-                _log(f"5/5 cost: --fields {fields}, {which} template (load {os.getloadavg()[0]:.2f}) ...")
-                cpu0 = process_cpu_seconds(es_pid) if es_pid else None
-                run = e2e(url, data, workdir, prefix, processes, fields)
-                cpu = process_cpu_seconds(es_pid) - cpu0 if es_pid else None
-                stored, docs = store_bytes(es, prefix)
-                query_ms = time_queries(es, prefix)
-            finally:
-                if before:
-                    es.indices.delete_index_template(name=before)
-            if docs != events:
-                raise SystemExit(f"cost: {docs} documents in the index, {events} expected")
-            summary = run["summary"]
-            row = {"e2e_eps": round(summary["events_indexed"] / summary["seconds"]),
+        for round_ in range(rounds):
+            for which in templates:
+                delete_indices(es, prefix)
+                before = install_before_template(es, prefix, before_path) if which == "before" else None
+                try:
+                    _log(f"5/5 cost: --fields {fields}, {which}, round {round_ + 1} (load {os.getloadavg()[0]:.2f}) ...")
+                    cpu0 = process_cpu_seconds(es_pid) if es_pid else None
+                    run = e2e(url, data, workdir, prefix, processes, fields, before=which == "before")
+                    cpu = process_cpu_seconds(es_pid) - cpu0 if es_pid else None
+                    stored, docs = store_bytes(es, prefix)
+                    query_ms = time_queries(es, prefix)
+                    shape = source_shape(es, prefix)
+                finally:
+                    if before:
+                        es.indices.delete_index_template(name=before)
+                if docs != events:
+                    raise SystemExit(f"cost: {docs} documents in the index, {events} expected")
+                summary = run["summary"]
+                runs.setdefault(fields, {}).setdefault(which, []).append(
+                    {"eps": summary["events_indexed"] / summary["seconds"], "stored": stored, "cpu": cpu,
+                     "shape": shape, **query_ms})
+    delete_indices(es, prefix)
+    out: dict = {}
+    for fields, by_template in runs.items():
+        for which, rows in by_template.items():
+            stored = statistics.median(r["stored"] for r in rows)
+            row = {"e2e_eps": round(max(r["eps"] for r in rows)),
                    "store_bytes_per_event": round(stored / events, 1),
                    "input_gz_bytes_per_event": round(gz_bytes / events, 1),
-                   "disk_ratio": round(stored / gz_bytes, 2), **query_ms}
-            if cpu is not None:
-                row["es_cpu_s"] = round(cpu, 2)
-                row["es_cpu_us_per_event"] = round(cpu / events * 1e6, 1)
+                   "disk_ratio": round(stored / gz_bytes, 2),
+                   "hints_query_ms": min(r["hints_query_ms"] for r in rows),
+                   "dashboard_query_ms": min(r["dashboard_query_ms"] for r in rows),
+                   "source_shape": rows[0]["shape"]}
+            if rows[0]["cpu"] is not None:
+                row["es_cpu_s"] = round(statistics.median(r["cpu"] for r in rows), 2)
+                row["es_cpu_us_per_event"] = round(row["es_cpu_s"] / events * 1e6, 1)
+                row["es_cpu_us_rounds"] = [round(r["cpu"] / events * 1e6, 1) for r in rows]
             out.setdefault(fields, {})[which] = row
-    delete_indices(es, prefix)
     return out
+
+
+# --- 6. bulk requests in flight ----------------------------------------------------------------------
+
+def concurrency(es, url: str, data: Path, workdir: Path, prefix: str, processes: int | None, es_pid: int | None,
+                events: int, values: list[int], rounds: int) -> dict:
+    """e2e events/s (best of ``rounds``) and the node's CPU per event at each --bulk-requests
+    value; the values alternate within each round, so drift weighs on all alike."""
+    runs: dict[int, list[dict]] = {n: [] for n in values}
+    for round_ in range(rounds):
+        for n in values:
+            delete_indices(es, prefix)
+            _log(f"6/6 --bulk-requests {n}, round {round_ + 1} (load {os.getloadavg()[0]:.2f}) ...")
+            cpu0 = process_cpu_seconds(es_pid) if es_pid else None
+            run = e2e(url, data, workdir, prefix, processes, bulk_requests=n)
+            cpu = process_cpu_seconds(es_pid) - cpu0 if es_pid else None
+            summary = run["summary"]
+            if summary["events_indexed"] != events:
+                raise SystemExit(f"--bulk-requests {n}: {summary['events_indexed']} events indexed, {events} expected")
+            row = {"e2e_eps": round(events / summary["seconds"]), "peak_rss_mb": round(run["peak_rss_mb"], 1)}
+            if cpu is not None:
+                row["es_cpu_us_per_event"] = round(cpu / events * 1e6, 1)
+            runs[n].append(row)
+    delete_indices(es, prefix)
+    return {str(n): {**max(rows, key=lambda r: r["e2e_eps"]), "e2e_eps_rounds": [r["e2e_eps"] for r in rows]}
+            for n, rows in runs.items()}
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -407,6 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cost-fields", default=",".join(PROFILES), help="the profiles --cost measures (default %(default)s)")
     parser.add_argument("--template-before", type=Path, default=TEMPLATE_BEFORE, help="settings+mappings JSON compared against ctstack's template (default: the one before issue 17)")
     parser.add_argument("--es-pid", type=int, help="with --es-url: the node's process id, for its CPU time")
+    parser.add_argument("--cost-rounds", type=int, default=1, help="rounds of the --cost imports (before and after alternate; CPU: the median) (default %(default)s)")
+    parser.add_argument("--concurrency", help="also measure e2e events/s at each of these --bulk-requests values (e.g. 1,2,4)")
+    parser.add_argument("--concurrency-only", action="store_true", help="measure only that (skip the four rates)")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
 
@@ -421,7 +480,9 @@ def main(argv: list[str] | None = None) -> int:
 
     processes = default_processes() if args.processes is None else args.processes
     body_file = None
-    if not args.cost_only:
+    values = [int(v) for v in (args.concurrency or ("1,2,4" if args.concurrency_only else "")).split(",") if v]
+    rates = not (args.cost_only or args.concurrency_only)
+    if rates:
         parse_limit(files)   # warm the page cache so every stage reads from memory
         # The floor and the pipeline alternate, best of --rounds each, so a burst of load from
         # elsewhere on the machine cannot land on one of them only. CPU time is reported too.
@@ -478,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         es = client(EsConfig(url=url), request_timeout=300)
         result["es_version"] = server_version(es)
         result["es_node"] = "started by the bench" if node else url
-        if not args.cost_only:
+        if rates:
             delete_indices(es, prefix)
             install_template(es, prefix)
             # Warm the JVM up with one untimed pass of every body, so no measured run pays for its JIT.
@@ -523,7 +584,15 @@ def main(argv: list[str] | None = None) -> int:
                 _log("warming Elasticsearch up (one untimed import) ...")
                 e2e(url, data, args.workdir, prefix, processes)
             result["cost"] = cost(es, url, data, args.workdir, prefix, processes, es_pid, args.events, gz,
-                                  ("before", "after"), args.cost_fields.split(","), args.template_before)
+                                  ("before", "after"), args.cost_fields.split(","), args.template_before,
+                                  args.cost_rounds)
+        if values:
+            if not rates and not (args.cost or args.cost_only):   # warm the JVM up with one untimed import
+                _log("warming Elasticsearch up (one untimed import) ...")
+                e2e(url, data, args.workdir, prefix, processes)
+                delete_indices(es, prefix)
+            result["concurrency"] = concurrency(es, url, data, args.workdir, prefix, processes,
+                                                node.pid if node else args.es_pid, args.events, values, args.rounds)
         es.close()
     finally:
         if node:
@@ -569,6 +638,12 @@ def print_table(r: dict) -> None:
                 print(f"  {fields:<9} {which:<8} {c.get('es_cpu_s', '-'):>9} {c.get('es_cpu_us_per_event', '-'):>9} "
                       f"{c['store_bytes_per_event']:>11} {c['disk_ratio']:>10} {c['e2e_eps']:>8,} "
                       f"{c['hints_query_ms']:>9} {c['dashboard_query_ms']:>8}")
+    if "concurrency" in r:
+        print("bulk requests in flight (--bulk-requests), e2e best of the rounds")
+        print(f"  {'requests':>8} {'e2e_eps':>8} {'us/event':>9} {'rss MB':>7}   rounds")
+        for n, c in r["concurrency"].items():
+            print(f"  {n:>8} {c['e2e_eps']:>8,} {c.get('es_cpu_us_per_event', '-'):>9} {c['peak_rss_mb']:>7}   "
+                  f"{', '.join(f'{v:,}' for v in c['e2e_eps_rounds'])}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
-"""From one CloudTrail event to one Elasticsearch document (ECS-aligned, flat dotted keys).
+"""From one CloudTrail event to one Elasticsearch document (ECS-aligned).
 
-Field names come from :mod:`provision.fields`. Values that Elasticsearch maps as keyword
+Field names come from :mod:`provision.fields`. In Python a document is a flat dict of dotted
+names (``doc["event.action"]``); it is sent to Elasticsearch as nested objects
+(``{"event": {"action": ...}}``), which Elasticsearch parses in about a third less CPU, and
+:func:`flat_source` reads either shape back. Values that Elasticsearch maps as keyword
 are always strings here, so odd input (numbers, objects where a name belongs) never makes
 a document fail on its mapping; request/response blobs go to ``flattened`` fields.
 """
@@ -11,13 +14,14 @@ import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
 from provision import classify
 from provision import fields as F
 from provision.records import TOO_DEEP, Unreadable
+from provision.template import FIELD_TYPES
 
 PROFILES = ("minimal", "standard", "full")
 
@@ -367,6 +371,65 @@ def _copy_text(event: dict, doc: dict, pairs: tuple) -> None:
             doc[field] = text
 
 
+# Field names in a document's order -> a function that nests such documents. A few hundred
+# orders occur (which optional fields an event has), so each is made once; bounded all the same.
+_NESTERS: dict[tuple, Callable[..., dict]] = {}
+_MAX_NESTERS = 4096
+
+
+def _nester(names: tuple) -> Callable[..., dict]:
+    """A function taking a document's values in ``names`` order and returning the nested
+    document: one dict display, compiled once (a loop over the fields costs four times as much
+    per document, and the conversion runs for every event). Only ctstack's own field names,
+    written with repr(), go into the code."""
+    tree: dict = {}
+    for position, name in enumerate(names):
+        node = tree
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = position
+
+    def display(node: dict) -> str:
+        return "{" + ", ".join(f"{key!r}: " + (display(value) if isinstance(value, dict) else f"v{value}")
+                               for key, value in node.items()) + "}"
+
+    scope: dict = {}
+    parameters = ", ".join(f"v{position}" for position in range(len(names)))
+    exec(f"def nest({parameters}):\n    return {display(tree)}\n", scope)  # noqa: S102 - our field names only
+    return scope["nest"]
+
+
+def nested(doc: dict) -> dict:
+    """A flat document as nested objects, as it is sent: {"a.b": 1, "a.c": 2} -> {"a": {"b": 1,
+    "c": 2}}. Values are left whole (a request_parameters blob stays as it is)."""
+    names = tuple(doc)
+    nest = _NESTERS.get(names)
+    if nest is None:
+        nest = _nester(names)
+        if len(_NESTERS) < _MAX_NESTERS:
+            _NESTERS[names] = nest
+    return nest(*doc.values())
+
+
+def flat_source(source: dict) -> dict:
+    """A document's ``_source`` with ctstack's flat field names, whatever its shape: nested
+    (as documents are sent now), flat dotted keys (as earlier versions sent them), or mixed.
+    The walk stops at each mapped field (:data:`provision.template.FIELD_TYPES`), so a
+    request_parameters blob stays whole."""
+    flat: dict = {}
+    stack = [("", source)]
+    while stack:
+        prefix, node = stack.pop()
+        for key, value in node.items():
+            name = prefix + key
+            if value.__class__ is dict and name not in FIELD_TYPES:
+                stack.append((name + ".", value))
+            else:
+                flat[name] = value
+    return flat
+
+
 def to_document(event: Any, profile: str = "standard", keep_access_keys: bool = False) -> dict:
     """The Elasticsearch document for one event. Raises DocumentError with the reason when
     the event cannot be one (not an object, no usable eventTime)."""
@@ -388,13 +451,13 @@ def document_and_line(event: Any, profile: str = "standard", keep_access_keys: b
         doc = _build(event, profile, keep_access_keys)
         if source_file is not None and profile != "minimal":
             doc[F.SOURCE_FILE] = source_file
-        line = orjson.dumps(doc, option=_APPEND_NEWLINE)
+        line = orjson.dumps(nested(doc), option=_APPEND_NEWLINE)
         if _NAME_HINT.search(line.lower()) is not None:
             _scrub_document(doc, event, keep_access_keys)
-            line = orjson.dumps(doc, option=_APPEND_NEWLINE)
+            line = orjson.dumps(nested(doc), option=_APPEND_NEWLINE)
         if not keep_access_keys and _ACCESS_KEY_SHAPE.search(line) is not None:
             line = scrub_access_key_values(line)
-            doc = orjson.loads(line)
+            doc = flat_source(orjson.loads(line))
     except (TypeError, RecursionError):  # orjson's depth limit: nothing else in a parsed event stops it
         raise DocumentError(TOO_DEEP) from None
     return doc, line

@@ -19,6 +19,7 @@ from provision import fields as F
 from provision import settings
 from provision.awscli import cli_command
 from provision.connection import EsConfig, connect, describe_error, display_url
+from provision.documents import flat_source
 from provision.errors import CtstackError
 from provision.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank
 
@@ -130,7 +131,9 @@ def _samples(es: Elasticsearch, index: str, query: dict) -> list[automation.Samp
     ]
     hits_agg = {"top_hits": {
         "size": automation.SAMPLE_PER_USER,
-        "sort": [{F.TIMESTAMP: {"order": "desc"}}, {F.EVENT_ID: {"order": "desc", "missing": "_last"}}],
+        # Newest first. No tie-breaker: event.id has no doc_values (see provision.template), so
+        # of events in the same second at the 100th place, which are sampled is Elasticsearch's pick.
+        "sort": [{F.TIMESTAMP: {"order": "desc"}}],
         "_source": {"includes": automation.SAMPLE_FIELDS},
     }}
     events: list[automation.SampledEvent] = []
@@ -145,7 +148,7 @@ def _samples(es: Elasticsearch, index: str, query: dict) -> list[automation.Samp
         if not pairs or not pairs["buckets"]:
             break
         for bucket in pairs["buckets"]:
-            events.extend(automation.sampled_event(hit["_source"]) for hit in bucket["latest"]["hits"]["hits"])
+            events.extend(automation.sampled_event(flat_source(hit["_source"])) for hit in bucket["latest"]["hits"]["hits"])
         after = pairs.get("after_key")
         if not after:
             break

@@ -3,8 +3,9 @@
 One streaming pass. Every event read ends in exactly one bucket: indexed, duplicate
 (already present: documents are created with ``op_type=create`` and ``_id`` = eventID),
 or failed with a reason, written with the original event to a dead-letter NDJSON file.
-Memory holds one file's events (or one part of a streamed large file) and at most three
-bulk chunks (one on the wire, one waiting, one being built), whatever the number of files.
+Memory holds one file's events (or one part of a streamed large file) and a bounded number
+of bulk chunks (``bulk_requests`` on the wire, one waiting, one being built), whatever the
+number of files.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from provision.s3layout import is_s3_url
 from provision.template import install_template
 from provision.wording import reason_kind
 
-CHUNK_SIZE = 1000                   # documents per bulk request ...
+CHUNK_SIZE = 5000                   # documents per bulk request ...
 MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes first
+BULK_REQUESTS = settings.BULK_REQUESTS
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
 MAX_BACKOFF = 60.0                  # ... of at most this many seconds
 UNKNOWN = "outcome unknown (Elasticsearch did not answer): re-run to settle"
@@ -456,13 +458,16 @@ def run_import(
     initial_backoff: float = 1.0,
     filters: Filters | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
+    bulk_requests: int = BULK_REQUESTS,
 ) -> ImportSummary:
     """Import CloudTrail files into ``<index_prefix>-YYYY.MM`` indices.
 
     ``processes`` convert files to documents (default: one per core, up to 4; 0: this
-    process). A file that expands past ``max_file_bytes`` fails unread. Returns the summary; ``summary.ok`` is False when any event failed, any file
-    could not be read, or Elasticsearch stopped answering (``summary.aborted`` says why).
-    Failed events are in ``summary.dead_letter`` with their reason: a new file at
+    process). ``bulk_requests`` bulk requests are kept in flight at once (while the next
+    chunk is built); their answers are applied in the order they were sent. A file that
+    expands past ``max_file_bytes`` fails unread. Returns the summary; ``summary.ok`` is
+    False when any event failed, any file could not be read, or Elasticsearch stopped
+    answering (``summary.aborted`` says why). Failed events are in ``summary.dead_letter`` with their reason: a new file at
     ``dead_letter_path`` (or a unique default name), or ``dead_letter``, an open
     :class:`DeadLetter` the caller owns and closes (one file for many runs, as ``--follow``
     and ``--sqs-queue`` keep). Events outside ``filters`` are counted in ``events_filtered``
@@ -470,6 +475,8 @@ def run_import(
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if not isinstance(bulk_requests, int) or bulk_requests < 1:
+        raise ValueError(f"bulk_requests must be a whole number of at least 1, not {bulk_requests!r}")
     started = time.monotonic()
     own_dead_letter = dead_letter is None
     # Created now: a bad path fails before anything is read.
@@ -483,10 +490,12 @@ def run_import(
             raise
     run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
                chunk_size, max_chunk_bytes, filters, max_file_bytes, close_dead_letter=own_dead_letter)
-    # One chunk on the wire while the next is built: reading, converting and serialising
-    # overlap with Elasticsearch indexing instead of waiting for it. Results are applied
-    # here, in this thread, in the order the chunks were sent.
-    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctstack-bulk")
+    # Up to ``bulk_requests`` chunks on the wire while the next is built: reading, converting
+    # and serialising overlap with Elasticsearch indexing instead of waiting for it, and a
+    # cluster with more cores than one request keeps busy gets more at once. Results are
+    # applied here, in this thread, in the order the chunks were sent, so memory holds at
+    # most bulk_requests + 2 chunks.
+    sender = ThreadPoolExecutor(max_workers=bulk_requests, thread_name_prefix="ctstack-bulk")
     on_the_wire: deque[tuple[_Chunk, Future]] = deque()
     # A bulk request that timed out is not sent again by the client: if Elasticsearch did
     # process it, the repeat would call its events "already present", and if not, nobody can
@@ -496,7 +505,7 @@ def run_import(
         try:
             for chunk in run.chunks(_without_file(files, dead.path)):
                 on_the_wire.append((chunk, sender.submit(_send_chunk, bulk_client, chunk, max_retries, initial_backoff)))
-                while len(on_the_wire) > 1:
+                while len(on_the_wire) > bulk_requests:
                     _settle_oldest(run, on_the_wire)
             while on_the_wire:
                 _settle_oldest(run, on_the_wire)

@@ -23,6 +23,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from provision import classify, settings
 from provision import fields as F
 from provision.connection import EsConfig, connect, describe_error
+from provision.documents import flat_source, nested
 from provision.errors import CtstackError
 
 PAGE_SIZE = 1000
@@ -92,7 +93,8 @@ def reflag(es: Elasticsearch, index_prefix: str = settings.INDEX_PREFIX, page_si
         body = bytearray()
         for hit in page:
             summary.documents_read += 1
-            doc = hit.get("_source") or {}
+            source = hit.get("_source") or {}
+            doc = flat_source(source)
             event = event_from_document(doc)
             if event is None:
                 summary.not_reflaggable += 1
@@ -102,11 +104,21 @@ def reflag(es: Elasticsearch, index_prefix: str = settings.INDEX_PREFIX, page_si
                 summary.unchanged += 1
                 continue
             body += orjson.dumps({"update": {"_index": hit["_index"], "_id": hit["_id"]}}) + b"\n"
-            body += orjson.dumps({"doc": flags}) + b"\n"
+            # In the document's own shape: a partial update merges objects into objects and
+            # dotted keys into dotted keys, so the other shape would add a second value.
+            body += orjson.dumps({"doc": flags if _flat(source) else nested(flags)}) + b"\n"
         if body:
             _send(es, bytes(body), summary)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
+
+
+def _flat(source: dict) -> bool:
+    """Whether a _source has dotted keys (as documents were sent before they were sent as
+    nested objects) rather than a ``ctstack`` object for the flags."""
+    if any(name in source for name in (F.CONSOLE, F.READ_ONLY, F.AUTOMATION_CANDIDATE)):
+        return True
+    return "ctstack" not in source and any("." in name for name in source)
 
 
 def _pages(es: Elasticsearch, index: str, page_size: int) -> Iterator[list[dict]]:

@@ -81,7 +81,30 @@ def test_bench_cost_measures_store_cpu_and_queries_per_profile_before_and_after(
             assert row["store_bytes_per_event"] > 0 and row["es_cpu_s"] > 0
             assert abs(row["disk_ratio"] - row["store_bytes_per_event"] / row["input_gz_bytes_per_event"]) < 0.01
             assert row["hints_query_ms"] > 0 and row["dashboard_query_ms"] > 0
+    # "before" sends documents as before issue 17 (flat dotted keys), "after" as now (nested).
+    assert {w: row["source_shape"] for w, row in result["cost"]["standard"].items()} == {"before": "flat", "after": "nested"}
     # The old template keeps every field the new one drops from the index: it costs more.
     assert result["cost"]["standard"]["before"]["store_bytes_per_event"] > result["cost"]["standard"]["after"]["store_bytes_per_event"]
     assert not es.indices.get(index=f"{index_prefix}-*", expand_wildcards="all")
     assert not es.indices.exists_index_template(name=f"{index_prefix}-before-issue-17")
+
+
+@pytest.mark.es
+def test_bench_concurrency_measures_e2e_at_each_bulk_requests_value(es, es_url, index_prefix, tmp_path):
+    """--concurrency-only: the README's 1/2/4 table, an e2e import per --bulk-requests value
+    and round, every event indexed each time, and no index left behind."""
+    pid = es.nodes.info(node_id="_local", metric="process")["nodes"].popitem()[1]["process"]["id"]
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--events", "2000", "--seed", "5", "--json", "--concurrency-only",
+         "--concurrency", "1,2", "--rounds", "2", "--workdir", str(tmp_path), "--es-url", es_url, "--es-pid", str(pid),
+         "--index-prefix", index_prefix],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    assert "e2e_eps" not in result and "cost" not in result  # the four rates and the cost were skipped
+    assert set(result["concurrency"]) == {"1", "2"}
+    for row in result["concurrency"].values():
+        assert len(row["e2e_eps_rounds"]) == 2 and row["e2e_eps"] == max(row["e2e_eps_rounds"]) > 0
+        assert row["es_cpu_us_per_event"] > 0 and row["peak_rss_mb"] > 0
+    assert not es.indices.get(index=f"{index_prefix}-*", expand_wildcards="all")

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from provision import fields as F
-from provision.documents import DocumentError, index_for, parse_event_time, to_document, valid_ip
+from provision.documents import DocumentError, flat_source, index_for, nested, parse_event_time, to_document, valid_ip
 from provision.template import FIELD_TYPES
 from tests.support.events import event
 
@@ -125,7 +125,7 @@ def test_access_key_ids_are_removed_from_unknown_fields_and_the_bulk_line_too():
     odd = event(brandNewField={"session": {"accessKeyId": "ASIAINUNKNOWN"}, "keep": 1})
     doc, line = document_and_line(odd, "standard", False, "s3://b/k.json.gz")
     assert doc[F.CT_UNMAPPED] == {"brandNewField": {"session": {}, "keep": 1}}
-    assert b"ASIA" not in line and orjson.loads(line) == doc
+    assert b"ASIA" not in line and flat_source(orjson.loads(line)) == doc and orjson.loads(line) == nested(doc)
     kept, kept_line = document_and_line(odd, "standard", True)
     assert b"ASIAINUNKNOWN" in kept_line
 
@@ -217,7 +217,7 @@ def test_item_16_access_keys_by_any_name_or_shape_and_credentials_are_never_stor
     text = line.decode() + orjson.dumps(doc).decode()
     assert [k for k in ACCESS_KEYS if k in text] == []
     assert [s for s in SECRETS if s in text] == []
-    assert orjson.loads(line) == doc
+    assert flat_source(orjson.loads(line)) == doc and orjson.loads(line) == nested(doc)
     if profile != "minimal":
         assert doc[F.CT_ERROR_MESSAGE] == "User: arn:aws:sts::111122223333:assumed-role/R/[access key ID removed] is not authorized"
         assert doc[F.CT_UI_ARN].endswith("/R/[access key ID removed]")
@@ -241,3 +241,21 @@ def test_item_16_values_that_merely_mention_keys_are_kept():
     doc, _line = document_and_line(kms, "standard", False)
     assert doc[F.CT_REQUEST_PARAMETERS] == {"keyId": "alias/app", "key": "logs/AKIA-not-a-key.txt"}
     assert doc[F.EVENT_ACTION] == "GenerateDataKey"
+
+
+def test_documents_are_sent_nested_and_read_back_flat_whatever_their_shape():
+    """The bulk line holds nested objects (a third less for Elasticsearch to parse than dotted
+    keys); flat_source gives ctstack's dotted names back from that, from the flat documents
+    earlier versions sent, and from a mix, and leaves request/response blobs whole."""
+    from provision.documents import document_and_line
+
+    doc, line = document_and_line(event(requestParameters={"a.b": {"c": 1}, "groupName": "web"}), "full", False, "f.json")
+    sent = orjson.loads(line)
+    assert not [name for name in sent if "." in name]
+    assert sent["event"]["action"] == doc[F.EVENT_ACTION]
+    assert sent["aws"]["cloudtrail"]["request_parameters"] == {"a.b": {"c": 1}, "groupName": "web"}
+    assert flat_source(sent) == doc                                       # nested, as sent now
+    assert flat_source(doc) == doc                                        # flat, as sent before
+    half = {**{k: v for k, v in doc.items() if not k.startswith("event.")}, "event": sent["event"]}
+    assert flat_source(half) == doc                                       # a mix of both
+    assert flat_source({}) == {}

@@ -19,6 +19,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from provision import cli
+from provision.documents import flat_source
 from provision.fields import EVENT_ACTION
 from provision.hints import HintsCounter
 from provision.progress import ImportProgress
@@ -104,7 +105,7 @@ def test_issue15_item08_import_filters_local_events_too(tmp_path, es, es_url, in
     summary = json.loads(result.stdout)
     assert (summary["events_read"], summary["events_indexed"], summary["events_filtered"]) == (3, 1, 2)
     assert summary["events_read"] == summary["events_indexed"] + summary["events_duplicate"] + summary["events_failed"] + summary["events_filtered"]
-    names = [hit["_source"][EVENT_ACTION] for hit in es.search(index=f"{index_prefix}-*")["hits"]["hits"]]
+    names = [flat_source(hit["_source"])[EVENT_ACTION] for hit in es.search(index=f"{index_prefix}-*")["hits"]["hits"]]
     assert names == ["PutMetricAlarm"]
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from provision import fields as F
 from provision.classify import event_id
+from provision.documents import flat_source
 from provision.importer import bulk_bodies, run_import
 from provision.records import SkipFile, decode_events, local_files
 from provision.template import install_template
@@ -174,11 +175,12 @@ def test_bad_fields_profile_is_a_clear_error(sample_data):
     assert result.returncode == 1 and "--fields must be one of" in result.stderr
 
 
-@pytest.mark.parametrize("processes", [0, 2])
-def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(private_es_node, tmp_path, processes, monkeypatch):
+@pytest.mark.parametrize(("processes", "bulk_requests"), [(0, 1), (2, 1), (2, 4)])
+def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(private_es_node, tmp_path, processes, bulk_requests, monkeypatch):
     """Kill the node after the first files are in: the run stops with every event read
     accounted for and a non-zero verdict; after a restart the same import completes and the
-    index holds each event exactly once. With files converted here, and in worker processes."""
+    index holds each event exactly once. With files converted here, and in worker processes,
+    and with several bulk requests in flight when the node dies."""
     from provision import convert
     from provision.connection import EsConfig, client
 
@@ -194,8 +196,9 @@ def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(pri
             private_es_node.kill()
             killed.append(summary.events_indexed)
 
-    first = run_import(es, local_files([tmp_path / "logs"]), index_prefix="kill", progress=kill_after_some,
-                       dead_letter_path=tmp_path / "dead1.ndjson", processes=processes)
+    # Requests of 500 events: many of them in 20,000, so the kill lands with some in flight and more unsent.
+    first = run_import(es, local_files([tmp_path / "logs"]), index_prefix="kill", progress=kill_after_some, chunk_size=500,
+                       dead_letter_path=tmp_path / "dead1.ndjson", processes=processes, bulk_requests=bulk_requests)
     assert killed, "the node was never killed"
     assert first.aborted and "Cannot reach Elasticsearch" in first.aborted
     assert not first.ok
@@ -206,7 +209,7 @@ def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(pri
     private_es_node.restart()
     es = client(EsConfig(url=private_es_node.url))
     second = run_import(es, local_files([tmp_path / "logs"]), index_prefix="kill",
-                        dead_letter_path=tmp_path / "dead2.ndjson", processes=processes)
+                        dead_letter_path=tmp_path / "dead2.ndjson", processes=processes, bulk_requests=bulk_requests)
     assert second.ok and second.events_failed == 0
     assert second.events_read == 40 * 500
     assert second.events_indexed + second.events_duplicate == 40 * 500
@@ -220,7 +223,7 @@ def test_bulk_bodies_are_what_an_import_sends(tmp_path):
     assert [n for n, _ in chunks] == [1000, 1000, 500]
     lines = chunks[0][1].splitlines()
     assert len(lines) == 2000
-    header, doc = orjson.loads(lines[0]), orjson.loads(lines[1])
+    header, doc = orjson.loads(lines[0]), flat_source(orjson.loads(lines[1]))
     assert header["create"]["_index"] == "ctstack-cloudtrail-2024.05"
     assert doc[F.EVENT_ACTION] in ("DescribeInstances", "StartInstances", "ListBuckets", "PutBucketPolicy")
 
@@ -257,14 +260,72 @@ def starved_import(node, tmp_path: Path, events: int, **options):
     return summary, rejections() - before
 
 
-def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path, starved_node):
+@pytest.mark.parametrize("bulk_requests", [1, 3])
+def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path, starved_node, bulk_requests):
     """Each chunk is sent 1 + max_retries times, then its events fail with Elasticsearch's
-    reason; nothing is dropped."""
-    summary, rejections = starved_import(starved_node, tmp_path, 30, chunk_size=10, max_retries=2)
+    reason; nothing is dropped. Also with several chunks retried at once."""
+    summary, rejections = starved_import(starved_node, tmp_path, 30, chunk_size=10, max_retries=2, bulk_requests=bulk_requests)
     assert (summary.events_indexed, summary.events_failed) == (0, 30) and not summary.ok
     dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
     assert len(dead) == 30 and all("rejected" in d["reason"] for d in dead)
     assert rejections == 3 * 3  # 3 chunks, each tried 1 + 2 times
+
+
+def _http_connections_opened(es) -> int:
+    return sum(n["http"]["total_opened"] for n in es.nodes.stats(metric="http")["nodes"].values())
+
+
+@pytest.mark.parametrize("bulk_requests", [1, 4])
+def test_bulk_requests_keeps_that_many_requests_in_flight_and_accounts_for_every_event(es_config, tmp_path, bulk_requests):
+    """``bulk_requests=N`` sends up to N bulk requests at once: Elasticsearch sees N HTTP
+    connections from a fresh client (one per request in flight; one when N is 1). Every
+    event is indexed once, and a re-run finds each already present."""
+    from provision.connection import client
+
+    write_trail_file(tmp_path / "logs" / "big.json.gz", many_events(6000, seed="inflight"))
+    prefix = f"inflight{bulk_requests}"
+    admin = client(es_config)
+    try:
+        before = _http_connections_opened(admin)
+        fresh = client(es_config)
+        summary = run_import(fresh, local_files([tmp_path / "logs"]), index_prefix=prefix, chunk_size=100, processes=0,
+                             bulk_requests=bulk_requests, dead_letter_path=tmp_path / "dead.ndjson")
+        fresh.close()
+        opened = _http_connections_opened(admin) - before
+        assert summary.ok and summary.events_indexed == 6000
+        assert admin.count(index=f"{prefix}-*")["count"] == 6000
+        assert opened == 1 if bulk_requests == 1 else opened == bulk_requests, opened
+        again = run_import(admin, local_files([tmp_path / "logs"]), index_prefix=prefix, chunk_size=100, processes=0,
+                           bulk_requests=bulk_requests, dead_letter_path=tmp_path / "dead2.ndjson")
+        assert again.ok and (again.events_indexed, again.events_duplicate) == (0, 6000)
+    finally:
+        admin.options(ignore_status=404).indices.delete(index=f"{prefix}-*")
+        admin.options(ignore_status=404).indices.delete_index_template(name=prefix)
+        admin.close()
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "4"])
+def test_bulk_requests_must_be_a_whole_number_of_at_least_one(es, tmp_path, bad):
+    with pytest.raises(ValueError, match="bulk_requests must be a whole number of at least 1"):
+        run_import(es, local_files([tmp_path]), bulk_requests=bad, dead_letter_path=tmp_path / "dead.ndjson")
+    assert not (tmp_path / "dead.ndjson").exists(), "nothing is created before the options are checked"
+
+
+def test_bulk_requests_from_the_command_line(es, es_url, index_prefix, tmp_path):
+    write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(1200, seed="cli-inflight"))
+    result = run_cli("import", str(tmp_path / "logs"), "--bulk-requests", "3", "--es-url", es_url,
+                     "--index-prefix", index_prefix, "--json", "--dead-letter", str(tmp_path / "dead.ndjson"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["events_read"], summary["events_indexed"]) == (1200, 1200)
+    assert es.count(index=f"{index_prefix}-*")["count"] == 1200
+
+
+@pytest.mark.parametrize("bad", ["0", "65", "two"])
+def test_bulk_requests_out_of_range_on_the_command_line_is_one_clear_error(tmp_path, bad):
+    result = run_cli("import", str(tmp_path), "--bulk-requests", bad)
+    assert result.returncode == 2
+    assert "--bulk-requests" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):
@@ -279,7 +340,7 @@ def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempoten
     first = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead1.ndjson")
     assert (first.events_indexed, first.events_failed) == (22, 0), first.failure_reasons
     hits = es.search(index=f"{index_prefix}-*", query={"terms": {F.EVENT_ID: [long_id, wide_id]}}, size=5)["hits"]["hits"]
-    assert sorted(hit["_source"][F.EVENT_ID] for hit in hits) == sorted([long_id, wide_id])
+    assert sorted(flat_source(hit["_source"])[F.EVENT_ID] for hit in hits) == sorted([long_id, wide_id])
     assert all(hit["_id"].startswith("sha256:") and len(hit["_id"]) == 71 for hit in hits)
 
     second = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead2.ndjson")
@@ -383,7 +444,7 @@ def test_item_19_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
     try:
         for i in range(10):
             write_trail_file(tmp_path / "logs" / f"{i}.json.gz", many_events(1000, seed=f"flood{i}"))
-        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, processes=0,
+        summary = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, processes=0, chunk_size=1000,
                              max_retries=2, initial_backoff=0.01, dead_letter_path=tmp_path / "dead.ndjson")
     finally:
         es.indices.put_settings(index=index, settings={"index.blocks.read_only_allow_delete": None})

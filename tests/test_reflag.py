@@ -14,7 +14,7 @@ from provision import fields as F
 from provision.classify import event_id
 from provision.cli import app
 from provision.connection import EsConfig
-from provision.documents import to_document
+from provision.documents import flat_source, index_for, nested, to_document
 from provision.hints import hints_from_sources
 from provision.hints_es import hints_from_es
 from provision.importer import run_import, source_files
@@ -70,7 +70,7 @@ def test_reflag_gives_old_documents_the_current_flags(es: Elasticsearch, es_conf
     assert len(stale) >= 8, "issue 13's events must be flagged differently by the old rules"
     body = []
     for e in stale:
-        body += [{"update": {"_index": f"{index_prefix}-{e['eventTime'][:4]}.{e['eventTime'][5:7]}", "_id": event_id(e)}}, {"doc": old_flags(e)}]
+        body += [{"update": {"_index": f"{index_prefix}-{e['eventTime'][:4]}.{e['eventTime'][5:7]}", "_id": event_id(e)}}, {"doc": nested(old_flags(e))}]
     assert not es.bulk(operations=body, refresh=True)["errors"]
 
     offline = hints_from_sources([str(tmp_path / "logs"), str(tmp_path / "minimal")], top=0).to_json()
@@ -90,11 +90,39 @@ def test_reflag_gives_old_documents_the_current_flags(es: Elasticsearch, es_conf
 
 
 @pytest.mark.es
+def test_reflag_keeps_each_document_in_its_own_shape(es: Elasticsearch, index_prefix: str, tmp_path: Path) -> None:
+    """Documents sent by earlier versions have flat dotted keys in _source ("ctstack.console"),
+    today's nested objects. A partial update merges objects into objects and dotted keys into
+    dotted keys, so each is updated in its own shape: the flag ends with one value, the new one,
+    and both shapes are read alike."""
+    new_shape, old_shape = (event("EnableSerialConsoleAccess", agent=issue_13_events()[0]["userAgent"], time=f"2024-08-0{d}T10:00:00Z")
+                            for d in (1, 2))
+    write_trail(tmp_path, [new_shape])
+    run_import(es, source_files([str(tmp_path)]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
+    index = f"{index_prefix}-2024.08"
+    stale = {F.CONSOLE: True, F.AUTOMATION_CANDIDATE: True}
+    es.update(index=index, id=event_id(new_shape), doc=nested(stale))
+    old_doc = {**to_document(old_shape), **stale}                    # as an earlier ctstack sent it
+    es.index(index=index_for(index_prefix, old_doc), id=event_id(old_shape), document=old_doc, refresh=True)
+    assert es.count(index=index, query={"term": {F.CONSOLE: True}})["count"] == 2
+
+    summary = reflag(es, index_prefix)
+    es.indices.refresh(index=index)
+    assert (summary.changed, summary.failed) == (2, 0)
+    new_source = es.get(index=index, id=event_id(new_shape))["_source"]
+    old_source = es.get(index=index, id=event_id(old_shape))["_source"]
+    assert F.CONSOLE not in new_source and new_source["ctstack"]["console"] is False
+    assert "ctstack" not in old_source and old_source[F.CONSOLE] is False
+    assert flat_source(new_source)[F.AUTOMATION_CANDIDATE] is flat_source(old_source)[F.AUTOMATION_CANDIDATE] is False
+    assert es.count(index=index, query={"term": {F.CONSOLE: True}})["count"] == 0
+
+
+@pytest.mark.es
 def test_plumbing_is_no_candidate_from_elasticsearch_even_before_reflag(es: Elasticsearch, index_prefix: str, tmp_path: Path) -> None:
     shell = [event("CreateSession", "cloudshell.amazonaws.com"), event("StartInstances")]
     write_trail(tmp_path, shell)
     run_import(es, source_files([str(tmp_path)]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
-    es.update(index=f"{index_prefix}-2024.08", id=event_id(shell[0]), doc={F.AUTOMATION_CANDIDATE: True}, refresh=True)
+    es.update(index=f"{index_prefix}-2024.08", id=event_id(shell[0]), doc=nested({F.AUTOMATION_CANDIDATE: True}), refresh=True)
     assert [c.action for c in hints_from_es(es, index_prefix=index_prefix).candidates] == ["StartInstances"]
 
 
@@ -104,7 +132,7 @@ def test_the_command_reports_and_fails_honestly(es: Elasticsearch, es_config: Es
     write_trail(tmp_path, [cli_call, event("StartInstances")])
     run_import(es, source_files([str(tmp_path)]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
     index = f"{index_prefix}-2024.08"
-    es.update(index=index, id=event_id(cli_call), doc={F.CONSOLE: True, F.AUTOMATION_CANDIDATE: True}, refresh=True)
+    es.update(index=index, id=event_id(cli_call), doc=nested({F.CONSOLE: True, F.AUTOMATION_CANDIDATE: True}), refresh=True)
     args = ["reflag", "--es-url", es_config.url, "--index-prefix", index_prefix]
 
     es.indices.put_settings(index=index, settings={"index.blocks.write": True})
@@ -119,7 +147,7 @@ def test_the_command_reports_and_fails_honestly(es: Elasticsearch, es_config: Es
     assert done.exit_code == 0, done.output
     summary = json.loads(done.output)
     assert (summary["documents_read"], summary["changed"], summary["unchanged"], summary["failed"]) == (2, 1, 1, 0)
-    assert es.get(index=index, id=event_id(cli_call))["_source"][F.CONSOLE] is False
+    assert flat_source(es.get(index=index, id=event_id(cli_call))["_source"])[F.CONSOLE] is False
 
     missing = CliRunner().invoke(app, ["reflag", "--es-url", es_config.url, "--index-prefix", index_prefix + "-none", "--json"])
     assert missing.exit_code == 0 and json.loads(missing.output)["documents_read"] == 0
