@@ -54,6 +54,7 @@ EsPassword = Annotated[Optional[str], typer.Option("--password", help="Elasticse
 CaCerts = Annotated[Optional[str], typer.Option("--ca-certs", help="CA bundle for a TLS Elasticsearch (env CTSTACK_ES_CA_CERTS).", show_default=False)]
 MaxFileBytes = Annotated[int, typer.Option("--max-file-bytes", min=1, help="A file that expands to more bytes than this (after gunzip) fails unread: a gzip bomb cannot take the memory.")]
 BulkRequests = Annotated[int, typer.Option("--bulk-requests", min=1, max=64, help="Bulk requests kept in flight at once; more can help a cluster with more cores than ours (README: Performance).")]
+BulkSize = Annotated[int, typer.Option("--bulk-size", min=1, max=100_000, help="Documents per bulk request, at most (and at most 8 MB); smaller suits a small cluster.")]
 
 
 def es_config(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig:
@@ -269,6 +270,7 @@ def import_(
     processes: Annotated[Optional[int], typer.Option("--processes", min=0, help="Processes converting events to documents; default one per core, up to 4; 0 converts in the importing process.", show_default=False)] = None,
     max_file_bytes: MaxFileBytes = MAX_FILE_BYTES,
     bulk_requests: BulkRequests = settings.BULK_REQUESTS,
+    bulk_size: BulkSize = settings.BULK_SIZE,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, insights: S3Insights = False,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, full: S3Full = False, endpoint_url: S3EndpointUrl = None,
@@ -287,7 +289,7 @@ def import_(
     # Rounds and batches filter events exactly, as a one-shot import does (the listing is pruned too).
     import_options = {"index_prefix": index_prefix, "profile": fields_profile, "keep_access_keys": keep_access_keys,
                       "dead_letter_path": dead_letter, "processes": processes, "max_file_bytes": max_file_bytes,
-                      "bulk_requests": bulk_requests, "event_filters": filters or None}
+                      "bulk_requests": bulk_requests, "chunk_size": bulk_size, "event_filters": filters or None}
     if sqs_queue:
         if sources or follow:
             raise CtstackError("--sqs-queue takes no sources and no --follow: the queue names the objects.")
@@ -299,8 +301,8 @@ def import_(
         summary = import_sources(
             cfg, sources, index_prefix=index_prefix, profile=fields_profile,
             keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
-            processes=processes, max_file_bytes=max_file_bytes, bulk_requests=bulk_requests, s3_options=options,
-            filters=filters or None,
+            processes=processes, max_file_bytes=max_file_bytes, bulk_requests=bulk_requests, chunk_size=bulk_size,
+            s3_options=options, filters=filters or None,
         )
     if json_output:
         typer.echo(json.dumps(summary.to_dict()))

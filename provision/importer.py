@@ -39,7 +39,7 @@ from provision.s3layout import is_s3_url
 from provision.template import install_template
 from provision.wording import reason_kind
 
-CHUNK_SIZE = 5000                   # documents per bulk request ...
+CHUNK_SIZE = settings.BULK_SIZE     # documents per bulk request ...
 MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes first
 BULK_REQUESTS = settings.BULK_REQUESTS
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
@@ -475,8 +475,9 @@ def run_import(
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if not isinstance(bulk_requests, int) or bulk_requests < 1:
-        raise ValueError(f"bulk_requests must be a whole number of at least 1, not {bulk_requests!r}")
+    for name, value in (("bulk_requests", bulk_requests), ("chunk_size", chunk_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
     started = time.monotonic()
     own_dead_letter = dead_letter is None
     # Created now: a bad path fails before anything is read.

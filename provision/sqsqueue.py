@@ -306,7 +306,9 @@ class QueueConsumer:
         before = dict(self.objects.stats)
         if wanted:
             self.objects.batch = list(wanted.values())
-            with _Heartbeat(self.sqs, self.queue_url, [n for n in notices if n.objects], self.visibility):
+            # Every message the batch holds, also those with nothing to import: they are deleted
+            # at its end, and one that reappeared meanwhile would be handled twice.
+            with _Heartbeat(self.sqs, self.queue_url, notices, self.visibility):
                 files = self.objects.files()
                 try:
                     summary = run_import(self.es, files, index_prefix=self.index_prefix, install=not self._installed,

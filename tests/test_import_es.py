@@ -304,16 +304,17 @@ def test_bulk_requests_keeps_that_many_requests_in_flight_and_accounts_for_every
         admin.close()
 
 
+@pytest.mark.parametrize("option", ["bulk_requests", "chunk_size"])
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "4"])
-def test_bulk_requests_must_be_a_whole_number_of_at_least_one(es, tmp_path, bad):
-    with pytest.raises(ValueError, match="bulk_requests must be a whole number of at least 1"):
-        run_import(es, local_files([tmp_path]), bulk_requests=bad, dead_letter_path=tmp_path / "dead.ndjson")
+def test_bulk_options_must_be_whole_numbers_of_at_least_one(es, tmp_path, option, bad):
+    with pytest.raises(ValueError, match=f"{option} must be a whole number of at least 1"):
+        run_import(es, local_files([tmp_path]), **{option: bad}, dead_letter_path=tmp_path / "dead.ndjson")
     assert not (tmp_path / "dead.ndjson").exists(), "nothing is created before the options are checked"
 
 
 def test_bulk_requests_from_the_command_line(es, es_url, index_prefix, tmp_path):
     write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(1200, seed="cli-inflight"))
-    result = run_cli("import", str(tmp_path / "logs"), "--bulk-requests", "3", "--es-url", es_url,
+    result = run_cli("import", str(tmp_path / "logs"), "--bulk-requests", "3", "--bulk-size", "100", "--es-url", es_url,
                      "--index-prefix", index_prefix, "--json", "--dead-letter", str(tmp_path / "dead.ndjson"))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -321,11 +322,12 @@ def test_bulk_requests_from_the_command_line(es, es_url, index_prefix, tmp_path)
     assert es.count(index=f"{index_prefix}-*")["count"] == 1200
 
 
-@pytest.mark.parametrize("bad", ["0", "65", "two"])
-def test_bulk_requests_out_of_range_on_the_command_line_is_one_clear_error(tmp_path, bad):
-    result = run_cli("import", str(tmp_path), "--bulk-requests", bad)
+@pytest.mark.parametrize(("option", "bad"), [("--bulk-requests", "0"), ("--bulk-requests", "65"), ("--bulk-requests", "two"),
+                                           ("--bulk-size", "0"), ("--bulk-size", "100001")])
+def test_bulk_options_out_of_range_on_the_command_line_are_one_clear_error(tmp_path, option, bad):
+    result = run_cli("import", str(tmp_path), option, bad)
     assert result.returncode == 2
-    assert "--bulk-requests" in result.stderr and "Traceback" not in result.stderr
+    assert option in result.stderr and "Traceback" not in result.stderr
 
 
 def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):

@@ -76,12 +76,13 @@ class FollowerProcess:
 
 
 def follower_mid_round(aws_env, es, es_url: str, prefix: str, tmp_path: Path) -> tuple[set[str], FollowerProcess]:
-    """A follower whose first round (100 objects of 100 events, one download at a time) has
-    sent its first bulk requests; returns the events' IDs and the follower."""
+    """A follower whose first round (100 objects of 100 events, one download at a time, bulk
+    requests of 500 events) has sent its first bulk requests; returns the events' IDs and the
+    follower."""
     s3 = aws_env.client()
     s3.create_bucket(Bucket=BUCKET)
     _, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 100, 100)
-    follower = FollowerProcess(es_url, prefix, tmp_path, "--interval", "60s", "--workers", "1")
+    follower = FollowerProcess(es_url, prefix, tmp_path, "--interval", "60s", "--workers", "1", "--bulk-size", "500")
     try:
         wait_stored(es, prefix, follower.proc)
     except BaseException:
@@ -169,7 +170,7 @@ def test_an_elasticsearch_outage_of_30_s_mid_round_is_ridden_out(aws_env, privat
     _, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 100, 100)
     prefix = "ctstack-outage"
     es = client(EsConfig(url=private_es_node.url), request_timeout=10)
-    follower = FollowerProcess(private_es_node.url, prefix, tmp_path, "--interval", "5s", "--workers", "1")
+    follower = FollowerProcess(private_es_node.url, prefix, tmp_path, "--interval", "5s", "--workers", "1", "--bulk-size", "500")
     try:
         wait_stored(es, prefix, follower.proc)  # its first bulk requests are in: mid-import
         private_es_node.kill()

@@ -161,7 +161,8 @@ def test_a_poison_message_is_reported_and_left_to_the_redrive_policy(aws_env, es
 
 def test_visibility_is_extended_while_a_big_object_imports(aws_env, es, index_prefix, tmp_path):
     """The queue's visibility timeout (1 s) is much shorter than the import of the object; no
-    other receiver may see the message meanwhile, and it is deleted once imported."""
+    other receiver may see the batch's messages meanwhile (also the one with nothing to import,
+    an S3 test event, which is deleted with the batch), and they are deleted once done."""
     import threading
 
     from provision.sqsqueue import QueueConsumer
@@ -170,11 +171,15 @@ def test_visibility_is_extended_while_a_big_object_imports(aws_env, es, index_pr
     s3.create_bucket(Bucket=BUCKET)
     queue_url, _ = make_queue(sqs, "trail-slow", visibility=1)
     keys, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 1, 80_000, tag="big")
-    send(sqs, queue_url, [s3_event(BUCKET, keys[0])])
+    send(sqs, queue_url, [s3_event(BUCKET, keys[0]), S3_TEST_EVENT])
     queue_consumer = QueueConsumer(es, queue_url, index_prefix=index_prefix, wait_seconds=1, processes=0,
                                    dead_letter_path=tmp_path / "dead.ndjson")
     notices = queue_consumer.receive()
-    assert len(notices) == 1
+    for _ in range(5):  # SQS may hand the two out in separate answers
+        if len(notices) == 2:
+            break
+        notices += queue_consumer.receive()
+    assert len(notices) == 2
     reports = []
     batch = threading.Thread(target=lambda: reports.append(queue_consumer.run_batch(notices)))
     batch.start()
@@ -186,7 +191,8 @@ def test_visibility_is_extended_while_a_big_object_imports(aws_env, es, index_pr
     queue_consumer.objects.close()
     assert reports[0]["seconds"] > 3 * 1, "the import was too quick to prove anything"
     assert seen_by_others == 0
-    assert reports[0]["messages_deleted"] == 1 and reports[0]["events_indexed"] == len(ids)
+    assert reports[0]["messages_deleted"] == 2 and reports[0]["messages_skipped"] == 1
+    assert reports[0]["events_indexed"] == len(ids)
     assert queue_counts(sqs, queue_url) == (0, 0)
 
 
@@ -203,7 +209,7 @@ def test_an_elasticsearch_outage_mid_batch_deletes_nothing_unfinished_and_is_cau
     send(sqs, queue_url, [s3_event(BUCKET, k) for k in keys])
     prefix = "ctstack-queue-outage"
     es = client(EsConfig(url=private_es_node.url), request_timeout=10)
-    proc = consumer(queue_url, private_es_node.url, prefix, tmp_path, "--exit-when-empty")
+    proc = consumer(queue_url, private_es_node.url, prefix, tmp_path, "--exit-when-empty", "--bulk-size", "1000")
     try:
         wait_stored(es, prefix, proc)  # its first bulk requests are in: mid-import
         private_es_node.kill()

@@ -162,9 +162,17 @@ S3_TEST_EVENT = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2025-
 
 
 def stored(es, prefix: str) -> int:
-    """Documents searchable in ``<prefix>-*`` now (refreshed first)."""
-    es.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-    return es.count(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)["count"]
+    """Documents searchable in ``<prefix>-*`` now (refreshed first). An index the importer has
+    just created answers 503 until its shard has started: nothing searchable there yet."""
+    from elasticsearch import ApiError
+
+    try:
+        es.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+        return es.count(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)["count"]
+    except ApiError as err:
+        if err.status_code == 503:
+            return 0
+        raise
 
 
 def wait_stored(es, prefix: str, proc, at_least: int = 1, timeout: float = 120) -> None:
