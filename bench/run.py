@@ -225,7 +225,7 @@ def _tree_rss_kb(pid: int) -> int:
 def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX, processes: int | None = None,
         fields: str = "standard", bulk_requests: int | None = None, before: bool = False) -> dict:
     """`python -m provision import DATA --json` in its own process: its summary, wall time, peak RSS.
-    ``before``: bulk requests as they were before issue 17 (bench/import_before.py)."""
+    ``before``: documents and bulk requests as they were before issue 17 (bench/import_before.py)."""
     dead = workdir / "e2e-dead-letter.ndjson"
     dead.unlink(missing_ok=True)
     program = [str(IMPORT_BEFORE)] if before else ["-m", "provision"]
@@ -286,7 +286,7 @@ PROFILES = ("minimal", "standard", "full")
 # The template as it was before issue 17 (settings and mappings), installed by --cost under
 # its own name at a higher priority than ctstack's, so the import's own template is outranked.
 TEMPLATE_BEFORE = Path(__file__).resolve().parent / "template_before.json"
-# ... and the import's bulk requests as they were (1,000 documents each, now up to 5,000).
+# ... and the import as it sent documents then: flat dotted keys, 1,000 per request, one in flight.
 IMPORT_BEFORE = Path(__file__).resolve().parent / "import_before.py"
 
 
