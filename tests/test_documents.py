@@ -259,3 +259,23 @@ def test_documents_are_sent_nested_and_read_back_flat_whatever_their_shape():
     half = {**{k: v for k, v in doc.items() if not k.startswith("event.")}, "event": sent["event"]}
     assert flat_source(half) == doc                                       # a mix of both
     assert flat_source({}) == {}
+
+
+@pytest.mark.parametrize(("value", "verdict"), [
+    ("2024-08-01T13:30:05Z", "2024-08-01T13:30:05Z"), ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
+    ("2024-02-30T00:00:00Z", "not a valid timestamp"), ("2024-08-01T13:30:60Z", "not a valid timestamp"),
+    ("2024-08-01 13:30:05Z", "not a valid timestamp"), ("２０24-08-01T13:30:05Z", "not a valid timestamp"),
+    ("0000-01-01T00:00:00Z", "outside years 1-9999"),
+])
+def test_cloudtrail_form_timestamps_are_as_strict_on_the_fast_path(value, verdict):
+    """CloudTrail's own form (20 characters, ...Z) takes a shorter path when not seen lately:
+    it accepts and refuses exactly what the general path does, with the same reasons."""
+    from provision import documents
+
+    documents._GOOD_TIMES.clear()
+    if verdict == value:  # valid: returned as it is, and remembered
+        assert parse_event_time(value) == value and value in documents._GOOD_TIMES
+    else:
+        with pytest.raises(DocumentError, match=verdict):
+            parse_event_time(value)
+        assert value not in documents._GOOD_TIMES
