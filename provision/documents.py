@@ -127,10 +127,7 @@ def parse_time(value: Any) -> str:
             except ValueError:
                 pass
             else:
-                if len(_GOOD_TIMES) >= _GOOD_TIMES_SIZE:
-                    _GOOD_TIMES.clear()
-                _GOOD_TIMES[value] = value
-                return value
+                return _remember_time(value)
     m = _TIME_LAYOUT.fullmatch(value)
     if m is None:
         raise ValueError(f"{value!r} is not a valid timestamp")
@@ -153,10 +150,16 @@ def parse_time(value: Any) -> str:
             raise TimeOutOfRange(f"{value!r} is outside years 1-9999 in UTC") from None
     text = moment.isoformat().replace("+00:00", "Z")
     if text == value:  # CloudTrail's own form: remembered, so most events cost a lookup
-        if len(_GOOD_TIMES) >= _GOOD_TIMES_SIZE:
-            _GOOD_TIMES.clear()
-        _GOOD_TIMES[value] = value
+        _remember_time(value)
     return text
+
+
+def _remember_time(value: str) -> str:
+    """Note a valid timestamp in CloudTrail's own form in :data:`_GOOD_TIMES` (bounded)."""
+    if len(_GOOD_TIMES) >= _GOOD_TIMES_SIZE:
+        _GOOD_TIMES.clear()
+    _GOOD_TIMES[value] = value
+    return value
 
 
 def parse_event_time(value: Any) -> str:

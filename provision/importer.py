@@ -467,11 +467,11 @@ def run_import(
     chunk is built); their answers are applied in the order they were sent. A file that
     expands past ``max_file_bytes`` fails unread. Returns the summary; ``summary.ok`` is
     False when any event failed, any file could not be read, or Elasticsearch stopped
-    answering (``summary.aborted`` says why). Failed events are in ``summary.dead_letter`` with their reason: a new file at
-    ``dead_letter_path`` (or a unique default name), or ``dead_letter``, an open
-    :class:`DeadLetter` the caller owns and closes (one file for many runs, as ``--follow``
-    and ``--sqs-queue`` keep). Events outside ``filters`` are counted in ``events_filtered``
-    and not imported.
+    answering (``summary.aborted`` says why). Failed events are in ``summary.dead_letter``
+    with their reason: a new file at ``dead_letter_path`` (or a unique default name), or
+    ``dead_letter``, an open :class:`DeadLetter` the caller owns and closes (one file for
+    many runs, as ``--follow`` and ``--sqs-queue`` keep). Events outside ``filters`` are
+    counted in ``events_filtered`` and not imported.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
