@@ -64,9 +64,12 @@ def es_config(es_url: str | None, api_key: str | None, user: str | None, passwor
 
 
 def say_if_scheme_added(raw: str | None, option: str, url: str) -> None:
-    """One line on stderr when a URL without a scheme was read as http:// (connection.parse_url's rule)."""
-    if raw and parse_url(raw, option).scheme_added:
-        err_console.print(f"Note: {option} {escape(display_url(raw.strip()))} has no scheme; using {escape(display_url(url))}.", highlight=False)
+    """One line on stderr when a URL without a scheme was read as http://, or one without a
+    port got the service's (connection.parse_url's rule)."""
+    parsed = parse_url(raw, option) if raw else None
+    if parsed and (parsed.scheme_added or parsed.port_added):
+        missing = " or ".join(word for word, added in (("scheme", parsed.scheme_added), ("port", parsed.port_added)) if added)
+        err_console.print(f"Note: {option} {escape(display_url(raw))} has no {missing}; using {escape(display_url(url))}.", highlight=False)
 
 
 def _version_callback(value: bool) -> None:

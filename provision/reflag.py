@@ -21,6 +21,7 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision import classify, settings
+from provision.bulkanswer import bulk_results, refused_answer
 from provision import fields as F
 from provision.connection import EsConfig, connect, describe_error
 from provision.documents import flat_source, nested
@@ -141,13 +142,18 @@ def _pages(es: Elasticsearch, index: str, page_size: int) -> Iterator[list[dict]
 
 
 def _send(es: Elasticsearch, body: bytes, summary: ReflagSummary) -> None:
-    items = es.bulk(operations=body, filter_path="items.*.status,items.*.error").body["items"]
-    for item in items:
-        result = next(iter(item.values()))
-        if result.get("status", 500) < 300:
+    try:
+        # An answer that does not say what happened to each update raises BulkAnswerUnknown
+        # (a TransportError: one sentence, and a re-run redoes what is left: updates are idempotent).
+        results = bulk_results(es.bulk(operations=body, filter_path="items.*.status,items.*.error").body,
+                               body.count(b"\n") // 2)
+    except ApiError as err:
+        refused_answer(err)  # a gateway's or portal's answer is no answer from Elasticsearch
+        raise
+    for status, error in results:
+        if status < 300:
             summary.changed += 1
         else:
-            error = result.get("error")
             reason = f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict) else str(error)
             summary.failed += 1
             summary.failure_reasons[reason] = summary.failure_reasons.get(reason, 0) + 1
