@@ -46,12 +46,35 @@ ACCESS_KEY_REMOVED = b"[access key ID removed]"
 _ACCESS_KEY_VALUE = re.compile(rb"(?<![0-9A-Z])A(?:KIA|SIA|BIA|CCA)[0-9A-Z]{16}(?![0-9A-Z])")
 _ACCESS_KEY_SHAPE = re.compile(rb"A[KSBC][IC]A[0-9A-Z]{16}")  # the quick look: led by a literal, 40x faster
 _ACCESS_KEY_NAMES = ("accesskeyid",)
-_SECRET_NAMES = ("secretaccesskey", "secretkey", "sessiontoken", "securitytoken", "privatekey")
+# Names ending so (after lower-casing, without separators) hold a secret. Not every "token":
+# nextToken, clientToken and paginationToken are paging and idempotency handles.
+_SECRET_NAMES = ("secretaccesskey", "secretkey", "sessiontoken", "securitytoken", "privatekey",
+                 "password", "passwd", "passphrase", "authtoken", "accesstoken", "refreshtoken", "idtoken",
+                 "bearertoken", "apitoken", "authorization", "clientsecret")
+_SECRET_WHOLE_NAMES = frozenset({"token", "secret", "auth", "credential"})  # only when that is the whole name
 # One pass over the lower-cased serialised document finds every line that may hold such a
 # name: each contains "key" or "ken", followed by the rest of a key (`":`, or `\":` inside
-# event.original), so values such as "GenerateDataKey" are not walked. One literal-led
-# regex: in `re`, alternatives without a common first letter cost 20x more.
+# event.original), so values such as "GenerateDataKey" are not walked; a second finds the
+# password, secret, auth and credential names. Literal-led regexes: in `re`, alternatives
+# without a common first letter cost 20x more.
 _NAME_HINT = re.compile(rb'ke[yn][^"\\]{0,32}\\?":')
+_MORE_NAME_HINTS = {word: re.compile(re.escape(word) + tail) for word, tail in (
+    (b"pass", rb'[^"\\]{0,32}\\?":'), (b"secret", rb'[^"\\]{0,32}\\?":'), (b"authoriz", rb'[^"\\]{0,32}\\?":'),
+    (b'"auth', rb'\\?":'), (b"credential", rb'\\?":'))}
+# Secrets inside values, found in the serialised line (each class excludes `"` and `\`, so a
+# match lies inside one JSON string and its replacement keeps the JSON valid):
+# - the password of a URL's user info (https://user:PASS@host, postgres://admin:PASS@db);
+# - a presigned URL's signature and session token, and token-like query parameters;
+# - an HTTP Authorization value (Bearer / Basic / token / Digest ...).
+SECRET_REMOVED = b"[secret removed]"
+_URL_PASSWORD = re.compile(rb'(://[^\s"\\/@:]*):[^\s"\\@]+@')
+_QUERY_SECRET = re.compile(rb'(?i)([?&](?:x-amz-security-token|x-amz-signature|signature|sig|token|access_token'
+                           rb'|id_token|refresh_token|password|passwd|secret|client_secret|api_key|apikey)=)[^&\s"\\#]+')
+# Literal substring tests (lower-cased line) decide whether a regex runs at all: a
+# case-insensitive regex with alternatives costs 5-20 us per document, `in` well under one.
+_QUERY_WORDS = (b"sig", b"token", b"pass", b"secret", b"api")
+_AUTHORIZATION = re.compile(rb'(?i)(\bbearer\s+|authorization(?:\s*[:=]\s*(?:(?:basic|bearer|token|digest)\s+)?'
+                            rb'|\s+(?:basic|bearer|token|digest)\s+))[^\s"\\,;]{6,}')
 _SEPARATORS = re.compile(r"[\W_]+")
 
 
@@ -198,7 +221,8 @@ class _DroppedKeys(dict):
         self.names = _SECRET_NAMES if keep_access_keys else _SECRET_NAMES + _ACCESS_KEY_NAMES
 
     def __missing__(self, name: str) -> bool:
-        dropped = isinstance(name, str) and _SEPARATORS.sub("", name).lower().endswith(self.names)
+        bare = _SEPARATORS.sub("", name).lower() if isinstance(name, str) else ""
+        dropped = bare.endswith(self.names) or bare in _SECRET_WHOLE_NAMES
         if len(self) < 65536:
             self[name] = dropped
         return dropped
@@ -230,11 +254,36 @@ def scrub_access_key_values(line: bytes) -> bytes:
     return _ACCESS_KEY_VALUE.sub(ACCESS_KEY_REMOVED, line)
 
 
+def scrub_secret_values(line: bytes, lower: bytes | None = None) -> bytes:
+    """Serialised JSON with secrets inside string values replaced by ``[secret removed]``:
+    URL passwords, presigned URLs' signatures and session tokens, token-like query
+    parameters, Authorization values. Each costs a substring test unless it may be there.
+    Returns ``line`` itself when nothing was found. (``lower``: ``line.lower()``, if known.)"""
+    if lower is None:
+        lower = line.lower()
+    if b"://" in line and b"@" in line and _URL_PASSWORD.search(line) is not None:
+        line = _URL_PASSWORD.sub(rb"\1:" + SECRET_REMOVED + b"@", line)
+    if (b"=" in line and (b"?" in line or b"&" in line) and any(word in lower for word in _QUERY_WORDS)
+            and _QUERY_SECRET.search(line) is not None):
+        line = _QUERY_SECRET.sub(rb"\1" + SECRET_REMOVED, line)
+    if (b"bearer" in lower or b"authorization" in lower) and _AUTHORIZATION.search(line) is not None:
+        line = _AUTHORIZATION.sub(rb"\1" + SECRET_REMOVED, line)
+    return line
+
+
+def _other_secret_name(lower: bytes) -> bool:
+    """Whether a lower-cased line may hold a password, secret, authorization or credential key."""
+    for word, hint in _MORE_NAME_HINTS.items():
+        if word in lower and hint.search(lower) is not None:
+            return True
+    return False
+
+
 def scrubbed_line(value: Any, keep_access_keys: bool = False, option: int = 0) -> bytes:
-    """``value`` serialised with :func:`scrub` and, unless ``keep_access_keys``,
-    :func:`scrub_access_key_values` applied: how an event is written anywhere else
-    (the dead-letter file)."""
-    line = orjson.dumps(scrub(value, keep_access_keys), option=option)
+    """``value`` serialised with :func:`scrub` and :func:`scrub_secret_values` and, unless
+    ``keep_access_keys``, :func:`scrub_access_key_values` applied: how an event is written
+    anywhere else (the dead-letter file)."""
+    line = scrub_secret_values(orjson.dumps(scrub(value, keep_access_keys), option=option))
     return line if keep_access_keys else scrub_access_key_values(line)
 
 
@@ -471,12 +520,16 @@ def document_and_line(event: Any, profile: str = "standard", keep_access_keys: b
         if source_file is not None and profile != "minimal":
             doc[F.SOURCE_FILE] = source_file
         line = orjson.dumps(nested(doc), option=_APPEND_NEWLINE)
-        if _NAME_HINT.search(line.lower()) is not None:
+        lower = line.lower()
+        if _NAME_HINT.search(lower) is not None or _other_secret_name(lower):
             _scrub_document(doc, event, keep_access_keys)
             line = orjson.dumps(nested(doc), option=_APPEND_NEWLINE)
-        if not keep_access_keys and _ACCESS_KEY_SHAPE.search(line) is not None:
-            line = scrub_access_key_values(line)
-            doc = flat_source(orjson.loads(line))
+            lower = line.lower()
+        scrubbed = scrub_secret_values(line, lower)
+        if not keep_access_keys and _ACCESS_KEY_SHAPE.search(scrubbed) is not None:
+            scrubbed = scrub_access_key_values(scrubbed)
+        if scrubbed is not line:
+            line, doc = scrubbed, flat_source(orjson.loads(scrubbed))
     except (TypeError, RecursionError):  # orjson's depth limit: nothing else in a parsed event stops it
         raise DocumentError(TOO_DEEP) from None
     return doc, line
