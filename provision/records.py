@@ -25,6 +25,7 @@ import orjson
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Extensions a folder walk picks up; a file named on the command line is always tried.
+NOT_A_LOG_FILE_NAME = "not a CloudTrail log file name (.json, .json.gz, .jsonl)"
 EVENT_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".gz")
 # What one file may expand to (after gunzip) before it fails: a gzip bomb must not take the
 # machine's memory. ``--max-file-bytes`` changes it.
@@ -674,7 +675,7 @@ def _walk(folder: Path) -> Iterator[SourceFile]:
             elif name.lower().endswith(EVENT_FILE_SUFFIXES):
                 yield _file(path)
             else:
-                yield _file(path, skip_reason="not a CloudTrail log file name (.json, .json.gz, .jsonl)")
+                yield _file(path, skip_reason=NOT_A_LOG_FILE_NAME)
     while unlisted:
         err = unlisted.pop()
         yield SourceFile(name=str(err.filename or folder), read=bytes, fail_reason=f"could not list the folder: {err.strerror or err}")

@@ -82,6 +82,10 @@ class S3Object:
         return f"{S3_SCHEME}{self.bucket}/{self.key}"
 
 
+class BucketMissing(CtstackError):
+    """The bucket does not exist (or is not visible to the credentials)."""
+
+
 class ObjectUnreadable(Exception):
     """One object could not be downloaded; ``str(err)`` is the reason the summary shows."""
 
@@ -121,7 +125,7 @@ def listing_error(err: Exception, bucket: str, prefix: str) -> CtstackError:
     if isinstance(err, ClientError):
         code = _code(err)
         if code in MISSING_BUCKET_CODES:
-            return CtstackError(f"The S3 bucket {bucket} does not exist (or is not visible to these credentials).")
+            return BucketMissing(f"The S3 bucket {bucket} does not exist (or is not visible to these credentials).")
         if code in DENIED_CODES:
             return CtstackError(_denied_sentence("s3:ListBucket", where, code))
         if code in REDIRECT_CODES:
