@@ -595,6 +595,17 @@ def hints_(
         render = {"json": hints_output.to_json, "csv": hints_output.to_csv, "markdown": hints_output.to_markdown}[output_format]
         typer.echo(render(result), nl=False)
     _write_scripts(result, script_dir)
+    _exit_if_files_failed(result)
+
+
+def _exit_if_files_failed(result) -> None:
+    """Exit 1, as `import` does, when a file could not be read or was read only in part (or a
+    folder could not be listed): the hints are then of fewer events than the sources hold."""
+    failed = len(result.failed_files or ())
+    if failed:
+        err_console.print(f"{plural(failed, 'file')} could not be read in full (listed above or in the JSON): "
+                          "the results leave their events out.", markup=False, highlight=False)
+        raise typer.Exit(1)
 
 
 def _print_automation(result, workflows: bool) -> None:
@@ -639,6 +650,7 @@ def report(
     result = _compute_hints("report", sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
+    _exit_if_files_failed(result)
 
 
 @app.command("reflag")

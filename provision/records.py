@@ -25,6 +25,7 @@ import orjson
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Extensions a folder walk picks up; a file named on the command line is always tried.
+UTF8_BOM = b"\xef\xbb\xbf"
 NOT_A_LOG_FILE_NAME = "not a CloudTrail log file name (.json, .json.gz, .jsonl)"
 EVENT_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".gz")
 # What one file may expand to (after gunzip) before it fails: a gzip bomb must not take the
@@ -87,11 +88,12 @@ class Unreadable:
     deep to parse). It was read, so it is counted and fails alone with ``reason``; ``text``
     (the item's text, cut at KEPT_TEXT bytes) goes to the dead-letter file instead."""
 
-    __slots__ = ("reason", "text", "too_deep")
+    __slots__ = ("reason", "why", "text", "too_deep")
 
     def __init__(self, reason: str, raw: bytes | memoryview, too_deep: bool = False) -> None:
         self.too_deep = too_deep  # valid as far as read, only deeper than the parser goes: an event's to fail
         kept = "its text" if len(raw) <= KEPT_TEXT else f"its first {KEPT_TEXT:,} bytes as text"
+        self.why = reason  # what is wrong with it (a file skipped whole says only this: no dead-letter line is written then)
         self.reason = f"{reason} (the dead-letter file keeps {kept})"
         self.text = bytes(raw[:KEPT_TEXT]).decode("utf-8", "replace")
 
@@ -174,6 +176,8 @@ def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES, stream
         raise FileFailed(too_large(max_bytes))
     elif stream_after is not None and len(raw) > stream_after:
         raise StreamIt()
+    if raw[:3] == UTF8_BOM:
+        raw = raw[3:]
     if not raw.strip():
         raise SkipFile("empty file")
     if partly is None and not _has_big_int(raw):
@@ -351,6 +355,8 @@ def _items(src: _Buffer) -> Iterator[Any]:
     top-level values (a line, a pretty-printed event). A value that does not parse fails
     alone as :class:`Unreadable` and reading goes on at the next line; a file cut off sets
     ``src.partly``."""
+    if src.pos == 0 and (src.buf or src.more()) and src.buf.startswith(UTF8_BOM):
+        src.pos = len(UTF8_BOM)  # a file saved by an editor that marks UTF-8: the mark is no JSON
     while True:
         src.pos = _SPACE.match(src.buf, src.pos).end()
         if src.pos >= len(src.buf) and not src.more():
@@ -384,7 +390,7 @@ def _items(src: _Buffer) -> Iterator[Any]:
                 if not isinstance(whole, Unreadable):
                     item, eol = whole, end
         if isinstance(item, Unreadable) and src.first_error is None:
-            src.first_error = item.reason
+            src.first_error = item.why
         src.pos = eol
         if isinstance(item, dict) and isinstance(item.get("Records"), list) and not _looks_like_event(item):
             yield from item["Records"]
