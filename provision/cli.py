@@ -300,13 +300,18 @@ def import_(
                                         import_options, exit_when_empty, poll_seconds, json_output))
     if follow:
         raise typer.Exit(_follow(cfg, sources, options, import_options, interval, json_output))
-    with ImportProgress(enabled=err_console.is_terminal) as progress:
-        summary = import_sources(
-            cfg, sources, index_prefix=index_prefix, profile=fields_profile,
-            keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
-            processes=processes, max_file_bytes=max_file_bytes, bulk_requests=bulk_requests, chunk_size=bulk_size,
-            s3_options=options, filters=filters or None,
-        )
+    try:
+        with ImportProgress(enabled=err_console.is_terminal) as progress:
+            summary = import_sources(
+                cfg, sources, index_prefix=index_prefix, profile=fields_profile,
+                keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
+                processes=processes, max_file_bytes=max_file_bytes, bulk_requests=bulk_requests, chunk_size=bulk_size,
+                s3_options=options, filters=filters or None,
+            )
+    except CtstackError as err:
+        if json_output:  # whoever reads stdout gets an answer too (the sentence also goes to stderr)
+            typer.echo(json.dumps({"ok": False, "error": str(err)}))
+        raise
     if json_output:
         typer.echo(json.dumps(summary.to_dict()))
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -264,8 +265,26 @@ class DeadlineNode(Urllib3HttpNode):
             _SENDING_ON.pop(owner, None)
 
 
+def check_ca_file(path: str, option: str = "--ca-certs") -> None:
+    """Raise one sentence naming the cause when ``path`` cannot serve as a CA bundle (missing,
+    unreadable, or holding no PEM certificate), instead of a bare TLS error on connecting."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except FileNotFoundError:
+        raise CtstackError(f"The CA file {path} ({option}) does not exist.") from None
+    except IsADirectoryError:
+        raise CtstackError(f"The CA file {path} ({option}) is a folder; give the PEM file of the CA.") from None
+    except PermissionError:
+        raise CtstackError(f"The CA file {path} ({option}) cannot be read (permission denied).") from None
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        raise CtstackError(f"The CA file {path} ({option}) holds no PEM certificate (-----BEGIN CERTIFICATE-----).") from None
+    except OSError as err:
+        raise CtstackError(f"The CA file {path} ({option}) cannot be read ({err.strerror or err}).") from None
+
+
 def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
-    """An Elasticsearch client for ``cfg``; no request is made yet."""
+    """An Elasticsearch client for ``cfg``; no request is made yet (a CA file that cannot
+    serve is one sentence now)."""
     # orjson: the bulk bodies are most of the bytes we send, and it is several times faster.
     # 429 is not retried here: the importer retries rejected bulk work itself, with backoff
     # (immediate transport retries would only hammer a node that asked us to slow down).
@@ -277,6 +296,7 @@ def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
     elif cfg.user:
         kwargs["basic_auth"] = (cfg.user, cfg.password or "")
     if cfg.ca_certs:
+        check_ca_file(cfg.ca_certs)
         kwargs["ca_certs"] = cfg.ca_certs
     return Elasticsearch(cfg.url, **kwargs)
 
@@ -293,8 +313,10 @@ def describe_error(err: Exception, cfg: EsConfig) -> str:
     if isinstance(err, AuthorizationException):
         return f"Elasticsearch at {url} denied the request (HTTP 403): the user or API key lacks a privilege ({_reason(err)})."
     if isinstance(err, EsTlsError):
-        return (f"The TLS connection to Elasticsearch at {url} failed ({tls_reason(err)}); "
-                "if the cluster's certificate is signed by its own CA, pass that CA with --ca-certs.")
+        reason = tls_reason(err)
+        advice = ("connect by a name the certificate holds (the host in --es-url)" if reason.startswith("hostname")
+                  else "if the cluster's certificate is signed by its own CA, pass that CA with --ca-certs")
+        return f"The TLS connection to Elasticsearch at {url} failed ({reason}); {advice}."
     if isinstance(err, EsConnectionError):
         return f"Cannot reach Elasticsearch at {url} ({type(err).__name__}); is it running? (`ctstack up` starts a local one)."
     if isinstance(err, ApiError):
@@ -307,7 +329,8 @@ def describe_error(err: Exception, cfg: EsConfig) -> str:
 def tls_reason(err: BaseException) -> str:
     """The short reason of a TLS failure, e.g. "certificate verify failed: self-signed certificate in certificate chain"."""
     text = str(err)
-    match = re.search(r"certificate verify failed: [^(\]'\")]*", text) or re.search(r"\[SSL[^\]]*\] [^(\]'\")]*", text)
+    match = (re.search(r"certificate verify failed: [^(\]'\")]*", text) or re.search(r"\[SSL[^\]]*\] [^(\]'\")]*", text)
+             or re.search(r"hostname '[^']*' doesn't match [^)\]\"]*", text))
     return (match.group(0) if match else type(err).__name__).strip(" ,.")
 
 

@@ -37,7 +37,7 @@ from provision.documents import PROFILES, scrubbed_line
 from provision.filters import Filters
 from provision.records import MAX_FILE_BYTES, ItemStream, SourceFile, dead_letter_copy, decode_events, local_files
 from provision.s3layout import is_s3_url
-from provision.template import install_template
+from provision.template import check_index_prefix, install_template
 from provision.wording import reason_kind
 
 CHUNK_SIZE = settings.BULK_SIZE     # documents per bulk request ...
@@ -162,7 +162,10 @@ def _create_exclusive(path: str | os.PathLike | None) -> tuple[Path, int]:
             raise CtstackError(f"The dead-letter file {target} already exists; give a new path with --dead-letter "
                                "(ctstack never appends to an existing file).") from None
         except FileNotFoundError:
-            raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} does not exist.") from None
+            if not target.parent.is_dir():
+                raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} does not exist.") from None
+            raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} "
+                               "does not take new files (choose a writable folder with --dead-letter).") from None
         except OSError as err:
             raise CtstackError(f"Cannot create the dead-letter file {target}: {err.strerror or err}.") from None
 
@@ -665,6 +668,7 @@ def import_sources(
     sources = list(sources)
     if not sources:
         raise CtstackError("Nothing to import: give at least one folder or file.")
+    check_index_prefix(options.get("index_prefix", settings.INDEX_PREFIX))
     urls = [s for s in sources if is_s3_url(s)]
     files = source_files([s for s in sources if not is_s3_url(s)])
     first = next(files, None)  # fail on a missing path before touching Elasticsearch

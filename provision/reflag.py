@@ -26,6 +26,7 @@ from provision import fields as F
 from provision.connection import EsConfig, connect, describe_error
 from provision.documents import flat_source, nested
 from provision.errors import CtstackError
+from provision.template import check_index_prefix
 
 PAGE_SIZE = 1000
 KEEP_ALIVE = "5m"
@@ -161,6 +162,7 @@ def _send(es: Elasticsearch, body: bytes, summary: ReflagSummary) -> None:
 
 def reflag_cluster(cfg: EsConfig, index_prefix: str = settings.INDEX_PREFIX) -> ReflagSummary:
     """Connect (one clear error when Elasticsearch is unreachable or refuses us) and re-flag."""
+    check_index_prefix(index_prefix)
     es, _version = connect(cfg)
     try:
         return reflag(es, index_prefix)

@@ -81,7 +81,7 @@ def test_item_02_fifo_named_on_the_command_line_fails_with_the_reason(tmp_path, 
     assert summary.events_indexed == 1 and not summary.ok
     assert summary.failed_files == [{"path": str(fifo), "reason": "not a regular file (a FIFO, socket or device is never read)"}]
     hints = _in_thread(cli, "hints", str(fifo), "--format", "json")
-    assert json.loads(hints.output)["failed_files"][0]["reason"].startswith("not a regular file")
+    assert json.loads(hints.stdout)["failed_files"][0]["reason"].startswith("not a regular file")
 
 
 # -- item 3: deep nesting ------------------------------------------------------------------------
