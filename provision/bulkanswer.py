@@ -28,10 +28,16 @@ class Refusal(str):
     the request (its error page, not Elasticsearch's error)."""
 
 
-def from_elasticsearch(headers: Any) -> bool:
-    """Whether an answer carries Elasticsearch's product header (every answer of 7.14 and
-    later, errors included, does; a proxy's own page does not)."""
-    return (headers or {}).get("x-elastic-product") == "Elasticsearch"
+def from_elasticsearch(headers: Any, body: Any = None) -> bool:
+    """Whether an answer is Elasticsearch's: it carries the product header (7.14 and later
+    send it on answers and most errors; a proxy's own page does not), or it is an error in
+    Elasticsearch's own JSON shape (some refusals, a cluster block's 403 among them, come
+    without the header)."""
+    headers = headers or {}
+    if headers.get("x-elastic-product") == "Elasticsearch":
+        return True
+    error = body.get("error") if isinstance(body, dict) else None
+    return "json" in str(headers.get("content-type", "")) and isinstance(error, dict) and isinstance(error.get("type"), str)
 
 
 def bulk_results(body: Any, documents: int) -> list[tuple[int, Any]]:
@@ -65,7 +71,7 @@ def refused_answer(err: ApiError) -> Refusal | None:
     without Elasticsearch's header (a captive portal's page) or a gateway's error (the node
     may have indexed); else the :class:`Refusal` of the page that turned the request away."""
     status = err.status_code
-    if from_elasticsearch(err.meta.headers):
+    if from_elasticsearch(err.meta.headers, err.body):
         return None
     if 200 <= status < 300:
         raise BulkAnswerUnknown(f"HTTP {status} came without Elasticsearch's product header: "

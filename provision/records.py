@@ -349,6 +349,16 @@ class _Buffer:
                 return True
         return False
 
+    def grow(self) -> bool:
+        """Append at least as many bytes as are unread (False at the end of the file, when
+        nothing more came). An item measured again from its start after each call is then
+        measured O(log size) times, so a value of any size costs time linear in its bytes."""
+        unread = len(self.buf) - self.pos
+        while len(self.buf) - self.pos < 2 * unread or len(self.buf) - self.pos == unread:
+            if not self.more():
+                return len(self.buf) - self.pos > unread
+        return True
+
 
 def _items(src: _Buffer) -> Iterator[Any]:
     """Items one by one: each Records array's (or top-level array's) elements, and other
@@ -372,12 +382,16 @@ def _items(src: _Buffer) -> Iterator[Any]:
                 return
             if records is not None:  # the rest of the Records object (other keys, "}")
                 while (end := _close_object(src.buf, src.pos)) is None:
-                    if not src.more():
+                    if not src.grow():
                         src.cut("the file ends inside its Records object")
                         return
                 src.pos = end
             continue
-        while (eol := buf.find(b"\n", pos)) < 0 and src.more():
+        searched = 0  # bytes past pos already known to hold no newline: each byte is searched once
+        while (eol := buf.find(b"\n", pos + searched)) < 0:
+            searched = len(buf) - pos
+            if not src.more():
+                break
             buf, pos = src.buf, src.pos
         eol = len(buf) if eol < 0 else eol
         item = _item(buf[pos:eol], "a line")
@@ -414,12 +428,12 @@ def _array_items(src: _Buffer) -> Iterator[Any]:
             return
         if c in (123, 91):
             while (end := _parsed_end(src.buf, src.pos)) is None:
-                if not src.more():
+                if not src.grow():
                     src.cut("the file ends inside an event")
                     return
         else:  # a scalar element: up to the next comma or bracket
             while (m := _SCALAR_END.search(src.buf, src.pos)) is None:
-                if not src.more():
+                if not src.grow():
                     src.cut("the file ends inside its array of events")
                     return
             end = m.start()
