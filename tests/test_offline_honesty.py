@@ -97,3 +97,25 @@ def test_a_file_skipped_as_invalid_json_does_not_claim_a_dead_letter_copy(es, in
     reason = summary.skipped_files[0]["reason"]
     assert reason.startswith("invalid JSON") and "dead-letter" not in reason
     assert not (tmp_path / "dead.ndjson").exists()
+
+
+def test_one_huge_value_is_measured_a_logarithmic_number_of_times_not_once_per_chunk(monkeypatch):
+    """A 48 MB string inside a Records array, streamed in 1 MB chunks: the reader measures
+    the unfinished event again only after reading as many bytes again as it holds, so about
+    log2(48) times, not 48 (which made a 1.5 GB value quadratic: hours). The time this
+    saves is measured by bench/one_big_value.py, not here."""
+    from provision import records
+
+    calls = []
+    measure = records._parsed_end
+
+    def counted(buf, pos):
+        calls.append(len(buf) - pos)
+        return measure(buf, pos)
+
+    monkeypatch.setattr(records, "_parsed_end", counted)
+    body = b'{"Records": [{"eventName": "x", "v": "' + b"a" * (48 << 20) + b'"}]}'
+    items = list(ItemStream(gzip.compress(body, 1), None))
+    assert len(items) == 1 and len(items[0]["v"]) == 48 << 20
+    assert len(calls) <= 10, len(calls)
+    assert all(later >= 2 * earlier for earlier, later in zip(calls, calls[1:-1])), calls
