@@ -109,3 +109,41 @@ def test_an_index_prefix_elasticsearch_would_refuse_is_refused_up_front(es, es_u
         assert "HTTP 400" not in result.output
     templates = es.options(ignore_status=404).indices.get_index_template(name="*").body.get("index_templates", [])
     assert prefix not in [t["name"] for t in templates]
+
+
+def test_killing_the_multiprocessing_resource_tracker_prints_no_traceback(es_url, index_prefix, tmp_path):
+    """The helper process multiprocessing starts for the converting pool's semaphores is killed
+    while `ctstack import --processes 2` runs: the import ends with its summary, every event
+    accounted for, and stderr holds no stdlib traceback or warning about it."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from tests.support.events import many_events
+
+    for i in range(20):  # uncompressed: past the bytes converted in-process before the pool starts
+        write_trail_file(tmp_path / "logs" / f"{i}.json", many_events(2000, seed=f"tracker{i}"), gz=False)
+    ctstack = str(Path(sys.executable).parent / "ctstack")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_")}
+    proc = subprocess.Popen([ctstack, "import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
+                             "--processes", "2", "--json", "--dead-letter", str(tmp_path / "dead.ndjson")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    killed = False
+    seen_children: list[str] = []
+    deadline = time.monotonic() + 120
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        children = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
+        seen_children.append(children)
+        for line in children.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if "resource_tracker" in args:
+                os.kill(int(pid), signal.SIGKILL)
+                killed = True
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=300)
+    assert killed, f"the resource tracker was never seen: {seen_children[-3:]} {err[-2000:]}"
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["events_read"] == summary["events_indexed"] == 40_000 and summary["convert_processes"] == 2
+    assert "Traceback" not in err and "resource_tracker" not in err, err
