@@ -25,7 +25,7 @@ from provision.hints import hints_from_sources
 from provision.importer import ImportSummary, run_import
 from provision.records import local_files
 from tests.support.escluster import EsCluster
-from tests.support.esnode import NodeError
+from tests.conftest import running
 from tests.support.events import console_write, many_events, write_trail_file
 
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
@@ -35,14 +35,8 @@ COMPARED = ("events_read", "distinct_events", "console_events", "candidates")
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[EsCluster]:
-    try:
-        started = EsCluster().start()
-    except NodeError as err:
-        pytest.fail(f"the three-node test cluster could not start:\n{err}", pytrace=False)
-    try:
+    with running("the three-node test cluster", lambda: EsCluster().start()) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def assert_accounted(summary: ImportSummary) -> None:

@@ -86,12 +86,16 @@ class LyingProxy:
         finally:
             upstream.close()
 
-    def _reply(self, handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+    @staticmethod
+    def _head(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], length: int) -> None:
         handler.send_response(status)
         for key, value in headers.items():
             handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Content-Length", str(length))
         handler.end_headers()
+
+    def _reply(self, handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+        self._head(handler, status, headers, len(body))
         if handler.command != "HEAD":
             handler.wfile.write(body)
 
@@ -134,11 +138,7 @@ class LyingProxy:
         self._reply(handler, status, headers, orjson.dumps(answer))
 
     def _drip(self, handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], data: bytes) -> None:
-        handler.send_response(status)
-        for key, value in headers.items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
+        self._head(handler, status, headers, len(data))
         try:
             for i in range(len(data)):
                 if self.stopping.wait(self.drip_seconds):
