@@ -606,9 +606,11 @@ def hints_(
 def _exit_if_files_failed(result) -> None:
     """Exit 1, as `import` does, when a file could not be read or was read only in part (or a
     folder could not be listed): the hints are then of fewer events than the sources hold."""
-    failed = len(result.failed_files or ())
+    failed = result.failed_files or ()
     if failed:
-        err_console.print(f"{plural(failed, 'file')} could not be read in full (listed above or in the JSON): "
+        first = failed[0]
+        more = f" and {len(failed) - 1:,} more" if len(failed) > 1 else ""
+        err_console.print(f"{plural(len(failed), 'file')} could not be read in full ({first['path']}: {first['reason']}{more}); "
                           "the results leave their events out.", markup=False, highlight=False)
         raise typer.Exit(1)
 
