@@ -39,7 +39,7 @@ from provision.errors import CtstackError
 from provision.importer import _es_url, run_import
 from provision.s3layout import DIGESTS, INSIGHTS, S3Filters
 from provision.records import EVENT_FILE_SUFFIXES, NOT_A_LOG_FILE_NAME
-from provision.s3source import BucketMissing, ObjectUnreadable, S3Bucket, S3Import, S3Object
+from provision.s3source import BucketMissing, ObjectUnreadable, S3Bucket, S3Import, S3Object, without_login
 
 RECEIVE_BATCH = 10          # SQS's maximum per ReceiveMessage
 BATCH_MESSAGES = 50         # messages imported together (as one run_import)
@@ -214,6 +214,7 @@ class _Heartbeat:
 
 def sqs_client(session: Any, queue_url: str) -> Any:
     """An SQS client talking to the queue URL's own endpoint and region."""
+    without_login(queue_url, "--sqs-queue")
     parts = urlsplit(queue_url)
     if not parts.scheme or not parts.netloc:
         raise CtstackError(f"{queue_url!r} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME).")

@@ -124,3 +124,23 @@ def test_a_url_without_a_port_reaches_the_default_port_in_every_command(tmp_path
             result = run(args + ["--es-url", url], {}, tmp_path / "home")
             no_traceback(result)
             assert "has no " in result.stderr and ":9200" in result.stderr, (args, url, result.stderr)
+
+
+def test_aws_endpoint_and_queue_urls_with_a_login_are_refused_without_showing_it(es_url, tmp_path):
+    """--endpoint-url, CTSTACK_S3_ENDPOINT_URL and --sqs-queue: AWS endpoints take no login,
+    and botocore's errors would print the URL whole; a URL holding one is refused in one
+    sentence that shows it without the user info (also without a scheme)."""
+    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    for password in ("Zq9Wv7", "Zq9/Wv7", "Zq9@Wv7"):
+        for url in (f"http://u:{password}@127.0.0.1:1", f"u:{password}@127.0.0.1:1"):
+            for args, env in ((["hints", "s3://trails/AWSLogs/", "--endpoint-url", url], aws),
+                              (["hints", "s3://trails/AWSLogs/"], {**aws, "CTSTACK_S3_ENDPOINT_URL": url}),
+                              (["import", "--sqs-queue", f"{url}/123456789012/q", "--es-url", es_url], aws)):
+                result = run(args, env, tmp_path / "home")
+                no_traceback(result)
+                assert result.exit_code == 1, (args, result.output)
+                assert "holds a user or password" in result.stderr, (args, result.stderr)
+                assert_hidden(result.output, result.stderr)
+    result = run(["hints", "s3://trails/AWSLogs/"], {**aws, "CTSTACK_S3_ENDPOINT_URL": "127.0.0.1:1"}, tmp_path / "home")
+    no_traceback(result)
+    assert "CTSTACK_S3_ENDPOINT_URL 127.0.0.1:1 is not an http:// or https:// URL." in result.stderr
