@@ -83,7 +83,7 @@ class S3Object:
         return f"{S3_SCHEME}{self.bucket}/{self.key}"
 
 
-def without_login(url: str | None, option: str) -> str | None:
+def without_login(url: str | None, option: str, http_only: bool = True) -> str | None:
     """``url`` if it is an http(s) URL without ``user:password@`` (AWS signs its requests with the AWS
     credentials: a login in an endpoint URL is a mistake, and botocore's errors would print
     it), else one sentence that shows the URL without it."""
@@ -93,7 +93,7 @@ def without_login(url: str | None, option: str) -> str | None:
     if "@" in (rest if separator else url):
         raise CtstackError(f"{option} {display_url(url)} holds a user or password; AWS endpoints take none "
                            "(the AWS credentials sign each request): leave the user info out.")
-    if not separator or scheme.lower() not in ("http", "https"):
+    if http_only and (not separator or scheme.lower() not in ("http", "https")):
         raise CtstackError(f"{option} {display_url(url)} is not an http:// or https:// URL.")
     return url
 

@@ -214,7 +214,7 @@ class _Heartbeat:
 
 def sqs_client(session: Any, queue_url: str) -> Any:
     """An SQS client talking to the queue URL's own endpoint and region."""
-    without_login(queue_url, "--sqs-queue")
+    without_login(queue_url, "--sqs-queue", http_only=False)  # the shape is checked below, with SQS's example
     parts = urlsplit(queue_url)
     if not parts.scheme or not parts.netloc:
         raise CtstackError(f"{queue_url!r} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME).")
