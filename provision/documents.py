@@ -48,10 +48,14 @@ _ACCESS_KEY_SHAPE = re.compile(rb"A[KSBC][IC]A[0-9A-Z]{16}")  # the quick look: 
 _ACCESS_KEY_NAMES = ("accesskeyid",)
 # Names ending so (after lower-casing, without separators) hold a secret. Not every "token":
 # nextToken, clientToken and paginationToken are paging and idempotency handles.
-_SECRET_NAMES = ("secretaccesskey", "secretkey", "sessiontoken", "securitytoken", "privatekey",
-                 "password", "passwd", "passphrase", "authtoken", "accesstoken", "refreshtoken", "idtoken",
+# Credential material goes with its key; a password or token keeps its key (a generated
+# script still knows the call takes one) and loses its value to "[secret removed]" (CloudTrail's
+# own HIDDEN_DUE_TO_SECURITY_REASONS stays as sent).
+_SECRET_NAMES = ("secretaccesskey", "secretkey", "sessiontoken", "securitytoken", "privatekey")
+_MASKED_NAMES = ("password", "passwd", "passphrase", "authtoken", "accesstoken", "refreshtoken", "idtoken",
                  "bearertoken", "apitoken", "authorization", "clientsecret")
-_SECRET_WHOLE_NAMES = frozenset({"token", "secret", "auth", "credential"})  # only when that is the whole name
+_MASKED_WHOLE_NAMES = frozenset({"token", "secret", "auth", "credential"})  # only when that is the whole name
+CLOUDTRAIL_HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 # One pass over the lower-cased serialised document finds every line that may hold such a
 # name: each contains "key" or "ken", followed by the rest of a key (`":`, or `\":` inside
 # event.original), so values such as "GenerateDataKey" are not walked; a second finds the
@@ -67,6 +71,7 @@ _MORE_NAME_HINTS = {word: re.compile(re.escape(word) + tail) for word, tail in (
 # - a presigned URL's signature and session token, and token-like query parameters;
 # - an HTTP Authorization value (Bearer / Basic / token / Digest ...).
 SECRET_REMOVED = b"[secret removed]"
+_SECRET_REMOVED_TEXT = SECRET_REMOVED.decode()
 _URL_PASSWORD = re.compile(rb'(://[^\s"\\/@:]*):[^\s"\\@]+@')
 _QUERY_SECRET = re.compile(rb'(?i)([?&](?:x-amz-security-token|x-amz-signature|signature|sig|token|access_token'
                            rb'|id_token|refresh_token|password|passwd|secret|client_secret|api_key|apikey)=)[^&\s"\\#]+')
@@ -212,20 +217,25 @@ def index_for(prefix: str, doc: dict) -> str:
     return f"{prefix}-{ts[0:4]}.{ts[5:7]}"
 
 
+_KEEP, _DROP, _MASK = 0, 1, 2
+
+
 class _DroppedKeys(dict):
-    """Key name -> whether it goes, worked out once per name (a trail repeats its few hundred
-    key names): credential material always, access key IDs unless kept."""
+    """Key name -> what becomes of it (_KEEP, _DROP, _MASK), worked out once per name (a
+    trail repeats its few hundred key names): credential material goes always, access key
+    IDs unless kept; passwords and tokens are masked."""
 
     def __init__(self, keep_access_keys: bool) -> None:
         super().__init__()
         self.names = _SECRET_NAMES if keep_access_keys else _SECRET_NAMES + _ACCESS_KEY_NAMES
 
-    def __missing__(self, name: str) -> bool:
+    def __missing__(self, name: str) -> int:
         bare = _SEPARATORS.sub("", name).lower() if isinstance(name, str) else ""
-        dropped = bare.endswith(self.names) or bare in _SECRET_WHOLE_NAMES
+        fate = (_DROP if bare.endswith(self.names)
+                else _MASK if bare.endswith(_MASKED_NAMES) or bare in _MASKED_WHOLE_NAMES else _KEEP)
         if len(self) < 65536:
-            self[name] = dropped
-        return dropped
+            self[name] = fate
+        return fate
 
 
 _DROPPED = {False: _DroppedKeys(False), True: _DroppedKeys(True)}
@@ -234,15 +244,23 @@ _CONTAINERS = (dict, list)
 
 def scrub(value: Any, keep_access_keys: bool = False) -> Any:
     """A copy of ``value`` without keys named like credential material and, unless
-    ``keep_access_keys``, like access key IDs. Access-key-shaped text inside strings is
-    removed from the serialised form: :func:`scrub_access_key_values`."""
+    ``keep_access_keys``, like access key IDs, and with the values of keys named like a
+    password or token replaced by ``[secret removed]``. Access-key-shaped text and secrets
+    inside strings are removed from the serialised form: :func:`scrub_access_key_values`,
+    :func:`scrub_secret_values`."""
     return _scrub(value, _DROPPED[bool(keep_access_keys)])
 
 
 def _scrub(value: Any, dropped: _DroppedKeys) -> Any:
     if value.__class__ is dict:
-        return {k: _scrub(v, dropped) if v.__class__ in _CONTAINERS else v
-                for k, v in value.items() if not dropped[k]}
+        kept = {}
+        for k, v in value.items():
+            fate = dropped[k]
+            if fate == _KEEP:
+                kept[k] = _scrub(v, dropped) if v.__class__ in _CONTAINERS else v
+            elif fate == _MASK:
+                kept[k] = v if v in (None, "", CLOUDTRAIL_HIDDEN) else _SECRET_REMOVED_TEXT
+        return kept
     if value.__class__ is list:
         return [_scrub(v, dropped) if v.__class__ in _CONTAINERS else v for v in value]
     return value
