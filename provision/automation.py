@@ -32,7 +32,9 @@ class SampledEvent:
     principal: str           # the user identity's ARN
     session: str             # the console session's creation date (sessionContext)
     request: Any             # aws.cloudtrail.request_parameters
-    response: Any            # aws.cloudtrail.response_elements (full profile only)
+    response: Any            # aws.cloudtrail.response_elements (kept for console changes in the standard profile)
+    region: str = ""         # cloud.region
+    account: str = ""        # cloud.account.id
 
     @property
     def order(self) -> tuple[str, str]:
@@ -51,12 +53,14 @@ def sampled_event(doc: dict) -> SampledEvent:
         session=doc.get(F.CT_UI_CREATION_DATE) or "",
         request=doc.get(F.CT_REQUEST_PARAMETERS),
         response=doc.get(F.CT_RESPONSE_ELEMENTS),
+        region=doc.get(F.CLOUD_REGION) or "",
+        account=doc.get(F.CLOUD_ACCOUNT_ID) or "",
     )
 
 
 # The document fields a sample reads (the _source filter of the Elasticsearch query).
 SAMPLE_FIELDS = [F.EVENT_PROVIDER, F.EVENT_ACTION, F.TIMESTAMP, F.EVENT_ID, F.USER_NAME, F.CT_UI_ARN, F.USER_ID,
-                 F.CT_UI_CREATION_DATE, F.CT_REQUEST_PARAMETERS, F.CT_RESPONSE_ELEMENTS]
+                 F.CT_UI_CREATION_DATE, F.CT_REQUEST_PARAMETERS, F.CT_RESPONSE_ELEMENTS, F.CLOUD_REGION, F.CLOUD_ACCOUNT_ID]
 
 
 class Sampler:
@@ -94,7 +98,7 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
     """(automation, None), or (None, why not) for one candidate's sampled events, oldest first."""
     if not mapped:
         return None, "no events sampled"
-    latest = mapped[-1].api
+    latest, region = mapped[-1].api, mapped[-1].event.region
     if latest.service is None or latest.operation is None:
         return None, NO_API
     varying, constant = clickcode.varying_paths([m.api.parameters for m in mapped])
@@ -104,8 +108,9 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
         "parameters": latest.parameters,
         "varying": varying,
         "constant": constant,
-        "cli": clickcode.cli_line(latest.service, latest.operation, latest.parameters),
-        "boto3": clickcode.boto3_call(latest.service, latest.operation, latest.parameters),
+        "region": region,
+        "cli": clickcode.cli_line(latest.service, latest.operation, latest.parameters, region or None, latest.placeholders),
+        "boto3": clickcode.boto3_call(latest.service, latest.operation, latest.parameters, region or None, latest.placeholders),
         "valid": latest.valid,
         "message": latest.message,
         "unmapped": latest.unmapped,

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
+import secrets
+import stat
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -11,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape as markup_escape  # terminal text; html.escape is for the report
 from rich.table import Table
 
+from provision.clickcode import printable
 from provision.errors import CtstackError
 from provision.hints import Hints, iso
 
@@ -68,26 +75,88 @@ def print_workflows(hints: Hints, console: Console) -> None:
     console.print("(ctstack hints --script DIR writes each as a bash script)", style="dim")
 
 
-def write_scripts(hints: Hints, directory: str | os.PathLike, top: int = DEFAULT_SCRIPTS) -> list[Path]:
-    """One bash script per top workflow in ``directory`` (created 0700; scripts 0700)."""
+SCRIPT_MARK = "# Written by ctstack hints at "  # the second line of every script: how stale ones are known
+_OWN_FILE = re.compile(r"^\d{2,}-[a-z0-9-]+\.(sh|policy\.json)$")
+
+
+@dataclass
+class WrittenScripts:
+    written: list[Path]
+    removed: list[Path]  # ctstack's own scripts (and policies) from earlier runs not written again
+
+
+def write_scripts(hints: Hints, directory: str | os.PathLike, top: int = DEFAULT_SCRIPTS) -> WrittenScripts:
+    """One bash script per top workflow in ``directory``, named by rank and a bounded slug.
+
+    The folder is created 0700 when it does not exist; an existing one keeps its mode. Each
+    file is written 0700 (policies 0600) under a fresh name with O_CREAT|O_EXCL|O_NOFOLLOW and
+    renamed into place, so a symlink at a script's path is replaced, never followed. Scripts
+    from earlier runs (ctstack's names and header) that this run does not write are removed."""
     target = Path(directory)
     try:
-        target.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(target, 0o700)
-        written = []
-        stamp = iso(datetime.now(timezone.utc))
-        for rank, workflow in enumerate(hints.workflows[:top] if top > 0 else hints.workflows, 1):
-            path = target / f"{rank:02d}-{workflow['name']}.sh"
-            shebang, rest = workflow["script"].split("\n", 1)
-            header = f"# Written by ctstack hints at {stamp} from {hints.source or 'CloudTrail'}."
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(f"{shebang}\n{header}\n{rest}")
-            os.chmod(path, 0o700)
-            written.append(path)
+        try:
+            target.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            if not target.is_dir():
+                raise CtstackError(f"Cannot write scripts to {target}: it exists and is not a folder.") from None
+        folder = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            return _write_into(hints, target, folder, top)
+        finally:
+            os.close(folder)
     except OSError as err:
         raise CtstackError(f"Cannot write scripts to {target}: {err.strerror or err}.") from None
-    return written
+
+
+def _write_into(hints: Hints, target: Path, folder: int, top: int) -> WrittenScripts:
+    stamp = iso(datetime.now(timezone.utc))
+    written: list[str] = []
+    for rank, workflow in enumerate(hints.workflows[:top] if top > 0 else hints.workflows, 1):
+        name = f"{rank:02d}-{workflow['name']}.sh"
+        shebang, rest = workflow["script"].split("\n", 1)
+        header = f"{SCRIPT_MARK}{stamp} from {printable(hints.source or 'CloudTrail')}."
+        _write_file(folder, name, f"{shebang}\n{header}\n{rest}", 0o700)
+        written.append(name)
+        if workflow.get("policy") is not None:
+            policy_name = name.removesuffix(".sh") + ".policy.json"
+            _write_file(folder, policy_name, json.dumps(workflow["policy"], indent=2) + "\n", 0o600)
+            written.append(policy_name)
+    removed = []
+    for entry in sorted(os.listdir(folder)):
+        if entry in written or not _OWN_FILE.match(entry) or not _is_ours(folder, entry):
+            continue
+        os.unlink(entry, dir_fd=folder)
+        removed.append(target / entry)
+    return WrittenScripts([target / n for n in written if n.endswith(".sh")], removed)
+
+
+def _write_file(folder: int, name: str, text: str, mode: int) -> None:
+    temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), mode)  # whatever the umask
+            out.write(text)
+        os.rename(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=folder)
+        raise
+
+
+def _is_ours(folder: int, name: str) -> bool:
+    """A regular file ctstack wrote: a script with its header, or a policy beside one."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return False
+        head = f.read(4096)
+    if name.endswith(".sh"):
+        return head.split(b"\n")[1:2] != [] and head.split(b"\n")[1].startswith(SCRIPT_MARK.encode())
+    return head.lstrip().startswith(b'{\n  "Version": "2012-10-17"')
 
 
 def automation_html(hints: Hints) -> str:

@@ -607,8 +607,10 @@ def _write_scripts(result, script_dir: Path | None) -> None:
         return
     from provision.automation_output import write_scripts
 
-    paths = write_scripts(result, script_dir)
-    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}.", markup=False, highlight=False)
+    done = write_scripts(result, script_dir)
+    paths = done.written
+    stale = f"; {len(done.removed):,} stale from an earlier run removed" if done.removed else ""
+    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}{stale}.", markup=False, highlight=False)
 
 
 @app.command("report")

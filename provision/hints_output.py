@@ -24,6 +24,8 @@ def summary_line(hints: Hints) -> str:
         f"{hints.console_events:,} from the console, {plural(hints.automation_candidates, 'console change')} "
         f"in {plural(hints.candidate_actions, 'action')}"
     )
+    if hints.failed_changes:
+        line += f"; {plural(hints.failed_changes, 'failed console change')} (errorCode: denied or refused) not counted"
     return line + (f" ({hints.filters})" if hints.filters else "")
 
 
