@@ -49,7 +49,8 @@ def print_automation(hints: Hints, console: Console) -> None:
     table.add_column("notes", overflow="fold", style="dim")
     for rank, c in rows:
         cli = c.automation["cli"]
-        table.add_row(str(rank), markup_escape(c.action), markup_escape(cli if len(cli) <= TABLE_COMMAND else cli[: TABLE_COMMAND - 1] + "…"), markup_escape(_status(c.automation)))
+        table.add_row(str(rank), markup_escape(printable(c.action)), markup_escape(cli if len(cli) <= TABLE_COMMAND else cli[: TABLE_COMMAND - 1] + "…"),
+                      markup_escape(printable(_status(c.automation))))
     console.print(table)
     if any(len(c.automation["cli"]) > TABLE_COMMAND for _, c in rows):
         console.print("(long commands are cut here; --format json has them whole)", style="dim")
@@ -67,8 +68,9 @@ def print_workflows(hints: Hints, console: Console) -> None:
         table.add_column(header, **options)
     for rank, w in enumerate(hints.workflows, 1):
         table.add_row(
-            str(rank), markup_escape(" -> ".join(s["action"] for s in w["steps"])), f"{w['occurrences']:,}", f"{w['days']:,}", markup_escape(", ".join(w["users"])),
-            markup_escape("; ".join(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}" for l in w["links"]) or "-"),
+            str(rank), markup_escape(printable(" -> ".join(s["action"] for s in w["steps"]))), f"{w['occurrences']:,}", f"{w['days']:,}",
+            markup_escape(printable(", ".join(w["users"]))),
+            markup_escape(printable("; ".join(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}" for l in w["links"])) or "-"),
             markup_escape(", ".join(a["name"] for a in w["varying"]) or "-"),
         )
     console.print(table)

@@ -566,7 +566,7 @@ def hints_(
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
     top: Top = 20,
-    output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown.")] = "table",
+    output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown | sh (commands and workflow scripts).")] = "table",
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
@@ -589,8 +589,7 @@ def hints_(
         hints_output.print_table(result, Console())
         _print_automation(result, workflows)
     else:
-        render = {"json": hints_output.to_json, "csv": hints_output.to_csv, "markdown": hints_output.to_markdown}[output_format]
-        typer.echo(render(result), nl=False)
+        typer.echo(hints_output.RENDERERS[output_format](result), nl=False)
     _write_scripts(result, script_dir)
 
 

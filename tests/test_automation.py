@@ -16,6 +16,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import boto3
 import pytest
 from typer.testing import CliRunner
 
@@ -172,9 +173,9 @@ class MotoCli:
         self.env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "AWS_DEFAULT_REGION": "us-east-1",
                     "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, **self.keys}
 
-    def client(self, service: str):
-        return self.server.client(service, aws_access_key_id=self.keys["AWS_ACCESS_KEY_ID"],
-                                  aws_secret_access_key=self.keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=self.keys["AWS_SESSION_TOKEN"])
+    def client(self, service: str, region: str = "us-east-1"):
+        return boto3.client(service, endpoint_url=self.server.url, region_name=region, aws_access_key_id=self.keys["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=self.keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=self.keys["AWS_SESSION_TOKEN"])
 
     def stop(self) -> None:
         self.server.stop()
