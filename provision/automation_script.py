@@ -148,7 +148,8 @@ def script(workflow: dict[str, Any], links: list[tuple[int, tuple, int, tuple]],
         elif not isinstance(a["value"], str):
             lines.append(f'[[ "${a["name"]}" =~ ^-?[0-9]+([.][0-9]+)?$ ]] || {{ echo "{a["name"].upper()} must be a number" >&2; exit {USAGE_EXIT}; }}')
     for e in secrets:
-        lines.append(f': "${{{e["env"]}:?set {e["env"]} in the environment: the script never takes it as an argument}}"')
+        # The message is ctstack's own text only: bash expands the word after :? .
+        lines.append(f': "${{{e["env"]}:?set {e["env"]} in the environment ({e["reason"]}); a script never takes it as an argument}}"')
     region_vars = {}
     for k, region in enumerate(regions, 1):
         variable = "ct_region" if len(regions) == 1 else f"ct_region_{k}"

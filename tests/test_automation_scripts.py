@@ -1,0 +1,169 @@
+"""Workflow scripts are safe to run and to write: account and region, dry run, exit codes,
+--script into existing folders, over symlinks, long workflows and stale scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+from provision.automation_output import write_scripts
+from provision.hints import hints_from_sources
+from provision.workflows import MAX_NAME
+from tests.test_automation import MotoCli, _run, _workflow, demo  # noqa: F401  (demo is a fixture)
+
+TWELVE_ACTIONS = ["CreateKeyPair", "CreateVpc", "CreateSubnet", "CreateInternetGateway", "AllocateAddress", "CreateVolume",
+                  "CreateSnapshot", "CreateRouteTable", "CreateNetworkAcl", "CreateDhcpOptions", "CreatePlacementGroup", "CreateCustomerGateway"]
+
+
+def _script(hints, tmp_path, first_action: str):
+    name = _workflow(hints, first_action)["name"]
+    [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0).written if p.name.endswith(f"-{name}.sh")]
+    return path
+
+
+def test_every_demo_script_is_shellcheck_clean(demo, tmp_path):
+    from provision.hints_output import to_sh
+
+    _, hints = demo
+    scripts = write_scripts(hints, tmp_path / "s", top=0).written
+    (tmp_path / "hints.sh").write_text(to_sh(hints))
+    done = subprocess.run(["shellcheck", str(tmp_path / "hints.sh"), *map(str, scripts)], capture_output=True, text=True)
+    assert scripts and done.returncode == 0, done.stdout
+
+
+def test_every_demo_cli_line_carries_its_region(demo):
+    _, hints = demo
+    lines = [c.automation for c in hints.candidates if c.automation]
+    assert lines and all(f"--region {a['region']}" in a["cli"] for a in lines)
+    regions = {a["region"] for a in lines}
+    assert len(regions) > 1  # the demo works in several regions
+
+
+def test_dry_run_prints_every_step_and_changes_nothing(demo, tmp_path):
+    _, hints = demo
+    cli = MotoCli(tmp_path, _workflow(hints, "CreateBucket")["account"])
+    try:
+        path = _script(hints, tmp_path, "CreateBucket")
+        done = _run([str(path), "dry-run-bucket", "payments"], {**cli.env, "DRY_RUN": "1"})
+        assert [line.split(":")[0] for line in done.stderr.splitlines() if line.startswith("step ")] == ["step 1", "step 2", "step 3"]
+        assert cli.client("s3").list_buckets()["Buckets"] == []
+    finally:
+        cli.stop()
+
+
+def test_script_stops_before_any_change_in_another_account(demo, tmp_path):
+    _, hints = demo
+    cli = MotoCli(tmp_path, "999988887777")
+    try:
+        path = _script(hints, tmp_path, "CreateBucket")
+        done = _run([str(path), "other-account-bucket", "payments"], cli.env, expect=3)
+        assert "999988887777" in done.stderr and _workflow(hints, "CreateBucket")["account"] in done.stderr
+        assert cli.client("s3").list_buckets()["Buckets"] == []
+        _run([str(path), "--any-account", "other-account-bucket", "payments"], cli.env)  # the explicit override proceeds
+        assert [b["Name"] for b in cli.client("s3").list_buckets()["Buckets"]] == ["other-account-bucket"]
+    finally:
+        cli.stop()
+
+
+def test_failing_step_stops_the_script_with_its_own_exit_code(demo, tmp_path):
+    _, hints = demo
+    cli = MotoCli(tmp_path, _workflow(hints, "CreateUser")["account"])
+    try:
+        path = _script(hints, tmp_path, "CreateUser")  # step 2 adds to "developers", which does not exist here
+        done = _run([str(path), "lonely.user"], {**cli.env, "PASSWORD": "Initial-Passw0rd!"}, expect=12)
+        assert "step 2 failed" in done.stderr
+        assert [u["UserName"] for u in cli.client("iam").list_users()["Users"]] == ["lonely.user"]
+    finally:
+        cli.stop()
+
+
+def test_secret_missing_from_the_environment_stops_before_anything_runs(demo, tmp_path):
+    _, hints = demo
+    path = _script(hints, tmp_path, "CreateUser")
+    done = subprocess.run([str(path), "new.hire"], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "PASSWORD" in done.stderr and "step 1" not in done.stderr
+
+
+def test_region_is_the_logged_one_unless_overridden(demo, tmp_path):
+    _, hints = demo
+    workflow = _workflow(hints, "CreateSnapshot")
+    logged = workflow["steps"][0]["region"]
+    path = _script(hints, tmp_path, "CreateSnapshot")
+    env = {"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}
+    default = _run([str(path), "vol-1", "before"], env).stderr
+    assert f"--region {logged}" in default
+    assert "--region ap-south-1" in _run([str(path), "--region", "ap-south-1", "vol-1", "before"], env).stderr
+    assert "--region ap-south-1" in _run([str(path), "vol-1", "before"], {**env, "AWS_REGION": "ap-south-1"}).stderr
+
+
+def test_script_into_an_existing_folder_keeps_its_mode(demo, tmp_path):
+    _, hints = demo
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    written = write_scripts(hints, folder).written
+    assert written and stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in written)
+    created = tmp_path / "new" / "scripts"
+    write_scripts(hints, created)
+    assert stat.S_IMODE(created.stat().st_mode) == 0o700
+
+
+def test_a_symlink_at_a_scripts_path_is_replaced_never_followed(demo, tmp_path):
+    _, hints = demo
+    folder = tmp_path / "s"
+    folder.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    victim.chmod(0o644)
+    (folder / f"01-{hints.workflows[0]['name']}.sh").symlink_to(victim)
+    [first, *_] = write_scripts(hints, folder).written
+    assert not first.is_symlink() and first.read_text().startswith("#!/usr/bin/env bash")
+    assert victim.read_text() == "keep me" and stat.S_IMODE(victim.stat().st_mode) == 0o644
+
+
+def test_stale_scripts_of_an_earlier_run_are_removed_and_other_files_kept(demo, tmp_path):
+    _, hints = demo
+    folder = tmp_path / "s"
+    first = write_scripts(hints, folder, top=0)
+    assert len(first.written) == len(hints.workflows) > 2
+    (folder / "99-mine.sh").write_text("#!/bin/sh\necho my own script\n")
+    (folder / "notes.txt").write_text("mine")
+    second = write_scripts(hints, folder, top=2)
+    assert sorted(p.name for p in second.removed) == sorted(p.name for p in first.written[2:])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*(p.name for p in second.written), "99-mine.sh", "notes.txt"])
+
+
+def _twelve_step_sessions(folder) -> None:
+    events = []
+    for day in range(2):
+        start = datetime(2025, 3, 3 + day, 9, tzinfo=timezone.utc)
+        for n, action in enumerate(TWELVE_ACTIONS):
+            events.append({
+                "eventVersion": "1.10", "eventTime": (start + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventSource": "ec2.amazonaws.com", "eventName": action, "awsRegion": "eu-central-1",
+                "userIdentity": {"type": "IAMUser", "accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/zoe", "userName": "zoe",
+                                 "principalId": "AIDAZOE", "sessionContext": {"attributes": {"creationDate": start.strftime("%Y-%m-%dT%H:%M:%SZ")}}},
+                "userAgent": "Mozilla/5.0", "sourceIPAddress": "198.51.100.1", "requestParameters": {"dryRun": False},
+                "responseElements": None, "eventID": f"twelve-{day}-{n}", "readOnly": False, "eventType": "AwsApiCall",
+                "recipientAccountId": "111122223333",
+            })
+    folder.mkdir()
+    (folder / "twelve.json").write_text(json.dumps({"Records": events}))
+
+
+def test_a_twelve_step_workflow_gets_a_bounded_name_and_a_script(tmp_path):
+    _twelve_step_sessions(tmp_path / "trail")
+    hints = hints_from_sources([str(tmp_path / "trail")], top=0)
+    [workflow] = hints.workflows
+    assert len(workflow["steps"]) == 12 and len(workflow["name"]) <= MAX_NAME
+    [path] = write_scripts(hints, tmp_path / "s").written
+    assert len(path.name) <= MAX_NAME + 7
+    assert subprocess.run(["shellcheck", str(path)], capture_output=True).returncode == 0
+    unlogged = {e["env"]: "x" for e in workflow["secrets"]}
+    assert "KEY_NAME" in unlogged  # CreateKeyPair's required KeyName was not logged: it comes from the environment
+    done = _run([str(path)], {"PATH": "/usr/bin:/bin", "DRY_RUN": "1", **unlogged})
+    assert done.stderr.count("\nstep ") + done.stderr.startswith("step ") == 12
