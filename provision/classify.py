@@ -186,8 +186,11 @@ def is_automation_candidate(event: dict, console: bool | None = None, read_only:
 
 
 def is_failed_change(event: dict, console: bool, read_only: bool) -> bool:
-    """A console change that would be a candidate but failed: counted apart, never automated."""
-    return console and not read_only and failed(event) and is_automation_candidate({**event, "errorCode": None}, console, read_only)
+    """A console call that would have changed something but failed: counted apart, never
+    automated. (Not a sign-in or console action, not plumbing; invokedBy is not looked at,
+    as Elasticsearch does not index it: provision.hints_es counts the same events.)"""
+    return (console and not read_only and failed(event) and event.get("eventType") not in _CONSOLE_EVENT_TYPES
+            and not is_ignored_action(event.get("eventSource"), event.get("eventName")))
 
 
 MAX_ID_BYTES = 512  # Elasticsearch refuses a longer _id (and with it the whole bulk request)

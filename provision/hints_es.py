@@ -210,11 +210,9 @@ def candidate_query(ignore_actions: Iterable[tuple[str, str]] = ()) -> dict:
 
 def failed_change_query(ignore_actions: Iterable[tuple[str, str]] = ()) -> dict:
     """:func:`provision.classify.is_failed_change` as a query: console changes with an error
-    code that are not console actions, service calls or ignored actions."""
-    not_by_a_service = {"bool": {"should": [{"bool": {"must_not": {"exists": {"field": F.CT_UI_INVOKED_BY}}}},
-                                            {"term": {F.CT_UI_INVOKED_BY: classify.SIGN_IN_SERVICE}}]}}
+    code that are not console actions or ignored actions."""
     return {"bool": {
-        "filter": [{"term": {F.CONSOLE: True}}, {"term": {F.READ_ONLY: False}}, {"exists": {"field": F.CT_ERROR_CODE}}, not_by_a_service],
+        "filter": [{"term": {F.CONSOLE: True}}, {"term": {F.READ_ONLY: False}}, {"exists": {"field": F.CT_ERROR_CODE}}],
         "must_not": [*_ignored_clauses(ignore_actions), {"terms": {F.CT_EVENT_TYPE: [classify.CONSOLE_SIGN_IN, classify.CONSOLE_ACTION]}}],
     }}
 
