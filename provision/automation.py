@@ -13,7 +13,7 @@ import heapq
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from provision import clickcode
+from provision import automation_policy, clickcode
 from provision import fields as F
 
 SAMPLE_PER_USER = 100  # Elasticsearch's default index.max_inner_result_window: top_hits can give no more
@@ -102,6 +102,7 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
     if latest.service is None or latest.operation is None:
         return None, NO_API
     varying, constant = clickcode.varying_paths([m.api.parameters for m in mapped])
+    policy, policy_notes = automation_policy.policy([(latest.service, latest.operation, latest.parameters, set())])
     return {
         "service": latest.service,
         "operation": latest.operation,
@@ -116,6 +117,8 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
         "unmapped": latest.unmapped,
         "placeholders": latest.placeholders,
         "events_sampled": len(mapped),
+        "policy": policy,
+        "policy_notes": policy_notes,
     }, None
 
 

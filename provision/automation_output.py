@@ -166,7 +166,8 @@ def automation_html(hints: Hints) -> str:
     rows = []
     for rank, c in enumerate(hints.candidates, 1):
         if c.automation:
-            body = f"<code class=\"cmd\">{escape(c.automation['cli'])}</code><small>{escape(_status(c.automation))}</small>"
+            body = (f"<code class=\"cmd\">{escape(c.automation['cli'])}</code><small>{escape(_status(c.automation))}</small>"
+                    f"{_policy_html(c.automation)}")
         else:
             body = f'<span class="badge">{escape(c.automation_note or "")}</span>'
         rows.append(f'<tr class="automation"><td class="num">{rank}</td><td><b>{escape(c.action)}</b></td><td>{body}</td></tr>')
@@ -180,6 +181,13 @@ def automation_html(hints: Hints) -> str:
     )
 
 
+def _policy_html(item: dict) -> str:
+    """The IAM policy a command or a script needs, folded, with what is not precise."""
+    notes = "".join(f"<li>{escape(n)}</li>" for n in item.get("policy_notes") or [])
+    return (f'<details class="policy"><summary>IAM policy it needs</summary><pre>{escape(json.dumps(item["policy"], indent=2))}</pre>'
+            f'{f"<ul>{notes}</ul>" if notes else ""}</details>')
+
+
 def workflows_html(hints: Hints) -> str:
     """The report's section of repeated workflows."""
     if not hints.workflows:
@@ -191,7 +199,7 @@ def workflows_html(hints: Hints) -> str:
         rows.append(
             f'<tr class="workflow"><td class="num">{rank}</td><td>{escape(" -> ".join(s["action"] for s in w["steps"]))}</td>'
             f'<td class="num">{w["occurrences"]:,}</td><td class="num">{w["days"]:,}</td><td>{escape(", ".join(w["users"]))}</td>'
-            f"<td>{links}</td></tr>"
+            f"<td>{links}{_policy_html(w)}</td></tr>"
         )
     return (
         '<section id="workflows"><h2>Repeated console workflows</h2>'

@@ -22,7 +22,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from provision import automation_script, clickcode
+from provision import automation_policy, automation_script, clickcode
 
 SESSION_GAP = timedelta(minutes=30)
 MIN_OCCURRENCES = 2
@@ -148,6 +148,11 @@ def _workflow(sequence, occurrences: list[list], links: set) -> dict[str, Any]:
         "secrets": [{"env": e["env"], "uses": [f"{s + 1}:{clickcode.path_text(p)}" for s, p in e["uses"]], "reason": e["reason"]}
                     for e in secrets],
     }
+    variable: dict[int, set[str]] = {}
+    for s, parts in [*((j, p) for _, _, j, p in links), *(u for a in arguments for u in a["uses"]), *(u for e in secrets for u in e["uses"])]:
+        variable.setdefault(s, set()).add(str(parts[0]))
+    workflow["policy"], workflow["policy_notes"] = automation_policy.policy(
+        [(s["service"], s["operation"], s["parameters"], variable.get(i, set())) for i, s in enumerate(steps) if s["service"]])
     workflow["script"] = automation_script.script(workflow, sorted(links), arguments, secrets)
     return workflow
 

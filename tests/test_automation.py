@@ -125,8 +125,11 @@ def test_hints_script_dir_writes_private_executable_scripts(demo, tmp_path):
     result = CliRunner().invoke(app, ["hints", str(root), "--workflows", "--script", str(out)])
     assert result.exit_code == 0, result.output
     assert "Console workflows repeated by hand" in result.output
-    scripts = sorted(out.iterdir())
+    scripts = sorted(out.glob("*.sh"))
     assert scripts and stat.S_IMODE(out.stat().st_mode) == 0o700
+    for path in out.glob("*.policy.json"):  # beside each script: the IAM policy it needs
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and json.loads(path.read_text())["Version"] == "2012-10-17"
+    assert sorted(p.name.removesuffix(".policy.json") for p in out.glob("*.policy.json")) == sorted(p.name.removesuffix(".sh") for p in scripts)
     for path in scripts:
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
         text = path.read_text()
@@ -135,6 +138,8 @@ def test_hints_script_dir_writes_private_executable_scripts(demo, tmp_path):
         assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     as_json = json.loads(CliRunner().invoke(app, ["hints", str(root), "--format", "json"]).output)
     assert as_json["workflows"] and as_json["candidates"][0]["automation"]["cli"].startswith("aws ")
+    assert all(w["policy"]["Statement"] for w in as_json["workflows"])
+    assert all(c["automation"]["policy"]["Statement"] for c in as_json["candidates"] if c["automation"])
 
 
 def test_report_shows_commands_and_workflows(demo):
@@ -148,6 +153,8 @@ def test_report_shows_commands_and_workflows(demo):
     assert 'id="automation"' in html and escape(snapshot.automation["cli"]) in html
     assert 'id="workflows"' in html and "CreateSnapshot -&gt; CreateTags" in html
     assert escape("1.SnapshotId -> 2.Resources[0]") in html
+    assert html.count('class="policy"') == len([c for c in hints.candidates if c.automation]) + len(hints.workflows)
+    assert escape('"s3:PutBucketPublicAccessBlock"') in html
 
 
 # -- real execution against moto's server ------------------------------------------------------

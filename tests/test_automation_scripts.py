@@ -167,3 +167,63 @@ def test_a_twelve_step_workflow_gets_a_bounded_name_and_a_script(tmp_path):
     assert "KEY_NAME" in unlogged  # CreateKeyPair's required KeyName was not logged: it comes from the environment
     done = _run([str(path)], {"PATH": "/usr/bin:/bin", "DRY_RUN": "1", **unlogged})
     assert done.stderr.count("\nstep ") + done.stderr.startswith("step ") == 12
+
+
+def _user_with_policy(cli: MotoCli, name: str, policy: dict) -> dict[str, str]:
+    iam = cli.client("iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="ctstack-generated", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def _without(policy: dict, action: str) -> dict:
+    return {**policy, "Statement": [s for s in policy["Statement"] if s["Action"] != action]}
+
+
+WORKFLOW_RUNS = {
+    # first action: (arguments by name, what to create first as the admin, the step whose action is then removed)
+    "CreateSecurityGroup": ({"group_name": "web-{n}", "description": "HTTPS in", "vpc_id": "{vpc}", "tags_value": "payments"}, 3),
+    "CreateUser": ({"user_name": "hire-{n}"}, 2),
+    # Step 3: moto does not check PutPublicAccessBlock (step 2) against any IAM action.
+    "CreateBucket": ({"bucket": "acme-least-{n}", "tag_set_value": "payments"}, 3),
+    "CreateSnapshot": ({"volume_id": "{volume}", "description": "before release"}, 2),
+}
+
+
+def test_demo_scripts_run_with_only_their_policy_and_a_missing_action_is_denied(demo, tmp_path):
+    """moto's IAM enforcement on (every request signed by the user's key and checked against
+    its policies): each script runs as a user holding only its generated policy; with the
+    action of one step removed, that step fails with AccessDenied and the script exits 10+N."""
+    _, hints = demo
+    account = hints.workflows[0]["account"]
+    cli = MotoCli(tmp_path, account)
+    try:
+        cli.client("iam").create_group(GroupName="developers")
+        ec2 = cli.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
+        volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+        users = {}
+        for first, (_, step) in WORKFLOW_RUNS.items():
+            workflow = _workflow(hints, first)
+            assert workflow["account"] == account
+            action = workflow["policy"]["Statement"][0]["Action"]
+            removed = next(s["Action"] for s in workflow["policy"]["Statement"] if s["Action"].split(":")[1] == workflow["steps"][step - 1]["operation"])
+            users[first] = (_user_with_policy(cli, f"least-{len(users)}", workflow["policy"]),
+                            _user_with_policy(cli, f"short-{len(users)}", _without(workflow["policy"], removed)), removed, action)
+        cli.server.set_iam_auth(True)
+        base = {k: v for k, v in cli.env.items() if not k.startswith("AWS_") or k in ("AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+        for n, (first, (arguments, step)) in enumerate(WORKFLOW_RUNS.items()):
+            workflow = _workflow(hints, first)
+            path = _script(hints, tmp_path / first, first)
+            allowed, short, removed, _ = users[first]
+            for attempt, keys in (("ok", allowed), ("short", short)):
+                values = [arguments[a["name"]].format(n=f"{n}-{attempt}", vpc=vpc, volume=volume) for a in workflow["varying"]]
+                env = {**base, **keys, "PASSWORD": "Initial-Passw0rd!", "AWS_REGION": "us-east-1"}
+                if attempt == "ok":
+                    _run([str(path), *values], env)
+                else:
+                    done = _run([str(path), *values], env, expect=10 + step)
+                    assert "AccessDenied" in done.stderr or "UnauthorizedOperation" in done.stderr, (first, removed, done.stderr)
+    finally:
+        cli.stop()
