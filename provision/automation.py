@@ -123,14 +123,57 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
 
 
 def complete(hints: Any, events: list[SampledEvent]) -> None:
-    """Fill in each candidate's automation and the hints' workflows from the sample."""
+    """Fill in each candidate's automation, console time and the hints' workflows from the sample."""
     from provision import workflows
 
     mapped = map_events(events)
+    minutes = console_minutes(mapped, workflows.sessions(mapped))
     by_action: dict[tuple[str, str], list[_Mapped]] = {}
     for m in mapped:
         by_action.setdefault((m.event.provider, m.event.action), []).append(m)
     for candidate in hints.candidates:
         candidate.automation, candidate.automation_note = automation(by_action.get((candidate.provider, candidate.action), []))
+        per_event = minutes.get((candidate.provider, candidate.action))
+        if per_event is not None:
+            candidate.console_minutes_per_month = per_month(per_event * candidate.count, candidate.first_seen, candidate.last_seen)
     hints.workflows = workflows.find_workflows(mapped)
     hints.sample_per_user = SAMPLE_PER_USER
+
+
+# -- what it costs by hand ---------------------------------------------------------------------
+# The rule (README, "What it costs by hand"): a console change took the time since the
+# previous change of the same console session, when that was under SESSION_GAP, at most
+# MAX_STEP; the first change of a session is counted FIRST_STEP. An action's minutes per month
+# are its sampled events' mean time x its count, over the months from its first to its last day.
+FIRST_STEP_SECONDS = 60
+MAX_STEP_SECONDS = 600
+DAYS_PER_MONTH = 30.44
+
+
+def step_seconds(previous: SampledEvent | None, event: SampledEvent) -> float:
+    """The console time of one change, by the rule above."""
+    from provision.workflows import _moment
+
+    if previous is None:
+        return FIRST_STEP_SECONDS
+    return min(MAX_STEP_SECONDS, max(0.0, (_moment(event.timestamp) - _moment(previous.timestamp)).total_seconds()))
+
+
+def console_minutes(mapped: list[_Mapped], sessions: list[list[_Mapped]]) -> dict[tuple[str, str], float]:
+    """The mean console minutes of one event of each (provider, action) in the sample."""
+    total: dict[tuple[str, str], list[float]] = {}
+    for session in sessions:
+        for i, m in enumerate(session):
+            seconds = step_seconds(session[i - 1].event if i else None, m.event)
+            entry = total.setdefault((m.event.provider, m.event.action), [0.0, 0])
+            entry[0] += seconds
+            entry[1] += 1
+    return {key: seconds / 60 / n for key, (seconds, n) in total.items()}
+
+
+def per_month(minutes: float, first_seen: str, last_seen: str) -> float:
+    """Minutes over the months from the first to the last day (one month at least), rounded."""
+    from provision.workflows import _moment
+
+    days = (_moment(last_seen) - _moment(first_seen)).total_seconds() / 86400
+    return round(minutes / max(1.0, days / DAYS_PER_MONTH), 1)

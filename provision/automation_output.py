@@ -20,6 +20,7 @@ from rich.table import Table
 from provision.clickcode import printable
 from provision.errors import CtstackError
 from provision.hints import Hints, iso
+from provision.hints_output import minutes_text
 
 DEFAULT_SCRIPTS = 5
 TABLE_COMMAND = 200  # characters of a command the table shows
@@ -63,12 +64,13 @@ def print_workflows(hints: Hints, console: Console) -> None:
         return
     table = Table(title="Console workflows repeated by hand (steps in one console session)", title_justify="left")
     for header, options in (("#", {"justify": "right", "style": "dim"}), ("steps", {"style": "bold", "overflow": "fold"}),
-                            ("times", {"justify": "right"}), ("days", {"justify": "right"}), ("users", {}),
+                            ("times", {"justify": "right"}), ("days", {"justify": "right"}), ("min/month", {"justify": "right"}), ("users", {}),
                             ("links", {"overflow": "fold"}), ("arguments", {"overflow": "fold"})):
         table.add_column(header, **options)
     for rank, w in enumerate(hints.workflows, 1):
         table.add_row(
             str(rank), markup_escape(printable(" -> ".join(s["action"] for s in w["steps"]))), f"{w['occurrences']:,}", f"{w['days']:,}",
+            minutes_text(w["console_minutes_per_month"]),
             markup_escape(printable(", ".join(w["users"]))),
             markup_escape(printable("; ".join(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}" for l in w["links"])) or "-"),
             markup_escape(", ".join(a["name"] for a in w["varying"]) or "-"),
@@ -170,13 +172,14 @@ def automation_html(hints: Hints) -> str:
                     f"{_policy_html(c.automation)}")
         else:
             body = f'<span class="badge">{escape(c.automation_note or "")}</span>'
-        rows.append(f'<tr class="automation"><td class="num">{rank}</td><td><b>{escape(c.action)}</b></td><td>{body}</td></tr>')
+        rows.append(f'<tr class="automation"><td class="num">{rank}</td><td><b>{escape(c.action)}</b></td>'
+                    f'<td class="num">{minutes_text(c.console_minutes_per_month)}</td><td>{body}</td></tr>')
     if not rows:
         return ""
     return (
         '<section id="automation"><h2>The same changes as commands</h2>'
         f'<p class="sub">The latest arguments of each action, checked against botocore\'s model; from the {hints.sample_per_user} most recent events per action and user.</p>'
-        '<table><thead><tr><th class="num">#</th><th>action</th><th>AWS CLI with arguments</th></tr></thead>'
+        '<table><thead><tr><th class="num">#</th><th>action</th><th class="num">console min/month</th><th>AWS CLI with arguments</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></section>"
     )
 
@@ -198,13 +201,14 @@ def workflows_html(hints: Hints) -> str:
         links = "<br>".join(escape(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}") for l in w["links"]) or "-"
         rows.append(
             f'<tr class="workflow"><td class="num">{rank}</td><td>{escape(" -> ".join(s["action"] for s in w["steps"]))}</td>'
-            f'<td class="num">{w["occurrences"]:,}</td><td class="num">{w["days"]:,}</td><td>{escape(", ".join(w["users"]))}</td>'
+            f'<td class="num">{w["occurrences"]:,}</td><td class="num">{w["days"]:,}</td>'
+            f'<td class="num">{minutes_text(w["console_minutes_per_month"])}</td><td>{escape(", ".join(w["users"]))}</td>'
             f"<td>{links}{_policy_html(w)}</td></tr>"
         )
     return (
         '<section id="workflows"><h2>Repeated console workflows</h2>'
         '<p class="sub">The same steps in one console session, again and again; links are ids a step created and a later step used. '
         "<code>ctstack hints --script DIR</code> writes each as a bash script.</p>"
-        '<table><thead><tr><th class="num">#</th><th>steps</th><th class="num">times</th><th class="num">days</th><th>users</th><th>links</th></tr></thead>'
+        '<table><thead><tr><th class="num">#</th><th>steps</th><th class="num">times</th><th class="num">days</th><th class="num">console min/month</th><th>users</th><th>links</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></section>"
     )

@@ -527,6 +527,22 @@ IgnoreAction = Annotated[Optional[list[str]], typer.Option(
     "--ignore-action", help="Never a candidate: SOURCE:NAME or SOURCE:* (repeatable), on top of the plumbing list in provision/classify.py.",
     metavar="SOURCE:NAME", show_default=False)]
 Top = Annotated[int, typer.Option("--top", help="Show the N most frequent actions; 0 shows all.", min=0)]
+Rank = Annotated[str, typer.Option("--rank", help="count (most frequent first) | time (most console minutes per month first).")]
+
+
+def _ranked(result, rank: str, top: int):
+    """Hints computed with --top 0 ranked by time, then cut (count is how they are computed)."""
+    from provision.hints import rank_by_time
+
+    return rank_by_time(result, top) if rank == "time" else result
+
+
+def _check_rank(rank: str) -> int | None:
+    from provision.hints import RANKS
+
+    if rank not in RANKS:
+        raise CtstackError(f"--rank must be one of {', '.join(RANKS)}, not {rank!r}.")
+    return 0 if rank == "time" else None
 IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indices <prefix>-* (with Elasticsearch).")]
 # --user filters by AWS user here, so the Elasticsearch user is --es-user.
 EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
@@ -565,7 +581,7 @@ def hints_(
     sources: HintSources = None,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
-    top: Top = 20,
+    top: Top = 20, rank: Rank = "count",
     output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown | sh (commands and workflow scripts).")] = "table",
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
@@ -584,7 +600,10 @@ def hints_(
         raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints("hints", sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
+    every = _check_rank(rank)
+    result = _compute_hints("hints", sources, False, filters, top if every is None else every, index_prefix, es_url, api_key, es_user, password,
+                            ca_certs, s3_settings, max_file_bytes)
+    result = _ranked(result, rank, top)
     if output_format == "table":
         hints_output.print_table(result, Console())
         _print_automation(result, workflows)
@@ -620,7 +639,7 @@ def report(
     from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch (what no source means too).")] = False,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
-    top: Top = 20,
+    top: Top = 20, rank: Rank = "count",
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
@@ -634,7 +653,10 @@ def report(
 
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints("report", sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
+    every = _check_rank(rank)
+    result = _compute_hints("report", sources, from_es, filters, top if every is None else every, index_prefix, es_url, api_key, es_user, password,
+                            ca_certs, s3_settings, max_file_bytes)
+    result = _ranked(result, rank, top)
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
 

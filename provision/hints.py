@@ -49,6 +49,7 @@ class Candidate:
     cli: str | None
     automation: dict[str, Any] | None = None  # the command with its arguments (provision.automation)
     automation_note: str | None = None        # why automation is None
+    console_minutes_per_month: float | None = None  # estimated time by hand (provision.automation's rule)
 
 
 @dataclass
@@ -277,6 +278,17 @@ class HintsCounter:
 
 def _top_users(users: Counter[str]) -> list[tuple[str, int]]:
     return sorted(users.items(), key=lambda item: (-item[1], item[0]))[:TOP_USERS]
+
+
+RANKS = ("count", "time")
+
+
+def rank_by_time(hints: Hints, top: int) -> Hints:
+    """Candidates and workflows by their estimated console minutes per month, most first."""
+    hints.candidates = sorted(hints.candidates, key=lambda c: (-(c.console_minutes_per_month or 0), -c.count, c.provider, c.action))
+    hints.candidates = hints.candidates if top <= 0 else hints.candidates[:top]
+    hints.workflows = sorted(hints.workflows, key=lambda w: (-w["console_minutes_per_month"], -w["cost"], w["name"]))
+    return hints
 
 
 def rank(items: list, top: int) -> list:

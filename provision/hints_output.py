@@ -16,7 +16,7 @@ from provision.wording import plural, skipped_notes
 
 FORMATS = ("table", "json", "csv", "markdown", "sh")
 NO_CLI = "no public API (console only)"
-CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_seen", "last_seen", "top_users", "cli")
+CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_seen", "last_seen", "top_users", "cli", "console_minutes_per_month")
 
 
 def summary_line(hints: Hints) -> str:
@@ -79,6 +79,7 @@ def _print_candidates(hints: Hints, console: Console) -> None:
         ("count", {"justify": "right"}),
         ("users", {"justify": "right"}),
         ("days", {"justify": "right"}),
+        ("min/month", {"justify": "right"}),
         *([("first seen", {"no_wrap": True})] if wide else []),
         *([("last seen", {"no_wrap": True}), ("top users", {})] if medium else []),
         ("AWS CLI", {"overflow": "fold", "min_width": 20}),
@@ -89,12 +90,17 @@ def _print_candidates(hints: Hints, console: Console) -> None:
         when = _minute if wide else (lambda iso_time: iso_time[:10])
         cells = [
             str(rank), escape(printable(c.action)), *([escape(printable(c.provider.removesuffix(".amazonaws.com")))] if wide else []),
-            f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
+            f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", minutes_text(c.console_minutes_per_month),
             *([when(c.first_seen)] if wide else []), *([when(c.last_seen), escape(top_users_text(c))] if medium else []),
             f"[green]{escape(printable(c.cli))}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
         ]
         table.add_row(*cells)
     console.print(table)
+
+
+def minutes_text(minutes: float | None) -> str:
+    """Estimated console minutes per month: `~42`, `-` when there is no estimate."""
+    return "-" if minutes is None else f"~{minutes:,.0f}"
 
 
 def _minute(iso_time: str) -> str:
@@ -124,7 +130,8 @@ def to_csv(hints: Hints) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for c in hints.candidates:
-        row = [c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or ""]
+        row = [c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or "",
+               "" if c.console_minutes_per_month is None else c.console_minutes_per_month]
         writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
 
@@ -147,12 +154,13 @@ def _markdown_code(text: str) -> str:
 
 def to_markdown(hints: Hints) -> str:
     lines = [
-        "| # | action | service | count | users | days | first seen | last seen | top users | AWS CLI |",
-        "|--:|---|---|--:|--:|--:|---|---|---|---|",
+        "| # | action | service | count | users | days | min/month | first seen | last seen | top users | AWS CLI |",
+        "|--:|---|---|--:|--:|--:|--:|---|---|---|---|",
     ]
     for rank, c in enumerate(hints.candidates, 1):
         cli = _markdown_code(c.cli) if c.cli else f"_{NO_CLI}_"
-        cells = [markdown_cell(cell) for cell in (str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c))]
+        cells = [markdown_cell(cell) for cell in (str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
+                                                  minutes_text(c.console_minutes_per_month), c.first_seen, c.last_seen, top_users_text(c))]
         lines.append("| " + " | ".join([*cells, cli]) + " |")
     return "\n".join([markdown_cell(summary_line(hints)) + ".", "", *lines]) + "\n"
 

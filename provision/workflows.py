@@ -139,6 +139,7 @@ def _workflow(sequence, occurrences: list[list], links: set) -> dict[str, Any]:
         "first_seen": occurrences[0][0].event.timestamp,
         "last_seen": latest[-1].event.timestamp,
         "account": _account(latest[0].event),
+        "console_minutes_per_month": _minutes_per_month(occurrences),
         "links": [
             {"from_step": i + 1, "output": clickcode.path_text(out), "to_step": j + 1, "parameter": clickcode.path_text(parts)}
             for i, out, j, parts in sorted(links)
@@ -155,6 +156,14 @@ def _workflow(sequence, occurrences: list[list], links: set) -> dict[str, Any]:
         [(s["service"], s["operation"], s["parameters"], variable.get(i, set())) for i, s in enumerate(steps) if s["service"]])
     workflow["script"] = automation_script.script(workflow, sorted(links), arguments, secrets)
     return workflow
+
+
+def _minutes_per_month(occurrences: list[list]) -> float:
+    """The console time of every occurrence (provision.automation's rule), per month."""
+    from provision.automation import per_month, step_seconds
+
+    seconds = sum(step_seconds(s[i - 1].event if i else None, m.event) for s in occurrences for i, m in enumerate(s))
+    return per_month(seconds / 60, occurrences[0][0].event.timestamp, occurrences[-1][-1].event.timestamp)
 
 
 def _arguments(occurrences: list[list], linked_inputs: set) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

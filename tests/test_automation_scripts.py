@@ -133,8 +133,10 @@ def test_stale_scripts_of_an_earlier_run_are_removed_and_other_files_kept(demo, 
     (folder / "99-mine.sh").write_text("#!/bin/sh\necho my own script\n")
     (folder / "notes.txt").write_text("mine")
     second = write_scripts(hints, folder, top=2)
-    assert sorted(p.name for p in second.removed) == sorted(p.name for p in first.written[2:])
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*(p.name for p in second.written), "99-mine.sh", "notes.txt"])
+    stale = [p.name.removesuffix(".sh") for p in first.written[2:]]
+    assert sorted(p.name for p in second.removed) == sorted([*(f"{n}.policy.json" for n in stale), *(f"{n}.sh" for n in stale)])
+    kept = [p.name.removesuffix(".sh") for p in second.written]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*(f"{n}.sh" for n in kept), *(f"{n}.policy.json" for n in kept), "99-mine.sh", "notes.txt"])
 
 
 def _twelve_step_sessions(folder) -> None:
@@ -227,3 +229,50 @@ def test_demo_scripts_run_with_only_their_policy_and_a_missing_action_is_denied(
                     assert "AccessDenied" in done.stderr or "UnauthorizedOperation" in done.stderr, (first, removed, done.stderr)
     finally:
         cli.stop()
+
+
+def _timed_sessions(folder, steps: list[tuple[str, int]], days: list[int]) -> None:
+    """One console session per day of `days` (offsets from 2025-01-01): each (action, second of the session)."""
+    events = []
+    for day in days:
+        start = datetime(2025, 1, 1, 9, tzinfo=timezone.utc) + timedelta(days=day)
+        for n, (action, second) in enumerate(steps):
+            events.append({
+                "eventVersion": "1.10", "eventTime": (start + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventSource": "ec2.amazonaws.com", "eventName": action, "awsRegion": "eu-central-1",
+                "userIdentity": {"type": "IAMUser", "accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/zoe", "userName": "zoe",
+                                 "principalId": "AIDAZOE", "sessionContext": {"attributes": {"creationDate": start.strftime("%Y-%m-%dT%H:%M:%SZ")}}},
+                "userAgent": "Mozilla/5.0", "sourceIPAddress": "198.51.100.1", "requestParameters": {"volumeId": "vol-1"},
+                "responseElements": None, "eventID": f"timed-{day}-{n}", "readOnly": False, "eventType": "AwsApiCall",
+                "recipientAccountId": "111122223333",
+            })
+    folder.mkdir()
+    (folder / "timed.json").write_text(json.dumps({"Records": events}))
+
+
+def test_console_time_per_month_follows_the_documented_rule(tmp_path):
+    """First change of a session: 60 s; then the gap since the previous change, at most 600 s;
+    an action's mean x its count, over the months from its first to its last day."""
+    _timed_sessions(tmp_path / "trail", [("CreateVolume", 0), ("CreateSnapshot", 120), ("EnableVolumeIO", 120 + 28 * 60)], days=[0, 60])
+    hints = hints_from_sources([str(tmp_path / "trail")], top=0)
+    months = (60 * 86400 + 28 * 60 + 120) / 86400 / 30.44
+    minutes = {c.action: c.console_minutes_per_month for c in hints.candidates}
+    assert minutes == {"CreateVolume": round(2 * 1 / months, 1), "CreateSnapshot": round(2 * 2 / months, 1), "EnableVolumeIO": round(2 * 10 / months, 1)}
+    [workflow] = hints.workflows
+    assert workflow["console_minutes_per_month"] == round(2 * 13 / months, 1)
+
+
+def test_rank_time_puts_the_most_console_minutes_first(tmp_path):
+    from typer.testing import CliRunner
+
+    from provision.cli import app
+
+    _timed_sessions(tmp_path / "trail", [("CreateVolume", 0), ("CreateSnapshot", 120), ("EnableVolumeIO", 120 + 28 * 60)], days=[0, 60])
+    by_count = json.loads(CliRunner().invoke(app, ["hints", str(tmp_path / "trail"), "--format", "json"]).output)
+    by_time = json.loads(CliRunner().invoke(app, ["hints", str(tmp_path / "trail"), "--format", "json", "--rank", "time", "--top", "2"]).output)
+    assert [c["action"] for c in by_count["candidates"]] == ["CreateSnapshot", "CreateVolume", "EnableVolumeIO"]  # ties: by name
+    assert [c["action"] for c in by_time["candidates"]] == ["EnableVolumeIO", "CreateSnapshot"]
+    table = CliRunner().invoke(app, ["hints", str(tmp_path / "trail"), "--rank", "time"], env={"COLUMNS": "200"}).output
+    assert "min/month" in table
+    refused = CliRunner().invoke(app, ["hints", str(tmp_path / "trail"), "--rank", "speed"])
+    assert refused.exit_code != 0 and "--rank must be one of count, time" in refused.output
