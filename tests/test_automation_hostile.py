@@ -144,10 +144,24 @@ def test_outputs_for_people_carry_no_control_or_bidirectional_characters(corpus)
         assert not [c for c in FORBIDDEN if c in workflow["script"]]
 
 
-def test_hostile_scripts_and_commands_are_shellcheck_clean(corpus, tmp_path):
+def test_hostile_and_sample_data_scripts_and_commands_are_shellcheck_clean(corpus, sample_data, tmp_path):
     _, _, hints = corpus
-    sh = tmp_path / "hints.sh"
-    sh.write_text(hints_output.to_sh(hints))
-    scripts = write_scripts(hints, tmp_path / "scripts", top=0).written
-    done = subprocess.run(["shellcheck", str(sh), *map(str, scripts)], capture_output=True, text=True)
+    sample = hints_from_sources([str(sample_data)], top=0)
+    files = []
+    for name, answer in (("hostile", hints), ("sample", sample)):
+        files.append(tmp_path / f"{name}.sh")
+        files[-1].write_text(hints_output.to_sh(answer))
+        files += write_scripts(answer, tmp_path / name, top=0).written
+    done = subprocess.run(["shellcheck", *map(str, files)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+    assert all("--region " in c.automation["cli"] for answer in (hints, sample) for c in answer.candidates if c.automation)
+
+
+def test_report_of_the_hostile_corpus_escapes_every_value(corpus):
+    """A workflow with a console-only step renders (it used to crash); logged text is escaped."""
+    from provision.report import render_report
+
+    _, _, hints = corpus
+    html = render_report(hints)
+    assert "<script" not in html.lower() and "<img" not in html.lower()
+    assert 'id="workflows"' in html and "Do$(touch pwned)" in html

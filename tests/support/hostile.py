@@ -42,6 +42,7 @@ def hostile_values(canary_url: str) -> list[str]:
         canary_url.replace("http://", "https://") + "/url-param",
         "cost-center",
         "a,b c=d",
+        "<img src=x onerror=alert(1)>",
         CONTROL,
     ]
 
@@ -99,7 +100,7 @@ def _event(when: datetime, user: str, source: str, name: str, params: dict | Non
 def write_corpus(folder: Path, canary_url: str) -> dict:
     """The corpus as one CloudTrail file; returns what a test checks against."""
     values = hostile_values(canary_url)
-    users = ["mallory", f"eve$(touch {PWNED_FILE})", "oscar\ntouch pwned", "trent" + CONTROL]
+    users = ["mallory", f"eve$(touch {PWNED_FILE})", "oscar\ntouch pwned<script>alert(1)</script>", "trent" + CONTROL]
     start = datetime(2025, 3, 3, 9, tzinfo=timezone.utc)
     events: list[dict] = []
     denied = 0
