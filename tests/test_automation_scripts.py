@@ -231,15 +231,16 @@ def test_demo_scripts_run_with_only_their_policy_and_a_missing_action_is_denied(
         cli.stop()
 
 
-def _timed_sessions(folder, steps: list[tuple[str, int]], days: list[int]) -> None:
-    """One console session per day of `days` (offsets from 2025-01-01): each (action, second of the session)."""
+def _timed_sessions(folder, steps: list[tuple[str, int]], days: list[int], regions: tuple[str, ...] = ("eu-central-1",)) -> None:
+    """One console session per day of `days` (offsets from 2025-01-01): each (action, second of
+    the session), step n in regions[n % len(regions)]."""
     events = []
     for day in days:
         start = datetime(2025, 1, 1, 9, tzinfo=timezone.utc) + timedelta(days=day)
         for n, (action, second) in enumerate(steps):
             events.append({
                 "eventVersion": "1.10", "eventTime": (start + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "eventSource": "ec2.amazonaws.com", "eventName": action, "awsRegion": "eu-central-1",
+                "eventSource": "ec2.amazonaws.com", "eventName": action, "awsRegion": regions[n % len(regions)],
                 "userIdentity": {"type": "IAMUser", "accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/zoe", "userName": "zoe",
                                  "principalId": "AIDAZOE", "sessionContext": {"attributes": {"creationDate": start.strftime("%Y-%m-%dT%H:%M:%SZ")}}},
                 "userAgent": "Mozilla/5.0", "sourceIPAddress": "198.51.100.1", "requestParameters": {"volumeId": "vol-1"},
@@ -276,3 +277,16 @@ def test_rank_time_puts_the_most_console_minutes_first(tmp_path):
     assert "min/month" in table
     refused = CliRunner().invoke(app, ["hints", str(tmp_path / "trail"), "--rank", "speed"])
     assert refused.exit_code != 0 and "--rank must be one of count, time" in refused.output
+
+
+def test_a_multi_region_workflow_keeps_each_steps_region(tmp_path):
+    _timed_sessions(tmp_path / "trail", [("CreateSnapshot", 0), ("CreateSnapshot", 60)], days=[0, 7], regions=("eu-west-1", "us-west-2"))
+    hints = hints_from_sources([str(tmp_path / "trail")], top=0)
+    [workflow] = hints.workflows
+    assert [s["region"] for s in workflow["steps"]] == ["eu-west-1", "us-west-2"]
+    [path] = write_scripts(hints, tmp_path / "s").written
+    env = {"PATH": "/usr/bin:/bin", "DRY_RUN": "1", "AWS_REGION": "ap-south-1"}  # AWS_REGION does not flatten the regions
+    steps = [line for line in _run([str(path)], env).stderr.splitlines() if line.startswith("step ")]
+    assert ["--region eu-west-1" in steps[0], "--region us-west-2" in steps[1]] == [True, True]
+    steps = [line for line in _run([str(path), "--region", "ap-south-1"], env).stderr.splitlines() if line.startswith("step ")]
+    assert all("--region ap-south-1" in line for line in steps) and len(steps) == 2
