@@ -38,7 +38,7 @@ import re
 import shlex
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from botocore import xform_name
 from botocore.model import OperationModel, Shape
@@ -476,8 +476,8 @@ def is_region(region: Any) -> bool:
 
 def _read_as_option_or_reference(value: Any) -> bool:
     """A logged value the AWS CLI would not take as a plain value on its command line."""
-    if isinstance(value, list):
-        return any(_read_as_option_or_reference(v) for v in value)
+    if isinstance(value, list):  # a list item the AWS CLI would parse as JSON ([..] {..}) is no plain item either
+        return any(_read_as_option_or_reference(v) or (isinstance(v, str) and v.lstrip()[:1] in ("[", "{")) for v in value)
     if not isinstance(value, str):
         return False
     head = value.lstrip().lower()
@@ -532,7 +532,7 @@ def env_reference(ref: Ref) -> str:
     return f'"${ref.name}"'
 
 
-def json_word(members: dict[str, Any], splice: Any = None) -> str:
+def json_word(members: dict[str, Any], splice: Callable[[Ref], str] | None = None) -> str:
     """The input as one shell word of JSON for --cli-input-json; each :class:`Ref` becomes
     ``splice(ref)``, shell text that expands to the JSON of its value (a one-line command
     splices `"$VAR"` inside the JSON's quotes)."""
@@ -556,8 +556,8 @@ def json_word(members: dict[str, Any], splice: Any = None) -> str:
     return "".join(words)
 
 
-def command(service: str, operation: str, parameters: dict[str, Any], region: str | None = None, splice: Any = None,
-            region_word: str | None = None) -> str:
+def command(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
+            splice: Callable[[Ref], str] | None = None, region_word: str | None = None) -> str:
     """A command line that cannot be turned against its user: plain values as options; values
     the AWS CLI would read as an option or a file or URL reference, nested values and
     variables inside --cli-input-json (which the AWS CLI never expands); then --region."""
@@ -585,12 +585,12 @@ def command(service: str, operation: str, parameters: dict[str, Any], region: st
 
 
 def cli_line(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
-             placeholders: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
+             placeholders: Sequence[dict[str, Any]] = ()) -> str:
     """A ready command line: secrets (placeholders) read from their environment variables."""
     return command(service, operation, substitute(parameters, secret_refs(parameters, placeholders)), region)
 
 
-def secret_refs(parameters: dict[str, Any], placeholders: Any) -> dict[tuple, Ref]:
+def secret_refs(parameters: dict[str, Any], placeholders: Sequence[dict[str, Any]]) -> dict[tuple, Ref]:
     """Where each placeholder's environment variable goes (a list's first item for a list)."""
     refs = {}
     for p in placeholders:
@@ -622,7 +622,7 @@ class _Environ:
 
 
 def boto3_call(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
-               placeholders: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
+               placeholders: Sequence[dict[str, Any]] = ()) -> str:
     """The same call in Python: `boto3.client("ec2", region_name=...).create_tags(Resources=[...], ...)`;
     secrets from os.environ. repr() makes every logged value a literal."""
     secrets = {parts: _Environ(ref.name) for parts, ref in secret_refs(parameters, placeholders).items()}

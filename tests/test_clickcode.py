@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 from provision.clickcode import api_input, api_output, boto3_call, cli_line
@@ -135,3 +136,13 @@ def test_odd_values_never_raise():
     assert r.service == "ec2" and isinstance(r.valid, bool)
     assert api_input("ec2.amazonaws.com", "StopInstances", "not json") .unmapped == ["(requestParameters is not an object)"]
     assert api_output("iam", "CreateUser", {"user": {"createDate": 10**30}}) == {"User": {"CreateDate": 10**30}}
+
+
+def test_values_the_aws_cli_would_not_take_as_plain_values_go_through_cli_input_json():
+    for value in ("--endpoint-url=http://127.0.0.1:1", "-x", "file://secret", "FILEB://secret", "https://example.invalid/x", "", "a\x1b[2Jb"):
+        r = api_input("ec2.amazonaws.com", "CreateSecurityGroup", {"groupName": "web", "groupDescription": value})
+        words = shlex.split(cli_line(r.service, r.operation, r.parameters, "eu-west-1"))
+        assert words[words.index("--cli-input-json") + 1] == json.dumps({"Description": value}, separators=(",", ":"))
+        assert value not in words[:words.index("--cli-input-json")] or value == "web"
+    listed = api_input("ec2.amazonaws.com", "StopInstances", {"instancesSet": {"items": [{"instanceId": '["i-1","i-2"]'}]}})
+    assert "--cli-input-json" in cli_line(listed.service, listed.operation, listed.parameters)  # the CLI would parse it as a JSON list
