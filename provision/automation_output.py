@@ -178,10 +178,18 @@ def automation_html(hints: Hints) -> str:
         return ""
     return (
         '<section id="automation"><h2>The same changes as commands</h2>'
-        f'<p class="sub">The latest arguments of each action, checked against botocore\'s model; from the {hints.sample_per_user} most recent events per action and user.</p>'
+        f'<p class="sub">The latest arguments of each action, checked against botocore\'s model; from the {hints.sample_per_user} most recent events per action and user.'
+        f'{_failed_sentence(hints)}</p>'
         '<table><thead><tr><th class="num">#</th><th>action</th><th class="num">console min/month</th><th>AWS CLI with arguments</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></section>"
     )
+
+
+def _failed_sentence(hints: Hints) -> str:
+    if not hints.failed_changes:
+        return ""
+    return (f" {hints.failed_changes:,} console change{'' if hints.failed_changes == 1 else 's'} failed (errorCode: denied or refused): "
+            "not counted, never a command.")
 
 
 def _policy_html(item: dict) -> str:

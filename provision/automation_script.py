@@ -129,6 +129,8 @@ def script(workflow: dict[str, Any], links: list[tuple[int, tuple, int, tuple]],
                           + f" ({e['reason']})"))
     lines.append(_say("  DRY_RUN=1 prints every step and runs none; --any-account skips the account check; "
                       + ("--region or AWS_REGION sets the region." if len(regions) == 1 else "--region sets every step's region.")))
+    start = lines.index("ct_usage() {") + 1
+    lines[start:] = ["  " + line for line in lines[start:]]
     lines += ["}", 'ct_region_override="${AWS_REGION:-}"' if len(regions) == 1 else 'ct_region_override=""',
               "ct_any_account=0",
               'while [ "$#" -gt 0 ]; do',

@@ -165,3 +165,4 @@ def test_report_of_the_hostile_corpus_escapes_every_value(corpus):
     html = render_report(hints)
     assert "<script" not in html.lower() and "<img" not in html.lower()
     assert 'id="workflows"' in html and "Do$(touch pwned)" in html
+    assert f"{hints.failed_changes} console changes failed (errorCode: denied or refused)" in html
