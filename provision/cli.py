@@ -530,19 +530,15 @@ Top = Annotated[int, typer.Option("--top", help="Show the N most frequent action
 Rank = Annotated[str, typer.Option("--rank", help="count (most frequent first) | time (most console minutes per month first).")]
 
 
-def _ranked(result, rank: str, top: int):
-    """Hints computed with --top 0 ranked by time, then cut (count is how they are computed)."""
-    from provision.hints import rank_by_time
-
-    return rank_by_time(result, top) if rank == "time" else result
-
-
-def _check_rank(rank: str) -> int | None:
-    from provision.hints import RANKS
+def _ranked_hints(rank: str, top: int, compute):
+    """count: hints as computed (most frequent first, cut at top); time: all, by console minutes, then cut."""
+    from provision.hints import RANKS, rank_by_time
 
     if rank not in RANKS:
         raise CtstackError(f"--rank must be one of {', '.join(RANKS)}, not {rank!r}.")
-    return 0 if rank == "time" else None
+    return compute(top) if rank == "count" else rank_by_time(compute(0), top)
+
+
 IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indices <prefix>-* (with Elasticsearch).")]
 # --user filters by AWS user here, so the Elasticsearch user is --es-user.
 EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
@@ -600,10 +596,8 @@ def hints_(
         raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    every = _check_rank(rank)
-    result = _compute_hints("hints", sources, False, filters, top if every is None else every, index_prefix, es_url, api_key, es_user, password,
-                            ca_certs, s3_settings, max_file_bytes)
-    result = _ranked(result, rank, top)
+    result = _ranked_hints(rank, top, lambda n: _compute_hints("hints", sources, False, filters, n, index_prefix, es_url, api_key, es_user,
+                                                               password, ca_certs, s3_settings, max_file_bytes))
     if output_format == "table":
         hints_output.print_table(result, Console())
         _print_automation(result, workflows)
@@ -653,10 +647,8 @@ def report(
 
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    every = _check_rank(rank)
-    result = _compute_hints("report", sources, from_es, filters, top if every is None else every, index_prefix, es_url, api_key, es_user, password,
-                            ca_certs, s3_settings, max_file_bytes)
-    result = _ranked(result, rank, top)
+    result = _ranked_hints(rank, top, lambda n: _compute_hints("report", sources, from_es, filters, n, index_prefix, es_url, api_key, es_user,
+                                                               password, ca_certs, s3_settings, max_file_bytes))
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
 
