@@ -4,7 +4,9 @@ Both hints paths (files and Elasticsearch) collect the same bounded sample of ca
 :data:`SAMPLE_PER_USER` most recent per action and per user (newest first by time, then event
 id), as :class:`SampledEvent`; :func:`complete` then fills in every candidate's `automation`
 and the hints' `workflows` (:mod:`provision.workflows`) from that sample alone, so the answer is
-the same whichever way the sample was read, and the cost does not grow with the trail.
+the same whichever way the sample was read, and the cost does not grow with the trail. The
+console time each action and workflow costs by hand (:func:`console_minutes`) comes from the
+same sample, so it agrees too.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def _write_into(hints: Hints, target: Path, folder: int, top: int) -> WrittenScr
         header = f"{SCRIPT_MARK}{stamp} from {printable(hints.source or 'CloudTrail')}."
         _write_file(folder, name, f"{shebang}\n{header}\n{rest}", 0o700)
         written.append(name)
-        if workflow.get("policy") is not None:
+        if (workflow.get("policy") or {}).get("Statement"):  # a workflow done in the console only needs none
             policy_name = name.removesuffix(".sh") + ".policy.json"
             _write_file(folder, policy_name, json.dumps(workflow["policy"], indent=2) + "\n", 0o600)
             written.append(policy_name)
