@@ -146,3 +146,17 @@ def test_values_the_aws_cli_would_not_take_as_plain_values_go_through_cli_input_
         assert value not in words[:words.index("--cli-input-json")] or value == "web"
     listed = api_input("ec2.amazonaws.com", "StopInstances", {"instancesSet": {"items": [{"instanceId": '["i-1","i-2"]'}]}})
     assert "--cli-input-json" in cli_line(listed.service, listed.operation, listed.parameters)  # the CLI would parse it as a JSON list
+
+
+def test_secrets_are_read_from_the_environment_in_every_form():
+    import subprocess
+
+    from provision.clickcode import Ref, json_word
+
+    r = api_input("iam.amazonaws.com", "CreateLoginProfile", {"userName": "bob", "password": "HIDDEN_DUE_TO_SECURITY_REASONS"})
+    assert '--password="$PASSWORD"' in cli_line(r.service, r.operation, r.parameters, "us-east-1", r.placeholders)
+    assert "Password=os.environ[\"PASSWORD\"]" in boto3_call(r.service, r.operation, r.parameters, "us-east-1", r.placeholders)
+    word = json_word({"Outer": {"Secret": Ref("NESTED_SECRET"), "Port": Ref("PORT", number=True)}})  # a secret inside a structure
+    shown = subprocess.run(["bash", "-c", f"printf %s {word}"], env={"NESTED_SECRET": "s3cr3t $(no)", "PORT": "443"},
+                           capture_output=True, text=True).stdout
+    assert json.loads(shown) == {"Outer": {"Secret": "s3cr3t $(no)", "Port": 443}}
