@@ -527,6 +527,18 @@ IgnoreAction = Annotated[Optional[list[str]], typer.Option(
     "--ignore-action", help="Never a candidate: SOURCE:NAME or SOURCE:* (repeatable), on top of the plumbing list in provision/classify.py.",
     metavar="SOURCE:NAME", show_default=False)]
 Top = Annotated[int, typer.Option("--top", help="Show the N most frequent actions; 0 shows all.", min=0)]
+Rank = Annotated[str, typer.Option("--rank", help="count (most frequent first) | time (most console minutes per month first).")]
+
+
+def _ranked_hints(rank: str, top: int, compute):
+    """count: hints as computed (most frequent first, cut at top); time: all, by console minutes, then cut."""
+    from provision.hints import RANKS, rank_by_time
+
+    if rank not in RANKS:
+        raise CtstackError(f"--rank must be one of {', '.join(RANKS)}, not {rank!r}.")
+    return compute(top) if rank == "count" else rank_by_time(compute(0), top)
+
+
 IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indices <prefix>-* (with Elasticsearch).")]
 # --user filters by AWS user here, so the Elasticsearch user is --es-user.
 EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
@@ -565,8 +577,8 @@ def hints_(
     sources: HintSources = None,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
-    top: Top = 20,
-    output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown.")] = "table",
+    top: Top = 20, rank: Rank = "count",
+    output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown | sh (commands and workflow scripts).")] = "table",
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
@@ -584,13 +596,13 @@ def hints_(
         raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints("hints", sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
+    result = _ranked_hints(rank, top, lambda n: _compute_hints("hints", sources, False, filters, n, index_prefix, es_url, api_key, es_user,
+                                                               password, ca_certs, s3_settings, max_file_bytes))
     if output_format == "table":
         hints_output.print_table(result, Console())
         _print_automation(result, workflows)
     else:
-        render = {"json": hints_output.to_json, "csv": hints_output.to_csv, "markdown": hints_output.to_markdown}[output_format]
-        typer.echo(render(result), nl=False)
+        typer.echo(hints_output.RENDERERS[output_format](result), nl=False)
     _write_scripts(result, script_dir)
 
 
@@ -607,8 +619,10 @@ def _write_scripts(result, script_dir: Path | None) -> None:
         return
     from provision.automation_output import write_scripts
 
-    paths = write_scripts(result, script_dir)
-    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}.", markup=False, highlight=False)
+    done = write_scripts(result, script_dir)
+    paths = done.written
+    stale = f"; {len(done.removed):,} stale from an earlier run removed" if done.removed else ""
+    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}{stale}.", markup=False, highlight=False)
 
 
 @app.command("report")
@@ -619,7 +633,7 @@ def report(
     from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch (what no source means too).")] = False,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
-    top: Top = 20,
+    top: Top = 20, rank: Rank = "count",
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
@@ -633,7 +647,8 @@ def report(
 
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints("report", sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
+    result = _ranked_hints(rank, top, lambda n: _compute_hints("report", sources, from_es, filters, n, index_prefix, es_url, api_key, es_user,
+                                                               password, ca_certs, s3_settings, max_file_bytes))
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
 

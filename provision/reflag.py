@@ -68,6 +68,7 @@ def event_from_document(doc: dict) -> dict | None:
         "readOnly": doc.get(F.CT_READ_ONLY),
         "eventName": doc.get(F.EVENT_ACTION),
         "eventSource": doc.get(F.EVENT_PROVIDER),
+        "errorCode": doc.get(F.CT_ERROR_CODE),
         "userIdentity": {
             "type": doc.get(F.CT_UI_TYPE),
             "principalId": doc.get(F.CT_UI_PRINCIPAL_ID),

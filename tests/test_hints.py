@@ -293,5 +293,5 @@ def test_item_18_csv_formula_cells_and_markdown_html_pipes_newlines_are_neutrali
     assert len(table_rows) == 2 + 2  # header, separator, one line per candidate: no newline broke a row
     assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;" in markdown
     assert "Run\\|Instances" in markdown
-    for row in table_rows:  # every row has the header's 10 cells: no | from a name split one
-        assert len([cell for cell in row.replace("\\|", "").split("|")[1:-1]]) == 10
+    for row in table_rows:  # every row has the header's 11 cells: no | from a name split one
+        assert len([cell for cell in row.replace("\\|", "").split("|")[1:-1]]) == 11
