@@ -95,7 +95,7 @@ def answer(args: list[str], env: dict[str, str], *, up_returncode: int, ps: list
         return Result(0, stdout="".join(json.dumps(c) + "\n" for c in ps))
     if sub[0] == "logs":
         return Result(0, stdout=logs_text)
-    if sub[0] == "down":
+    if sub[0] in ("down", "version"):
         return Result(0)
     return Result(2, stderr=f"fake compose: unsupported {sub[0]}")
 

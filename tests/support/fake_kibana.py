@@ -52,6 +52,8 @@ class FakeKibana:
     server_error: bool = False                   # answer every import with HTTP 500
     requests: list[dict] = field(default_factory=list)
     store: dict[str, dict[tuple[str, str], dict]] = field(default_factory=dict)  # space -> (type, id) -> object
+    host: str = "127.0.0.1"                      # the image's stand-in listens on 0.0.0.0:5601
+    port: int = 0
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
@@ -80,7 +82,7 @@ class FakeKibana:
             def log_message(self, *args) -> None:  # keep pytest output clean
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-kibana", daemon=True)
         self._thread.start()
         return self
