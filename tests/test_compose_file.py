@@ -103,6 +103,7 @@ def test_every_published_port_is_bound_to_loopback_only(rendered):
 def test_all_images_share_one_version_equal_to_settings(rendered):
     images = {name: s["image"] for name, s in rendered["services"].items()}
     assert images["elasticsearch"] == f"docker.elastic.co/elasticsearch/elasticsearch:{settings.STACK_VERSION}"
+    assert images["setup"] == images["elasticsearch"]
     assert images["kibana"] == f"docker.elastic.co/kibana/kibana:{settings.STACK_VERSION}"
     assert {image.rsplit(":", 1)[1] for image in images.values()} == {settings.STACK_VERSION}
 
