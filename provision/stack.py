@@ -285,7 +285,18 @@ class LocalStack:
         if result.returncode != 0:
             raise CtstackError(self._diagnose_failed_start(result, timeout))
 
+    def explain_not_ready(self, timeout: float) -> str | None:
+        """Compose said the stack was up but a service did not answer in time (Compose's
+        --wait has been seen to let a starting container pass): the diagnosis of a failed `up`
+        when it finds a cause (None when every container looks fine)."""
+        return self._specific_cause(RunResult(0), timeout)
+
     def _diagnose_failed_start(self, result: RunResult, timeout: float) -> str:
+        return self._specific_cause(result, timeout) or (
+            f"`docker compose up` failed (exit {result.returncode}); `ctstack logs es` and `ctstack logs kibana` show why."
+            f"{self._left_over()}")
+
+    def _specific_cause(self, result: RunResult, timeout: float) -> str | None:
         try:
             self.check_engine()
         except CtstackError:
@@ -303,13 +314,12 @@ class LocalStack:
         if failed:
             service = failed["service"]
             tail = self.compose("logs", "--no-color", "--no-log-prefix", "--tail", str(FAILED_START_LOG_LINES), service, capture=True)
-            lines = "\n".join("  " + line for line in tail.stdout.strip().splitlines()[-FAILED_START_LOG_LINES:])
+            lines = "\n".join("  " + line for line in tail.stdout.strip().splitlines()[-FAILED_START_LOG_LINES:]) or "  (none yet)"
             what = (f"exited with code {failed['exit_code']} while starting" if failed["state"] == "exited"
                     else f"did not become healthy within {int(timeout)} s")
             return (f"{service} {what} (`docker compose up` exit {result.returncode}); its last log lines:\n{lines}\n"
                     f"{self._left_over().strip()}").rstrip()
-        return (f"`docker compose up` failed (exit {result.returncode}); `ctstack logs es` and `ctstack logs kibana` show why."
-                f"{self._left_over()}")
+        return None
 
     def _containers_or_none(self) -> list[dict[str, str]]:
         try:
@@ -495,16 +505,23 @@ def up(options: UpOptions, *, stack: LocalStack | None = None, steps: PostUpStep
     if options.es is not None:
         result, es_cfg, kibana = _use_existing_cluster(options, reporter)
     else:
-        result, es_cfg, kibana = _start_local_stack(stack or LocalStack(), options, reporter)
+        stack = stack or LocalStack()
+        result, es_cfg, kibana = _start_local_stack(stack, options, reporter)
 
     if result.local:
         es_hint, kibana_hint = health.LOCAL_ES_HINT, health.LOCAL_KIBANA_HINT
     else:
         es_hint = f"check that {display_url(es_cfg.url)} is the right address and that the cluster is running"
         kibana_hint = f"check that {display_url(kibana.url)} is the right address and that Kibana is running" if kibana else ""
-    health.wait_for_elasticsearch(es_cfg, timeout=options.timeout, on_progress=reporter.progress, hint=es_hint)
-    if kibana:
-        health.wait_for_kibana(kibana, timeout=options.timeout, on_progress=reporter.progress, hint=kibana_hint)
+    try:
+        health.wait_for_elasticsearch(es_cfg, timeout=options.timeout, on_progress=reporter.progress, hint=es_hint)
+        if kibana:
+            health.wait_for_kibana(kibana, timeout=options.timeout, on_progress=reporter.progress, hint=kibana_hint)
+    except CtstackError:
+        explained = stack.explain_not_ready(options.timeout) if stack is not None and result.local else None
+        if explained is None:
+            raise
+        raise CtstackError(explained) from None
 
     if steps.provision:
         reporter.step("Installing the index template" + (" and the Kibana dashboard…" if kibana else "…"))
