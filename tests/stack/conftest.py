@@ -79,7 +79,7 @@ class Stack:
 
     def ctstack(self, *args: str, env: dict[str, str] | None = None, timeout: float = CTSTACK_TIMEOUT) -> Run:
         done = subprocess.run([sys.executable, "-m", "provision", *args], env={**self.env, **(env or {})},
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=self.home)
         run = Run(args, done.returncode, done.stdout, done.stderr)
         self.runs.append(run)
         assert "Traceback" not in run.output, run.output

@@ -64,7 +64,7 @@ def test_the_engine_stopping_during_up_is_said_in_one_sentence(local_stack, tmp_
     proxy = EngineProxy(tmp_path / "docker.sock")
     env = {**local_stack.env, "DOCKER_HOST": proxy.docker_host}
     up = subprocess.Popen([sys.executable, "-m", "provision", "up", "--no-kibana", "--timeout", UP_TIMEOUT], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, cwd=local_stack.home)
     try:
         deadline = time.monotonic() + 300
         while "elasticsearch" not in local_stack.containers() and up.poll() is None and time.monotonic() < deadline:
