@@ -57,9 +57,11 @@ def test_import_survives_elasticsearch_killed_midway_and_finishes_after_up(local
             importing.kill()
     assert importing.returncode != 0, out + err
     assert "Traceback" not in out + err
-    # Its summary (every event read accounted for) and why it stopped, in one sentence.
+    # Its summary, every event read accounted for, and what to do. Whether the importer stops at
+    # once ("Import stopped: Cannot reach Elasticsearch ...") or counts the rest as unknown
+    # depends on where the kill lands (both seen), so the test holds to what both say.
     assert "events read" in out + err and "outcome unknown" in out + err, out + err
-    assert "Import stopped: Cannot reach Elasticsearch at http://127.0.0.1:9200" in err, err
+    assert "(Elasticsearch did not answer): re-run to settle" in out + err, out + err
 
     again_up = local_stack.ctstack("up", "--no-kibana", "--timeout", UP_TIMEOUT)
     assert again_up.returncode == 0, again_up.output
