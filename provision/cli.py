@@ -341,6 +341,11 @@ def _existing_es(es_url: str | None, api_key: str | None, user: str | None, pass
 
 StackKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="An existing Kibana to provision, with --es-url (env: CTSTACK_KIBANA_URL).", show_default=False)]
 StatusKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="The Kibana to check (env: CTSTACK_KIBANA_URL; default: the local stack's, none with --es-url).", show_default=False)]
+# The local stack's containers (`up`): images by name (a registry mirror's, or scripts/local-images'), and Kibana or not.
+StackEsImage = Annotated[Optional[str], typer.Option("--es-image", help=f"Elasticsearch image of the local stack (env {settings.ES_IMAGE_ENV}; default: the last up's, else {settings.OFFICIAL_ES_IMAGE}).", show_default=False)]
+StackKibanaImage = Annotated[Optional[str], typer.Option("--kibana-image", help=f"Kibana image of the local stack (env {settings.KIBANA_IMAGE_ENV}; default: the last up's, else {settings.OFFICIAL_KIBANA_IMAGE}).", show_default=False)]
+NoKibana = Annotated[bool, typer.Option("--no-kibana", help="Run the local stack's Elasticsearch alone (no Kibana, no dashboard); status and provision follow.")]
+
 # What `up` points to when Docker is missing: everything that works without it.
 WITHOUT_DOCKER = (
     "Without Docker: `ctstack hints ./logs/` and `ctstack report ./logs/` read CloudTrail files (or s3:// URLs) "
@@ -369,6 +374,7 @@ def up(
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     follow: Annotated[bool, typer.Option("--follow", help="After the imports, keep following the --import s3:// sources (see `ctstack import --follow`).")] = False,
     interval: Interval = "5m",
+    es_image: StackEsImage = None, kibana_image: StackKibanaImage = None, no_kibana: NoKibana = False,
 ) -> None:
     """Start Elasticsearch + Kibana (Docker Compose), wait until ready, provision, optionally import.
 
@@ -382,7 +388,7 @@ def up(
         es=_existing_es(es_url, api_key, user, password, ca_certs),
         kibana_url=kibana_url or os.environ.get("CTSTACK_KIBANA_URL"),
         es_heap=es_heap, kibana_locale=kibana_locale, imports=tuple(imports or ()), sample=sample, timeout=timeout,
-        index_prefix=index_prefix,
+        index_prefix=index_prefix, es_image=es_image, kibana_image=kibana_image, no_kibana=no_kibana,
     )
     if options.kibana_url:
         say_if_scheme_added(options.kibana_url, "--kibana-url", parse_url(options.kibana_url, "--kibana-url").url)
@@ -440,7 +446,8 @@ def status(
     """Containers, health, CloudTrail event count and newest event; exit 1 if Elasticsearch is unreachable."""
     existing = _existing_es(es_url, api_key, user, password, ca_certs)
     es_cfg = existing or es_config(None, api_key, user, password, ca_certs)
-    kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (None if existing else settings.LOCAL_KIBANA_URL)
+    local_kibana = not existing and stack.local_kibana_enabled()
+    kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (settings.LOCAL_KIBANA_URL if local_kibana else None)
     kibana = None
     if kibana_url:
         from provision.kibana import resolve_kibana_config
@@ -504,7 +511,12 @@ def provision(
     es_cfg = es_config(es_url, api_key, user, password, ca_certs)
     kibana_named = kibana_url or os.environ.get("CTSTACK_KIBANA_URL")
     # The local Kibana belongs to the local Elasticsearch only: another cluster's Kibana must be named.
-    skipped_note = None if skip_kibana or kibana_named or is_local_stack(es_cfg.url) else stack.kibana_skipped_note(es_cfg.url)
+    skipped_note = None
+    if not (skip_kibana or kibana_named):
+        if not is_local_stack(es_cfg.url):
+            skipped_note = stack.kibana_skipped_note(es_cfg.url)
+        elif not stack.local_kibana_enabled():
+            skipped_note = stack.NO_KIBANA_NOTE
     kibana_cfg = None
     if not (skip_kibana or skipped_note):
         kibana_cfg = resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)

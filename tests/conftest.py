@@ -124,8 +124,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 def secured_es_node() -> Iterator[EsNode]:
     """A second node with security on, for the auth paths: the `elastic` user's password is the
     keystore's bootstrap.password (``node.password``), HTTP is TLS auto-configured on first
-    start (CA: ``node.ca_certs``). The integ-test distribution cannot write the .security index
-    (no analysis-common module), so API keys and native users stay on the contract doubles.
+    start (CA: ``node.ca_certs``). It loads the analysis plugin the .security index needs (the
+    integ-test distribution lacks analysis-common), so API keys and native users are real.
     Started only by the tests that ask for it; the unsecured node stays the default."""
     with running_node("the secured Elasticsearch test node", secured=True) as node:
         yield node

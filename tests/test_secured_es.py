@@ -146,3 +146,45 @@ def test_security_userinfo_in_the_url_logs_in_and_is_not_printed(secured_es_node
     status = run("status", "--es-url", url, "--ca-certs", node.ca_certs, home=tmp_path)
     assert status.exit_code == 0 and "https://***@127.0.0.1" not in status.stdout and f"{node.url}" in status.stdout, status.output
     assert node.password not in status.output
+
+
+@pytest.fixture()
+def api_key(secured_es_node) -> str:
+    """A real API key, created through `_security/api_key` as `elastic` (the node loads the
+    analysis plugin the .security index needs), invalidated afterwards."""
+    node = secured_es_node
+    es = client(EsConfig(node.url, user="elastic", password=node.password, ca_certs=node.ca_certs))
+    created = es.security.create_api_key(name=f"ctstack-test-{uuid.uuid4().hex[:8]}", expiration="1h")
+    yield created["encoded"]
+    es.security.invalidate_api_key(ids=[created["id"]])
+    es.close()
+
+
+def test_an_api_key_imports_and_serves_hints_and_status_and_is_never_printed(secured_es_node, prefix, trail, tmp_path, api_key):
+    node = secured_es_node
+    login = ["--es-url", node.url, "--api-key", api_key, "--ca-certs", node.ca_certs]
+    imported = run("import", str(trail), *login, "--index-prefix", prefix, "--json", home=tmp_path)
+    assert imported.exit_code == 0, imported.output
+    assert '"events_indexed": 5' in imported.stdout
+    hints = run("hints", *login, "--index-prefix", prefix, "--format", "json", home=tmp_path)
+    assert hints.exit_code == 0, hints.output
+    status = run("status", *login, "--json", home=tmp_path)
+    assert status.exit_code == 0, status.output
+    assert '"reachable": true' in status.stdout
+    for result in (imported, hints, status):
+        assert api_key not in result.output
+        no_traceback(result)
+
+
+def test_an_invalidated_api_key_is_one_sentence_with_401(secured_es_node, prefix, trail, tmp_path):
+    node = secured_es_node
+    es = client(EsConfig(node.url, user="elastic", password=node.password, ca_certs=node.ca_certs))
+    created = es.security.create_api_key(name=f"ctstack-test-{uuid.uuid4().hex[:8]}")
+    es.security.invalidate_api_key(ids=[created["id"]])
+    es.close()
+    result = run("import", str(trail), "--es-url", node.url, "--api-key", created["encoded"], "--ca-certs", node.ca_certs,
+                 "--index-prefix", prefix, home=tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "401" in result.output and created["encoded"] not in result.output, result.output
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error:"), result.stderr
+    no_traceback(result)
