@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypeVar
+from typing import Annotated, Callable, Iterator, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from provision import __version__, health, settings, stack
+from provision import __version__, health, interrupt, settings, stack
 from provision.documents import PROFILES
-from provision.progress import ImportProgress
+from provision.progress import ImportProgress, stderr_console
 from provision.records import MAX_FILE_BYTES
 from provision.connection import EsConfig, display_url, parse_url, resolve_es_config
 from provision.errors import CtstackError
@@ -27,23 +28,47 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
+err_console = stderr_console()
 
 F = TypeVar("F", bound=Callable)
 
 
+# What a command interrupted by a signal (outside a clean stop of its own) leaves undone.
+UNDONE_ON_INTERRUPT = {
+    "hints": "nothing was printed; run the same command again.",
+    "report": "no report was written; run the same command again.",
+    "up": "what was started keeps running; run the same command again to finish (it picks up where this one stopped).",
+    "import": "nothing was imported; run the same command again.",
+    "reflag": "nothing was re-flagged; run the same command again.",
+}
+
+
 def user_errors(func: F) -> F:
-    """Turn a CtstackError into one red sentence on stderr and its exit code, no traceback."""
+    """Turn a CtstackError into one red sentence on stderr and its exit code, no traceback;
+    a signal (Ctrl-C, SIGTERM, SIGHUP) into one sentence and 128 + its number."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with interrupt.handled():
+                return func(*args, **kwargs)
         except CtstackError as err:
-            err_console.print(f"[bold red]Error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+            _tell(f"[bold red]Error:[/] {escape(str(err))}")
             raise typer.Exit(err.exit_code) from None
+        except interrupt.Interrupted as stopped:
+            undone = UNDONE_ON_INTERRUPT.get(func.__name__.rstrip("_"), "run the same command again.")
+            _tell(f"[bold yellow]Interrupted[/] by {escape(interrupt.signal_words(stopped.signum))}: {undone}")
+            raise typer.Exit(interrupt.exit_code(stopped.signum)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _tell(markup: str) -> None:
+    """One sentence on stderr; after SIGHUP there may be no terminal to write to."""
+    try:
+        err_console.print(markup, highlight=False, soft_wrap=True)
+    except OSError:
+        pass
 
 
 # Connection options shared by every command that talks to Elasticsearch.
@@ -123,8 +148,29 @@ def _print_summary(summary, console: Console, filters: Filters | None = None) ->
         console.print(f"[yellow]{plural(summary.events_unknown, 'event')}:[/] {UNKNOWN}", highlight=False)
     if summary.dead_letter:
         console.print(f"Failed events and their reasons: {summary.dead_letter}", markup=False, highlight=False)
-    if summary.aborted:
+    if summary.interrupted:
+        console.print(f"[bold yellow]{escape(summary.aborted[:1].upper() + summary.aborted[1:])}:[/] {escape(interrupted_counts(summary))}; "
+                      "files not yet read were left alone. Run the same command to finish (events already present are counted, not doubled).",
+                      highlight=False)
+    elif summary.aborted:
         console.print(f"[bold red]Import stopped:[/] {escape(summary.aborted)}", highlight=False)
+
+
+def interrupted_counts(summary) -> str:
+    """ "46,447 events indexed, 0 already present, 0 failed of 60,463 read" """
+    return (f"{number(summary.events_indexed)} events indexed, {number(summary.events_duplicate)} already present, "
+            f"{number(summary.events_failed)} failed of {number(summary.events_read)} read")
+
+
+@contextlib.contextmanager
+def _no_terminal_is_fine() -> Iterator[None]:
+    """After SIGHUP the terminal may be gone: writing to it fails, and that must not turn
+    into a traceback (the dead-letter file and the exit code still say what happened)."""
+    try:
+        yield
+    except OSError:
+        if interrupt.received() is None:
+            raise
 
 
 def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
@@ -304,10 +350,13 @@ def import_(
             processes=processes, max_file_bytes=max_file_bytes, bulk_requests=bulk_requests, chunk_size=bulk_size,
             s3_options=options, filters=filters or None,
         )
-    if json_output:
-        typer.echo(json.dumps(summary.to_dict()))
-    else:
-        _print_summary(summary, Console(), filters or None)
+    with _no_terminal_is_fine():
+        if json_output:
+            typer.echo(json.dumps(summary.to_dict()))
+        else:
+            _print_summary(summary, Console(), filters or None)
+    if summary.interrupted:
+        raise typer.Exit(interrupt.exit_code(interrupt.received()))
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -406,6 +455,10 @@ def up(
         typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}")
         if getattr(i, "dead_letter", None):
             typer.echo(f"Failed events: {i.dead_letter}")
+        if i.interrupted:
+            _tell(f"[bold yellow]{escape(i.aborted[:1].upper() + i.aborted[1:])}:[/] {escape(interrupted_counts(i))}; "
+                  "run the same command to finish (events already present are counted, not doubled).")
+            raise typer.Exit(interrupt.exit_code(interrupt.received()))
     if not result.ok:
         raise typer.Exit(1)
     if follow:
@@ -659,6 +712,11 @@ def reflag(
                        f"re-import their logs under a new --index-prefix.")
         for reason, count in summary.failure_reasons.items():
             err_console.print(f"[red]{count:,} documents failed:[/] {escape(reason)}", highlight=False)
+        if summary.aborted:
+            _tell(f"[bold yellow]{escape(summary.aborted[:1].upper() + summary.aborted[1:])}[/] after {summary.documents_read:,} documents: "
+                  "run the same command to re-flag the rest (documents already right are left as they are).")
+    if summary.aborted:
+        raise typer.Exit(interrupt.exit_code(interrupt.received()))
     if not summary.ok:
         raise typer.Exit(1)
 
