@@ -20,6 +20,7 @@ from provision.records import MAX_FILE_BYTES
 from provision.connection import EsConfig, display_url, parse_url, resolve_es_config
 from provision.errors import CtstackError
 from provision.filters import Filters
+from provision.generate import SAMPLE_EVENTS
 from provision.wording import number, plural, skipped_notes
 
 app = typer.Typer(
@@ -394,7 +395,7 @@ StatusKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="Th
 WITHOUT_DOCKER = (
     "Without Docker: `ctstack hints ./logs/` and `ctstack report ./logs/` read CloudTrail files (or s3:// URLs) "
     "directly, and `ctstack up --es-url URL --sample` uses an Elasticsearch you already run. "
-    "No logs at hand? `python bench/generate.py ./demo-logs --events 20000` writes the demo set."
+    "No logs at hand? `ctstack demo ./demo-logs` writes the demo set (then `ctstack hints ./demo-logs --workflows`)."
 )
 
 # --- ctstack provision (issue 6) ---------------------------------------------------------------
@@ -409,7 +410,7 @@ KibanaPassword = Annotated[Optional[str], typer.Option("--kibana-password", help
 @user_errors
 def up(
     imports: Annotated[Optional[list[str]], typer.Option("--import", help="After start, import this CloudTrail source (folder, file or s3://bucket/prefix); repeatable.", show_default=False)] = None,
-    sample: Annotated[bool, typer.Option("--sample", help="After start, import ctstack's deterministic demo data set.")] = False,
+    sample: Annotated[bool, typer.Option("--sample", help="After start, import the demo set (what `ctstack demo DIR` writes: 90 days of console work, the same all week).")] = False,
     es_heap: Annotated[Optional[str], typer.Option("--es-heap", help=f"Elasticsearch heap, e.g. 1g or 2g (default: {settings.DEFAULT_ES_HEAP}, or what the last up used).", show_default=False)] = None,
     kibana_locale: Annotated[Optional[str], typer.Option("--kibana-locale", help=f"Kibana's UI language: en, ja-JP, zh-CN, fr-FR, ... (default: {settings.DEFAULT_KIBANA_LOCALE}, or what the last up used).", show_default=False)] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Elasticsearch and for Kibana to be ready.")] = health.DEFAULT_TIMEOUT,
@@ -570,6 +571,39 @@ def provision(
         names = ", ".join(f"{o['type']} {o['destination_id']}" for o in result.imported)
         typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
         typer.echo(f"Dashboard: {display_url(result.dashboard_url or '')}")
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+@app.command()
+@user_errors
+def demo(
+    folder: Annotated[Path, typer.Argument(help="A new or empty folder to write the demo logs into.", show_default=False)],
+    events: Annotated[int, typer.Option("--events", min=0, max=10_000_000,
+                                        help="Events of everyday traffic besides the 90 days of console work; more for volume.")] = SAMPLE_EVENTS,
+) -> None:
+    """Write the demo CloudTrail logs: the set `ctstack up --sample` imports (the same all week).
+
+    90 days of people repeating console work (17 actions, linked workflows) plus everyday
+    traffic, gzipped in CloudTrail's S3 layout. No Docker, no AWS account needed."""
+    from provision.demo_work import DAYS
+    from provision.generate import demo_start, write_demo
+
+    if folder.exists() and not folder.is_dir():
+        raise CtstackError(f"{folder} is a file; give a new or empty folder.")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise CtstackError(f"{folder} is not empty; give a new or empty folder (the demo set is written whole).")
+    start = demo_start()
+    with err_console.status(f"Writing the demo logs to {escape(str(folder))}…"):
+        try:
+            stats = write_demo(folder, start=start, events=events)
+        except OSError as err:
+            raise CtstackError(f"Cannot write the demo logs to {folder}: {err.strerror or err}.") from None
+    typer.echo(f"Wrote {plural(stats.events, 'event')} in {plural(stats.files, 'file')} to {folder}: {DAYS} days of console work "
+               f"up to {start:%Y-%m-%d}, then {number(events)} events of everyday traffic.")
+    typer.echo(f"Next: ctstack hints {folder} --workflows   (no Elasticsearch needed)")
+    typer.echo(f"      ctstack report {folder}             (an HTML page)")
+    typer.echo(f"      ctstack import {folder}             (into Elasticsearch; `ctstack up --sample` does this for the local stack)")
 
 
 # -- hints and report ------------------------------------------------------------------------

@@ -325,9 +325,9 @@ def post_up_steps() -> PostUpSteps:
 
 
 def _sample_writer() -> Callable[[Path], Any]:
-    from provision.generate import demo_start, write_demo
+    from provision.generate import write_demo
 
-    return lambda dest: write_demo(dest, start=demo_start())
+    return write_demo  # what `ctstack demo DIR` writes, too
 
 
 class Reporter(Protocol):

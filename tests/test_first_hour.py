@@ -216,10 +216,11 @@ def test_issue15_item13_up_without_docker_points_to_what_works(tmp_path, monkeyp
     result = run("up")
     assert result.exit_code == 1
     text = " ".join(result.output.split())
-    for pointer in ("ctstack hints ./logs/", "ctstack report", "ctstack up --es-url URL --sample", "bench/generate.py"):
+    for pointer in ("ctstack hints ./logs/", "ctstack report", "ctstack up --es-url URL --sample", "ctstack demo ./demo-logs"):
         assert pointer in text
+    assert "bench/generate.py" not in text  # not installed with ctstack, and not the demo set
     quick_start = README.split("## Importing CloudTrail logs", 1)[0]
-    assert "bench/generate.py" in quick_start
+    assert "ctstack demo ./demo-logs" in quick_start and "bench/generate.py" not in quick_start
 
 
 # -- item 15: one format for counts ---------------------------------------------------------------
