@@ -140,7 +140,7 @@ def resolve_endpoint(
     if not (api_key or user) and inherit and (inherit.api_key or inherit.user):
         api_key, user, password = inherit.api_key, inherit.user, inherit.password
     if url:
-        # A login in the URL counts as given: explicit --api-key/--user win over it.
+        # A login in the URL counts as given: explicit --es-api-key/--es-user win over it.
         parsed = parse_url(url, "--kibana-url" if env_prefix == "CTSTACK_KIBANA" else "--es-url")
         url = parsed.url
         if parsed.user and not (api_key or user):
@@ -163,7 +163,7 @@ def resolve_es_config(
     ca_certs: str | None = None,
 ) -> EsConfig:
     """Fill in what the caller did not give from the environment, then the local stack."""
-    return EsConfig(**resolve_endpoint("Elasticsearch", "CTSTACK_ES", settings.LOCAL_ES_URL, "--password",
+    return EsConfig(**resolve_endpoint("Elasticsearch", "CTSTACK_ES", settings.LOCAL_ES_URL, "--es-password",
                                        url, api_key, user, password, ca_certs))
 
 
@@ -192,12 +192,12 @@ def describe_error(err: Exception, cfg: EsConfig) -> str:
     if blocked:
         return blocked
     if isinstance(err, AuthenticationException):
-        return f"Elasticsearch at {url} refused the credentials (HTTP 401); check --api-key or --user/--password."
+        return f"Elasticsearch at {url} refused the credentials (HTTP 401); check --es-api-key or --es-user/--es-password."
     if isinstance(err, AuthorizationException):
         return f"Elasticsearch at {url} denied the request (HTTP 403): the user or API key lacks a privilege ({_reason(err)})."
     if isinstance(err, EsTlsError):
         return (f"The TLS connection to Elasticsearch at {url} failed ({tls_reason(err)}); "
-                "if the cluster's certificate is signed by its own CA, pass that CA with --ca-certs.")
+                "if the cluster's certificate is signed by its own CA, pass that CA with --es-ca-certs.")
     if isinstance(err, EsConnectionError):
         return f"Cannot reach Elasticsearch at {url} ({type(err).__name__}); is it running? (`ctstack up` starts a local one)."
     if isinstance(err, ApiError):
