@@ -23,7 +23,7 @@ from provision.errors import CtstackError
 from provision.filters import Filters
 from provision.generate import SAMPLE_EVENTS
 from provision.hints_output import FORMATS as HINTS_FORMATS
-from provision.wording import number, plural, skipped_notes
+from provision.wording import nothing_readable, number, plural, skipped_notes
 
 # -- one option vocabulary -----------------------------------------------------------------------
 # Old spellings, accepted for one more release (then removed) with a note on stderr: the
@@ -168,8 +168,13 @@ BulkSize = Annotated[int, typer.Option("--bulk-size", min=1, max=100_000, help="
 
 def es_config(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig:
     cfg = resolve_es_config(url=es_url, api_key=api_key, user=user, password=password, ca_certs=ca_certs)
-    say_if_scheme_added(es_url or os.environ.get("CTSTACK_ES_URL"), "--es-url", cfg.url)
+    say_if_scheme_added(es_url or os.environ.get("CTSTACK_ES_URL"), where_from(es_url, "--es-url", "CTSTACK_ES_URL"), cfg.url)
     return cfg
+
+
+def where_from(given: str | None, option: str, env_name: str) -> str:
+    """Where a URL came from, for a note about it: the option, or else the environment variable."""
+    return option if given else env_name
 
 
 def say_if_scheme_added(raw: str | None, option: str, url: str) -> None:
@@ -218,7 +223,7 @@ def _print_summary(summary, console: Console, filters: Filters | None = None) ->
     for note in skipped_notes(summary.skipped_files):
         console.print(note, highlight=False)
     if summary.skipped_files:
-        console.print("(--json lists every skipped file with its reason)", style="dim")
+        console.print("(--format json lists every skipped file with its reason)", style="dim")
     for entry in summary.failed_files:
         console.print(f"[red]failed[/] {escape(entry['path'])}: {escape(entry['reason'])}", highlight=False)
     for reason, count in summary.failure_reasons.items():
@@ -441,7 +446,7 @@ def import_(
             _print_summary(summary, Console(), filters or None)
     if summary.interrupted:
         raise typer.Exit(interrupt.exit_code(interrupt.received()))
-    if not summary.ok:
+    if not summary.ok or nothing_readable(summary.events_read, summary.skipped_files):
         raise typer.Exit(1)
 
 
@@ -472,7 +477,7 @@ def _existing_es(es_url: str | None, api_key: str | None, user: str | None, pass
     return None
 
 
-Timeout = Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for Elasticsearch and for Kibana to be ready.")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0, help="Seconds to wait for Elasticsearch and for Kibana to be ready.")]
 StackKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="An existing Kibana to provision, with --es-url (env: CTSTACK_KIBANA_URL).", show_default=False)]
 StatusKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="The Kibana to check (env: CTSTACK_KIBANA_URL; default: the local stack's, none with --es-url).", show_default=False)]
 # What `up` points to when Docker is missing: everything that works without it.
@@ -519,7 +524,8 @@ def up(
         index_prefix=index_prefix,
     )
     if options.kibana_url:
-        say_if_scheme_added(options.kibana_url, "--kibana-url", parse_url(options.kibana_url, "--kibana-url").url)
+        say_if_scheme_added(options.kibana_url, where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL"),
+                            parse_url(options.kibana_url, "--kibana-url").url)
     try:
         with err_console.status("Starting…") as live:
             result = stack.up(options, reporter=_RichReporter(live))
@@ -578,13 +584,14 @@ def status(
     """Containers, health, CloudTrail event count and newest event; exit 1 if Elasticsearch is unreachable."""
     existing = _existing_es(es_url, api_key, user, password, ca_certs)
     es_cfg = existing or es_config(None, api_key, user, password, ca_certs)
+    kibana_source = where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL")
     kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (None if existing else settings.LOCAL_KIBANA_URL)
     kibana = None
     if kibana_url:
         from provision.kibana import resolve_kibana_config
 
         kibana = resolve_kibana_config(kibana_url, es=es_cfg)
-        say_if_scheme_added(kibana_url, "--kibana-url", kibana.url)
+        say_if_scheme_added(kibana_url, kibana_source, kibana.url)
     report = stack.status(es_cfg, kibana, stack=None if existing else stack.LocalStack())
     if output_format == "json":
         typer.echo(json.dumps(report.as_dict(), indent=2))
@@ -605,7 +612,8 @@ def _print_status(report: "stack.StackStatus") -> None:
         documents = es.get("documents")
         typer.echo(f"  CloudTrail events: {number(documents) if isinstance(documents, int) else '?'}   newest event: {es.get('newest_event') or '-'}")
     else:
-        typer.echo(f"Elasticsearch at {es['url']}: not reachable ({es.get('error', 'unknown error')})")
+        # The error is a sentence naming the URL already: printed as it is, not nested in another.
+        typer.echo(es.get("error") or f"Elasticsearch at {es['url']}: not reachable.")
     if report.kibana:
         kb = report.kibana
         typer.echo(f"Kibana at {kb['url']}: {kb.get('level') or kb.get('error')}")
@@ -646,7 +654,7 @@ def provision(
     kibana_cfg = None
     if not (skip_kibana or skipped_note):
         kibana_cfg = resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)
-        say_if_scheme_added(kibana_named, "--kibana-url", kibana_cfg.url)
+        say_if_scheme_added(kibana_named, where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL"), kibana_cfg.url)
     result = provision_all(es_cfg, kibana_cfg, space, index_prefix=index_prefix, kibana_timeout=timeout)
     typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {display_url(es_cfg.url)}.")
     if skipped_note:
@@ -760,6 +768,8 @@ def hints_(
         render = {"json": hints_output.to_json, "csv": hints_output.to_csv, "markdown": hints_output.to_markdown}[output_format]
         typer.echo(render(result), nl=False)
     _write_scripts(result, script_dir)
+    if nothing_readable(result.events_read, result.skipped_files):
+        raise typer.Exit(1)
 
 
 def _print_automation(result, workflows: bool) -> None:

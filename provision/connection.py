@@ -199,12 +199,34 @@ def describe_error(err: Exception, cfg: EsConfig) -> str:
         return (f"The TLS connection to Elasticsearch at {url} failed ({tls_reason(err)}); "
                 "if the cluster's certificate is signed by its own CA, pass that CA with --es-ca-certs.")
     if isinstance(err, EsConnectionError):
-        return f"Cannot reach Elasticsearch at {url} ({type(err).__name__}); is it running? (`ctstack up` starts a local one)."
+        return f"Cannot reach Elasticsearch at {url}: {unreachable_reason(err, cfg.url)}"
     if isinstance(err, ApiError):
         return f"Elasticsearch at {url} answered HTTP {err.meta.status}: {_reason(err)}."
     if isinstance(err, TransportError):
         return f"Talking to Elasticsearch at {url} failed: {err}."
     return f"Elasticsearch at {url}: {err}"
+
+
+# What a failed connection's text says, and how a person reads it (first match wins).
+_NOT_RESOLVED = ("name or service not known", "nodename nor servname", "temporary failure in name resolution",
+                 "getaddrinfo failed", "no address associated", "name does not resolve", "failed to resolve")
+_REFUSED = ("connection refused", "errno 111", "actively refused")
+_TIMED_OUT = ("timed out", "timeout")
+
+
+def unreachable_reason(err: BaseException, url: str) -> str:
+    """Why a connection failed, in plain words: a host name that does not resolve (no use
+    asking whether it runs), nothing listening, no answer in time, or the system's own words."""
+    text = f"{err} {getattr(err, 'errors', '')} {err.__cause__ or ''}".lower()
+    if any(marker in text for marker in _NOT_RESOLVED):
+        host = urlsplit(url).hostname or url
+        return f"the host name {host} does not resolve; check the URL."
+    if any(marker in text for marker in _REFUSED):
+        return "nothing answers there (connection refused). Is it running? `ctstack up` starts a local one."
+    if any(marker in text for marker in _TIMED_OUT):
+        return "no answer in time. Check the address, and that the cluster is up and reachable from here."
+    found = re.search(r"\[errno -?\d+\] ([^'\")\]]+)", text)
+    return f"the connection failed: {found.group(1).strip()}." if found else "the connection failed. Is it running? `ctstack up` starts a local one."
 
 
 def tls_reason(err: BaseException) -> str:

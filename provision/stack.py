@@ -180,9 +180,24 @@ def check_docker_engine() -> None:
         docker.from_env(timeout=5).ping()
     except (docker.errors.DockerException, requests.RequestException, OSError) as err:
         raise DockerUnavailable(
-            f"The Docker engine is not reachable ({type(err).__name__}); start Docker Desktop, or on Linux "
+            f"The Docker engine is not reachable: {_docker_reason(err)}; start Docker Desktop, or on Linux "
             "`sudo systemctl start docker`, then run this again."
         ) from None
+
+
+def _docker_reason(err: BaseException) -> str:
+    """Why the engine did not answer, in plain words (the SDK's text nests three exceptions)."""
+    text = str(err).lower()
+    where = os.environ.get("DOCKER_HOST") or "/var/run/docker.sock"
+    if "permission denied" in text:
+        return f"permission denied on {where} (add your user to the docker group, then log in again)"
+    if "no such file" in text:
+        return f"there is no Docker socket at {where} (is Docker installed and started?)"
+    if "connection refused" in text:
+        return f"nothing answers at {where}"
+    if "timed out" in text or "timeout" in text:
+        return f"no answer from {where} in time"
+    return f"no answer from {where}"
 
 
 def compose_base_command() -> list[str]:
