@@ -38,7 +38,7 @@ def dead_letters(folder: Path) -> list[Path]:
 
 
 def rerun_completes(folder: Path, es_url: str, prefix: str, es, cwd: Path) -> None:
-    again = subprocess.run([sys.executable, "-m", "provision", *import_args(folder, es_url, prefix, "--json")],
+    again = subprocess.run([sys.executable, "-m", "provision", *import_args(folder, es_url, prefix, "--format", "json")],
                            cwd=cwd, capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(REPO), "PATH": ""})
     summary = json.loads(again.stdout)
     assert again.returncode == 0, again.stderr
@@ -69,7 +69,7 @@ def test_ctrl_c_during_an_import_prints_the_summary_so_far_and_exits_130(trail, 
 def test_sigterm_during_an_import_with_json_prints_the_summary_with_aborted_and_exits_143(trail, es, es_url, index_prefix, tmp_path):
     folder, _files = trail
     with HoldingProxy(es_url, pass_count=2) as proxy:
-        proc = subprocess.Popen([sys.executable, "-m", "provision", *import_args(folder, proxy.url, index_prefix, "--json")],
+        proc = subprocess.Popen([sys.executable, "-m", "provision", *import_args(folder, proxy.url, index_prefix, "--format", "json")],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={"PYTHONPATH": str(REPO), "PATH": ""})
         assert proxy.holding.wait(120)
@@ -133,7 +133,7 @@ def test_ctrl_c_in_reflag_finishes_the_page_in_hand_and_reports_it(trail, es, es
     folder, _files = trail
     rerun_completes(folder, es_url, index_prefix, es, tmp_path)
     with HoldingProxy(es_url, pass_count=2, hold=r"/_search") as proxy:
-        term = Terminal("reflag", "--json", "--es-url", proxy.url, "--index-prefix", index_prefix, cwd=tmp_path)
+        term = Terminal("reflag", "--format", "json", "--es-url", proxy.url, "--index-prefix", index_prefix, cwd=tmp_path)
         assert proxy.holding.wait(120), term.text
         term.press_ctrl_c()
         term.wait_for("stopping after this page")
