@@ -470,6 +470,15 @@ class _RichReporter:
             err_console.print(f"{probe.service} is ready ({escape(probe.state)}, {probe.elapsed:.0f} s).", highlight=False)
 
 
+def _on_the_data(url: str, es_cfg: EsConfig, index_prefix: str) -> str:
+    """The dashboard URL on the imported events' time range (the saved range, the last 90
+    days, may miss them or show them as a sliver); as it was when the range cannot be read."""
+    from provision.kibana import with_time_range
+
+    span = stack.elasticsearch_status(es_cfg, index_prefix)
+    return with_time_range(url, span.get("oldest_event"), span.get("newest_event"))
+
+
 def _existing_es(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig | None:
     """An existing cluster's config when one was named (--es-url or CTSTACK_ES_URL), else None."""
     if es_url or os.environ.get("CTSTACK_ES_URL"):
@@ -537,8 +546,10 @@ def up(
     if result.kibana_skipped:
         typer.echo(result.kibana_skipped)
     if result.dashboard_url:
-        # Until events are imported its panels have nothing to show.
-        typer.echo(f"Dashboard:     {display_url(result.dashboard_url)}" + ("" if result.imported else "  (its panels fill after the first `ctstack import`)"))
+        # Until events are imported its panels have nothing to show; after, it opens on their time range.
+        url = _on_the_data(result.dashboard_url, options.es or es_config(None, api_key, user, password, ca_certs), index_prefix) \
+            if result.imported else result.dashboard_url
+        typer.echo(f"Dashboard:     {display_url(url)}" + ("" if result.imported else "  (its panels fill after the first `ctstack import`)"))
     if result.credentials_file:
         typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
     if result.imported:

@@ -533,9 +533,11 @@ def elasticsearch_status(es_cfg: EsConfig, index_prefix: str = settings.INDEX_PR
         pattern = f"{index_prefix}-*"
         info.update(reachable=True, version=version, cluster_health=es.cluster.health()["status"])
         info["documents"] = es.count(index=pattern, allow_no_indices=True, ignore_unavailable=True)["count"]
-        newest = es.search(index=pattern, size=0, allow_no_indices=True, ignore_unavailable=True,
-                           aggs={"newest": {"max": {"field": TIMESTAMP}}})
-        info["newest_event"] = newest["aggregations"]["newest"].get("value_as_string") if "aggregations" in newest else None
+        span = es.search(index=pattern, size=0, allow_no_indices=True, ignore_unavailable=True,
+                         aggs={"newest": {"max": {"field": TIMESTAMP}}, "oldest": {"min": {"field": TIMESTAMP}}})
+        found = span.get("aggregations") or {}
+        info["newest_event"] = (found.get("newest") or {}).get("value_as_string")
+        info["oldest_event"] = (found.get("oldest") or {}).get("value_as_string")
     except (ApiError, TransportError) as err:
         info["error"] = describe_error(err, es_cfg)
     finally:
