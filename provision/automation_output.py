@@ -110,7 +110,7 @@ def automation_html(hints: Hints) -> str:
 
 
 # A workflow without links is not a gap in the table: its steps simply share no ID.
-NO_LINKS = "none: no step uses an ID an earlier step created"
+NO_LINKS = "none: no ID passed between steps"
 
 
 def workflows_html(hints: Hints) -> str:

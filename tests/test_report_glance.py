@@ -76,12 +76,12 @@ def test_a_workflow_without_links_says_why(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(REPO), "PATH": "", "COLUMNS": "250"}
     hints = subprocess.run([sys.executable, "-m", "provision", "hints", "demo", "--workflows"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=300, env=env)
-    assert "none: no step uses an ID an earlier step created" in hints.stdout
+    assert "none: no ID passed between steps" in hints.stdout
     assert not re.search(r"│ -\s+│ user_name", hints.stdout)
     subprocess.run([sys.executable, "-m", "provision", "report", "demo", "-o", "r.html"], cwd=tmp_path, check=True, env=env,
                    capture_output=True, timeout=300)
     section = re.search(r'<section id="workflows">.*?</section>', (tmp_path / "r.html").read_text(), re.S).group(0)
-    assert '<span class="muted">none: no step uses an ID an earlier step created</span>' in section
+    assert '<span class="muted">none: no ID passed between steps</span>' in section
     assert "<td>-</td>" not in section
 
 
