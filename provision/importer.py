@@ -264,6 +264,7 @@ class _Run:
         self.current: _File | None = None
         self.current_next = 0
         self.streaming: _File | None = None  # a streamed file's latest part, while more follow
+        self.stopped_early = False  # a signal stopped it before the converter's last file
 
     # -- accounting -------------------------------------------------------------------
     def fail(self, state: _File, event: Any, reason: str) -> None:
@@ -289,6 +290,9 @@ class _Run:
         larger single document goes alone), cut from the files' converted bodies in order."""
         chunk_size, max_bytes = self.chunk_size, self.max_chunk_bytes
         for conversion in self.converter.convert(files):
+            if interrupt.requested():  # a signal: files converted ahead but not started are not read
+                self.stopped_early = True
+                break
             state = self._start_file(conversion)
             if state is None:
                 continue
@@ -510,8 +514,9 @@ def run_import(
     # process it, the repeat would call its events "already present", and if not, nobody can
     # tell. Its events are reported as of unknown outcome instead; a re-run settles them.
     bulk_client = es.options(retry_on_timeout=False)
-    # A first signal (Ctrl-C, SIGTERM, SIGHUP) stops taking files: those in hand are sent and
-    # answered, so every event read is accounted for, and the summary says it was interrupted.
+    # A first signal (Ctrl-C, SIGTERM, SIGHUP) stops taking files: the file being cut into
+    # chunks and the chunks built are sent and answered, so every event read is accounted for
+    # (files converted ahead but not started count as not read), and the summary says so.
     taken = interrupt.UntilRequested(_without_file(files, dead.path))
     with run, interrupt.graceful("stopping after the files in hand and the requests in flight"):
         try:
@@ -543,7 +548,7 @@ def run_import(
             es.indices.refresh(index=f"{index_prefix}-*")
         except (TransportError, ApiError):
             pass  # the data is in; visibility follows within refresh_interval
-    if taken.cut and summary.aborted is None:  # after the refresh: what went in is searchable
+    if (taken.cut or run.stopped_early) and summary.aborted is None:  # after the refresh: what went in is searchable
         summary.aborted = f"{INTERRUPTED} by {interrupt.signal_words(interrupt.received())}"
     summary.seconds = time.monotonic() - started
     return summary
