@@ -673,7 +673,7 @@ def provision(
     if result.kibana_version:
         names = ", ".join(f"{o['type']} {o['destination_id']}" for o in result.imported)
         typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
-        typer.echo(f"Dashboard: {display_url(result.dashboard_url or '')}")
+        typer.echo(f"Dashboard: {display_url(_on_the_data(result.dashboard_url, es_cfg, index_prefix) if result.dashboard_url else '')}")
 
 
 # -- demo --------------------------------------------------------------------------------------
