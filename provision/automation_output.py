@@ -72,7 +72,7 @@ def print_workflows(hints: Hints, console: Console) -> None:
             str(rank), markup_escape(printable(" -> ".join(s["action"] for s in w["steps"]))), f"{w['occurrences']:,}", f"{w['days']:,}",
             minutes_text(w["console_minutes_per_month"]),
             markup_escape(printable(", ".join(w["users"]))),
-            markup_escape(printable("; ".join(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}" for l in w["links"])) or "-"),
+            markup_escape(printable("; ".join(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}" for l in w["links"])) or NO_LINKS),
             markup_escape(", ".join(a["name"] for a in w["varying"]) or "-"),
         )
     console.print(table)
@@ -199,6 +199,10 @@ def _policy_html(item: dict) -> str:
             f'{f"<ul>{notes}</ul>" if notes else ""}</details>')
 
 
+# A workflow without links is not a gap in the table: its steps simply share no ID.
+NO_LINKS = "none: no ID passed between steps"
+
+
 def workflows_html(hints: Hints) -> str:
     """The report's section of repeated workflows."""
     if not hints.workflows:
@@ -206,7 +210,8 @@ def workflows_html(hints: Hints) -> str:
                 '<p class="none">No repeated multi-step console workflow was found.</p></section>')
     rows = []
     for rank, w in enumerate(hints.workflows, 1):
-        links = "<br>".join(escape(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}") for l in w["links"]) or "-"
+        links = "<br>".join(escape(f"{l['from_step']}.{l['output']} -> {l['to_step']}.{l['parameter']}") for l in w["links"]) \
+            or f'<span class="muted">{NO_LINKS}</span>'
         rows.append(
             f'<tr class="workflow"><td class="num">{rank}</td><td>{escape(" -> ".join(s["action"] for s in w["steps"]))}</td>'
             f'<td class="num">{w["occurrences"]:,}</td><td class="num">{w["days"]:,}</td>'

@@ -21,7 +21,7 @@ CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_see
 
 def summary_line(hints: Hints) -> str:
     line = (
-        f"{plural(hints.events_read, 'event')} read, {hints.distinct_events:,} distinct, "
+        f"{plural(hints.events_read, 'event')} read, {hints.distinct_events:,} distinct{' within the filters' if hints.filters else ''}, "
         f"{hints.console_events:,} from the console, {plural(hints.automation_candidates, 'console change')} "
         f"in {plural(hints.candidate_actions, 'action')}"
     )

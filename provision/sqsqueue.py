@@ -45,7 +45,7 @@ BATCH_MESSAGES = 50         # messages imported together (as one run_import)
 LONG_POLL_SECONDS = 20      # SQS's maximum long-poll wait
 MAX_REPORTED = 50           # failed messages kept in the summary (all are counted)
 # Content skip reasons that mean the object is broken, not merely empty: the message is kept.
-POISON_SKIPS = ("corrupt gzip", "invalid JSON")
+POISON_SKIPS = ("corrupt gzip", "invalid JSON", "not gzip")
 
 
 class NotANotification(ValueError):

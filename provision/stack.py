@@ -226,9 +226,24 @@ def check_docker_engine() -> None:
         docker.from_env(timeout=5).ping()
     except (docker.errors.DockerException, requests.RequestException, OSError) as err:
         raise DockerUnavailable(
-            f"The Docker engine is not reachable ({type(err).__name__}); start Docker Desktop, or on Linux "
+            f"The Docker engine is not reachable: {_docker_reason(err)}; start Docker Desktop, or on Linux "
             "`sudo systemctl start docker`, then run this again."
         ) from None
+
+
+def _docker_reason(err: BaseException) -> str:
+    """Why the engine did not answer, in plain words (the SDK's text nests three exceptions)."""
+    text = str(err).lower()
+    where = os.environ.get("DOCKER_HOST") or "/var/run/docker.sock"
+    if "permission denied" in text:
+        return f"permission denied on {where} (add your user to the docker group, then log in again)"
+    if "no such file" in text:
+        return f"there is no Docker socket at {where} (is Docker installed and started?)"
+    if "connection refused" in text:
+        return f"nothing answers at {where}"
+    if "timed out" in text or "timeout" in text:
+        return f"no answer from {where} in time"
+    return f"no answer from {where}"
 
 
 def compose_base_command() -> list[str]:
@@ -442,9 +457,9 @@ def post_up_steps() -> PostUpSteps:
 
 
 def _sample_writer() -> Callable[[Path], Any]:
-    from provision.generate import demo_start, write_demo
+    from provision.generate import write_demo
 
-    return lambda dest: write_demo(dest, start=demo_start())
+    return write_demo  # what `ctstack demo DIR` writes, too
 
 
 class Reporter(Protocol):
@@ -651,9 +666,11 @@ def elasticsearch_status(es_cfg: EsConfig, index_prefix: str = settings.INDEX_PR
         pattern = f"{index_prefix}-*"
         info.update(reachable=True, version=version, cluster_health=es.cluster.health()["status"])
         info["documents"] = es.count(index=pattern, allow_no_indices=True, ignore_unavailable=True)["count"]
-        newest = es.search(index=pattern, size=0, allow_no_indices=True, ignore_unavailable=True,
-                           aggs={"newest": {"max": {"field": TIMESTAMP}}})
-        info["newest_event"] = newest["aggregations"]["newest"].get("value_as_string") if "aggregations" in newest else None
+        span = es.search(index=pattern, size=0, allow_no_indices=True, ignore_unavailable=True,
+                         aggs={"newest": {"max": {"field": TIMESTAMP}}, "oldest": {"min": {"field": TIMESTAMP}}})
+        found = span.get("aggregations") or {}
+        info["newest_event"] = (found.get("newest") or {}).get("value_as_string")
+        info["oldest_event"] = (found.get("oldest") or {}).get("value_as_string")
     except (ApiError, TransportError) as err:
         info["error"] = describe_error(err, es_cfg)
     finally:

@@ -20,6 +20,7 @@ from tests.support.fake_kibana import FakeKibana
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "tests" / "data" / "cloudtrail"
+EDGE_CASES = REPO / "tests" / "data" / "edge-cases"
 
 _ES_VERSION_KEY = pytest.StashKey[str]()
 
@@ -31,6 +32,16 @@ def sample_data() -> Path:
     if not SAMPLE_DATA.is_dir():
         pytest.fail(f"sample data not found at {SAMPLE_DATA}: the checkout is incomplete")
     return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def edge_cases() -> Path:
+    """Hand-made files that are meant to fail or be skipped (broken JSON, all-null fields, a
+    wrong eventTime; tests/data/edge-cases, licence and source in its README.md): kept apart
+    from the sample data, which imports cleanly."""
+    if not EDGE_CASES.is_dir():
+        pytest.fail(f"edge-case data not found at {EDGE_CASES}: the checkout is incomplete")
+    return EDGE_CASES
 
 
 @pytest.fixture(scope="session")
