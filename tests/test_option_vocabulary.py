@@ -46,7 +46,7 @@ def test_every_command_that_talks_to_elasticsearch_names_its_connection_options_
 
 
 def test_output_formats_are_one_option_showing_its_choices(tmp_path: Path) -> None:
-    for name, choices in (("import", "[table|json]"), ("status", "[text|json]"), ("reflag", "[text|json]"), ("hints", "[table|json|csv|markdown]")):
+    for name, choices in (("import", "[table|json]"), ("status", "[text|json]"), ("reflag", "[text|json]"), ("hints", "[table|json|csv|markdown|sh]")):
         assert "--json" not in option_names(commands()[name])
         assert choices in ctstack(name, "--help", cwd=tmp_path).stdout, name
     assert "[minimal|standard|full]" in ctstack("import", "--help", cwd=tmp_path).stdout
