@@ -3,6 +3,8 @@
     python bench/generate.py /tmp/ct-1m --events 1000000 --seed 0
 
 Prints what it wrote as one JSON object. Never commit the output (bench/out/ is gitignored).
+This is the benchmarks' plain traffic; the demo set (90 days of console work, what
+`ctstack up --sample` imports) is `ctstack demo DIR`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 2. pipeline_eps     ctstack's own path from files to bulk request bodies (read, decode,
                     to_document, ids, chunking, serialisation: importer.bulk_bodies), with
                     the sending replaced by a null sink;
-3. e2e_eps          `ctstack import --json` (a separate process, so its peak RSS is its own)
+3. e2e_eps          `ctstack import --format json` (a separate process, so its peak RSS is its own)
                     into a fresh Elasticsearch node the bench starts (tests/support/esnode.py);
 4. raw_bulk_eps     the same documents, pre-serialised NDJSON bodies with the same chunking,
                     POSTed to the same node over one keep-alive connection: the ceiling ES sets;
@@ -224,12 +224,12 @@ def _tree_rss_kb(pid: int) -> int:
 
 def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX, processes: int | None = None,
         fields: str = "standard", bulk_requests: int | None = None, before: bool = False) -> dict:
-    """`python -m provision import DATA --json` in its own process: its summary, wall time, peak RSS.
+    """`python -m provision import DATA --format json` in its own process: its summary, wall time, peak RSS.
     ``before``: documents and bulk requests as they were before issue 17 (bench/import_before.py)."""
     dead = workdir / "e2e-dead-letter.ndjson"
     dead.unlink(missing_ok=True)
     program = [str(IMPORT_BEFORE)] if before else ["-m", "provision"]
-    cmd = [sys.executable, *program, "import", str(data), "--json", "--fields", fields,
+    cmd = [sys.executable, *program, "import", str(data), "--format", "json", "--fields", fields,
            "--es-url", url, "--index-prefix", prefix, "--dead-letter", str(dead)]
     if processes is not None:
         cmd += ["--processes", str(processes)]

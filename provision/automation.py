@@ -4,7 +4,9 @@ Both hints paths (files and Elasticsearch) collect the same bounded sample of ca
 :data:`SAMPLE_PER_USER` most recent per action and per user (newest first by time, then event
 id), as :class:`SampledEvent`; :func:`complete` then fills in every candidate's `automation`
 and the hints' `workflows` (:mod:`provision.workflows`) from that sample alone, so the answer is
-the same whichever way the sample was read, and the cost does not grow with the trail.
+the same whichever way the sample was read, and the cost does not grow with the trail. The
+console time each action and workflow costs by hand (:func:`console_minutes`) comes from the
+same sample, so it agrees too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import heapq
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from provision import clickcode
+from provision import automation_policy, clickcode
 from provision import fields as F
 
 SAMPLE_PER_USER = 100  # Elasticsearch's default index.max_inner_result_window: top_hits can give no more
@@ -32,7 +34,9 @@ class SampledEvent:
     principal: str           # the user identity's ARN
     session: str             # the console session's creation date (sessionContext)
     request: Any             # aws.cloudtrail.request_parameters
-    response: Any            # aws.cloudtrail.response_elements (full profile only)
+    response: Any            # aws.cloudtrail.response_elements (kept for console changes in the standard profile)
+    region: str = ""         # cloud.region
+    account: str = ""        # cloud.account.id
 
     @property
     def order(self) -> tuple[str, str]:
@@ -51,12 +55,14 @@ def sampled_event(doc: dict) -> SampledEvent:
         session=doc.get(F.CT_UI_CREATION_DATE) or "",
         request=doc.get(F.CT_REQUEST_PARAMETERS),
         response=doc.get(F.CT_RESPONSE_ELEMENTS),
+        region=doc.get(F.CLOUD_REGION) or "",
+        account=doc.get(F.CLOUD_ACCOUNT_ID) or "",
     )
 
 
 # The document fields a sample reads (the _source filter of the Elasticsearch query).
 SAMPLE_FIELDS = [F.EVENT_PROVIDER, F.EVENT_ACTION, F.TIMESTAMP, F.EVENT_ID, F.USER_NAME, F.CT_UI_ARN, F.USER_ID,
-                 F.CT_UI_CREATION_DATE, F.CT_REQUEST_PARAMETERS, F.CT_RESPONSE_ELEMENTS]
+                 F.CT_UI_CREATION_DATE, F.CT_REQUEST_PARAMETERS, F.CT_RESPONSE_ELEMENTS, F.CLOUD_REGION, F.CLOUD_ACCOUNT_ID]
 
 
 class Sampler:
@@ -94,35 +100,82 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
     """(automation, None), or (None, why not) for one candidate's sampled events, oldest first."""
     if not mapped:
         return None, "no events sampled"
-    latest = mapped[-1].api
+    latest, region = mapped[-1].api, mapped[-1].event.region
     if latest.service is None or latest.operation is None:
         return None, NO_API
     varying, constant = clickcode.varying_paths([m.api.parameters for m in mapped])
+    policy, policy_notes = automation_policy.policy([(latest.service, latest.operation, latest.parameters, set())])
     return {
         "service": latest.service,
         "operation": latest.operation,
         "parameters": latest.parameters,
         "varying": varying,
         "constant": constant,
-        "cli": clickcode.cli_line(latest.service, latest.operation, latest.parameters),
-        "boto3": clickcode.boto3_call(latest.service, latest.operation, latest.parameters),
+        "region": region,
+        "cli": clickcode.cli_line(latest.service, latest.operation, latest.parameters, region or None, latest.placeholders),
+        "boto3": clickcode.boto3_call(latest.service, latest.operation, latest.parameters, region or None, latest.placeholders),
         "valid": latest.valid,
         "message": latest.message,
         "unmapped": latest.unmapped,
         "placeholders": latest.placeholders,
         "events_sampled": len(mapped),
+        "policy": policy,
+        "policy_notes": policy_notes,
     }, None
 
 
 def complete(hints: Any, events: list[SampledEvent]) -> None:
-    """Fill in each candidate's automation and the hints' workflows from the sample."""
+    """Fill in each candidate's automation, console time and the hints' workflows from the sample."""
     from provision import workflows
 
     mapped = map_events(events)
+    minutes = console_minutes(mapped, workflows.sessions(mapped))
     by_action: dict[tuple[str, str], list[_Mapped]] = {}
     for m in mapped:
         by_action.setdefault((m.event.provider, m.event.action), []).append(m)
     for candidate in hints.candidates:
         candidate.automation, candidate.automation_note = automation(by_action.get((candidate.provider, candidate.action), []))
+        per_event = minutes.get((candidate.provider, candidate.action))
+        if per_event is not None:
+            candidate.console_minutes_per_month = per_month(per_event * candidate.count, candidate.first_seen, candidate.last_seen)
     hints.workflows = workflows.find_workflows(mapped)
     hints.sample_per_user = SAMPLE_PER_USER
+
+
+# -- what it costs by hand ---------------------------------------------------------------------
+# The rule (README, "What it costs by hand"): a console change took the time since the
+# previous change of the same console session, when that was under SESSION_GAP, at most
+# MAX_STEP; the first change of a session is counted FIRST_STEP. An action's minutes per month
+# are its sampled events' mean time x its count, over the months from its first to its last day.
+FIRST_STEP_SECONDS = 60
+MAX_STEP_SECONDS = 600
+DAYS_PER_MONTH = 30.44
+
+
+def step_seconds(previous: SampledEvent | None, event: SampledEvent) -> float:
+    """The console time of one change, by the rule above."""
+    from provision.workflows import _moment
+
+    if previous is None:
+        return FIRST_STEP_SECONDS
+    return min(MAX_STEP_SECONDS, max(0.0, (_moment(event.timestamp) - _moment(previous.timestamp)).total_seconds()))
+
+
+def console_minutes(mapped: list[_Mapped], sessions: list[list[_Mapped]]) -> dict[tuple[str, str], float]:
+    """The mean console minutes of one event of each (provider, action) in the sample."""
+    total: dict[tuple[str, str], list[float]] = {}
+    for session in sessions:
+        for i, m in enumerate(session):
+            seconds = step_seconds(session[i - 1].event if i else None, m.event)
+            entry = total.setdefault((m.event.provider, m.event.action), [0.0, 0])
+            entry[0] += seconds
+            entry[1] += 1
+    return {key: seconds / 60 / n for key, (seconds, n) in total.items()}
+
+
+def per_month(minutes: float, first_seen: str, last_seen: str) -> float:
+    """Minutes over the months from the first to the last day (one month at least), rounded."""
+    from provision.workflows import _moment
+
+    days = (_moment(last_seen) - _moment(first_seen)).total_seconds() / 86400
+    return round(minutes / max(1.0, days / DAYS_PER_MONTH), 1)

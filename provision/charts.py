@@ -78,11 +78,12 @@ def donut(chart_id: str, title: str, parts: list[Slice], centre_label: str) -> s
     return f'<div class="donut-chart">{svg}<ul class="legend">{legend}</ul></div>'
 
 
-def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int, int]]) -> tuple[str, str]:
+def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int, int]]) -> tuple[str, str, str]:
     """Stacked bars of (day, read-only, not candidates, console changes), in ACTIVITY_SERIES order
-    from the bottom, over the whole date range, per day, or per week / month when the range
-    is long; empty periods stay as gaps so the time axis is honest. Returns (svg, unit)
-    where unit is "day", "week" or "month"."""
+    from the bottom, over the span the data really has (:func:`dense_span`), per day, or per
+    week / month when that span is long; empty periods stay as gaps so the time axis is
+    honest. Returns (svg, unit, note): unit is "day", "week" or "month", note says what a few
+    stray events far from the rest, left off the chart, were (empty when none)."""
     width, height = 1040, 240
     left, right, top, bottom = 48, 12, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -92,7 +93,8 @@ def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int, int
     ]
     if not days:
         parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="axis-label">No console events.</text></svg>')
-        return "".join(parts), "day"
+        return "".join(parts), "day", ""
+    days, note = dense_span(days)
     unit, bins = _bin(days)
     periods = _periods(bins[0][0], bins[-1][0], unit)
     slot_of = {start: i for i, start in enumerate(periods)}
@@ -119,7 +121,42 @@ def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int, int
         label = periods[index].isoformat()[: 7 if unit == "month" else 10]
         parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle" class="axis-label">{label}</text>')
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" class="axis"/></svg>')
-    return "".join(parts), unit
+    return "".join(parts), unit, note
+
+
+STRAY_SHARE = 0.01      # at most this share of the events, at either end, may be left off ...
+STRAY_SPAN_FACTOR = 4   # ... and only if that makes the chart's span this many times shorter
+
+
+def dense_span(days: list[tuple[str, int, int, int]]) -> tuple[list[tuple[str, int, int, int]], str]:
+    """The days to chart, and a note: a few events far before or after the rest (a stray old
+    file among 90 days of logs) would squeeze every bar into a corner of a years-long axis, so
+    they are left off the chart (and said so) when they are at most 1% of the events at each
+    end and leaving them off makes the span at least 4 times shorter. Counts elsewhere keep them."""
+    if len(days) < 3:
+        return days, ""
+    totals = [sum(counts) for _, *counts in days]
+    allowance = sum(totals) * STRAY_SHARE
+    first, last, running = 0, len(days) - 1, 0
+    while first < last and running + totals[first] <= allowance:
+        running += totals[first]
+        first += 1
+    running = 0
+    while last > first and running + totals[last] <= allowance:
+        running += totals[last]
+        last -= 1
+    whole = _span(days[0][0], days[-1][0])
+    if (first == 0 and last == len(days) - 1) or _span(days[first][0], days[last][0]) * STRAY_SPAN_FACTOR > whole:
+        return days, ""
+    left_off = days[:first] + days[last + 1:]
+    count = sum(totals[:first]) + sum(totals[last + 1:])
+    note = (f"{count:,} console event{'' if count == 1 else 's'} from {left_off[0][0]} to {left_off[-1][0]}, far from the rest, "
+            f"{'is' if count == 1 else 'are'} left off this chart so the rest can be read (every other count includes them).")
+    return days[first:last + 1], note
+
+
+def _span(first: str, last: str) -> int:
+    return (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
 
 
 def _bin(days: list[tuple[str, int, int, int]]) -> tuple[str, list[tuple[date, int, int, int]]]:

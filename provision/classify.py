@@ -157,8 +157,14 @@ def _read_only_name(name: str) -> bool:
     return _READ_ONLY_NAME.match(name) is not None
 
 
+def failed(event: dict) -> bool:
+    """The call failed (CloudTrail logged an errorCode): denied or refused, it changed nothing."""
+    return bool(event.get("errorCode"))
+
+
 def is_automation_candidate(event: dict, console: bool | None = None, read_only: bool | None = None) -> bool:
-    """A console action that changes something and that someone would script: not a sign-in
+    """A console action that changed something and that someone would script: not a failed
+    call (anyone can send a browser user agent, and a denied call did nothing), not a sign-in
     or console-only action, not made by a service on the user's behalf, not session plumbing
     (:data:`PLUMBING_ACTIONS`).
 
@@ -172,10 +178,19 @@ def is_automation_candidate(event: dict, console: bool | None = None, read_only:
         read_only = is_read_only(event)
     return not (
         read_only
+        or failed(event)
         or event.get("eventType") in _CONSOLE_EVENT_TYPES
         or invoked_by_service(event.get("userIdentity"))
         or is_ignored_action(event.get("eventSource"), event.get("eventName"))
     )
+
+
+def is_failed_change(event: dict, console: bool, read_only: bool) -> bool:
+    """A console call that would have changed something but failed: counted apart, never
+    automated. (Not a sign-in or console action, not plumbing; invokedBy is not looked at,
+    as Elasticsearch does not index it: provision.hints_es counts the same events.)"""
+    return (console and not read_only and failed(event) and event.get("eventType") not in _CONSOLE_EVENT_TYPES
+            and not is_ignored_action(event.get("eventSource"), event.get("eventName")))
 
 
 MAX_ID_BYTES = 512  # Elasticsearch refuses a longer _id (and with it the whole bulk request)

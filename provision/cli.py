@@ -2,65 +2,179 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypeVar
+from typing import Annotated, Callable, Iterator, Literal, Optional, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
-from provision import __version__, health, settings, stack
+from provision import __version__, health, interrupt, settings, stack
 from provision.documents import PROFILES
-from provision.progress import ImportProgress
+from provision.progress import ImportProgress, stderr_console
 from provision.records import MAX_FILE_BYTES
 from provision.connection import EsConfig, display_url, parse_url, resolve_es_config
 from provision.errors import CtstackError
 from provision.filters import Filters
-from provision.wording import number, plural, skipped_notes
+from provision.generate import SAMPLE_EVENTS
+from provision.hints_output import FORMATS as HINTS_FORMATS
+from provision.wording import nothing_readable, number, plural, skipped_notes
+
+# -- one option vocabulary -----------------------------------------------------------------------
+# Old spellings, accepted for one more release (then removed) with a note on stderr: the
+# Elasticsearch connection options all start with --es- (as their CTSTACK_ES_* variables do;
+# --user alone filters AWS users in hints and report), and output formats are --format.
+_ES_CONNECTION_ALIASES = {"--api-key": ["--es-api-key"], "--password": ["--es-password"], "--ca-certs": ["--es-ca-certs"]}
+_JSON_ALIAS = {"--json": ["--format", "json"]}
+OLD_SPELLINGS: dict[str, dict[str, list[str]]] = {
+    **{command: {**_ES_CONNECTION_ALIASES, "--user": ["--es-user"]} for command in ("up", "provision")},
+    **{command: {**_ES_CONNECTION_ALIASES, "--user": ["--es-user"], **_JSON_ALIAS} for command in ("import", "status", "reflag")},
+    **{command: dict(_ES_CONNECTION_ALIASES) for command in ("hints", "report")},
+}
+
+
+def new_spelling(command: str, args: list[str]) -> tuple[list[str], list[str]]:
+    """``args`` with old option spellings replaced (``--user x`` and ``--user=x`` alike),
+    and a note for each old spelling used. Stops at ``--`` (what follows is not options)."""
+    aliases = OLD_SPELLINGS.get(command, {})
+    out: list[str] = []
+    notes: list[str] = []
+    for position, arg in enumerate(args):
+        if arg == "--":
+            out += args[position:]
+            break
+        name, equals, value = arg.partition("=")
+        new = aliases.get(name)
+        if new is None:
+            out.append(arg)
+            continue
+        out += new[:-1] + [f"{new[-1]}={value}"] if equals else new
+        note = f"Note: {name} is now {' '.join(new)}; the old spelling works until the next release."
+        if note not in notes:
+            notes.append(note)
+    return out, notes
+
+
+class _Vocabulary(typer.core.TyperGroup):
+    """Reads the old option spellings as the new ones (see OLD_SPELLINGS), from the command
+    line and from Python (CliRunner) alike."""
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        rest, notes = new_spelling(name or "", rest)
+        for note in notes:
+            err_console.print(note, style="yellow", markup=False, highlight=False)
+        return name, command, rest
+
+
+SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(value: str | int) -> int:
+    """A size in bytes: 1073741824, or with a binary unit: 64k, 512m, 1g, 1.5g (any case, optional b)."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower().removesuffix("b").removesuffix("i")
+    number_part, unit = (text[:-1], text[-1]) if text and text[-1] in SIZE_UNITS else (text, "")
+    try:
+        size = int(float(number_part) * SIZE_UNITS[unit]) if number_part else 0
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise typer.BadParameter(f"{value!r} is not a size: use a number of bytes, or one with k, m or g (512m, 1g).")
+    return size
+
+
+def size_text(size: int) -> str:
+    """1073741824 -> "1g": how a size default reads in --help."""
+    for unit in ("t", "g", "m", "k"):
+        if size % SIZE_UNITS[unit] == 0:
+            return f"{size // SIZE_UNITS[unit]}{unit}"
+    return str(size)
+
 
 app = typer.Typer(
+    cls=_Vocabulary,
     name="ctstack",
     help="Turn AWS CloudTrail logs into answers: which console actions do people repeat by hand?",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
+err_console = stderr_console()
 
 F = TypeVar("F", bound=Callable)
 
 
+# What a command interrupted by a signal (outside a clean stop of its own) leaves undone.
+UNDONE_ON_INTERRUPT = {
+    "hints": "nothing was printed; run the same command again.",
+    "report": "no report was written; run the same command again.",
+    "up": "what was started keeps running; run the same command again to finish (it picks up where this one stopped).",
+    "import": "nothing was imported; run the same command again.",
+    "reflag": "nothing was re-flagged; run the same command again.",
+}
+
+
 def user_errors(func: F) -> F:
-    """Turn a CtstackError into one red sentence on stderr and its exit code, no traceback."""
+    """Turn a CtstackError into one red sentence on stderr and its exit code, no traceback;
+    a signal (Ctrl-C, SIGTERM, SIGHUP) into one sentence and 128 + its number."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with interrupt.handled():
+                return func(*args, **kwargs)
         except CtstackError as err:
-            err_console.print(f"[bold red]Error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+            _tell(f"[bold red]Error:[/] {escape(str(err))}")
             raise typer.Exit(err.exit_code) from None
+        except interrupt.Interrupted as stopped:
+            undone = UNDONE_ON_INTERRUPT.get(func.__name__.rstrip("_"), "run the same command again.")
+            _tell(f"[bold yellow]Interrupted[/] by {escape(interrupt.signal_words(stopped.signum))}: {undone}")
+            raise typer.Exit(interrupt.exit_code(stopped.signum)) from None
 
     return wrapper  # type: ignore[return-value]
 
 
+def _tell(markup: str) -> None:
+    """One sentence on stderr; after SIGHUP there may be no terminal to write to."""
+    try:
+        err_console.print(markup, highlight=False, soft_wrap=True)
+    except OSError:
+        pass
+
+
+IMPORT_FORMATS = ("table", "json")
+TEXT_FORMATS = ("text", "json")
+
+
+MAX_FILE_SIZE = size_text(MAX_FILE_BYTES)  # "1g": the default as --help shows it
+
 # Connection options shared by every command that talks to Elasticsearch.
 EsUrl = Annotated[Optional[str], typer.Option("--es-url", help="Elasticsearch URL (env CTSTACK_ES_URL; default: the local stack).", show_default=False)]
-ApiKey = Annotated[Optional[str], typer.Option("--api-key", help="Elasticsearch API key (env CTSTACK_ES_API_KEY).", show_default=False)]
-EsUser = Annotated[Optional[str], typer.Option("--user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
-EsPassword = Annotated[Optional[str], typer.Option("--password", help="Elasticsearch password (env CTSTACK_ES_PASSWORD); prefer the env var.", show_default=False)]
-CaCerts = Annotated[Optional[str], typer.Option("--ca-certs", help="CA bundle for a TLS Elasticsearch (env CTSTACK_ES_CA_CERTS).", show_default=False)]
-MaxFileBytes = Annotated[int, typer.Option("--max-file-bytes", min=1, help="A file that expands to more bytes than this (after gunzip) fails unread: a gzip bomb cannot take the memory.")]
-BulkRequests = Annotated[int, typer.Option("--bulk-requests", min=1, max=64, help="Bulk requests kept in flight at once; more can help a cluster with more cores than ours (README: Performance).")]
+ApiKey = Annotated[Optional[str], typer.Option("--es-api-key", help="Elasticsearch API key (env CTSTACK_ES_API_KEY; was --api-key).", show_default=False)]
+EsUser = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER; was --user).", show_default=False)]
+EsPassword = Annotated[Optional[str], typer.Option("--es-password", help="Elasticsearch password (env CTSTACK_ES_PASSWORD, which keeps it out of the process list; was --password).", show_default=False)]
+CaCerts = Annotated[Optional[str], typer.Option("--es-ca-certs", help="CA bundle for a TLS Elasticsearch (env CTSTACK_ES_CA_CERTS; was --ca-certs).", show_default=False)]
+MaxFileBytes = Annotated[int, typer.Option("--max-file-bytes", parser=parse_size, metavar="SIZE",
+                                           help="A file that expands to more than this (after gunzip) fails unread, so a gzip bomb cannot take the memory: 1g, 512m or bytes.")]
+BulkRequests = Annotated[int, typer.Option("--bulk-requests", min=1, max=64, help="Bulk requests kept in flight at once; more can help a cluster of several nodes (README: Performance).")]
 BulkSize = Annotated[int, typer.Option("--bulk-size", min=1, max=100_000, help="Documents per bulk request, at most (and at most 8 MB); smaller suits a small cluster.")]
 
 
 def es_config(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig:
     cfg = resolve_es_config(url=es_url, api_key=api_key, user=user, password=password, ca_certs=ca_certs)
-    say_if_scheme_added(es_url or os.environ.get("CTSTACK_ES_URL"), "--es-url", cfg.url)
+    say_if_scheme_added(es_url or os.environ.get("CTSTACK_ES_URL"), where_from(es_url, "--es-url", "CTSTACK_ES_URL"), cfg.url)
     return cfg
+
+
+def where_from(given: str | None, option: str, env_name: str) -> str:
+    """Where a URL came from, for a note about it: the option, or else the environment variable."""
+    return option if given else env_name
 
 
 def say_if_scheme_added(raw: str | None, option: str, url: str) -> None:
@@ -112,7 +226,7 @@ def _print_summary(summary, console: Console, filters: Filters | None = None) ->
     for note in skipped_notes(summary.skipped_files):
         console.print(note, highlight=False)
     if summary.skipped_files:
-        console.print("(--json lists every skipped file with its reason)", style="dim")
+        console.print("(--format json lists every skipped file with its reason)", style="dim")
     for entry in summary.failed_files:
         console.print(f"[red]failed[/] {escape(entry['path'])}: {escape(entry['reason'])}", highlight=False)
     for reason, count in summary.failure_reasons.items():
@@ -126,8 +240,29 @@ def _print_summary(summary, console: Console, filters: Filters | None = None) ->
         console.print(f"[yellow]{plural(summary.events_unknown, 'event')}:[/] {UNKNOWN}", highlight=False)
     if summary.dead_letter:
         console.print(f"Failed events and their reasons: {summary.dead_letter}", markup=False, highlight=False)
-    if summary.aborted:
+    if summary.interrupted:
+        console.print(f"[bold yellow]{escape(summary.aborted[:1].upper() + summary.aborted[1:])}:[/] {escape(interrupted_counts(summary))}; "
+                      "files not yet read were left alone. Run the same command to finish (events already present are counted, not doubled).",
+                      highlight=False)
+    elif summary.aborted:
         console.print(f"[bold red]Import stopped:[/] {escape(summary.aborted)}", highlight=False)
+
+
+def interrupted_counts(summary) -> str:
+    """ "46,447 events indexed, 0 already present, 0 failed of 60,463 read" """
+    return (f"{number(summary.events_indexed)} events indexed, {number(summary.events_duplicate)} already present, "
+            f"{number(summary.events_failed)} failed of {number(summary.events_read)} read")
+
+
+@contextlib.contextmanager
+def _no_terminal_is_fine() -> Iterator[None]:
+    """After SIGHUP the terminal may be gone: writing to it fails, and that must not turn
+    into a traceback (the dead-letter file and the exit code still say what happened)."""
+    try:
+        yield
+    except OSError:
+        if interrupt.received() is None:
+            raise
 
 
 def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
@@ -155,7 +290,7 @@ Since = Annotated[Optional[str], typer.Option("--since", help="From this date or
 Until = Annotated[Optional[str], typer.Option("--until", help="Up to this date (the whole day) or time, same forms as --since.", show_default=False)]
 S3Insights = Annotated[bool, typer.Option("--insights", help="s3:// only: also import CloudTrail Insights files.")]
 S3Profile = Annotated[Optional[str], typer.Option("--profile", help="AWS profile (named or SSO); default: the AWS credential chain (env, config, instance role).", show_default=False)]
-S3Workers = Annotated[int, typer.Option("--workers", help="Parallel S3 downloads.")]
+S3Workers = Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel S3 downloads.")]
 S3Full = Annotated[bool, typer.Option("--full", help="s3:// only: download every object again, ignoring what earlier runs imported.")]
 S3EndpointUrl = Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint (env CTSTACK_S3_ENDPOINT_URL).", show_default=False)]
 
@@ -172,7 +307,7 @@ def s3_options(sources: list[str], filters: Filters, insights: bool, profile: st
 
 
 Follow = Annotated[bool, typer.Option("--follow", help="s3:// only: keep importing new objects every --interval (today's and yesterday's prefixes) until SIGINT/SIGTERM.")]
-Interval = Annotated[str, typer.Option("--interval", help="With --follow: time between rounds (30s, 5m, 1h).")]
+Interval = Annotated[str, typer.Option("--interval", metavar="DURATION", help="With --follow: time between rounds (30s, 5m, 1h).")]
 SqsQueue = Annotated[Optional[str], typer.Option("--sqs-queue", help="Import the objects named by S3/SNS/CloudTrail notifications on this SQS queue URL, until SIGINT/SIGTERM.", show_default=False)]
 ExitWhenEmpty = Annotated[bool, typer.Option("--exit-when-empty", help="With --sqs-queue: stop when the queue holds no message (visible or in flight).")]
 PollSeconds = Annotated[int, typer.Option("--poll-seconds", min=0, max=20, help="With --sqs-queue: long-poll wait of each receive.")]
@@ -265,13 +400,14 @@ def _round_line(report: dict) -> str:
 @user_errors
 def import_(
     sources: Annotated[Optional[list[str]], typer.Argument(help="Folders (walked recursively), files, or s3://BUCKET/PREFIX URLs of CloudTrail logs.", show_default=False)] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout instead of the table.")] = False,
-    fields_profile: Annotated[str, typer.Option("--fields", help="What to keep: minimal | standard | full.")] = "standard",
+    output_format: Annotated[Literal[IMPORT_FORMATS], typer.Option("--format",
+                                               help="table, or json: one JSON summary on stdout (with --follow/--sqs-queue one line per round or batch).")] = "table",
+    fields_profile: Annotated[Literal[PROFILES], typer.Option("--fields", help="What each document keeps (README: fields).")] = "standard",
     keep_access_keys: Annotated[bool, typer.Option("--keep-access-keys", help="Store access key IDs (never stored otherwise).")] = False,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON, 0600; an existing file is refused); default ./ctstack-dead-letter-<time>-<random>.ndjson, kept only when an event failed.", show_default=False)] = None,
     processes: Annotated[Optional[int], typer.Option("--processes", min=0, help="Processes converting events to documents; default one per core, up to 4; 0 converts in the importing process.", show_default=False)] = None,
-    max_file_bytes: MaxFileBytes = MAX_FILE_BYTES,
+    max_file_bytes: MaxFileBytes = MAX_FILE_SIZE,  # type: ignore[assignment]  # parse_size reads it
     bulk_requests: BulkRequests = settings.BULK_REQUESTS,
     bulk_size: BulkSize = settings.BULK_SIZE,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
@@ -283,8 +419,7 @@ def import_(
     """Import CloudTrail logs into Elasticsearch. Safe to repeat: events already present are counted, not duplicated."""
     from provision.importer import import_sources
 
-    if fields_profile not in PROFILES:
-        raise CtstackError(f"--fields must be one of {', '.join(PROFILES)}, not {fields_profile!r}.")
+    json_output = output_format == "json"
     sources = sources or []
     filters = Filters.from_text(account, region, (), since, until)
     options = s3_options(sources, filters, insights, profile, workers, full, endpoint_url)
@@ -312,11 +447,14 @@ def import_(
         if json_output:  # whoever reads stdout gets an answer too (the sentence also goes to stderr)
             typer.echo(json.dumps({"ok": False, "error": str(err)}))
         raise
-    if json_output:
-        typer.echo(json.dumps(summary.to_dict()))
-    else:
-        _print_summary(summary, Console(), filters or None)
-    if not summary.ok:
+    with _no_terminal_is_fine():
+        if json_output:
+            typer.echo(json.dumps(summary.to_dict()))
+        else:
+            _print_summary(summary, Console(), filters or None)
+    if summary.interrupted:
+        raise typer.Exit(interrupt.exit_code(interrupt.received()))
+    if not summary.ok or nothing_readable(summary.events_read, summary.skipped_files):
         raise typer.Exit(1)
 
 
@@ -340,6 +478,15 @@ class _RichReporter:
             err_console.print(f"{probe.service} is ready ({escape(probe.state)}, {probe.elapsed:.0f} s).", highlight=False)
 
 
+def _on_the_data(url: str, es_cfg: EsConfig, index_prefix: str) -> str:
+    """The dashboard URL on the imported events' time range (the saved range, the last 90
+    days, may miss them or show them as a sliver); as it was when the range cannot be read."""
+    from provision.kibana import with_time_range
+
+    span = stack.elasticsearch_status(es_cfg, index_prefix)
+    return with_time_range(url, span.get("oldest_event"), span.get("newest_event"))
+
+
 def _existing_es(es_url: str | None, api_key: str | None, user: str | None, password: str | None, ca_certs: str | None) -> EsConfig | None:
     """An existing cluster's config when one was named (--es-url or CTSTACK_ES_URL), else None."""
     if es_url or os.environ.get("CTSTACK_ES_URL"):
@@ -347,13 +494,19 @@ def _existing_es(es_url: str | None, api_key: str | None, user: str | None, pass
     return None
 
 
+Timeout = Annotated[float, typer.Option("--timeout", min=0, help="Seconds to wait for Elasticsearch and for Kibana to be ready.")]
 StackKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="An existing Kibana to provision, with --es-url (env: CTSTACK_KIBANA_URL).", show_default=False)]
 StatusKibanaUrl = Annotated[Optional[str], typer.Option("--kibana-url", help="The Kibana to check (env: CTSTACK_KIBANA_URL; default: the local stack's, none with --es-url).", show_default=False)]
+# The local stack's containers (`up`): images by name (a registry mirror's, or scripts/local-images'), and Kibana or not.
+StackEsImage = Annotated[Optional[str], typer.Option("--es-image", help=f"Elasticsearch image of the local stack (env {settings.ES_IMAGE_ENV}; default: the last up's, else {settings.OFFICIAL_ES_IMAGE}).", show_default=False)]
+StackKibanaImage = Annotated[Optional[str], typer.Option("--kibana-image", help=f"Kibana image of the local stack (env {settings.KIBANA_IMAGE_ENV}; default: the last up's, else {settings.OFFICIAL_KIBANA_IMAGE}).", show_default=False)]
+NoKibana = Annotated[bool, typer.Option("--no-kibana", help="Run the local stack's Elasticsearch alone (no Kibana, no dashboard); status and provision follow.")]
+
 # What `up` points to when Docker is missing: everything that works without it.
 WITHOUT_DOCKER = (
     "Without Docker: `ctstack hints ./logs/` and `ctstack report ./logs/` read CloudTrail files (or s3:// URLs) "
     "directly, and `ctstack up --es-url URL --sample` uses an Elasticsearch you already run. "
-    "No logs at hand? `python bench/generate.py ./demo-logs --events 20000` writes the demo set."
+    "No logs at hand? `ctstack demo ./demo-logs` writes the demo set (then `ctstack hints ./demo-logs --workflows`)."
 )
 
 # --- ctstack provision (issue 6) ---------------------------------------------------------------
@@ -368,15 +521,16 @@ KibanaPassword = Annotated[Optional[str], typer.Option("--kibana-password", help
 @user_errors
 def up(
     imports: Annotated[Optional[list[str]], typer.Option("--import", help="After start, import this CloudTrail source (folder, file or s3://bucket/prefix); repeatable.", show_default=False)] = None,
-    sample: Annotated[bool, typer.Option("--sample", help="After start, import ctstack's deterministic demo data set.")] = False,
-    es_heap: Annotated[Optional[str], typer.Option("--es-heap", help=f"Elasticsearch heap, e.g. 1g or 2g (default: {settings.DEFAULT_ES_HEAP}, or what the last up used).", show_default=False)] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="After start, import the demo set (what `ctstack demo DIR` writes: 90 days of console work, the same all week).")] = False,
+    es_heap: Annotated[Optional[str], typer.Option("--es-heap", metavar="SIZE", help=f"Elasticsearch heap, e.g. 1g or 2g (default: {settings.DEFAULT_ES_HEAP}, or what the last up used).", show_default=False)] = None,
     kibana_locale: Annotated[Optional[str], typer.Option("--kibana-locale", help=f"Kibana's UI language: en, ja-JP, zh-CN, fr-FR, ... (default: {settings.DEFAULT_KIBANA_LOCALE}, or what the last up used).", show_default=False)] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Elasticsearch and for Kibana to be ready.")] = health.DEFAULT_TIMEOUT,
+    timeout: Timeout = health.DEFAULT_TIMEOUT,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     kibana_url: StackKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     follow: Annotated[bool, typer.Option("--follow", help="After the imports, keep following the --import s3:// sources (see `ctstack import --follow`).")] = False,
     interval: Interval = "5m",
+    es_image: StackEsImage = None, kibana_image: StackKibanaImage = None, no_kibana: NoKibana = False,
 ) -> None:
     """Start Elasticsearch + Kibana (Docker Compose), wait until ready, provision, optionally import.
 
@@ -390,10 +544,11 @@ def up(
         es=_existing_es(es_url, api_key, user, password, ca_certs),
         kibana_url=kibana_url or os.environ.get("CTSTACK_KIBANA_URL"),
         es_heap=es_heap, kibana_locale=kibana_locale, imports=tuple(imports or ()), sample=sample, timeout=timeout,
-        index_prefix=index_prefix,
+        index_prefix=index_prefix, es_image=es_image, kibana_image=kibana_image, no_kibana=no_kibana,
     )
     if options.kibana_url:
-        say_if_scheme_added(options.kibana_url, "--kibana-url", parse_url(options.kibana_url, "--kibana-url").url)
+        say_if_scheme_added(options.kibana_url, where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL"),
+                            parse_url(options.kibana_url, "--kibana-url").url)
     try:
         with err_console.status("Starting…") as live:
             result = stack.up(options, reporter=_RichReporter(live))
@@ -405,8 +560,10 @@ def up(
     if result.kibana_skipped:
         typer.echo(result.kibana_skipped)
     if result.dashboard_url:
-        # Until events are imported its panels have nothing to show.
-        typer.echo(f"Dashboard:     {display_url(result.dashboard_url)}" + ("" if result.imported else "  (its panels fill after the first `ctstack import`)"))
+        # Until events are imported its panels have nothing to show; after, it opens on their time range.
+        url = _on_the_data(result.dashboard_url, options.es or es_config(None, api_key, user, password, ca_certs), index_prefix) \
+            if result.imported else result.dashboard_url
+        typer.echo(f"Dashboard:     {display_url(url)}" + ("" if result.imported else "  (its panels fill after the first `ctstack import`)"))
     if result.credentials_file:
         typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
     if result.imported:
@@ -414,6 +571,10 @@ def up(
         typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}")
         if getattr(i, "dead_letter", None):
             typer.echo(f"Failed events: {i.dead_letter}")
+        if i.interrupted:
+            _tell(f"[bold yellow]{escape(i.aborted[:1].upper() + i.aborted[1:])}:[/] {escape(interrupted_counts(i))}; "
+                  "run the same command to finish (events already present are counted, not doubled).")
+            raise typer.Exit(interrupt.exit_code(interrupt.received()))
     if not result.ok:
         raise typer.Exit(1)
     if follow:
@@ -441,22 +602,24 @@ def down(
 @app.command()
 @user_errors
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    output_format: Annotated[Literal[TEXT_FORMATS], typer.Option("--format", help="text, or json.")] = "text",
     kibana_url: StatusKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
     """Containers, health, CloudTrail event count and newest event; exit 1 if Elasticsearch is unreachable."""
     existing = _existing_es(es_url, api_key, user, password, ca_certs)
     es_cfg = existing or es_config(None, api_key, user, password, ca_certs)
-    kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (None if existing else settings.LOCAL_KIBANA_URL)
+    local_kibana = not existing and stack.local_kibana_enabled()
+    kibana_source = where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL")
+    kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (settings.LOCAL_KIBANA_URL if local_kibana else None)
     kibana = None
     if kibana_url:
         from provision.kibana import resolve_kibana_config
 
         kibana = resolve_kibana_config(kibana_url, es=es_cfg)
-        say_if_scheme_added(kibana_url, "--kibana-url", kibana.url)
+        say_if_scheme_added(kibana_url, kibana_source, kibana.url)
     report = stack.status(es_cfg, kibana, stack=None if existing else stack.LocalStack())
-    if as_json:
+    if output_format == "json":
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         _print_status(report)
@@ -475,7 +638,8 @@ def _print_status(report: "stack.StackStatus") -> None:
         documents = es.get("documents")
         typer.echo(f"  CloudTrail events: {number(documents) if isinstance(documents, int) else '?'}   newest event: {es.get('newest_event') or '-'}")
     else:
-        typer.echo(f"Elasticsearch at {es['url']}: not reachable ({es.get('error', 'unknown error')})")
+        # The error is a sentence naming the URL already: printed as it is, not nested in another.
+        typer.echo(es.get("error") or f"Elasticsearch at {es['url']}: not reachable.")
     if report.kibana:
         kb = report.kibana
         typer.echo(f"Kibana at {kb['url']}: {kb.get('level') or kb.get('error')}")
@@ -489,7 +653,7 @@ def _print_status(report: "stack.StackStatus") -> None:
 def logs(
     service: Annotated[Optional[str], typer.Argument(help="es, kibana or setup (default: all).", show_default=False, metavar="[SERVICE]")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-    tail: Annotated[Optional[int], typer.Option("--tail", help="Only the last N lines per container.", show_default=False)] = None,
+    tail: Annotated[Optional[int], typer.Option("--tail", min=0, help="Only the last N lines per container.", show_default=False)] = None,
 ) -> None:
     """Show the local stack's container logs."""
     raise typer.Exit(stack.LocalStack().logs(service, follow=follow, tail=tail))
@@ -501,7 +665,7 @@ def provision(
     space: Annotated[Optional[str], typer.Option("--space", help="Kibana space to import into (default: the default space).", show_default=False)] = None,
     skip_kibana: Annotated[bool, typer.Option("--skip-kibana", help="Only install the index template.")] = False,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Index name prefix the template and data view cover.")] = settings.INDEX_PREFIX,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Kibana to be available.")] = 180.0,
+    timeout: Timeout = health.DEFAULT_TIMEOUT,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     kibana_url: KibanaUrl = None, kibana_api_key: KibanaApiKey = None, kibana_user: KibanaUser = None, kibana_password: KibanaPassword = None,
 ) -> None:
@@ -512,11 +676,16 @@ def provision(
     es_cfg = es_config(es_url, api_key, user, password, ca_certs)
     kibana_named = kibana_url or os.environ.get("CTSTACK_KIBANA_URL")
     # The local Kibana belongs to the local Elasticsearch only: another cluster's Kibana must be named.
-    skipped_note = None if skip_kibana or kibana_named or is_local_stack(es_cfg.url) else stack.kibana_skipped_note(es_cfg.url)
+    skipped_note = None
+    if not (skip_kibana or kibana_named):
+        if not is_local_stack(es_cfg.url):
+            skipped_note = stack.kibana_skipped_note(es_cfg.url)
+        elif not stack.local_kibana_enabled():
+            skipped_note = stack.NO_KIBANA_NOTE
     kibana_cfg = None
     if not (skip_kibana or skipped_note):
         kibana_cfg = resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)
-        say_if_scheme_added(kibana_named, "--kibana-url", kibana_cfg.url)
+        say_if_scheme_added(kibana_named, where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL"), kibana_cfg.url)
     result = provision_all(es_cfg, kibana_cfg, space, index_prefix=index_prefix, kibana_timeout=timeout)
     typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {display_url(es_cfg.url)}.")
     if skipped_note:
@@ -524,7 +693,40 @@ def provision(
     if result.kibana_version:
         names = ", ".join(f"{o['type']} {o['destination_id']}" for o in result.imported)
         typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
-        typer.echo(f"Dashboard: {display_url(result.dashboard_url or '')}")
+        typer.echo(f"Dashboard: {display_url(_on_the_data(result.dashboard_url, es_cfg, index_prefix) if result.dashboard_url else '')}")
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+@app.command()
+@user_errors
+def demo(
+    folder: Annotated[Path, typer.Argument(help="A new or empty folder to write the demo logs into.", show_default=False)],
+    events: Annotated[int, typer.Option("--events", min=0, max=10_000_000,
+                                        help="Events of everyday traffic besides the 90 days of console work; more for volume.")] = SAMPLE_EVENTS,
+) -> None:
+    """Write the demo CloudTrail logs: the set `ctstack up --sample` imports (the same all week).
+
+    90 days of people repeating console work (17 actions, linked workflows) plus everyday
+    traffic, gzipped in CloudTrail's S3 layout. No Docker, no AWS account needed."""
+    from provision.demo_work import DAYS
+    from provision.generate import demo_start, write_demo
+
+    if folder.exists() and not folder.is_dir():
+        raise CtstackError(f"{folder} is a file; give a new or empty folder.")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise CtstackError(f"{folder} is not empty; give a new or empty folder (the demo set is written whole).")
+    start = demo_start()
+    with err_console.status(f"Writing the demo logs to {escape(str(folder))}…"):
+        try:
+            stats = write_demo(folder, start=start, events=events)
+        except OSError as err:
+            raise CtstackError(f"Cannot write the demo logs to {folder}: {err.strerror or err}.") from None
+    typer.echo(f"Wrote {plural(stats.events, 'event')} in {plural(stats.files, 'file')} to {folder}: {DAYS} days of console work "
+               f"up to {start:%Y-%m-%d}, then {number(events)} events of everyday traffic.")
+    typer.echo(f"Next: ctstack hints {folder} --workflows   (no Elasticsearch needed)")
+    typer.echo(f"      ctstack report {folder}             (an HTML page)")
+    typer.echo(f"      ctstack import {folder}             (into Elasticsearch; `ctstack up --sample` does this for the local stack)")
 
 
 # -- hints and report ------------------------------------------------------------------------
@@ -532,12 +734,22 @@ def provision(
 HintSources = Annotated[Optional[list[str]], typer.Argument(help="Folders, files or s3://BUCKET/PREFIX URLs of CloudTrail logs; none: ask Elasticsearch.", show_default=False)]
 Users = Annotated[Optional[list[str]], typer.Option("--user", help="Only this user (IAM user name or role session name; repeatable).", show_default=False)]
 IgnoreAction = Annotated[Optional[list[str]], typer.Option(
-    "--ignore-action", help="Never a candidate: SOURCE:NAME or SOURCE:* (repeatable), on top of the plumbing list in provision/classify.py.",
+    "--ignore-action", help="Never a candidate: SOURCE:NAME or SOURCE:* (repeatable), besides the console's own plumbing (sign-ins, CloudShell, support cases), which ctstack always leaves out.",
     metavar="SOURCE:NAME", show_default=False)]
 Top = Annotated[int, typer.Option("--top", help="Show the N most frequent actions; 0 shows all.", min=0)]
+Rank = Annotated[Literal["count", "time"], typer.Option("--rank", help="count: most frequent first; time: most console minutes per month first.")]
+
+
+def _ranked_hints(rank: str, top: int, compute):
+    """count: hints as computed (most frequent first, cut at top); time: all, by console minutes, then cut."""
+    from provision.hints import RANKS, rank_by_time
+
+    if rank not in RANKS:
+        raise CtstackError(f"--rank must be one of {', '.join(RANKS)}, not {rank!r}.")
+    return compute(top) if rank == "count" else rank_by_time(compute(0), top)
+
+
 IndexPrefix = Annotated[str, typer.Option("--index-prefix", help="Read the indices <prefix>-* (with Elasticsearch).")]
-# --user filters by AWS user here, so the Elasticsearch user is --es-user.
-EsUserForHints = Annotated[Optional[str], typer.Option("--es-user", help="Elasticsearch user (env CTSTACK_ES_USER).", show_default=False)]
 
 
 def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings,
@@ -551,7 +763,7 @@ def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url
     if sources and (es_url or api_key or es_user or password or ca_certs):
         # Reading files and asking Elasticsearch are two different answers: never pick one silently.
         raise CtstackError("With folders, files or s3:// sources ctstack reads them directly and does not use Elasticsearch; "
-                           "leave out --es-url/--api-key/--es-user/--password/--ca-certs, or leave out the sources to ask Elasticsearch.")
+                           "leave out --es-url/--es-api-key/--es-user/--es-password/--es-ca-certs, or leave out the sources to ask Elasticsearch.")
     if sources:
         from provision.s3layout import is_s3_url
 
@@ -573,14 +785,15 @@ def hints_(
     sources: HintSources = None,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
-    top: Top = 20,
-    output_format: Annotated[str, typer.Option("--format", help="table | json | csv | markdown.")] = "table",
+    top: Top = 20, rank: Rank = "count",
+    output_format: Annotated[Literal[HINTS_FORMATS], typer.Option("--format", help="How to print the hints (sh: commands and workflow scripts).")] = "table",
+    from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch (what no source means too).")] = False,
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
-    es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
     workflows: Annotated[bool, typer.Option("--workflows", help="Also show repeated multi-step console workflows.")] = False,
     script_dir: Annotated[Optional[Path], typer.Option("--script", help="Write a bash script per top workflow into this folder (0700).", show_default=False)] = None,
-    max_file_bytes: MaxFileBytes = MAX_FILE_BYTES,
+    max_file_bytes: MaxFileBytes = MAX_FILE_SIZE,  # type: ignore[assignment]  # parse_size reads it
 ) -> None:
     """Which console actions that change things people repeat, and the AWS CLI command for each.
 
@@ -588,19 +801,19 @@ def hints_(
     """
     from provision import hints_output
 
-    if output_format not in hints_output.FORMATS:
-        raise CtstackError(f"--format must be one of {', '.join(hints_output.FORMATS)}, not {output_format!r}.")
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints("hints", sources, False, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
+    result = _ranked_hints(rank, top, lambda n: _compute_hints("hints", sources, from_es, filters, n, index_prefix, es_url, api_key, es_user,
+                                                               password, ca_certs, s3_settings, max_file_bytes))
     if output_format == "table":
         hints_output.print_table(result, Console())
         _print_automation(result, workflows)
     else:
-        render = {"json": hints_output.to_json, "csv": hints_output.to_csv, "markdown": hints_output.to_markdown}[output_format]
-        typer.echo(render(result), nl=False)
+        typer.echo(hints_output.RENDERERS[output_format](result), nl=False)
     _write_scripts(result, script_dir)
     _exit_if_files_failed(result)
+    if nothing_readable(result.events_read, result.skipped_files):
+        raise typer.Exit(1)
 
 
 def _exit_if_files_failed(result) -> None:
@@ -628,8 +841,10 @@ def _write_scripts(result, script_dir: Path | None) -> None:
         return
     from provision.automation_output import write_scripts
 
-    paths = write_scripts(result, script_dir)
-    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}.", markup=False, highlight=False)
+    done = write_scripts(result, script_dir)
+    paths = done.written
+    stale = f"; {len(done.removed):,} stale from an earlier run removed" if done.removed else ""
+    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}{stale}.", markup=False, highlight=False)
 
 
 @app.command("report")
@@ -640,11 +855,11 @@ def report(
     from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch (what no source means too).")] = False,
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
-    top: Top = 20,
+    top: Top = 20, rank: Rank = "count",
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
-    es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUserForHints = None, password: EsPassword = None, ca_certs: CaCerts = None,
+    es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
     profile: S3Profile = None, workers: S3Workers = settings.S3_WORKERS, endpoint_url: S3EndpointUrl = None,
-    max_file_bytes: MaxFileBytes = MAX_FILE_BYTES,
+    max_file_bytes: MaxFileBytes = MAX_FILE_SIZE,  # type: ignore[assignment]  # parse_size reads it
 ) -> None:
     """Write a self-contained HTML report: charts of console activity and the actions to automate.
 
@@ -654,7 +869,8 @@ def report(
 
     filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
     s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _compute_hints("report", sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings, max_file_bytes)
+    result = _ranked_hints(rank, top, lambda n: _compute_hints("report", sources, from_es, filters, n, index_prefix, es_url, api_key, es_user,
+                                                               password, ca_certs, s3_settings, max_file_bytes))
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
     _exit_if_files_failed(result)
@@ -664,14 +880,14 @@ def report(
 @user_errors
 def reflag(
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Re-flag the indices <prefix>-*.")] = settings.INDEX_PREFIX,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
+    output_format: Annotated[Literal[TEXT_FORMATS], typer.Option("--format", help="text, or json: one JSON summary on stdout.")] = "text",
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
     """Work out the ctstack.* flags of imported documents again with the current rules, and update those that changed."""
     from provision.reflag import reflag_cluster
 
     summary = reflag_cluster(es_config(es_url, api_key, user, password, ca_certs), index_prefix)
-    if json_output:
+    if output_format == "json":
         typer.echo(json.dumps(summary.to_dict()))
     else:
         typer.echo(f"{summary.index}: {summary.documents_read:,} documents read, {summary.changed:,} re-flagged, "
@@ -681,6 +897,11 @@ def reflag(
                        f"re-import their logs under a new --index-prefix.")
         for reason, count in summary.failure_reasons.items():
             err_console.print(f"[red]{count:,} documents failed:[/] {escape(reason)}", highlight=False)
+        if summary.aborted:
+            _tell(f"[bold yellow]{escape(summary.aborted[:1].upper() + summary.aborted[1:])}[/] after {summary.documents_read:,} documents: "
+                  "run the same command to re-flag the rest (documents already right are left as they are).")
+    if summary.aborted:
+        raise typer.Exit(interrupt.exit_code(interrupt.received()))
     if not summary.ok:
         raise typer.Exit(1)
 

@@ -178,7 +178,7 @@ def resolve_endpoint(
     if not (api_key or user) and inherit and (inherit.api_key or inherit.user):
         api_key, user, password = inherit.api_key, inherit.user, inherit.password
     if url:
-        # A login in the URL counts as given: explicit --api-key/--user win over it.
+        # A login in the URL counts as given: explicit --es-api-key/--es-user win over it.
         parsed = parse_url(url, KIBANA_OPTION if env_prefix == "CTSTACK_KIBANA" else "--es-url")
         url = parsed.url
         if parsed.user and not (api_key or user):
@@ -201,7 +201,7 @@ def resolve_es_config(
     ca_certs: str | None = None,
 ) -> EsConfig:
     """Fill in what the caller did not give from the environment, then the local stack."""
-    return EsConfig(**resolve_endpoint("Elasticsearch", "CTSTACK_ES", settings.LOCAL_ES_URL, "--password",
+    return EsConfig(**resolve_endpoint("Elasticsearch", "CTSTACK_ES", settings.LOCAL_ES_URL, "--es-password",
                                        url, api_key, user, password, ca_certs))
 
 
@@ -265,7 +265,7 @@ class DeadlineNode(Urllib3HttpNode):
             _SENDING_ON.pop(owner, None)
 
 
-def check_ca_file(path: str, option: str = "--ca-certs") -> None:
+def check_ca_file(path: str, option: str = "--es-ca-certs") -> None:
     """Raise one sentence naming the cause when ``path`` cannot serve as a CA bundle (missing,
     unreadable, or holding no PEM certificate), instead of a bare TLS error on connecting."""
     try:
@@ -309,21 +309,43 @@ def describe_error(err: Exception, cfg: EsConfig) -> str:
     if blocked:
         return blocked
     if isinstance(err, AuthenticationException):
-        return f"Elasticsearch at {url} refused the credentials (HTTP 401); check --api-key or --user/--password."
+        return f"Elasticsearch at {url} refused the credentials (HTTP 401); check --es-api-key or --es-user/--es-password."
     if isinstance(err, AuthorizationException):
         return f"Elasticsearch at {url} denied the request (HTTP 403): the user or API key lacks a privilege ({_reason(err)})."
     if isinstance(err, EsTlsError):
         reason = tls_reason(err)
         advice = ("connect by a name the certificate holds (the host in --es-url)" if reason.startswith("hostname")
-                  else "if the cluster's certificate is signed by its own CA, pass that CA with --ca-certs")
+                  else "if the cluster's certificate is signed by its own CA, pass that CA with --es-ca-certs")
         return f"The TLS connection to Elasticsearch at {url} failed ({reason}); {advice}."
     if isinstance(err, EsConnectionError):
-        return f"Cannot reach Elasticsearch at {url} ({type(err).__name__}); is it running? (`ctstack up` starts a local one)."
+        return f"Cannot reach Elasticsearch at {url}: {unreachable_reason(err, cfg.url)}"
     if isinstance(err, ApiError):
         return f"Elasticsearch at {url} answered HTTP {err.meta.status}: {_reason(err)}."
     if isinstance(err, TransportError):
         return f"Talking to Elasticsearch at {url} failed: {err}."
     return f"Elasticsearch at {url}: {err}"
+
+
+# What a failed connection's text says, and how a person reads it (first match wins).
+_NOT_RESOLVED = ("name or service not known", "nodename nor servname", "temporary failure in name resolution",
+                 "getaddrinfo failed", "no address associated", "name does not resolve", "failed to resolve")
+_REFUSED = ("connection refused", "errno 111", "actively refused")
+_TIMED_OUT = ("timed out", "timeout")
+
+
+def unreachable_reason(err: BaseException, url: str) -> str:
+    """Why a connection failed, in plain words: a host name that does not resolve (no use
+    asking whether it runs), nothing listening, no answer in time, or the system's own words."""
+    text = f"{err} {getattr(err, 'errors', '')} {err.__cause__ or ''}".lower()
+    if any(marker in text for marker in _NOT_RESOLVED):
+        host = urlsplit(url).hostname or url
+        return f"the host name {host} does not resolve; check the URL."
+    if any(marker in text for marker in _REFUSED):
+        return "nothing answers there (connection refused). Is it running? `ctstack up` starts a local one."
+    if any(marker in text for marker in _TIMED_OUT):
+        return "no answer in time. Check the address, and that the cluster is up and reachable from here."
+    found = re.search(r"\[errno -?\d+\] ([^'\")\]]+)", text)
+    return f"the connection failed: {found.group(1).strip()}." if found else "the connection failed. Is it running? `ctstack up` starts a local one."
 
 
 def tls_reason(err: BaseException) -> str:

@@ -9,7 +9,6 @@ One module, one job: keeping an import going. The rounds themselves are in
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import threading
@@ -18,6 +17,7 @@ from typing import Any, Iterator
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from provision import interrupt
 from provision.errors import CtstackError
 from provision.fields import TIMESTAMP
 
@@ -90,7 +90,7 @@ def add_counts(totals: dict[str, Any], summary: Any) -> None:
 
 
 class StopSwitch:
-    """Set by the first SIGINT/SIGTERM (finish what is in flight, then stop); a second
+    """Set by the first SIGINT/SIGTERM/SIGHUP (finish what is in flight, then stop); a second
     signal ends the process at once (what was not acknowledged is imported again by the
     next run: documents' ``_id`` is the eventID, so nothing doubles)."""
 
@@ -109,14 +109,14 @@ class StopSwitch:
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.event.is_set():
-            os._exit(128 + signum)
+            interrupt.hard_exit(signum)  # the dead-letter file keeps what it holds, or goes when empty
         self.signal = signum
         self.event.set()
 
     @contextlib.contextmanager
     def on_signals(self) -> Iterator["StopSwitch"]:
         """Install the handlers (main thread only) for the duration of the block."""
-        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, self._handle) for s in interrupt.SIGNALS}
         try:
             yield self
         finally:

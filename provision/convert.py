@@ -14,6 +14,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 from array import array
 from collections import deque
@@ -206,6 +207,11 @@ def convert_or_reason(name: str, raw: bytes, options: ConvertOptions) -> Convert
 
 def _worker_start() -> None:
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
+    # Ctrl-C and a closed terminal reach the whole process group: the importing process
+    # decides what stops (and stops these workers); a worker ending on its own would fail files.
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def _worker_ready() -> bool:

@@ -20,7 +20,9 @@ principal, and `AwsConsoleAction` events. Deterministic for a seed and an end ti
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,6 +52,17 @@ class DemoWork:
     workflows: dict[str, int] = field(default_factory=dict)         # name -> occurrences
 
 
+def _own_event_id(drawn: str) -> str:
+    """An eventID of the console work's own: both writers draw from the same seed, so their
+    uuid4 streams meet now and then, and two different events would share an ID (one then
+    lost as "already present"). The same bits are drawn (the rest of the set stays as it was),
+    then hashed with a salt into another uuid4."""
+    digest = bytearray(hashlib.sha256(b"ctstack-demo-console-work:" + drawn.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x40   # version 4
+    digest[8] = (digest[8] & 0x3F) | 0x80   # RFC 4122 variant
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
 class _Writer:
     def __init__(self, seed: int, end: datetime) -> None:
         self.rng = random.Random(seed)
@@ -72,7 +85,7 @@ class _Writer:
             "eventSource": f"{source}.amazonaws.com", "eventName": name, "awsRegion": REGION,
             "sourceIPAddress": ip or g._office_ip(rng), "userAgent": agent or rng.choice(g._BROWSERS),
             "requestParameters": params, "responseElements": response,
-            "requestID": g._uuid4(rng), "eventID": g._uuid4(rng), "readOnly": read_only, "eventType": event_type,
+            "requestID": g._uuid4(rng), "eventID": _own_event_id(g._uuid4(rng)), "readOnly": read_only, "eventType": event_type,
             "managementEvent": True, "recipientAccountId": self.account.id, "eventCategory": "Management",
             "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
                            "clientProvidedHostHeader": g._CONSOLE_HOST.get(source, "{s}.{r}.amazonaws.com").format(s=source, r=REGION)},

@@ -573,7 +573,7 @@ def _classes(event: dict) -> tuple[bool, bool, bool]:
     key = None
     if read_only.__class__ in _EXACT and from_console.__class__ in _EXACT:
         key = (get("eventType"), from_console, get("userAgent"), read_only, get("eventName"), get("eventSource"),
-               invoked_by, anonymous)
+               invoked_by, anonymous, bool(get("errorCode")))
         try:
             found = _CLASSES_CACHE.get(key)
         except TypeError:  # an object where a name belongs
@@ -674,4 +674,8 @@ def _build(event: Any, profile: str, keep_access_keys: bool) -> dict:
         doc[F.CT_ORIGINAL] = orjson.dumps(event).decode()
     elif profile != "standard":
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    elif candidate and response is not None:
+        # A console change's response holds the ids it created: workflows link steps by them
+        # (provision.workflows), so hints from Elasticsearch equal hints from the files.
+        _put(doc, F.CT_RESPONSE_ELEMENTS, _blob(response))
     return doc

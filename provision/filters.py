@@ -46,6 +46,8 @@ class Filters:
         checked = make_filters(_values(account), _values(region))
         since_at = parse_time_bound(since, end_of_day=False) if since else None
         until_at = parse_time_bound(until, end_of_day=True) if until else None
+        if since_at and since_at > datetime.now(timezone.utc):
+            raise CtstackError(f"--since {since} is in the future ({iso(since_at)}): no event can be that recent. Did you mean --until?")
         if since_at and until_at and since_at > until_at:
             raise CtstackError(f"--since ({since}) is after --until ({until}).")
         ignored = tuple(dict.fromkeys(classify.parse_ignored_action(text) for text in ignore_actions or ()))

@@ -1062,12 +1062,15 @@ def write_sample(dest_dir: str | Path, *, events: int = SAMPLE_EVENTS, seed: int
     return stats
 
 
-def write_demo(dest_dir: str | Path, start: datetime) -> GenerateStats:
-    """The demo set of `ctstack up --sample`: :func:`write_sample` from ``start`` plus the
-    90 days of recurring console work before it (:mod:`provision.demo_work`)."""
+def write_demo(dest_dir: str | Path, start: datetime | None = None, events: int = SAMPLE_EVENTS) -> GenerateStats:
+    """The demo set, as `ctstack demo DIR` writes it and `ctstack up --sample` imports it:
+    ``events`` events of everyday traffic (:func:`write_sample`) from ``start`` (default
+    :func:`demo_start`: the same all week) plus the 90 days of recurring console work before
+    it (:mod:`provision.demo_work`). The same arguments write the same bytes."""
     from provision.demo_work import write_console_work
 
-    stats = write_sample(dest_dir, start=start)
+    start = start or demo_start()
+    stats = write_sample(dest_dir, events=events, start=start)
     work = write_console_work(dest_dir, end=start)
     stats.events += work.events
     stats.files += work.files

@@ -156,7 +156,7 @@ def _get_json(target: Target, path: str, service: str, request_timeout: float) -
             raise CtstackError(f"The host of {service}'s URL {shown} cannot be resolved ({reason.strerror or reason}); check the URL.") from None
         if isinstance(reason, ssl.SSLError):
             raise CtstackError(f"The TLS connection to {service} at {shown} failed ({tls_reason(reason)}); "
-                               "if its certificate is signed by its own CA, pass that CA with --ca-certs.") from None
+                               "if its certificate is signed by its own CA, pass that CA with --es-ca-certs.") from None
         return None, f"not answering ({type(reason).__name__ if not isinstance(reason, str) else reason})"
     if status in (401, 403):
         what = "refused the credentials" if status == 401 else "denied access to the status API"

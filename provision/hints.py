@@ -49,6 +49,7 @@ class Candidate:
     cli: str | None
     automation: dict[str, Any] | None = None  # the command with its arguments (provision.automation)
     automation_note: str | None = None        # why automation is None
+    console_minutes_per_month: float | None = None  # estimated time by hand (provision.automation's rule)
 
 
 @dataclass
@@ -94,6 +95,8 @@ class Hints:
     # Repeated multi-step console workflows (provision.workflows), most costly first.
     workflows: list[dict[str, Any]] = field(default_factory=list)
     sample_per_user: int = 0             # automation and workflows read this many events per action and user
+    # Console changes that failed (errorCode: denied, refused): never candidates, counted here.
+    failed_changes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -195,6 +198,7 @@ class HintsCounter:
         self._profile = "standard" if filters.users else "minimal"  # user.name needs standard
         self._candidates: dict[tuple[str, str], _CandidateStats] = {}
         self._sampler = automation.Sampler()
+        self.failed_changes = 0
 
     def add(self, event: Any) -> None:
         self.events_read += 1
@@ -217,7 +221,8 @@ class HintsCounter:
         if not doc[F.CONSOLE]:
             return
         action = (doc.get(F.EVENT_PROVIDER, ""), doc.get(F.EVENT_ACTION, ""))
-        candidate = doc[F.AUTOMATION_CANDIDATE] and not (self._ignored and classify.is_ignored_action(*action, self._ignored))
+        ignored = bool(self._ignored) and classify.is_ignored_action(*action, self._ignored)
+        candidate = doc[F.AUTOMATION_CANDIDATE] and not ignored
         if candidate and self._profile == "minimal":
             try:
                 doc = to_document(event, profile="standard")  # for user.name
@@ -230,6 +235,8 @@ class HintsCounter:
         if day is None:
             day = self._daily[timestamp[:10]] = [0, 0, 0]
         day[0 if doc[F.READ_ONLY] else 1 if candidate else 2] += 1
+        if not candidate and not ignored and classify.is_failed_change(event, True, doc[F.READ_ONLY]):
+            self.failed_changes += 1
         if candidate:
             stats = self._candidates.get(action)
             if stats is None:
@@ -245,6 +252,7 @@ class HintsCounter:
 
     def result(self, top: int = DEFAULT_TOP, source: str = "") -> Hints:
         hints = self._result(top, source)
+        hints.failed_changes = self.failed_changes
         automation.complete(hints, self._sampler.events())
         return hints
 
@@ -286,6 +294,17 @@ class HintsCounter:
 
 def _top_users(users: Counter[str]) -> list[tuple[str, int]]:
     return sorted(users.items(), key=lambda item: (-item[1], item[0]))[:TOP_USERS]
+
+
+RANKS = ("count", "time")
+
+
+def rank_by_time(hints: Hints, top: int) -> Hints:
+    """Candidates and workflows by their estimated console minutes per month, most first."""
+    hints.candidates = sorted(hints.candidates, key=lambda c: (-(c.console_minutes_per_month or 0), -c.count, c.provider, c.action))
+    hints.candidates = hints.candidates if top <= 0 else hints.candidates[:top]
+    hints.workflows = sorted(hints.workflows, key=lambda w: (-w["console_minutes_per_month"], -w["cost"], w["name"]))
+    return hints
 
 
 def rank(items: list, top: int) -> list:

@@ -55,6 +55,7 @@ def hints_from_es(
                 },
             },
             "candidates": {"filter": candidate},
+            "failed_changes": {"filter": failed_change_query(filters.ignore_actions)},
         },
         ignore_unavailable=True,
         allow_no_indices=True,
@@ -114,6 +115,7 @@ def hints_from_es(
             for b in day_buckets
         ],
         filters=filters.describe(),
+        failed_changes=(aggs.get("failed_changes") or {}).get("doc_count", 0),
     )
     automation.complete(hints, _samples(es, index, _and(query, candidate)))
     return hints
@@ -204,6 +206,19 @@ def _query(filters: Filters) -> dict:
 def candidate_query(ignore_actions: Iterable[tuple[str, str]] = ()) -> dict:
     """Documents flagged ``ctstack.automation_candidate`` whose action is not ignored. The
     default plumbing list is excluded here too, so documents flagged before it existed agree."""
+    return {"bool": {"filter": [{"term": {F.AUTOMATION_CANDIDATE: True}}], "must_not": _ignored_clauses(ignore_actions)}}
+
+
+def failed_change_query(ignore_actions: Iterable[tuple[str, str]] = ()) -> dict:
+    """:func:`provision.classify.is_failed_change` as a query: console changes with an error
+    code that are not console actions or ignored actions."""
+    return {"bool": {
+        "filter": [{"term": {F.CONSOLE: True}}, {"term": {F.READ_ONLY: False}}, {"exists": {"field": F.CT_ERROR_CODE}}],
+        "must_not": [*_ignored_clauses(ignore_actions), {"terms": {F.CT_EVENT_TYPE: [classify.CONSOLE_SIGN_IN, classify.CONSOLE_ACTION]}}],
+    }}
+
+
+def _ignored_clauses(ignore_actions: Iterable[tuple[str, str]]) -> list[dict]:
     by_source: dict[str, list[str] | None] = {}  # source -> names, None for every action
     for source, name in (*classify.PLUMBING_ACTIONS, *ignore_actions):
         if name == classify.ANY_ACTION:
@@ -215,7 +230,7 @@ def candidate_query(ignore_actions: Iterable[tuple[str, str]] = ()) -> dict:
         else {"bool": {"filter": [{"term": {F.EVENT_PROVIDER: source}}, {"terms": {F.EVENT_ACTION: names}}]}}
         for source, names in by_source.items()
     ]
-    return {"bool": {"filter": [{"term": {F.AUTOMATION_CANDIDATE: True}}], "must_not": ignored}}
+    return ignored
 
 
 def _and(query: dict, clause: dict) -> dict:

@@ -10,20 +10,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from provision.clickcode import printable
 from provision.hints import Candidate, Hints
 from provision.wording import plural, skipped_notes
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "sh")
 NO_CLI = "no public API (console only)"
-CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_seen", "last_seen", "top_users", "cli")
+CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_seen", "last_seen", "top_users", "cli", "console_minutes_per_month")
 
 
 def summary_line(hints: Hints) -> str:
     line = (
-        f"{plural(hints.events_read, 'event')} read, {hints.distinct_events:,} distinct, "
+        f"{plural(hints.events_read, 'event')} read, {hints.distinct_events:,} distinct{' within the filters' if hints.filters else ''}, "
         f"{hints.console_events:,} from the console, {plural(hints.automation_candidates, 'console change')} "
         f"in {plural(hints.candidate_actions, 'action')}"
     )
+    if hints.failed_changes:
+        line += f"; {plural(hints.failed_changes, 'failed console change')} (errorCode: denied or refused) not counted"
     return line + (f" ({hints.filters})" if hints.filters else "")
 
 
@@ -46,7 +49,7 @@ def nothing_found(hints: Hints) -> str:
 
 
 def top_users_text(candidate: Candidate) -> str:
-    return ", ".join(f"{u['user']} ({u['count']:,})" for u in candidate.top_users)
+    return ", ".join(f"{printable(u['user'])} ({u['count']:,})" for u in candidate.top_users)
 
 
 def print_table(hints: Hints, console: Console) -> None:
@@ -76,6 +79,7 @@ def _print_candidates(hints: Hints, console: Console) -> None:
         ("count", {"justify": "right"}),
         ("users", {"justify": "right"}),
         ("days", {"justify": "right"}),
+        ("min/month", {"justify": "right"}),
         *([("first seen", {"no_wrap": True})] if wide else []),
         *([("last seen", {"no_wrap": True}), ("top users", {})] if medium else []),
         ("AWS CLI", {"overflow": "fold", "min_width": 20}),
@@ -85,13 +89,18 @@ def _print_candidates(hints: Hints, console: Console) -> None:
     for rank, c in enumerate(hints.candidates, 1):
         when = _minute if wide else (lambda iso_time: iso_time[:10])
         cells = [
-            str(rank), escape(c.action), *([escape(c.provider.removesuffix(".amazonaws.com"))] if wide else []),
-            f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
+            str(rank), escape(printable(c.action)), *([escape(printable(c.provider.removesuffix(".amazonaws.com")))] if wide else []),
+            f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", minutes_text(c.console_minutes_per_month),
             *([when(c.first_seen)] if wide else []), *([when(c.last_seen), escape(top_users_text(c))] if medium else []),
-            f"[green]{escape(c.cli)}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
+            f"[green]{escape(printable(c.cli))}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
         ]
         table.add_row(*cells)
     console.print(table)
+
+
+def minutes_text(minutes: float | None) -> str:
+    """Estimated console minutes per month: `~42`, `-` when there is no estimate."""
+    return "-" if minutes is None else f"~{minutes:,.0f}"
 
 
 def _minute(iso_time: str) -> str:
@@ -106,8 +115,11 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: object) -> object:
-    """A cell a spreadsheet shows as text: one starting like a formula (= + - @, tab, CR)
-    gets a leading ' (OWASP's advice against CSV injection). Numbers pass as they are."""
+    """A cell a spreadsheet shows as text: control and bidirectional characters removed, and
+    one starting like a formula (= + - @, tab, CR) gets a leading ' (OWASP's advice against
+    CSV injection). Numbers pass as they are."""
+    if isinstance(value, str):
+        value = printable(value)
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
@@ -118,7 +130,8 @@ def to_csv(hints: Hints) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for c in hints.candidates:
-        row = [c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or ""]
+        row = [c.provider, c.action, c.count, c.users, c.days_active, c.first_seen, c.last_seen, top_users_text(c), c.cli or "",
+               "" if c.console_minutes_per_month is None else c.console_minutes_per_month]
         writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
 
@@ -128,24 +141,47 @@ _MARKDOWN_CELL = str.maketrans({"|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp
 
 def markdown_cell(text: str) -> str:
     """Text that stays inside one table cell as text: no | ending the cell, no raw HTML, no
-    newline ending the row, no backtick opening code."""
-    return text.translate(_MARKDOWN_CELL)
+    newline ending the row, no backtick opening code, no control or bidirectional character."""
+    return printable(text.translate(_MARKDOWN_CELL))
 
 
 def _markdown_code(text: str) -> str:
     """A code span in a table cell: inside one, HTML is shown as text already, but | still
     ends the cell and a newline the row; a backtick in the text needs a longer fence."""
-    text = text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    text = printable(text.replace("|", "\\|").replace("\r", " ").replace("\n", " "))
     return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 def to_markdown(hints: Hints) -> str:
     lines = [
-        "| # | action | service | count | users | days | first seen | last seen | top users | AWS CLI |",
-        "|--:|---|---|--:|--:|--:|---|---|---|---|",
+        "| # | action | service | count | users | days | min/month | first seen | last seen | top users | AWS CLI |",
+        "|--:|---|---|--:|--:|--:|--:|---|---|---|---|",
     ]
     for rank, c in enumerate(hints.candidates, 1):
         cli = _markdown_code(c.cli) if c.cli else f"_{NO_CLI}_"
-        cells = [markdown_cell(cell) for cell in (str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}", c.first_seen, c.last_seen, top_users_text(c))]
+        cells = [markdown_cell(cell) for cell in (str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
+                                                  minutes_text(c.console_minutes_per_month), c.first_seen, c.last_seen, top_users_text(c))]
         lines.append("| " + " | ".join([*cells, cli]) + " |")
     return "\n".join([markdown_cell(summary_line(hints)) + ".", "", *lines]) + "\n"
+
+
+def to_sh(hints: Hints) -> str:
+    """Every candidate's command and every workflow's script as plain shell lines with #
+    comments: a command per candidate to copy, and each workflow as a function
+    (`workflow_1 ARGS...`, run in a subshell so its `exit` ends only itself)."""
+    lines = ["#!/usr/bin/env bash", "# shellcheck disable=SC2016  # logged text stays in single quotes, as text",
+             f"# ctstack hints: {printable(summary_line(hints))}.",
+             "# Each command below repeats the latest console call of its action: copy the ones you need.", ""]
+    for rank, c in enumerate(hints.candidates, 1):
+        lines.append(f"# {rank}. {printable(c.action)} ({c.count:,} times, {plural(c.users, 'user')})"
+                     + ("" if c.automation else f": {printable(c.automation_note or NO_CLI)}"))
+        if c.automation:
+            lines.append(c.automation["cli"])
+    for rank, w in enumerate(hints.workflows, 1):
+        body = w["script"].split("\n", 1)[1].rstrip("\n")
+        lines += ["", f"# Workflow {rank}: {w['name']} (run: workflow_{rank} ARGUMENTS; DRY_RUN=1 workflow_{rank} ... prints only)",
+                  f"workflow_{rank}() (", body, ")"]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown, "sh": to_sh}

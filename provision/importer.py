@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision import settings
+from provision import interrupt, settings
 from provision.blocks import BLOCK_ERROR, block_sentence
 from provision.bulkanswer import Refusal, bulk_results, refused_answer
 from provision.connection import EsConfig, connect, describe_error
@@ -45,6 +45,7 @@ MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes fi
 BULK_REQUESTS = settings.BULK_REQUESTS
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
 MAX_BACKOFF = 60.0                  # ... of at most this many seconds
+INTERRUPTED = "interrupted"         # summary.aborted starts so when a signal stopped the run
 UNKNOWN = "outcome unknown (Elasticsearch did not answer): re-run to settle"
 # Indexing pressure's 429: "... coordinating_operation_bytes=207, max_coordinating_bytes=1]"
 _OVERSIZED = re.compile(r"(?:coordinating|primary|replica)_operation_bytes=(\d+).*?max_\w*?_bytes=(\d+)")
@@ -88,6 +89,11 @@ class ImportSummary:
     def ok(self) -> bool:
         return self.events_failed == 0 and self.events_unknown == 0 and self.files_failed == 0 and self.aborted is None
 
+    @property
+    def interrupted(self) -> bool:
+        """A signal stopped the run before its last file (what was read is accounted for)."""
+        return bool(self.aborted and self.aborted.startswith(INTERRUPTED))
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         extra = data.pop("extra")
@@ -118,6 +124,7 @@ class DeadLetter:
             return
         self.path, fd = _create_exclusive(path)
         self._fh = os.fdopen(fd, "wb")
+        interrupt.on_hard_exit(self, self.close)  # a second Ctrl-C: keep what it holds, leave no empty file
 
     def write(self, source: str, reason: str, event: Any) -> None:
         self.written += 1
@@ -138,6 +145,7 @@ class DeadLetter:
     def close(self) -> None:
         if self._fh is None:
             return
+        interrupt.on_hard_exit(self, None)
         unused = not self.written
         self._fh.close()
         self._fh = None
@@ -260,6 +268,7 @@ class _Run:
         self.current: _File | None = None
         self.current_next = 0
         self.streaming: _File | None = None  # a streamed file's latest part, while more follow
+        self.stopped_early = False  # a signal stopped it before the converter's last file
 
     # -- accounting -------------------------------------------------------------------
     def fail(self, state: _File, event: Any, reason: str) -> None:
@@ -285,6 +294,9 @@ class _Run:
         larger single document goes alone), cut from the files' converted bodies in order."""
         chunk_size, max_bytes = self.chunk_size, self.max_chunk_bytes
         for conversion in self.converter.convert(files):
+            if interrupt.requested():  # a signal: files converted ahead but not started are not read
+                self.stopped_early = True
+                break
             state = self._start_file(conversion)
             if state is None:
                 continue
@@ -508,9 +520,13 @@ def run_import(
     # tell. Its events are reported as of unknown outcome instead; a re-run settles them.
     # Nor after a gateway's 502/503/504 (the node may have indexed it behind the gateway).
     bulk_client = es.options(retry_on_timeout=False, retry_on_status=())
-    with run:
+    # A first signal (Ctrl-C, SIGTERM, SIGHUP) stops taking files: the file being cut into
+    # chunks and the chunks built are sent and answered, so every event read is accounted for
+    # (files converted ahead but not started count as not read), and the summary says so.
+    taken = interrupt.UntilRequested(_without_file(files, dead.path))
+    with run, interrupt.graceful("stopping after the files in hand and the requests in flight"):
         try:
-            for chunk in run.chunks(_without_file(files, dead.path)):
+            for chunk in run.chunks(taken):
                 on_the_wire.append((chunk, sender.submit(_send_chunk, bulk_client, chunk, max_retries, initial_backoff)))
                 while len(on_the_wire) > bulk_requests:
                     _settle_oldest(run, on_the_wire)
@@ -538,6 +554,8 @@ def run_import(
             es.indices.refresh(index=f"{index_prefix}-*")
         except (TransportError, ApiError):
             pass  # the data is in; visibility follows within refresh_interval
+    if (taken.cut or run.stopped_early) and summary.aborted is None:  # after the refresh: what went in is searchable
+        summary.aborted = f"{INTERRUPTED} by {interrupt.signal_words(interrupt.received())}"
     summary.seconds = time.monotonic() - started
     return summary
 

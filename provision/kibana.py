@@ -77,6 +77,14 @@ def dashboard_url(cfg: KibanaConfig | str, space: str | None = None, dashboard_i
     return f"{base}{space_path(space)}/app/dashboards#/view/{urllib.parse.quote(dashboard_id)}"
 
 
+def with_time_range(url: str, oldest: str | None, newest: str | None) -> str:
+    """The dashboard URL opening on the data's own time range (Kibana's global state ``_g``
+    in the URL), instead of the saved "last 90 days" that may show nothing, or only a sliver."""
+    if not (oldest and newest):
+        return url
+    return f"{url}?_g=(time:(from:'{oldest}',to:'{newest}'))"
+
+
 def wait_until_available(cfg: KibanaConfig, timeout: float = 180.0, interval: float = 2.0) -> str:
     """Poll ``GET /api/status`` until Kibana's overall level is "available"; return its version.
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.live import Live
@@ -11,12 +12,44 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 
+class _GoneIsFine:
+    """stderr, where a write to a terminal that was closed (SIGHUP: the write fails with EIO)
+    is dropped: a live line must never turn a clean stop into a traceback."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stderr
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def stderr_console() -> Console:
+    """A rich console on stderr that survives the terminal going away."""
+    return Console(file=_GoneIsFine())  # type: ignore[arg-type]
+
+
 class ImportProgress:
     """``with ImportProgress(enabled) as p: run(progress=p.update)``; update takes the running summary."""
 
     def __init__(self, enabled: bool, console: Console | None = None, min_interval: float = 0.1) -> None:
         self.enabled = enabled
-        self.console = console or Console(stderr=True)
+        self.console = console or stderr_console()
         self.min_interval = min_interval
         self._live: Live | None = None
         self._started = time.monotonic()
@@ -64,7 +97,7 @@ class LiveLine:
 
     def __init__(self, enabled: bool, console: Console | None = None) -> None:
         self.enabled = enabled
-        self.console = console or Console(stderr=True)
+        self.console = console or stderr_console()
         self._live: Live | None = None
 
     def __enter__(self) -> "LiveLine":

@@ -31,6 +31,8 @@ EVENT_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".
 # What one file may expand to (after gunzip) before it fails: a gzip bomb must not take the
 # machine's memory. ``--max-file-bytes`` changes it.
 MAX_FILE_BYTES = 1 << 30
+INVALID_JSON = "invalid JSON"
+NOT_GZIP = "not gzip: the name ends in .gz but the bytes are neither gzip nor JSON"
 # A file that expands past this is streamed instead of decoded whole: read and converted in
 # parts, its items one by one, so memory stays bounded whatever its size.
 STREAM_AFTER_BYTES = 16 << 20
@@ -168,7 +170,8 @@ def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES, stream
     if not raw:
         raise SkipFile("empty file")
     partly = None
-    if raw[:2] == GZIP_MAGIC:
+    gzipped = raw[:2] == GZIP_MAGIC
+    if gzipped:
         raw, partly = _gunzip(raw, max_bytes, stream_after)
         if not raw:
             raise SkipFile("empty file (after gunzip)")
@@ -192,7 +195,10 @@ def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES, stream
         if partly:
             raise SkipFile(partly)
         if events.partly or (first_error is not None and all(isinstance(e, Unreadable) for e in events)):
-            raise SkipFile(f"invalid JSON: {events.partly or first_error}")
+            if not gzipped and name.lower().endswith(".gz"):
+                raise SkipFile(NOT_GZIP)  # random bytes under a .gz name: say so, not "invalid JSON"
+            reason = str(events.partly or first_error)
+            raise SkipFile(reason if reason.startswith(INVALID_JSON) else f"{INVALID_JSON}: {reason}")
         raise SkipFile("no CloudTrail events")
     events.partly = partly or events.partly
     return events

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision import classify, settings
+from provision import classify, interrupt, settings
 from provision.bulkanswer import bulk_results, refused_answer
 from provision import fields as F
 from provision.connection import EsConfig, connect, describe_error
@@ -46,11 +46,12 @@ class ReflagSummary:
     not_reflaggable: int = 0          # minimal-profile documents: re-import them to re-flag
     failed: int = 0
     failure_reasons: dict[str, int] = field(default_factory=dict)
+    aborted: str | None = None        # why it stopped before the last page (a signal)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and self.aborted is None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +71,7 @@ def event_from_document(doc: dict) -> dict | None:
         "readOnly": doc.get(F.CT_READ_ONLY),
         "eventName": doc.get(F.EVENT_ACTION),
         "eventSource": doc.get(F.EVENT_PROVIDER),
+        "errorCode": doc.get(F.CT_ERROR_CODE),
         "userIdentity": {
             "type": doc.get(F.CT_UI_TYPE),
             "principalId": doc.get(F.CT_UI_PRINCIPAL_ID),
@@ -91,7 +93,18 @@ def reflag(es: Elasticsearch, index_prefix: str = settings.INDEX_PREFIX, page_si
     """Re-flag every document of ``<index_prefix>-*`` whose flags the current rules change."""
     started = time.monotonic()
     summary = ReflagSummary(index=f"{index_prefix}-*")
-    for page in _pages(es, summary.index, page_size):
+    pages = interrupt.UntilRequested(_pages(es, summary.index, page_size))
+    # A signal stops between pages: each page's updates are sent and counted first.
+    with interrupt.graceful("stopping after this page"):
+        _reflag_pages(es, pages, summary)
+    if pages.cut:
+        summary.aborted = f"interrupted by {interrupt.signal_words(interrupt.received())}"
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _reflag_pages(es: Elasticsearch, pages: Iterable[list[dict]], summary: ReflagSummary) -> None:
+    for page in pages:
         body = bytearray()
         for hit in page:
             summary.documents_read += 1
@@ -111,8 +124,6 @@ def reflag(es: Elasticsearch, index_prefix: str = settings.INDEX_PREFIX, page_si
             body += orjson.dumps({"doc": flags if _flat(source) else nested(flags)}) + b"\n"
         if body:
             _send(es, bytes(body), summary)
-    summary.seconds = round(time.monotonic() - started, 3)
-    return summary
 
 
 def _flat(source: dict) -> bool:

@@ -65,6 +65,8 @@ code { font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; backg
 .none { color:var(--muted); padding:12px 0; }
 code.cmd { white-space:pre-wrap; word-break:break-all; display:block; }
 td small { display:block; color:var(--muted); font-size:11px; margin-top:3px; }
+td .user { white-space:nowrap; }
+.muted { color:var(--muted); }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:0 40px 30px; }
 """
 
@@ -94,7 +96,7 @@ def render_report(hints: Hints) -> str:
         "console changes",
     )
     days = [(d.day, d.read_only, d.not_candidates, d.changing) for d in hints.activity]
-    activity_chart, unit = activity_bars("activity-chart", "Console events over time", days)
+    activity_chart, unit, left_off = activity_bars("activity-chart", "Console events over time", days)
     # The key names the series drawn; the non-candidates only when there are some.
     key = "".join(
         f'<span style="--c:{colour}">{label}</span>'
@@ -133,7 +135,7 @@ def render_report(hints: Hints) -> str:
 {workflows_html(hints)}
 <section>
 <h2>Console activity over time</h2>
-<p class="sub">Console events per {unit} (UTC){" from Monday" if unit == "week" else ""}; gaps are periods without console activity.</p>
+<p class="sub">Console events per {unit} (UTC){" from Monday" if unit == "week" else ""}; gaps are periods without console activity.{f" {escape(left_off)}" if left_off else ""}</p>
 <div class="key">{key}</div>
 {activity_chart}
 </section>
@@ -163,7 +165,7 @@ def _candidates_table(hints: Hints) -> str:
     rows = []
     for rank, c in enumerate(hints.candidates, 1):
         cli = f"<code>{escape(c.cli)}</code>" if c.cli else f'<span class="badge">{escape(NO_CLI)}</span>'
-        users = ", ".join(f"{escape(u['user'])} ({u['count']:,})" for u in c.top_users) or "-"
+        users = _top_users_cell(c.top_users)
         rows.append(
             "<tr>"
             f'<td class="num">{rank}</td>'
@@ -179,6 +181,17 @@ def _candidates_table(hints: Hints) -> str:
         '<th class="num">days</th><th>first seen</th><th>last seen</th><th>top users</th><th>AWS CLI</th></tr>'
     )
     return f'<table id="candidates-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _top_users_cell(top_users: list[dict]) -> str:
+    """The top user whole (an e-mail address is never broken mid-domain), the others as
+    "+2 more", all of them in the tooltip: one short line per row."""
+    if not top_users:
+        return '<span class="muted">-</span>'
+    everyone = ", ".join(f"{u['user']} ({u['count']:,})" for u in top_users)
+    first = top_users[0]
+    more = f'<small>+{len(top_users) - 1} more</small>' if len(top_users) > 1 else ""
+    return f'<span class="user" title="{escape(everyone)}">{escape(first["user"])} ({first["count"]:,})</span>{more}'
 
 
 def _table_caption(hints: Hints) -> str:

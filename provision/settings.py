@@ -12,6 +12,12 @@ from pathlib import Path
 # The Elastic Stack version the local stack runs (compose.yaml reads it via the env file).
 STACK_VERSION = "9.3.2"
 
+# The images `ctstack up` runs unless --es-image/--kibana-image (or these env vars) name others.
+OFFICIAL_ES_IMAGE = f"docker.elastic.co/elasticsearch/elasticsearch:{STACK_VERSION}"
+OFFICIAL_KIBANA_IMAGE = f"docker.elastic.co/kibana/kibana:{STACK_VERSION}"
+ES_IMAGE_ENV = "CTSTACK_ES_IMAGE"
+KIBANA_IMAGE_ENV = "CTSTACK_KIBANA_IMAGE"
+
 # Elasticsearch versions the test node downloads (Maven Central integ-test-zip).
 # 9.x needs Java 21+; when only older JDKs exist the node falls back to the 8.x line.
 TEST_ES_VERSION = "9.3.2"
@@ -53,10 +59,15 @@ def credentials_file() -> Path:
     return ctstack_home() / "credentials.env"
 
 
-# The local stack (`ctstack up`): Compose project name and the defaults `up` starts it with.
+# The local stack (`ctstack up`): Compose project name (env CTSTACK_COMPOSE_PROJECT: a second
+# stack beside the first, as the container tests run) and the defaults `up` starts it with.
 COMPOSE_PROJECT = "ctstack"
 DEFAULT_ES_HEAP = "1g"          # suits an 8 GB laptop: ES ~1.5 GB resident, Kibana ~1 GB
 DEFAULT_KIBANA_LOCALE = "en"    # Kibana also ships ja-JP, zh-CN, fr-FR (and de-DE in 9.x)
+
+
+def compose_project() -> str:
+    return os.environ.get("CTSTACK_COMPOSE_PROJECT") or COMPOSE_PROJECT
 
 
 def stack_env_file() -> Path:

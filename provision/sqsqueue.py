@@ -47,7 +47,7 @@ LONG_POLL_SECONDS = 20      # SQS's maximum long-poll wait
 MAX_REPORTED = 50           # failed messages kept in the summary (all are counted)
 MAX_OBJECTS_PER_MESSAGE = 100  # a notification names one (S3, EventBridge) or a few (CloudTrail's SNS)
 # Content skip reasons that mean the object is broken, not merely empty: the message is kept.
-POISON_SKIPS = ("corrupt gzip", "invalid JSON")
+POISON_SKIPS = ("corrupt gzip", "invalid JSON", "not gzip")
 
 
 class NotANotification(ValueError):

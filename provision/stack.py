@@ -10,6 +10,7 @@ compose.yaml ships inside the package (``provision/compose.yaml``, package data)
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -17,6 +18,7 @@ import re
 import secrets
 import shlex
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -39,14 +41,26 @@ SECRET_NAMES = (
     "KIBANA_SECURITY_KEY",
     "KIBANA_REPORTING_KEY",
 )
-# Non-secret settings in stack.env, rewritten by every `up`.
-STACK_ENV_NAMES = ("STACK_VERSION", "ES_PORT", "KIBANA_PORT", "ES_HEAP", "KIBANA_LOCALE")
+# Non-secret settings in stack.env, rewritten by every `up`. KIBANA_ENABLED is ctstack's own
+# (false after `up --no-kibana`: status, provision and the next steps leave Kibana out).
+STACK_ENV_NAMES = ("STACK_VERSION", "ES_IMAGE", "KIBANA_IMAGE", "ES_PORT", "KIBANA_PORT", "ES_HEAP", "KIBANA_LOCALE", "KIBANA_ENABLED")
+
+# `up`'s failures: how a taken port reads in Compose's or the engine's words, and how many of
+# an unhealthy container's log lines are shown.
+_PORT_TAKEN = re.compile(r"(?:127\.0\.0\.1:(\d+)[^\n]*(?:address already in use|port is already allocated))|"
+                         r"(?:address already in use|port is already allocated)")
+FAILED_START_LOG_LINES = 10
 
 # `ctstack logs es` -> the Compose service name.
 SERVICES = {"es": "elasticsearch", "elasticsearch": "elasticsearch", "kibana": "kibana", "setup": "setup"}
 
 _HEAP = re.compile(r"^[1-9][0-9]*[mMgG]$")
 _LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+# An image reference as Docker spells one ([registry[:port]/]name[:tag][@digest]); nothing that
+# could end a line of stack.env, start an option or be interpolated by Compose.
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,254}$")
+NO_KIBANA_NOTE = ("Kibana skipped: the local stack runs without Kibana (`ctstack up --no-kibana`), so the data view and "
+                  "dashboard are not installed; `ctstack up` without --no-kibana adds Kibana.")
 _MAX_MAP_COUNT_HINT = (
     "Elasticsearch cannot start because the kernel setting vm.max_map_count is too low; run "
     "`sudo sysctl -w vm.max_map_count=1048576` on the Docker host (Docker Desktop: inside its VM, see the README) and run `ctstack up` again."
@@ -107,18 +121,24 @@ class StackSettings:
     """The non-secret knobs of the local stack (stack.env)."""
 
     version: str = settings.STACK_VERSION
+    es_image: str = settings.OFFICIAL_ES_IMAGE
+    kibana_image: str = settings.OFFICIAL_KIBANA_IMAGE
     es_port: int = 9200
     kibana_port: int = 5601
     es_heap: str = settings.DEFAULT_ES_HEAP
     kibana_locale: str = settings.DEFAULT_KIBANA_LOCALE
+    kibana: bool = True
 
     def as_env(self) -> dict[str, str]:
-        return dict(zip(STACK_ENV_NAMES, (self.version, str(self.es_port), str(self.kibana_port), self.es_heap, self.kibana_locale)))
+        return dict(zip(STACK_ENV_NAMES, (self.version, self.es_image, self.kibana_image, str(self.es_port), str(self.kibana_port),
+                                          self.es_heap, self.kibana_locale, "true" if self.kibana else "false")))
 
 
-def resolve_stack_settings(es_heap: str | None = None, kibana_locale: str | None = None) -> StackSettings:
-    """This run's settings: options given now > what the last `up` used (stack.env) > defaults.
-    The version and ports always come from :mod:`provision.settings`."""
+def resolve_stack_settings(es_heap: str | None = None, kibana_locale: str | None = None, *, es_image: str | None = None,
+                           kibana_image: str | None = None, kibana: bool = True) -> StackSettings:
+    """This run's settings: options given now > env (images: CTSTACK_ES_IMAGE, CTSTACK_KIBANA_IMAGE)
+    > what the last `up` used (stack.env) > defaults. The version and ports always come from
+    :mod:`provision.settings`; ``kibana`` is this run's choice (``up --no-kibana``)."""
     previous = read_env_file(settings.stack_env_file())
     heap = es_heap or previous.get("ES_HEAP") or settings.DEFAULT_ES_HEAP
     locale = kibana_locale or previous.get("KIBANA_LOCALE") or settings.DEFAULT_KIBANA_LOCALE
@@ -126,10 +146,24 @@ def resolve_stack_settings(es_heap: str | None = None, kibana_locale: str | None
         raise CtstackError(f"--es-heap {heap!r} is not a heap size; use a number with m or g, e.g. 1g or 512m.")
     if not _LOCALE.match(locale):
         raise CtstackError(f"--kibana-locale {locale!r} is not a locale; use e.g. en, ja-JP, zh-CN or fr-FR.")
+    images = {}
+    for key, given, env, default in (("ES_IMAGE", es_image, settings.ES_IMAGE_ENV, settings.OFFICIAL_ES_IMAGE),
+                                     ("KIBANA_IMAGE", kibana_image, settings.KIBANA_IMAGE_ENV, settings.OFFICIAL_KIBANA_IMAGE)):
+        image = given or os.environ.get(env) or previous.get(key) or default
+        if not _IMAGE.match(image):
+            option = "--" + key.lower().replace("_", "-")
+            raise CtstackError(f"{option} {image!r} is not an image name; use e.g. registry.example.com/elastic/elasticsearch:{settings.STACK_VERSION}.")
+        images[key] = image
     return StackSettings(
+        es_image=images["ES_IMAGE"], kibana_image=images["KIBANA_IMAGE"],
         es_port=_port(settings.LOCAL_ES_URL), kibana_port=_port(settings.LOCAL_KIBANA_URL),
-        es_heap=heap.lower(), kibana_locale=locale,
+        es_heap=heap.lower(), kibana_locale=locale, kibana=kibana,
     )
+
+
+def local_kibana_enabled() -> bool:
+    """Whether the local stack runs Kibana (false after `ctstack up --no-kibana`)."""
+    return read_env_file(settings.stack_env_file()).get("KIBANA_ENABLED", "true") != "false"
 
 
 def write_stack_env(stack_settings: StackSettings, path: Path | None = None) -> Path:
@@ -159,12 +193,24 @@ class Runner(Protocol):
 
 
 def run_subprocess(args: Sequence[str], *, env: dict[str, str], capture: bool = False) -> RunResult:
-    """The real runner: Compose's own output goes to the terminal unless captured."""
+    """The real runner: Compose's own output goes to the terminal unless captured; its last
+    stderr lines are kept either way, so a failure can be explained."""
     try:
-        done = subprocess.run(list(args), env=env, capture_output=capture, text=True, check=False)
+        if capture:
+            done = subprocess.run(list(args), env=env, capture_output=True, text=True, check=False)
+            return RunResult(done.returncode, done.stdout or "", done.stderr or "")
+        with subprocess.Popen(list(args), env=env, stderr=subprocess.PIPE, text=True, errors="replace") as proc:
+            assert proc.stderr is not None
+            tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+            for line in proc.stderr:
+                sys.stderr.write(line)
+                tail.append(line)
+            return RunResult(proc.wait(), "", "".join(tail))
     except FileNotFoundError:
         raise DockerUnavailable(f"`{args[0]}` was not found; install Docker with Compose v2 (https://docs.docker.com/compose/install/).") from None
-    return RunResult(done.returncode, done.stdout or "", done.stderr or "")
+
+
+STDERR_TAIL_LINES = 50
 
 
 class DockerUnavailable(CtstackError):
@@ -180,9 +226,24 @@ def check_docker_engine() -> None:
         docker.from_env(timeout=5).ping()
     except (docker.errors.DockerException, requests.RequestException, OSError) as err:
         raise DockerUnavailable(
-            f"The Docker engine is not reachable ({type(err).__name__}); start Docker Desktop, or on Linux "
+            f"The Docker engine is not reachable: {_docker_reason(err)}; start Docker Desktop, or on Linux "
             "`sudo systemctl start docker`, then run this again."
         ) from None
+
+
+def _docker_reason(err: BaseException) -> str:
+    """Why the engine did not answer, in plain words (the SDK's text nests three exceptions)."""
+    text = str(err).lower()
+    where = os.environ.get("DOCKER_HOST") or "/var/run/docker.sock"
+    if "permission denied" in text:
+        return f"permission denied on {where} (add your user to the docker group, then log in again)"
+    if "no such file" in text:
+        return f"there is no Docker socket at {where} (is Docker installed and started?)"
+    if "connection refused" in text:
+        return f"nothing answers at {where}"
+    if "timed out" in text or "timeout" in text:
+        return f"no answer from {where} in time"
+    return f"no answer from {where}"
 
 
 def compose_base_command() -> list[str]:
@@ -201,12 +262,25 @@ class LocalStack:
 
     def command(self, *args: str) -> list[str]:
         return [
-            *compose_base_command(), "-p", settings.COMPOSE_PROJECT, "-f", str(compose_file()),
+            *compose_base_command(), "-p", settings.compose_project(), "-f", str(compose_file()),
             "--env-file", str(settings.credentials_file()), "--env-file", str(settings.stack_env_file()), *args,
         ]
 
     def compose(self, *args: str, capture: bool = False) -> RunResult:
         return self.runner(self.command(*args), env=compose_environment(), capture=capture)
+
+    def check_compose(self) -> None:
+        """The engine answers; make sure Compose v2 does too (else Docker prints its usage text)."""
+        result = self.compose("version", capture=True)
+        if result.returncode != 0:
+            raise DockerUnavailable(
+                f"The Docker engine answers but `{' '.join(compose_base_command())} version` failed, so Compose v2 is missing; install "
+                "Docker's compose plugin (https://docs.docker.com/compose/install/linux/) or set CTSTACK_COMPOSE_COMMAND to a Compose v2 command.")
+
+    def check_ready(self) -> None:
+        """The engine and Compose v2, or one sentence saying which is missing."""
+        self.check_engine()
+        self.check_compose()
 
     def require_setup(self) -> None:
         """The env files down/status/logs need; a stack never set up has nothing to show."""
@@ -214,20 +288,70 @@ class LocalStack:
             raise CtstackError(f"No local stack has been set up ({settings.credentials_file()} does not exist); `ctstack up` creates one.")
         if not settings.stack_env_file().exists():
             write_stack_env(resolve_stack_settings())
+        missing = [name for name in STACK_ENV_NAMES if name not in read_env_file(settings.stack_env_file())]
+        if missing:  # written by an older ctstack: fill in what it lacks, keep the rest
+            write_stack_env(resolve_stack_settings(kibana=local_kibana_enabled()))
 
-    def start(self, timeout: float) -> None:
-        result = self.compose("up", "--detach", "--wait", "--wait-timeout", str(int(timeout)))
+    def start(self, timeout: float, kibana: bool = True) -> None:
+        if not kibana:  # a Kibana from an earlier `up` must not keep running beside an ES-only stack
+            self.compose("rm", "--stop", "--force", "kibana", "setup", capture=True)
+        services = () if kibana else ("elasticsearch",)
+        result = self.compose("up", "--detach", "--wait", "--wait-timeout", str(int(timeout)), *services)
         if result.returncode != 0:
-            raise CtstackError(self._diagnose_failed_start(result.returncode))
+            raise CtstackError(self._diagnose_failed_start(result, timeout))
 
-    def _diagnose_failed_start(self, returncode: int) -> str:
+    def explain_not_ready(self, timeout: float) -> str | None:
+        """Compose said the stack was up but a service did not answer in time (Compose's
+        --wait has been seen to let a starting container pass): the diagnosis of a failed `up`
+        when it finds a cause (None when every container looks fine)."""
+        return self._specific_cause(RunResult(0), timeout)
+
+    def _diagnose_failed_start(self, result: RunResult, timeout: float) -> str:
+        return self._specific_cause(result, timeout) or (
+            f"`docker compose up` failed (exit {result.returncode}); `ctstack logs es` and `ctstack logs kibana` show why."
+            f"{self._left_over()}")
+
+    def _specific_cause(self, result: RunResult, timeout: float) -> str | None:
+        try:
+            self.check_engine()
+        except CtstackError:
+            return ("The Docker engine stopped answering while `ctstack up` was starting the stack; start it again and run "
+                    "`ctstack up` (its data volumes are kept).")
+        taken = _PORT_TAKEN.search(result.stderr)
+        if taken:
+            port = taken.group(1) or "?"
+            return (f"Port {port} on 127.0.0.1 is already taken by another program, so the stack could not publish it there; "
+                    f"stop that program (`ss -ltnp 'sport = :{port}'` shows which) and run `ctstack up` again.{self._left_over()}")
         logs = self.compose("logs", "--no-color", "--tail", "300", "elasticsearch", capture=True)
         if "max_map_count" in logs.stdout + logs.stderr:
             return _MAX_MAP_COUNT_HINT
-        return f"`docker compose up` failed (exit {returncode}); `ctstack logs es` and `ctstack logs kibana` show why."
+        failed = next((c for c in self._containers_or_none() if _failed_to_start(c)), None)
+        if failed:
+            service = failed["service"]
+            tail = self.compose("logs", "--no-color", "--no-log-prefix", "--tail", str(FAILED_START_LOG_LINES), service, capture=True)
+            lines = "\n".join("  " + line for line in tail.stdout.strip().splitlines()[-FAILED_START_LOG_LINES:]) or "  (none yet)"
+            what = (f"exited with code {failed['exit_code']} while starting" if failed["state"] == "exited"
+                    else f"did not become healthy within {int(timeout)} s")
+            return (f"{service} {what} (`docker compose up` exit {result.returncode}); its last log lines:\n{lines}\n"
+                    f"{self._left_over().strip()}").rstrip()
+        return None
+
+    def _containers_or_none(self) -> list[dict[str, str]]:
+        try:
+            return self.containers()
+        except CtstackError:
+            return []
+
+    def _left_over(self) -> str:
+        """What a failed `up` left behind, said in one sentence (nothing is half-started silently)."""
+        left = [f"{c['service']} ({c['state']}{', ' + c['health'] if c['health'] else ''})" for c in self._containers_or_none()
+                if c["state"] in ("running", "restarting", "created")]
+        if not left:
+            return ""
+        return f" Left as they are: {', '.join(left)}; `ctstack down` stops them (data is kept)."
 
     def stop(self, volumes: bool) -> None:
-        self.check_engine()
+        self.check_ready()
         self.require_setup()
         result = self.compose("down", *(["--volumes"] if volumes else []))
         if result.returncode != 0:
@@ -239,14 +363,15 @@ class LocalStack:
         if result.returncode != 0:
             raise CtstackError(f"`docker compose ps` failed (exit {result.returncode}): {result.stderr.strip()[:200]}")
         return [
-            {"service": c.get("Service", ""), "name": c.get("Name", ""), "state": c.get("State", ""), "health": c.get("Health", "")}
+            {"service": c.get("Service", ""), "name": c.get("Name", ""), "state": c.get("State", ""), "health": c.get("Health", ""),
+             "exit_code": str(c.get("ExitCode", ""))}
             for c in parse_ps_json(result.stdout)
         ]
 
     def logs(self, service: str | None, follow: bool = False, tail: int | None = None) -> int:
         if service and service not in SERVICES:  # a typo is answered before Docker is asked
             raise CtstackError(f"Unknown service {service!r}; the local stack's services are: es (or elasticsearch), kibana, setup.")
-        self.check_engine()
+        self.check_ready()
         self.require_setup()
         args = ["logs"]
         if follow:
@@ -256,6 +381,13 @@ class LocalStack:
         if service:
             args.append(SERVICES[service])
         return self.compose(*args).returncode
+
+
+def _failed_to_start(container: dict[str, str]) -> bool:
+    """Exited with an error, or running but not (yet) healthy (the one-shot setup exits 0)."""
+    if container["state"] == "exited":
+        return container.get("exit_code", "0") not in ("0", "")
+    return container["state"] in ("running", "restarting") and container["health"] not in ("", "healthy")
 
 
 def compose_environment() -> dict[str, str]:
@@ -325,9 +457,9 @@ def post_up_steps() -> PostUpSteps:
 
 
 def _sample_writer() -> Callable[[Path], Any]:
-    from provision.generate import demo_start, write_demo
+    from provision.generate import write_demo
 
-    return lambda dest: write_demo(dest, start=demo_start())
+    return write_demo  # what `ctstack demo DIR` writes, too
 
 
 class Reporter(Protocol):
@@ -341,6 +473,9 @@ class UpOptions:
     kibana_url: str | None = None      # an existing Kibana (needs `es`)
     es_heap: str | None = None
     kibana_locale: str | None = None
+    es_image: str | None = None        # the local stack's images (default: env, then the last up, then official)
+    kibana_image: str | None = None
+    no_kibana: bool = False            # the local stack without Kibana (and its setup)
     imports: tuple[str, ...] = ()
     sample: bool = False
     timeout: float = health.DEFAULT_TIMEOUT
@@ -373,6 +508,8 @@ def up(options: UpOptions, *, stack: LocalStack | None = None, steps: PostUpStep
     containers alone, provisioning overwrites, re-imported events are recognised."""
     steps = steps or post_up_steps()
     reporter = reporter or _SilentReporter()
+    if options.es is not None and (options.es_image or options.kibana_image or options.no_kibana):
+        raise CtstackError("--es-image, --kibana-image and --no-kibana choose the local stack's containers; with --es-url no container is started.")
     if options.es is None and options.kibana_url:
         raise CtstackError("--kibana-url needs --es-url too (an existing cluster has both); without them `ctstack up` runs the local stack.")
     if options.sample and steps.write_sample is None:
@@ -383,16 +520,23 @@ def up(options: UpOptions, *, stack: LocalStack | None = None, steps: PostUpStep
     if options.es is not None:
         result, es_cfg, kibana = _use_existing_cluster(options, reporter)
     else:
-        result, es_cfg, kibana = _start_local_stack(stack or LocalStack(), options, reporter)
+        stack = stack or LocalStack()
+        result, es_cfg, kibana = _start_local_stack(stack, options, reporter)
 
     if result.local:
         es_hint, kibana_hint = health.LOCAL_ES_HINT, health.LOCAL_KIBANA_HINT
     else:
         es_hint = f"check that {display_url(es_cfg.url)} is the right address and that the cluster is running"
         kibana_hint = f"check that {display_url(kibana.url)} is the right address and that Kibana is running" if kibana else ""
-    health.wait_for_elasticsearch(es_cfg, timeout=options.timeout, on_progress=reporter.progress, hint=es_hint)
-    if kibana:
-        health.wait_for_kibana(kibana, timeout=options.timeout, on_progress=reporter.progress, hint=kibana_hint)
+    try:
+        health.wait_for_elasticsearch(es_cfg, timeout=options.timeout, on_progress=reporter.progress, hint=es_hint)
+        if kibana:
+            health.wait_for_kibana(kibana, timeout=options.timeout, on_progress=reporter.progress, hint=kibana_hint)
+    except CtstackError:
+        explained = stack.explain_not_ready(options.timeout) if stack is not None and result.local else None
+        if explained is None:
+            raise
+        raise CtstackError(explained) from None
 
     if steps.provision:
         reporter.step("Installing the index template" + (" and the Kibana dashboard…" if kibana else "…"))
@@ -433,17 +577,20 @@ def kibana_skipped_note(es_url: str) -> str:
             "and dashboard are not installed; add --kibana-url https://YOUR-KIBANA:5601 (or CTSTACK_KIBANA_URL) to install them.")
 
 
-def _start_local_stack(stack: LocalStack, options: UpOptions, reporter: Reporter) -> tuple[UpResult, EsConfig, health.Target]:
-    stack.check_engine()
+def _start_local_stack(stack: LocalStack, options: UpOptions, reporter: Reporter) -> tuple[UpResult, EsConfig, health.Target | None]:
+    stack.check_ready()
+    stack_settings = resolve_stack_settings(options.es_heap, options.kibana_locale, es_image=options.es_image,
+                                            kibana_image=options.kibana_image, kibana=not options.no_kibana)
     created = ensure_credentials()
-    write_stack_env(resolve_stack_settings(options.es_heap, options.kibana_locale))
-    reporter.step("Starting Elasticsearch and Kibana (docker compose up)…")
-    stack.start(options.timeout)
+    write_stack_env(stack_settings)
+    reporter.step("Starting Elasticsearch" + (" and Kibana" if stack_settings.kibana else "") + " (docker compose up)…")
+    stack.start(options.timeout, kibana=stack_settings.kibana)
     password = read_env_file(settings.credentials_file())["ELASTIC_PASSWORD"]
     es_cfg = EsConfig(url=stack.es_url, user=settings.LOCAL_ES_USER, password=password)
-    kibana = dataclasses.replace(es_cfg, url=stack.kibana_url)
-    result = UpResult(local=True, es_url=es_cfg.url, kibana_url=kibana.url,
-                      credentials_file=settings.credentials_file(), credentials_created=created)
+    kibana = dataclasses.replace(es_cfg, url=stack.kibana_url) if stack_settings.kibana else None
+    result = UpResult(local=True, es_url=es_cfg.url, kibana_url=kibana.url if kibana else None,
+                      credentials_file=settings.credentials_file(), credentials_created=created,
+                      kibana_skipped=None if kibana else NO_KIBANA_NOTE)
     return result, es_cfg, kibana
 
 
@@ -490,6 +637,7 @@ def status(es_cfg: EsConfig, kibana: health.Target | None, *, stack: LocalStack 
             report.engine = "running"
             if report.credentials_file:
                 try:
+                    stack.check_compose()
                     stack.require_setup()
                     report.containers = stack.containers()
                 except CtstackError as err:
@@ -518,9 +666,11 @@ def elasticsearch_status(es_cfg: EsConfig, index_prefix: str = settings.INDEX_PR
         pattern = f"{index_prefix}-*"
         info.update(reachable=True, version=version, cluster_health=es.cluster.health()["status"])
         info["documents"] = es.count(index=pattern, allow_no_indices=True, ignore_unavailable=True)["count"]
-        newest = es.search(index=pattern, size=0, allow_no_indices=True, ignore_unavailable=True,
-                           aggs={"newest": {"max": {"field": TIMESTAMP}}})
-        info["newest_event"] = newest["aggregations"]["newest"].get("value_as_string") if "aggregations" in newest else None
+        span = es.search(index=pattern, size=0, allow_no_indices=True, ignore_unavailable=True,
+                         aggs={"newest": {"max": {"field": TIMESTAMP}}, "oldest": {"min": {"field": TIMESTAMP}}})
+        found = span.get("aggregations") or {}
+        info["newest_event"] = (found.get("newest") or {}).get("value_as_string")
+        info["oldest_event"] = (found.get("oldest") or {}).get("value_as_string")
     except (ApiError, TransportError) as err:
         info["error"] = describe_error(err, es_cfg)
     finally:

@@ -30,6 +30,16 @@ def by_reason(entries: Iterable[dict]) -> list[tuple[str, int]]:
     return Counter(reason_kind(entry["reason"]) for entry in entries).most_common()
 
 
+# Skip reasons (their kind) that mean a file was meant to hold events but could not be read.
+UNREADABLE_KINDS = ("invalid JSON", "not gzip", "corrupt gzip", "empty file")
+
+
+def nothing_readable(events_read: int, skipped_files: list[dict]) -> bool:
+    """No event at all, and some file skipped because it could not be read: a folder of
+    corrupt or empty files is a failure (exit 1), not an empty success."""
+    return events_read == 0 and any(reason_kind(entry["reason"]).startswith(UNREADABLE_KINDS) for entry in skipped_files)
+
+
 def skipped_notes(skipped_files: list[dict]) -> list[str]:
     """Skipped files by kind of reason, one rich-markup line each (folders often hold
     READMEs, licences and digests: a line per file would bury the rest)."""

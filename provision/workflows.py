@@ -16,13 +16,13 @@ script's arguments; equal values in several steps become one argument.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-import shlex
 from datetime import datetime, timedelta
 from typing import Any
 
-from provision import clickcode
+from provision import automation_policy, automation_script, clickcode
 
 SESSION_GAP = timedelta(minutes=30)
 MIN_OCCURRENCES = 2
@@ -50,8 +50,8 @@ def sessions(mapped: list) -> list[list]:
     return result
 
 
-def _links(session: list) -> set[tuple[int, str, int, str]]:
-    """(from step, output path, to step, input path) for one occurrence."""
+def _links(session: list) -> set[tuple[int, tuple, int, tuple]]:
+    """(from step, output path parts, to step, input path parts) for one occurrence."""
     outputs = []
     for m in session:
         api = m.api
@@ -59,18 +59,23 @@ def _links(session: list) -> set[tuple[int, str, int, str]]:
             out = clickcode.api_output(api.service, api.operation, m.event.response)
         else:
             out = {}
-        outputs.append({v: p for p, v in clickcode.leaves(out) if isinstance(v, str) and len(v) >= MIN_LINK_LENGTH})
+        outputs.append({v: p for p, v in clickcode.leaf_items(out)
+                        if isinstance(v, str) and len(v) >= MIN_LINK_LENGTH and all(_QUERY_NAME.match(str(x)) for x in p)})
     found = set()
     for j, m in enumerate(session):
-        for path, value in clickcode.leaves(m.api.parameters):
+        for parts, value in clickcode.leaf_items(m.api.parameters):
             if not isinstance(value, str) or len(value) < MIN_LINK_LENGTH:
                 continue
             for i in range(j - 1, -1, -1):
-                inputs = {v for _, v in clickcode.leaves(session[i].api.parameters) if isinstance(v, str)}
+                inputs = {v for _, v in clickcode.leaf_items(session[i].api.parameters) if isinstance(v, str)}
                 if value in outputs[i] and value not in inputs:
-                    found.add((i, outputs[i][value], j, path))
+                    found.add((i, outputs[i][value], j, parts))
                     break
     return found
+
+
+_QUERY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$")  # output paths a --query can name as they are
+MAX_NAME = 80  # characters of a workflow's name (and its script's file name)
 
 
 def find_workflows(mapped: list, top: int = 0) -> list[dict[str, Any]]:
@@ -89,10 +94,27 @@ def find_workflows(mapped: list, top: int = 0) -> list[dict[str, Any]]:
     return workflows[:top] if top > 0 else workflows
 
 
+def workflow_name(actions: list[str]) -> str:
+    """`create-security-group-then-create-tags`: only [a-z0-9-], at most :data:`MAX_NAME`
+    characters (a long one ends in a digest of the whole, so names stay distinct)."""
+    name = "-then-".join(clickcode.xform_name(clickcode.printable(a), "-") for a in actions)
+    name = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "workflow"
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = name[: MAX_NAME - 9].rstrip("-") + "-" + digest
+    return name
+
+
+def _account(event: Any) -> str:
+    """The caller's account: from its ARN (a cross-account call logs the other account as recipient)."""
+    found = re.match(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):", event.principal or "")
+    return found.group(1) if found else event.account
+
+
 def _workflow(sequence, occurrences: list[list], links: set) -> dict[str, Any]:
     latest = occurrences[-1]
     linked_inputs = {(j, p) for _, _, j, p in links}
-    arguments = _arguments(occurrences, linked_inputs)
+    arguments, secrets = _arguments(occurrences, linked_inputs)
     days = {m.event.timestamp[:10] for s in occurrences for m in s}
     users = sorted({m.event.user for s in occurrences for m in s if m.event.user})
     steps = [
@@ -103,12 +125,12 @@ def _workflow(sequence, occurrences: list[list], links: set) -> dict[str, Any]:
             "operation": latest[i].api.operation,
             "parameters": latest[i].api.parameters,
             "valid": latest[i].api.valid,
+            "region": latest[i].event.region,
         }
         for i, (provider, action) in enumerate(sequence)
     ]
-    name = "-then-".join(clickcode.xform_name(action, "-") for _, action in sequence)
     workflow = {
-        "name": name,
+        "name": workflow_name([action for _, action in sequence]),
         "steps": steps,
         "occurrences": len(occurrences),
         "cost": len(occurrences) * len(sequence),
@@ -116,143 +138,72 @@ def _workflow(sequence, occurrences: list[list], links: set) -> dict[str, Any]:
         "days": len(days),
         "first_seen": occurrences[0][0].event.timestamp,
         "last_seen": latest[-1].event.timestamp,
+        "account": _account(latest[0].event),
+        "console_minutes_per_month": _minutes_per_month(occurrences),
         "links": [
-            {"from_step": i + 1, "output": out, "to_step": j + 1, "parameter": path}
-            for i, out, j, path in sorted(links)
+            {"from_step": i + 1, "output": clickcode.path_text(out), "to_step": j + 1, "parameter": clickcode.path_text(parts)}
+            for i, out, j, parts in sorted(links)
         ],
-        "varying": [{"name": a["name"], "uses": [f"{s + 1}:{p}" for s, p in a["uses"]], "last_value": a["value"]} for a in arguments],
+        "varying": [{"name": a["name"], "uses": [f"{s + 1}:{clickcode.path_text(p)}" for s, p in a["uses"]], "last_value": a["value"]}
+                    for a in arguments],
+        "secrets": [{"env": e["env"], "uses": [f"{s + 1}:{clickcode.path_text(p)}" for s, p in e["uses"]], "reason": e["reason"]}
+                    for e in secrets],
     }
-    workflow["script"] = script(workflow, links, arguments)
+    variable: dict[int, set[str]] = {}
+    for s, parts in [*((j, p) for _, _, j, p in links), *(u for a in arguments for u in a["uses"]), *(u for e in secrets for u in e["uses"])]:
+        variable.setdefault(s, set()).add(str(parts[0]))
+    workflow["policy"], workflow["policy_notes"] = automation_policy.policy(
+        [(s["service"], s["operation"], s["parameters"], variable.get(i, set())) for i, s in enumerate(steps) if s["service"]])
+    workflow["script"] = automation_script.script(workflow, sorted(links), arguments, secrets)
     return workflow
 
 
-def _arguments(occurrences: list[list], linked_inputs: set) -> list[dict[str, Any]]:
-    """The script's arguments: varying or secret inputs, one per distinct value in the latest run."""
+def _minutes_per_month(occurrences: list[list]) -> float:
+    """The console time of every occurrence (provision.automation's rule), per month."""
+    from provision.automation import per_month, step_seconds
+
+    seconds = sum(step_seconds(s[i - 1].event if i else None, m.event) for s in occurrences for i, m in enumerate(s))
+    return per_month(seconds / 60, occurrences[0][0].event.timestamp, occurrences[-1][-1].event.timestamp)
+
+
+def _arguments(occurrences: list[list], linked_inputs: set) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the script's arguments: varying inputs, one per distinct value in the latest run;
+    its secrets: placeholders, one environment variable per member name)."""
     latest = occurrences[-1]
-    placeholders = {(i, p["path"]) for i, m in enumerate(latest) for p in m.api.placeholders}
     arguments: list[dict[str, Any]] = []
+    secrets: dict[str, dict[str, Any]] = {}
     by_value: dict[str, dict[str, Any]] = {}
     for i, m in enumerate(latest):
+        for p in m.api.placeholders:
+            secret = secrets.setdefault(p["env"], {"env": p["env"], "uses": [], "reason": p["reason"]})
+            secret["uses"].append((i, tuple(p["parts"])))
+        secret_parts = {tuple(p["parts"]) for p in m.api.placeholders}
         varying = set(clickcode.varying_paths([s[i].api.parameters for s in occurrences])[0])
-        for path, value in clickcode.leaves(m.api.parameters):
-            if (i, path) in linked_inputs or isinstance(value, (dict, list)):
+        for parts, value in clickcode.leaf_items(m.api.parameters):
+            if (i, parts) in linked_inputs or isinstance(value, (dict, list)):
                 continue
-            secret = any(path == p or path.startswith(p + "[") for s, p in placeholders if s == i)
-            if path not in varying and not secret:
+            if any(parts[: len(s)] == s for s in secret_parts) or clickcode.path_text(parts) not in varying:
                 continue
-            key = json.dumps(value) if not secret else f"secret {i} {path}"
+            key = json.dumps(value)
             argument = by_value.get(key)
             if argument is None:
-                argument = by_value[key] = {"name": _argument_name(path, arguments), "value": None if secret else value, "uses": []}
+                argument = by_value[key] = {"name": _argument_name(m.api, parts, arguments), "value": value, "uses": []}
                 arguments.append(argument)
-            argument["uses"].append((i, path))
-    return arguments
+            argument["uses"].append((i, parts))
+    return arguments, list(secrets.values())
 
 
-def _argument_name(path: str, taken: list[dict[str, Any]]) -> str:
-    parts = re.sub(r"\[\d+\]", "", path).split(".")
-    if len(parts) > 1 and parts[-1] in ("Value", "Key", "Name", "Id"):
-        parts = parts[-2:]  # Tags[1].Value -> tags_value
-    base = "_".join(clickcode.xform_name(p) for p in parts[-2:] if p).strip("_") or "value"
-    base = base if len(parts) > 1 and parts[-1] in ("Value", "Key", "Name", "Id") else clickcode.xform_name(parts[-1]) or "value"
+def _argument_name(api: Any, parts: tuple, taken: list[dict[str, Any]]) -> str:
+    """A variable name from botocore's member names on the path only (never a logged key):
+    `Tags[1].Value` -> tags_value, `GroupName` -> group_name; `arg` when there is none."""
+    members = clickcode.member_names(api.service, api.operation, parts)
+    if len(members) > 1 and members[-1] in ("Value", "Key", "Name", "Id"):
+        base = "_".join(clickcode.xform_name(p) for p in members[-2:])
+    else:
+        base = clickcode.xform_name(members[-1]) if members else "arg"
+    base = re.sub(r"[^a-z0-9_]", "_", base.lower()).strip("_") or "arg"
     names = {a["name"] for a in taken}
     name, n = base, 2
-    while name in names:
+    while name in names or name.startswith("ct_"):
         name, n = f"{base}_{n}", n + 1
     return name
-
-
-class _Var:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def _substitute(value: Any, path: str, replacements: dict[str, str]) -> Any:
-    if path in replacements:
-        return _Var(replacements[path])
-    if isinstance(value, dict):
-        return {k: _substitute(v, f"{path}.{k}" if path else k, replacements) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, f"{path}[{i}]", replacements) for i, v in enumerate(value)]
-    return value
-
-
-_MARK = "@@ctstack-variable@@"  # printable: JSON leaves it as it is
-
-
-def _shell(value: Any) -> str:
-    """A value as one shell word, with ${variables} spliced in (inside JSON for nested values)."""
-    if isinstance(value, _Var):
-        return f'"${{{value.name}}}"'
-    if not isinstance(value, (dict, list)):
-        return clickcode.shell_word(value)
-    text = json.dumps(value, separators=(",", ":"), default=lambda v: f"{_MARK}{v.name}{_MARK}")
-    parts = text.split(_MARK)
-    words = []
-    for k, part in enumerate(parts):
-        if k % 2:
-            words.append(f'"${{{part}}}"')
-        elif part:
-            words.append(shlex.quote(part))
-    return "".join(words)
-
-
-def _command(step: dict[str, Any], parameters: dict[str, Any]) -> str:
-    words = [f"aws {clickcode.cli_name(step['service'])} {clickcode.xform_name(step['operation'], '-')}"]
-    for member, value in parameters.items():
-        if isinstance(value, bool):
-            words.append(clickcode.option(member) if value else "--no-" + clickcode.xform_name(member, "-"))
-        elif isinstance(value, list) and value and all(isinstance(v, _Var) or not isinstance(v, (dict, list)) for v in value):
-            words.append(clickcode.option(member))
-            words.extend(_shell(v) for v in value)
-        else:
-            words.extend([clickcode.option(member), _shell(value)])
-    return " ".join(words)
-
-
-def script(workflow: dict[str, Any], links: set, arguments: list[dict[str, Any]]) -> str:
-    """A bash script doing the workflow with the AWS CLI: linked values captured, varying ones $1..$n."""
-    steps = workflow["steps"]
-    usage = " ".join(a["name"].upper() for a in arguments)
-    lines = [
-        "#!/usr/bin/env bash",
-        f"# {' -> '.join(s['action'] for s in steps)}",
-        f"# Done by hand in the AWS console {workflow['occurrences']} times on {workflow['days']} days "
-        f"({workflow['first_seen'][:10]} to {workflow['last_seen'][:10]}) by {', '.join(workflow['users']) or 'unknown users'}.",
-        "# Generated by ctstack from CloudTrail: each value an earlier step created is captured from its output.",
-        "set -euo pipefail",
-        "",
-        f'if [ "$#" -ne {len(arguments)} ]; then',
-        f'  echo "usage: $0{(" " + usage) if usage else ""}" >&2',
-    ]
-    for a in arguments:
-        last = "(a secret: not logged)" if a["value"] is None else f"last used: {a['value']}"
-        uses = ", ".join(f"step {s + 1} {p}" for s, p in a["uses"])
-        lines.append("  echo " + shlex.quote(f"  {a['name'].upper()}: {uses}; {last}") + " >&2")
-    lines += ["  exit 2", "fi"]
-    replacements: dict[int, dict[str, str]] = {}
-    for n, a in enumerate(arguments, 1):
-        lines.append(f'{a["name"]}="${n}"')
-        for s, p in a["uses"]:
-            replacements.setdefault(s, {})[p] = a["name"]
-    captures: dict[int, list[tuple[str, str]]] = {}
-    for i, out, j, path in sorted(links):
-        variable = f"step{i + 1}_{clickcode.xform_name(re.sub(r'[^A-Za-z0-9]', '', out))}"
-        if (out, variable) not in captures.setdefault(i, []):
-            captures[i].append((out, variable))
-        replacements.setdefault(j, {})[path] = variable
-    lines.append("")
-    for i, step in enumerate(steps):
-        command = _command(step, _substitute(step["parameters"], "", replacements.get(i, {})))
-        lines.append(f"# step {i + 1}: {step['action']}")
-        outs = captures.get(i)
-        if not outs:
-            lines.append(command)
-        elif len(outs) == 1:
-            lines.append(f"{outs[0][1]}=$({command} --query {shlex.quote(outs[0][0])} --output text)")
-            lines.append(f'echo "{outs[0][1]}=${{{outs[0][1]}}}"')
-        else:
-            query = "[" + ",".join(o for o, _ in outs) + "]"
-            lines.append(f"step{i + 1}_output=$({command} --query {shlex.quote(query)} --output text)")
-            lines.append(f"read -r {' '.join(v for _, v in outs)} <<<\"$step{i + 1}_output\"")
-    return "\n".join(lines) + "\n"

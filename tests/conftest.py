@@ -20,6 +20,7 @@ from tests.support.fake_kibana import FakeKibana
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "tests" / "data" / "cloudtrail"
+EDGE_CASES = REPO / "tests" / "data" / "edge-cases"
 
 _ES_VERSION_KEY = pytest.StashKey[str]()
 T = TypeVar("T")
@@ -32,6 +33,16 @@ def sample_data() -> Path:
     if not SAMPLE_DATA.is_dir():
         pytest.fail(f"sample data not found at {SAMPLE_DATA}: the checkout is incomplete")
     return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def edge_cases() -> Path:
+    """Hand-made files that are meant to fail or be skipped (broken JSON, all-null fields, a
+    wrong eventTime; tests/data/edge-cases, licence and source in its README.md): kept apart
+    from the sample data, which imports cleanly."""
+    if not EDGE_CASES.is_dir():
+        pytest.fail(f"edge-case data not found at {EDGE_CASES}: the checkout is incomplete")
+    return EDGE_CASES
 
 
 @pytest.fixture(scope="session")
@@ -130,8 +141,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 def secured_es_node() -> Iterator[EsNode]:
     """A second node with security on, for the auth paths: the `elastic` user's password is the
     keystore's bootstrap.password (``node.password``), HTTP is TLS auto-configured on first
-    start (CA: ``node.ca_certs``). The integ-test distribution cannot write the .security index
-    (no analysis-common module), so API keys and native users stay on the contract doubles.
+    start (CA: ``node.ca_certs``). It loads the analysis plugin the .security index needs (the
+    integ-test distribution lacks analysis-common), so API keys and native users are real.
     Started only by the tests that ask for it; the unsecured node stays the default."""
     with running_node("the secured Elasticsearch test node", secured=True) as node:
         yield node

@@ -16,6 +16,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import boto3
 import pytest
 from typer.testing import CliRunner
 
@@ -31,10 +32,11 @@ from tests.support.s3 import MotoS3
 
 AWS = Path(sys.executable).with_name("aws")
 
-# Events of the public sample data whose input cannot be checked fully, with the reason.
-SAMPLE_EXCEPTIONS = {
-    ("bedrock.amazonaws.com", "CreateFoundationModelAgreement"): "CloudTrail does not log the required offerToken",
-    ("ec2.amazonaws.com", "DeleteFlowLogs"): "logged in an internal {content, tag} form, not the API's FlowLogIds",
+# Events of the public sample data missing a required member CloudTrail does not log: the
+# user gives it in an environment variable.
+SAMPLE_UNLOGGED = {
+    ("bedrock.amazonaws.com", "CreateFoundationModelAgreement"): ["OFFER_TOKEN"],  # CloudTrail does not log the offerToken
+    ("ec2.amazonaws.com", "DeleteFlowLogs"): ["FLOW_LOG_IDS"],  # logged in an internal {content, tag} form
 }
 
 
@@ -62,9 +64,9 @@ def test_every_demo_candidate_validates_with_botocore(demo):
     assert checked >= 15
 
 
-def test_every_sample_event_with_parameters_validates_or_is_a_listed_exception(sample_data):
+def test_every_sample_event_with_parameters_validates_with_unlogged_members_from_the_environment(sample_data):
     """All events of tests/data/cloudtrail (none of them is a console candidate, so all are used)."""
-    exceptions, valid = {}, 0
+    unlogged, valid = {}, 0
     for read in records.read_files(source_files([str(sample_data)])):
         for event in read.events or ():
             if not isinstance(event, dict) or not event.get("requestParameters"):
@@ -72,12 +74,13 @@ def test_every_sample_event_with_parameters_validates_or_is_a_listed_exception(s
             result = api_input(event.get("eventSource"), event.get("eventName"), event["requestParameters"])
             if result.service is None:
                 continue
-            if result.valid:
-                valid += 1
-            else:
-                exceptions[(event["eventSource"], event["eventName"])] = result.message
+            assert result.valid, (event["eventSource"], event["eventName"], result.message)
+            valid += 1
+            missing = [p["env"] for p in result.placeholders if p["reason"] == "required, not logged by CloudTrail"]
+            if missing:
+                unlogged[(event["eventSource"], event["eventName"])] = missing
     assert valid >= 300
-    assert set(exceptions) == set(SAMPLE_EXCEPTIONS), exceptions
+    assert unlogged == SAMPLE_UNLOGGED
 
 
 def test_demo_candidates_span_the_dashboard_days(demo):
@@ -98,8 +101,8 @@ def test_demo_workflows_links_and_arguments(demo):
     snapshot = _workflow(hints, "CreateSnapshot")
     assert snapshot["links"] == [{"from_step": 1, "output": "SnapshotId", "to_step": 2, "parameter": "Resources[0]"}]
     developer = _workflow(hints, "CreateUser")
-    assert [a["name"] for a in developer["varying"]] == ["user_name", "password"]  # one name for all three steps
-    assert developer["varying"][1]["last_value"] is None                        # the password is never copied
+    assert [a["name"] for a in developer["varying"]] == ["user_name"]  # one name for all three steps
+    assert developer["secrets"] == [{"env": "PASSWORD", "uses": ["3:Password"], "reason": "redacted by CloudTrail"}]
     costs = [w["cost"] for w in hints.workflows]
     assert costs == sorted(costs, reverse=True)
 
@@ -122,8 +125,11 @@ def test_hints_script_dir_writes_private_executable_scripts(demo, tmp_path):
     result = CliRunner().invoke(app, ["hints", str(root), "--workflows", "--script", str(out)])
     assert result.exit_code == 0, result.output
     assert "Console workflows repeated by hand" in result.output
-    scripts = sorted(out.iterdir())
+    scripts = sorted(out.glob("*.sh"))
     assert scripts and stat.S_IMODE(out.stat().st_mode) == 0o700
+    for path in out.glob("*.policy.json"):  # beside each script: the IAM policy it needs
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and json.loads(path.read_text())["Version"] == "2012-10-17"
+    assert sorted(p.name.removesuffix(".policy.json") for p in out.glob("*.policy.json")) == sorted(p.name.removesuffix(".sh") for p in scripts)
     for path in scripts:
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
         text = path.read_text()
@@ -132,6 +138,8 @@ def test_hints_script_dir_writes_private_executable_scripts(demo, tmp_path):
         assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     as_json = json.loads(CliRunner().invoke(app, ["hints", str(root), "--format", "json"]).output)
     assert as_json["workflows"] and as_json["candidates"][0]["automation"]["cli"].startswith("aws ")
+    assert all(w["policy"]["Statement"] for w in as_json["workflows"])
+    assert all(c["automation"]["policy"]["Statement"] for c in as_json["candidates"] if c["automation"])
 
 
 def test_report_shows_commands_and_workflows(demo):
@@ -145,37 +153,55 @@ def test_report_shows_commands_and_workflows(demo):
     assert 'id="automation"' in html and escape(snapshot.automation["cli"]) in html
     assert 'id="workflows"' in html and "CreateSnapshot -&gt; CreateTags" in html
     assert escape("1.SnapshotId -> 2.Resources[0]") in html
+    assert html.count('class="policy"') == len([c for c in hints.candidates if c.automation]) + len(hints.workflows)
+    assert escape('"s3:PutBucketPublicAccessBlock"') in html
 
 
 # -- real execution against moto's server ------------------------------------------------------
 
 
-@pytest.fixture
-def moto_cli(tmp_path):
-    """(moto server, environment whose `aws` talks to it with --endpoint-url)."""
-    assert AWS.exists(), "the AWS CLI is part of the test extras (pip install -e '.[test]')"
-    server = MotoS3()
-    server.reset()  # moto's backends live in this process, shared by every server it starts
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    try:
+class MotoCli:
+    """moto's server, with credentials of a role in ``account`` (moto's STS AssumeRole), and an
+    environment whose `aws` talks to that server with --endpoint-url."""
+
+    def __init__(self, tmp_path: Path, account: str) -> None:
+        assert AWS.exists(), "the AWS CLI is part of the test extras (pip install -e '.[test]')"
+        self.server = MotoS3()
+        self.server.reset()  # moto's backends live in this process, shared by every server it starts
+        sts = self.server.client("sts", aws_access_key_id="testing", aws_secret_access_key="testing")
+        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/admin", RoleSessionName="ctstack-test")["Credentials"]
+        self.keys = {"AWS_ACCESS_KEY_ID": credentials["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+                     "AWS_SESSION_TOKEN": credentials["SessionToken"]}
         bin_dir = tmp_path / "bin"
-        bin_dir.mkdir()
+        bin_dir.mkdir(exist_ok=True)
         wrapper = bin_dir / "aws"
-        wrapper.write_text(f'#!/usr/bin/env bash\nexec {shlex.quote(str(AWS))} --endpoint-url {server.url} "$@"\n')
+        wrapper.write_text(f'#!/usr/bin/env bash\nexec {shlex.quote(str(AWS))} --endpoint-url {self.server.url} "$@"\n')
         wrapper.chmod(0o700)
-        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
-               "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
-        yield server, env
+        self.env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "AWS_DEFAULT_REGION": "us-east-1",
+                    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, **self.keys}
+
+    def client(self, service: str, region: str = "us-east-1"):
+        return boto3.client(service, endpoint_url=self.server.url, region_name=region, aws_access_key_id=self.keys["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=self.keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=self.keys["AWS_SESSION_TOKEN"])
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture
+def moto_cli(demo, tmp_path):
+    """(MotoCli in the demo's account, its environment)."""
+    cli = MotoCli(tmp_path, demo[1].workflows[0]["account"])
+    try:
+        yield cli, cli.env
     finally:
-        server.stop()
+        cli.stop()
 
 
-def _run(command: list[str] | str, env: dict) -> subprocess.CompletedProcess:
+def _run(command: list[str] | str, env: dict, expect: int = 0) -> subprocess.CompletedProcess:
     args = ["bash", "-c", command] if isinstance(command, str) else command
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, (command, done.stdout, done.stderr)
+    assert done.returncode == expect, (command, done.stdout, done.stderr)
     return done
 
 
@@ -184,7 +210,7 @@ def test_security_group_script_runs_and_creates_what_it_says(demo, moto_cli, tmp
     server, env = moto_cli
     ec2 = server.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0) if "create-security-group" in p.name]
+    [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0).written if "create-security-group" in p.name]
     names = [a["name"] for a in _workflow(hints, "CreateSecurityGroup")["varying"]]
     values = {"group_name": "web-payments", "description": "HTTPS in for payments", "vpc_id": vpc, "tags_value": "payments"}
     _run([str(path), *(values[n] for n in names)], env)
@@ -200,8 +226,8 @@ def test_developer_script_runs_and_the_user_is_in_the_group(demo, moto_cli, tmp_
     server, env = moto_cli
     iam = server.client("iam")
     iam.create_group(GroupName="developers")
-    [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0) if p.name.endswith("create-user-then-add-user-to-group-then-create-login-profile.sh")]
-    _run([str(path), "new.hire", "Initial-Passw0rd!"], env)
+    [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0).written if p.name.endswith("create-user-then-add-user-to-group-then-create-login-profile.sh")]
+    _run([str(path), "new.hire"], {**env, "PASSWORD": "Initial-Passw0rd!"})
     assert [u["UserName"] for u in iam.get_group(GroupName="developers")["Users"]] == ["new.hire"]
     assert iam.get_login_profile(UserName="new.hire")["LoginProfile"]["UserName"] == "new.hire"  # moto keeps no reset flag
 
@@ -209,7 +235,7 @@ def test_developer_script_runs_and_the_user_is_in_the_group(demo, moto_cli, tmp_
 def test_bucket_script_runs_and_the_bucket_is_tagged_and_private(demo, moto_cli, tmp_path):
     _, hints = demo
     server, env = moto_cli
-    [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0) if "create-bucket" in p.name]
+    [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0).written if "create-bucket" in p.name]
     names = [a["name"] for a in _workflow(hints, "CreateBucket")["varying"]]
     values = {"bucket": "acme-payments-1a2b3c", "tag_set_value": "payments"}
     _run([str(path), *(values[n] for n in names)], env)

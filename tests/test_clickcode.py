@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 from provision.clickcode import api_input, api_output, boto3_call, cli_line
@@ -91,7 +92,7 @@ def test_scalar_becomes_a_one_item_list():
 def test_redacted_values_and_secrets_become_placeholders():
     r = api_input("iam.amazonaws.com", "CreateLoginProfile", {"userName": "bob", "password": "HIDDEN_DUE_TO_SECURITY_REASONS", "passwordResetRequired": True})
     assert r.parameters["Password"] == "<Password>"
-    assert r.placeholders == [{"path": "Password", "reason": "redacted by CloudTrail"}] and r.valid
+    assert r.placeholders == [{"path": "Password", "reason": "redacted by CloudTrail", "env": "PASSWORD", "parts": ["Password"]}] and r.valid
     # A secret CloudTrail did log is still never copied: the model marks it sensitive.
     r = api_input("secretsmanager.amazonaws.com", "PutSecretValue", {"secretId": "db", "secretString": "hunter2-real-secret"})
     assert "hunter2-real-secret" not in repr(r.to_json()) and r.parameters["SecretString"] == "<SecretString>"
@@ -100,8 +101,15 @@ def test_redacted_values_and_secrets_become_placeholders():
 def test_unknown_keys_are_reported_and_botocore_validates():
     r = api_input("ec2.amazonaws.com", "DeleteSnapshot", {"snapshotId": "snap-1", "mysteryField": 1})
     assert r.unmapped == ["mysteryField"] and r.valid
-    r = api_input("ec2.amazonaws.com", "DeleteSnapshot", {})
-    assert not r.valid and "SnapshotId" in r.message
+    r = api_input("ec2.amazonaws.com", "CreateSnapshot", {"volumeId": "vol-1", "dryRun": "maybe"})
+    assert not r.valid and "DryRun" in r.message
+
+
+def test_required_members_cloudtrail_never_logs_come_from_the_environment():
+    r = api_input("iam.amazonaws.com", "ChangePassword", {})
+    assert r.valid and [p["env"] for p in r.placeholders] == ["OLD_PASSWORD", "NEW_PASSWORD"]
+    assert shlex.split(cli_line(r.service, r.operation, r.parameters, "us-east-1", r.placeholders), posix=False)[3:5] == [
+        '--old-password="$OLD_PASSWORD"', '--new-password="$NEW_PASSWORD"']
 
 
 def test_console_only_actions_have_no_api():
@@ -111,13 +119,15 @@ def test_console_only_actions_have_no_api():
 
 def test_cli_line_and_boto3_call_quote_properly():
     r = api_input("ec2.amazonaws.com", "CreateSecurityGroup", {"groupName": "web's sg", "groupDescription": "HTTPS in", "vpcId": "vpc-1"})
-    line = cli_line(r.service, r.operation, r.parameters)
-    assert shlex.split(line) == ["aws", "ec2", "create-security-group", "--group-name", "web's sg", "--description", "HTTPS in", "--vpc-id", "vpc-1"]
+    line = cli_line(r.service, r.operation, r.parameters, "eu-west-1")
+    assert shlex.split(line) == ["aws", "ec2", "create-security-group", "--group-name", "web's sg", "--description", "HTTPS in", "--vpc-id", "vpc-1",
+                                 "--region", "eu-west-1"]
     tags = api_input("ec2.amazonaws.com", "CreateTags", {"resourcesSet": {"items": [{"resourceId": "sg-1"}]}, "tagSet": {"items": [{"key": "k", "value": "v"}]}})
     words = shlex.split(cli_line(tags.service, tags.operation, tags.parameters))
-    assert words[:4] == ["aws", "ec2", "create-tags", "--cli-input-json"] and '"Tags":[{"Key":"k","Value":"v"}]' in words[4]
+    assert words[:6] == ["aws", "ec2", "create-tags", "--resources", "sg-1", "--cli-input-json"] and words[6] == '{"Tags":[{"Key":"k","Value":"v"}]}'
     assert cli_line("s3", "PutBucketPolicy", {"Bucket": "b"}).startswith("aws s3api put-bucket-policy")
-    assert boto3_call(r.service, r.operation, r.parameters).startswith('boto3.client("ec2").create_security_group(GroupName="web\'s sg"')
+    assert boto3_call(r.service, r.operation, r.parameters, "eu-west-1").startswith(
+        'boto3.client("ec2", region_name=\'eu-west-1\').create_security_group(GroupName="web\'s sg"')
 
 
 def test_odd_values_never_raise():
@@ -126,3 +136,27 @@ def test_odd_values_never_raise():
     assert r.service == "ec2" and isinstance(r.valid, bool)
     assert api_input("ec2.amazonaws.com", "StopInstances", "not json") .unmapped == ["(requestParameters is not an object)"]
     assert api_output("iam", "CreateUser", {"user": {"createDate": 10**30}}) == {"User": {"CreateDate": 10**30}}
+
+
+def test_values_the_aws_cli_would_not_take_as_plain_values_go_through_cli_input_json():
+    for value in ("--endpoint-url=http://127.0.0.1:1", "-x", "file://secret", "FILEB://secret", "https://example.invalid/x", "", "a\x1b[2Jb"):
+        r = api_input("ec2.amazonaws.com", "CreateSecurityGroup", {"groupName": "web", "groupDescription": value})
+        words = shlex.split(cli_line(r.service, r.operation, r.parameters, "eu-west-1"))
+        assert words[words.index("--cli-input-json") + 1] == json.dumps({"Description": value}, separators=(",", ":"))
+        assert value not in words[:words.index("--cli-input-json")] or value == "web"
+    listed = api_input("ec2.amazonaws.com", "StopInstances", {"instancesSet": {"items": [{"instanceId": '["i-1","i-2"]'}]}})
+    assert "--cli-input-json" in cli_line(listed.service, listed.operation, listed.parameters)  # the CLI would parse it as a JSON list
+
+
+def test_secrets_are_read_from_the_environment_in_every_form():
+    import subprocess
+
+    from provision.clickcode import Ref, json_word
+
+    r = api_input("iam.amazonaws.com", "CreateLoginProfile", {"userName": "bob", "password": "HIDDEN_DUE_TO_SECURITY_REASONS"})
+    assert '--password="$PASSWORD"' in cli_line(r.service, r.operation, r.parameters, "us-east-1", r.placeholders)
+    assert "Password=os.environ[\"PASSWORD\"]" in boto3_call(r.service, r.operation, r.parameters, "us-east-1", r.placeholders)
+    word = json_word({"Outer": {"Secret": Ref("NESTED_SECRET"), "Port": Ref("PORT", number=True)}})  # a secret inside a structure
+    shown = subprocess.run(["bash", "-c", f"printf %s {word}"], env={"NESTED_SECRET": "s3cr3t $(no)", "PORT": "443"},
+                           capture_output=True, text=True).stdout
+    assert json.loads(shown) == {"Outer": {"Secret": "s3cr3t $(no)", "Port": 443}}

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from provision import settings, stack
-from provision.connection import read_env_file
+from provision.connection import EsConfig, read_env_file
+from provision.errors import CtstackError
 from tests.support.fake_compose import REAL_COMPOSE
 from tests.support.fake_services import Reply, ScriptedServer, es_health, kibana_status
 
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture()
 def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "home"))
-    for name in stack.SECRET_NAMES + stack.STACK_ENV_NAMES:
+    for name in stack.SECRET_NAMES + stack.STACK_ENV_NAMES + (settings.ES_IMAGE_ENV, settings.KIBANA_IMAGE_ENV):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "home"
 
@@ -103,6 +104,7 @@ def test_every_published_port_is_bound_to_loopback_only(rendered):
 def test_all_images_share_one_version_equal_to_settings(rendered):
     images = {name: s["image"] for name, s in rendered["services"].items()}
     assert images["elasticsearch"] == f"docker.elastic.co/elasticsearch/elasticsearch:{settings.STACK_VERSION}"
+    assert images["setup"] == images["elasticsearch"]
     assert images["kibana"] == f"docker.elastic.co/kibana/kibana:{settings.STACK_VERSION}"
     assert {image.rsplit(":", 1)[1] for image in images.values()} == {settings.STACK_VERSION}
 
@@ -184,3 +186,43 @@ def test_the_kibana_healthcheck_passes_only_when_kibana_is_available(rendered):
         results = [run_healthcheck(rendered, "kibana", "http://localhost:5601", kibana.url, {}) for _ in range(3)]
         assert all(auth is None for _, auth in kibana.requests), "the container check reads the redacted status"
     assert [r == 0 for r in results] == [False, False, True]
+
+
+def test_images_come_from_the_option_then_env_then_the_last_up_then_elastics(home, monkeypatch):
+    assert (stack.resolve_stack_settings().es_image, stack.resolve_stack_settings().kibana_image) == (
+        settings.OFFICIAL_ES_IMAGE, settings.OFFICIAL_KIBANA_IMAGE)
+    monkeypatch.setenv(settings.ES_IMAGE_ENV, "mirror.example:5000/elastic/elasticsearch:9.3.2")
+    assert stack.resolve_stack_settings().es_image == "mirror.example:5000/elastic/elasticsearch:9.3.2"
+    chosen = stack.resolve_stack_settings(es_image="local/es:1", kibana_image="local/kibana@sha256:" + "a" * 64)
+    stack.write_stack_env(chosen)
+    monkeypatch.delenv(settings.ES_IMAGE_ENV)
+    remembered = stack.resolve_stack_settings()
+    assert (remembered.es_image, remembered.kibana_image) == ("local/es:1", "local/kibana@sha256:" + "a" * 64)
+    stack.ensure_credentials()
+    out = compose("config", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    images = {name: s["image"] for name, s in json.loads(out.stdout)["services"].items()}
+    assert images == {"elasticsearch": "local/es:1", "setup": "local/es:1", "kibana": "local/kibana@sha256:" + "a" * 64}
+
+
+@pytest.mark.parametrize("image", ["-v", "es:1\nES_HEAP=64g", "es:${ELASTIC_PASSWORD}", "es 1", ""])
+def test_an_image_name_that_is_not_one_is_refused_in_one_sentence(home, image):
+    if not image:  # empty means "not given": the official image
+        assert stack.resolve_stack_settings(es_image=image).es_image == settings.OFFICIAL_ES_IMAGE
+        return
+    with pytest.raises(CtstackError, match=r"^--es-image .* is not an image name; use e\.g\. "):
+        stack.resolve_stack_settings(es_image=image)
+
+
+def test_no_kibana_is_written_to_stack_env_and_read_back(home):
+    assert stack.local_kibana_enabled()  # no stack.env yet: Kibana is part of the stack
+    stack.write_stack_env(stack.resolve_stack_settings(kibana=False))
+    assert read_env_file(settings.stack_env_file())["KIBANA_ENABLED"] == "false" and not stack.local_kibana_enabled()
+    stack.write_stack_env(stack.resolve_stack_settings())
+    assert stack.local_kibana_enabled()
+
+
+def test_image_options_with_an_existing_cluster_are_refused(home):
+    options = stack.UpOptions(es=EsConfig(url="http://127.0.0.1:1"), es_image="local/es:1")
+    with pytest.raises(CtstackError, match="with --es-url no container is started"):
+        stack.up(options)

@@ -170,10 +170,10 @@ def test_issue15_item11_no_index_with_that_prefix_is_an_error(es_url):
 
 def test_issue15_item11_everything_filtered_out_says_so(tmp_path, es_url, index_prefix):
     logs = two_account_trail(tmp_path / "logs")
-    hints = run("hints", str(logs), "--since", "2030-01-01")
+    hints = run("hints", str(logs), "--until", "2020-01-01")  # (a --since in the future is refused outright)
     assert hints.exit_code == 0
-    assert "None of the 3 events read passes the filters (since 2030-01-01T00:00:00Z)" in " ".join(hints.output.split())
-    imported = run("import", str(logs), "--since", "2030-01-01", "--es-url", es_url, "--index-prefix", index_prefix)
+    assert "None of the 3 events read passes the filters (until 2020-01-01T23:59:59" in " ".join(hints.output.split())
+    imported = run("import", str(logs), "--until", "2020-01-01", "--es-url", es_url, "--index-prefix", index_prefix)
     assert imported.exit_code == 0
     assert "None of the 3 events read passes the filters" in " ".join(imported.output.split())
 
@@ -216,10 +216,11 @@ def test_issue15_item13_up_without_docker_points_to_what_works(tmp_path, monkeyp
     result = run("up")
     assert result.exit_code == 1
     text = " ".join(result.output.split())
-    for pointer in ("ctstack hints ./logs/", "ctstack report", "ctstack up --es-url URL --sample", "bench/generate.py"):
+    for pointer in ("ctstack hints ./logs/", "ctstack report", "ctstack up --es-url URL --sample", "ctstack demo ./demo-logs"):
         assert pointer in text
+    assert "bench/generate.py" not in text  # not installed with ctstack, and not the demo set
     quick_start = README.split("## Importing CloudTrail logs", 1)[0]
-    assert "bench/generate.py" in quick_start
+    assert "ctstack demo ./demo-logs" in quick_start and "bench/generate.py" not in quick_start
 
 
 # -- item 15: one format for counts ---------------------------------------------------------------

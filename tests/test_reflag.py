@@ -143,11 +143,11 @@ def test_the_command_reports_and_fails_honestly(es: Elasticsearch, es_config: Es
     assert blocked.exit_code == 1, blocked.output
     assert "0 re-flagged" in blocked.output and "1 failed" in blocked.output and "Traceback" not in blocked.output
 
-    done = CliRunner().invoke(app, [*args, "--json"])
+    done = CliRunner().invoke(app, [*args, "--format", "json"])
     assert done.exit_code == 0, done.output
     summary = json.loads(done.output)
     assert (summary["documents_read"], summary["changed"], summary["unchanged"], summary["failed"]) == (2, 1, 1, 0)
     assert flat_source(es.get(index=index, id=event_id(cli_call))["_source"])[F.CONSOLE] is False
 
-    missing = CliRunner().invoke(app, ["reflag", "--es-url", es_config.url, "--index-prefix", index_prefix + "-none", "--json"])
+    missing = CliRunner().invoke(app, ["reflag", "--es-url", es_config.url, "--index-prefix", index_prefix + "-none", "--format", "json"])
     assert missing.exit_code == 0 and json.loads(missing.output)["documents_read"] == 0

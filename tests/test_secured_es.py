@@ -52,15 +52,15 @@ def trail(tmp_path) -> Path:
 
 def every_command(url: str, node, prefix: str, trail: Path, tmp_path: Path, kibana: FakeKibana, *, ca: bool = True) -> dict[str, list[str]]:
     """Each command that talks to Elasticsearch, with ``url`` (its login inside)."""
-    tls = ["--ca-certs", node.ca_certs] if ca else []
+    tls = ["--es-ca-certs", node.ca_certs] if ca else []
     return {
         "import": ["import", str(trail), "--es-url", url, "--index-prefix", prefix, *tls, "--dead-letter", str(tmp_path / "dl.ndjson")],
-        "import --json": ["import", str(trail), "--es-url", url, "--index-prefix", prefix, *tls, "--json", "--dead-letter", str(tmp_path / "dl2.ndjson")],
+        "import --json": ["import", str(trail), "--es-url", url, "--index-prefix", prefix, *tls, "--format", "json", "--dead-letter", str(tmp_path / "dl2.ndjson")],
         "hints": ["hints", "--es-url", url, "--index-prefix", prefix, *tls],
         "hints --format json": ["hints", "--es-url", url, "--index-prefix", prefix, *tls, "--format", "json"],
         "report": ["report", "--from-es", "--es-url", url, "--index-prefix", prefix, *tls, "-o", str(tmp_path / "r.html")],
         "status": ["status", "--es-url", url, *tls],
-        "status --json": ["status", "--es-url", url, *tls, "--json"],
+        "status --json": ["status", "--es-url", url, *tls, "--format", "json"],
         "provision": ["provision", "--es-url", url, "--index-prefix", prefix, *tls, "--kibana-url", kibana.url, "--timeout", "5"],
         "provision (no Kibana)": ["provision", "--es-url", url, "--index-prefix", prefix, *tls],
         "up": ["up", "--es-url", url, "--index-prefix", prefix, *tls, "--timeout", "10"],
@@ -94,7 +94,7 @@ def test_issue14_item14_a_password_in_the_url_is_printed_by_no_command_on_failur
     sentence, and neither the wrong nor the right password is printed."""
     node = secured_es_node
     wrong = "wrong-" + uuid.uuid4().hex
-    for password, ca, expected in ((wrong, True, "401"), (node.password, False, "--ca-certs")):
+    for password, ca, expected in ((wrong, True, "401"), (node.password, False, "--es-ca-certs")):
         url = with_login(node.url, "elastic", password)
         for name, args in every_command(url, node, prefix, trail, tmp_path, kibana, ca=ca).items():
             result = run(*args, home=tmp_path / "home")
@@ -106,8 +106,8 @@ def test_issue14_item14_a_password_in_the_url_is_printed_by_no_command_on_failur
 
 def test_security_basic_auth_over_tls_with_ca_certs_imports(secured_es_node, prefix, trail, tmp_path):
     node = secured_es_node
-    result = run("import", str(trail), "--es-url", node.url, "--user", "elastic", "--password", node.password,
-                 "--ca-certs", node.ca_certs, "--index-prefix", prefix, "--json", home=tmp_path)
+    result = run("import", str(trail), "--es-url", node.url, "--es-user", "elastic", "--es-password", node.password,
+                 "--es-ca-certs", node.ca_certs, "--index-prefix", prefix, "--format", "json", home=tmp_path)
     assert result.exit_code == 0, result.output
     assert '"events_indexed": 5' in result.stdout
 
@@ -115,9 +115,8 @@ def test_security_basic_auth_over_tls_with_ca_certs_imports(secured_es_node, pre
 def test_security_a_wrong_password_is_one_sentence_with_401(secured_es_node, prefix, trail, tmp_path):
     node = secured_es_node
     for args in (["import", str(trail), "--index-prefix", prefix], ["status"], ["hints", "--index-prefix", prefix]):
-        user_option = "--es-user" if args[0] == "hints" else "--user"
-        result = run(*args, "--es-url", node.url, user_option, "elastic", "--password", "not-the-password",
-                     "--ca-certs", node.ca_certs, home=tmp_path)
+        result = run(*args, "--es-url", node.url, "--es-user", "elastic", "--es-password", "not-the-password",
+                     "--es-ca-certs", node.ca_certs, home=tmp_path)
         assert result.exit_code == 1, result.output
         assert "401" in result.output and "not-the-password" not in result.output, result.output
         if args[0] != "status":  # status reports on several parts; the others end in one sentence
@@ -129,10 +128,9 @@ def test_security_tls_without_the_ca_is_one_sentence(secured_es_node, prefix, tr
     node = secured_es_node
     for args in (["import", str(trail), "--index-prefix", prefix], ["hints", "--index-prefix", prefix],
                  ["up", "--index-prefix", prefix, "--timeout", "60"]):
-        user_option = "--es-user" if args[0] == "hints" else "--user"
-        result = run(*args, "--es-url", node.url, user_option, "elastic", "--password", node.password, home=tmp_path)
+        result = run(*args, "--es-url", node.url, "--es-user", "elastic", "--es-password", node.password, home=tmp_path)
         assert result.exit_code == 1, result.output
-        assert "TLS" in result.stderr and "--ca-certs" in result.stderr, result.output
+        assert "TLS" in result.stderr and "--es-ca-certs" in result.stderr, result.output
         assert result.stderr.strip().splitlines()[-1].startswith("Error:"), result.stderr
         no_traceback(result)
 
@@ -140,9 +138,51 @@ def test_security_tls_without_the_ca_is_one_sentence(secured_es_node, prefix, tr
 def test_security_userinfo_in_the_url_logs_in_and_is_not_printed(secured_es_node, prefix, trail, tmp_path):
     node = secured_es_node
     url = with_login(node.url, "elastic", node.password)
-    result = run("import", str(trail), "--es-url", url, "--ca-certs", node.ca_certs, "--index-prefix", prefix, "--json", home=tmp_path)
+    result = run("import", str(trail), "--es-url", url, "--es-ca-certs", node.ca_certs, "--index-prefix", prefix, "--format", "json", home=tmp_path)
     assert result.exit_code == 0, result.output
     assert '"events_indexed": 5' in result.stdout
-    status = run("status", "--es-url", url, "--ca-certs", node.ca_certs, home=tmp_path)
+    status = run("status", "--es-url", url, "--es-ca-certs", node.ca_certs, home=tmp_path)
     assert status.exit_code == 0 and "https://***@127.0.0.1" not in status.stdout and f"{node.url}" in status.stdout, status.output
     assert node.password not in status.output
+
+
+@pytest.fixture()
+def api_key(secured_es_node) -> str:
+    """A real API key, created through `_security/api_key` as `elastic` (the node loads the
+    analysis plugin the .security index needs), invalidated afterwards."""
+    node = secured_es_node
+    es = client(EsConfig(node.url, user="elastic", password=node.password, ca_certs=node.ca_certs))
+    created = es.security.create_api_key(name=f"ctstack-test-{uuid.uuid4().hex[:8]}", expiration="1h")
+    yield created["encoded"]
+    es.security.invalidate_api_key(ids=[created["id"]])
+    es.close()
+
+
+def test_an_api_key_imports_and_serves_hints_and_status_and_is_never_printed(secured_es_node, prefix, trail, tmp_path, api_key):
+    node = secured_es_node
+    login = ["--es-url", node.url, "--api-key", api_key, "--ca-certs", node.ca_certs]
+    imported = run("import", str(trail), *login, "--index-prefix", prefix, "--json", home=tmp_path)
+    assert imported.exit_code == 0, imported.output
+    assert '"events_indexed": 5' in imported.stdout
+    hints = run("hints", *login, "--index-prefix", prefix, "--format", "json", home=tmp_path)
+    assert hints.exit_code == 0, hints.output
+    status = run("status", *login, "--json", home=tmp_path)
+    assert status.exit_code == 0, status.output
+    assert '"reachable": true' in status.stdout
+    for result in (imported, hints, status):
+        assert api_key not in result.output
+        no_traceback(result)
+
+
+def test_an_invalidated_api_key_is_one_sentence_with_401(secured_es_node, prefix, trail, tmp_path):
+    node = secured_es_node
+    es = client(EsConfig(node.url, user="elastic", password=node.password, ca_certs=node.ca_certs))
+    created = es.security.create_api_key(name=f"ctstack-test-{uuid.uuid4().hex[:8]}")
+    es.security.invalidate_api_key(ids=[created["id"]])
+    es.close()
+    result = run("import", str(trail), "--es-url", node.url, "--api-key", created["encoded"], "--ca-certs", node.ca_certs,
+                 "--index-prefix", prefix, home=tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "401" in result.output and created["encoded"] not in result.output, result.output
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error:"), result.stderr
+    no_traceback(result)

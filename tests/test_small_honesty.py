@@ -58,14 +58,14 @@ def test_a_tls_failure_names_its_cause(tls_server, tmp_path):
     garbage.write_text("this is no certificate\n")
     trail = write_trail_file(tmp_path / "t.json.gz", [event()])
     cases = {
-        str(tmp_path / "missing.pem"): "missing.pem (--ca-certs) does not exist",
-        str(garbage): "garbage.pem (--ca-certs) holds no PEM certificate",
+        str(tmp_path / "missing.pem"): "missing.pem (--es-ca-certs) does not exist",
+        str(garbage): "garbage.pem (--es-ca-certs) holds no PEM certificate",
         str(tmp_path): "is a folder",
         str(cert): "hostname '127.0.0.1' doesn't match 'other.example'",
     }
     for ca, cause in cases.items():
         for args in (["import", str(trail)], ["status"], ["hints"], ["reflag"]):
-            result = run(*args, "--es-url", url, "--ca-certs", ca, home=tmp_path / "home")
+            result = run(*args, "--es-url", url, "--es-ca-certs", ca, home=tmp_path / "home")
             no_traceback(result)
             assert result.exit_code == 1, (args, result.output)
             assert cause in result.output and "TlsError" not in result.output, (args, result.output)

@@ -37,7 +37,7 @@ def home(tmp_path, monkeypatch) -> Path:
     # run against the real ES node in test_up_against_an_existing_cluster_provisions_and_imports.
     monkeypatch.setattr(stack, "post_up_steps", stack.PostUpSteps)
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "ctstack-home"))
-    for name in stack.SECRET_NAMES + stack.STACK_ENV_NAMES + ("CTSTACK_ES_URL", "CTSTACK_KIBANA_URL"):
+    for name in stack.SECRET_NAMES + stack.STACK_ENV_NAMES + ("CTSTACK_ES_URL", "CTSTACK_KIBANA_URL", settings.ES_IMAGE_ENV, settings.KIBANA_IMAGE_ENV):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "ctstack-home"
 

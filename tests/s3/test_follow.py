@@ -254,7 +254,7 @@ def test_up_with_import_follow_keeps_following_after_the_stack_is_up(aws_env, es
             proc.kill()
 
 
-def test_a_second_signal_exits_at_once_and_a_rerun_loses_nothing(aws_env, es, es_url, index_prefix, tmp_path):
+def test_a_second_signal_exits_at_once_leaves_no_empty_dead_letter_file_and_a_rerun_loses_nothing(aws_env, es, es_url, index_prefix, tmp_path):
     ids, follower = follower_mid_round(aws_env, es, es_url, index_prefix, tmp_path)
     try:
         follower.proc.send_signal(signal.SIGTERM)
@@ -264,6 +264,7 @@ def test_a_second_signal_exits_at_once_and_a_rerun_loses_nothing(aws_env, es, es
     finally:
         follower.kill()
     assert stored(es, index_prefix) < len(ids)  # it did not finish the round first
+    assert not list(tmp_path.glob("dead-*.ndjson")), "nothing failed: no dead-letter file may be left behind"
 
     resumed = one_round(es_url, index_prefix, tmp_path)
     assert resumed["ok"] and resumed["events_failed"] == 0

@@ -153,7 +153,7 @@ def test_a_poison_message_is_reported_and_left_to_the_redrive_policy(aws_env, es
     assert totals["messages_deleted"] == 1
     assert totals["messages_not_deleted"] == totals["messages_poison"] == 3 * 2  # each received maxReceiveCount times
     reasons = [f["reason"] for b in batches for f in b["failed_messages"]]
-    assert any("invalid JSON" in r for r in reasons)
+    assert any("not gzip: the name ends in .gz but the bytes are neither gzip nor JSON" in r for r in reasons)
     assert any("deleted" in r and gone in r for r in reasons)
     assert any("not an S3, SNS or CloudTrail notification" in r for r in reasons)
     assert queue_counts(sqs, queue_url) == (0, 0)

@@ -15,6 +15,7 @@ for people, and ``bench/run.py``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import pwd
@@ -156,6 +157,34 @@ def ensure_distribution(version: str) -> Path:
     return home
 
 
+ANALYSIS_PLUGIN = Path(__file__).resolve().parents[2] / "docker" / "elasticsearch" / "analysis-plugin"
+
+
+def analysis_plugin(version: str, java_home: Path) -> Path:
+    """The analysis plugin the .security index needs (docker/elasticsearch/analysis-plugin:
+    Lucene's pattern_capture, lowercase, unique, uax_url_email), compiled once per version and
+    source against the distribution's lib/* with the JDK's javac; returns the plugin folder."""
+    source = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(ANALYSIS_PLUGIN.rglob("*")) if p.is_file())).hexdigest()[:12]
+    built = cache_dir() / "plugins" / f"{version}-{source}"
+    plugin = built / "ctstack-security-analysis"
+    if (plugin / "plugin-descriptor.properties").exists():
+        return plugin
+    staging = Path(tempfile.mkdtemp(prefix=".plugin-", dir=cache_dir()))
+    done = subprocess.run(["bash", str(ANALYSIS_PLUGIN / "build"), str(ensure_distribution(version)), str(java_home), str(staging)],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise NodeError(f"the analysis plugin did not compile (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    for path in [staging, *staging.rglob("*")]:  # readable by the node user
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    built.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        staging.rename(built)  # atomic: another session may build the same one at once
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+    return plugin
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -183,7 +212,8 @@ class EsNode:
     pid: int | None = None
     settings: dict[str, str] = field(default_factory=dict)  # extra node settings (-E key=value)
     # Security on: the `elastic` user's password goes into the keystore as bootstrap.password,
-    # and the first start auto-configures TLS for HTTP (its CA: config/certs/http_ca.crt).
+    # and the first start auto-configures TLS for HTTP (its CA: config/certs/http_ca.crt). The
+    # node also loads the analysis plugin the .security index needs (API keys, native users).
     secured: bool = False
     password: str | None = None
     # One node of a cluster instead of a single-node one: its transport port is fixed (the
@@ -221,6 +251,7 @@ class EsNode:
             for path in [self.workdir, *self.workdir.rglob("*")]:
                 os.chown(path, user.pw_uid, user.pw_gid)
         if self.secured:
+            self._home_with_plugins(es_home, [analysis_plugin(self.version, self.java_home)])
             self.password = self.password or secrets.token_urlsafe(16)
             self._keystore_add("bootstrap.password", self.password)
         if not self.port:
@@ -228,6 +259,26 @@ class EsNode:
         if not self.transport_port:
             self.transport_port = free_port()
         return self._launch(timeout)
+
+    def _home_with_plugins(self, es_home: Path, plugins: list[Path]) -> None:
+        """An Elasticsearch home of this node's own (the shared distribution's folders linked,
+        plugins/ its own), since Elasticsearch loads plugins from its home only."""
+        assert self.workdir is not None
+        home = self.workdir / "home"
+        home.mkdir()
+        for entry in es_home.iterdir():
+            if entry.name != "plugins":
+                (home / entry.name).symlink_to(entry)
+        (home / "plugins").mkdir()
+        for plugin in plugins:
+            (home / "plugins" / plugin.name).symlink_to(plugin)
+
+    @property
+    def es_home(self) -> Path:
+        """The home this node runs from: its own when it loads plugins, else the distribution."""
+        if self.workdir is not None and (self.workdir / "home").is_dir():
+            return self.workdir / "home"
+        return ensure_distribution(self.version)
 
     def _env(self) -> dict[str, str]:
         """The environment of every Elasticsearch program run on this node's work dir. Both the
@@ -267,7 +318,7 @@ class EsNode:
         """Run the server on ``self.workdir`` and wait until the cluster is yellow or green
         (a node of a cluster: only with ``wait_healthy``, as when it rejoins one)."""
         assert self.workdir is not None and self.java_home is not None
-        es_home = ensure_distribution(self.version)
+        es_home = self.es_home
         workdir = self.workdir
         pid_file = workdir / "es.pid"
         pid_file.unlink(missing_ok=True)

@@ -74,6 +74,8 @@ class FakeCompose:
     envs: list[dict[str, str]] = field(default_factory=list)
 
     def __call__(self, args: Sequence[str], *, env: dict[str, str], capture: bool = False) -> Result:
+        if subcommand(args)[1][:1] == ["version"]:  # ctstack's Compose v2 check: answered, not recorded
+            return Result(0, stdout="Docker Compose version v2 (fake)\n")
         self.calls.append(list(args))
         self.envs.append(dict(env))
         return answer(list(args), env, up_returncode=self.up_returncode, ps=self.ps, logs_text=self.logs_text)
@@ -95,7 +97,7 @@ def answer(args: list[str], env: dict[str, str], *, up_returncode: int, ps: list
         return Result(0, stdout="".join(json.dumps(c) + "\n" for c in ps))
     if sub[0] == "logs":
         return Result(0, stdout=logs_text)
-    if sub[0] == "down":
+    if sub[0] in ("down", "version"):
         return Result(0)
     return Result(2, stderr=f"fake compose: unsupported {sub[0]}")
 
@@ -103,7 +105,7 @@ def answer(args: list[str], env: dict[str, str], *, up_returncode: int, ps: list
 def main() -> int:
     args = sys.argv[1:]
     log = os.environ.get("FAKE_COMPOSE_LOG")
-    if log:
+    if log and subcommand(["docker-compose", *args])[1][:1] != ["version"]:
         with open(log, "a", encoding="utf-8") as f:
             f.write(json.dumps(args) + "\n")
     # The global part must look like ctstack's command line: add a stand-in executable name.

@@ -20,6 +20,8 @@ Kibana's documented contract and answers the way Kibana does:
   ``destinationId`` in ``successResults``, with references within the file rewritten to the
   new ids; importing it again into that space finds the copy by its ``originId`` and
   overwrites it (same ``destinationId``).
+- ``GET [/s/<space>]/api/saved_objects/<type>/<id>``: the stored object (``id``, ``type``,
+  ``attributes``, ``references``), 404 as Kibana words it when absent.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class FakeKibana:
     server_error: bool = False                   # answer every import with HTTP 500
     requests: list[dict] = field(default_factory=list)
     store: dict[str, dict[tuple[str, str], dict]] = field(default_factory=dict)  # space -> (type, id) -> object
+    host: str = "127.0.0.1"                      # the image's stand-in listens on 0.0.0.0:5601
+    port: int = 0
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
@@ -80,7 +84,7 @@ class FakeKibana:
             def log_message(self, *args) -> None:  # keep pytest output clean
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-kibana", daemon=True)
         self._thread.start()
         return self
@@ -127,6 +131,8 @@ class FakeKibana:
         if path.startswith("/s/"):
             _, _, space, path = path.split("/", 3)
             path = "/" + path
+        if method == "GET" and path.startswith("/api/saved_objects/") and path.count("/") == 4:
+            return self._get(space, *path.split("/")[3:5])
         if path != "/api/saved_objects/_import":
             return 404, _not_found()
         if method != "POST":
@@ -149,6 +155,16 @@ class FakeKibana:
         except ValueError as err:
             return 400, _bad_request(f"Unexpected token in JSON: {err}")
         return 200, self._import(space, objects, overwrite)
+
+    def _get(self, space: str, so_type: str, so_id: str) -> tuple[int, dict]:
+        """``GET [/s/<space>]/api/saved_objects/<type>/<id>``: the object, or Kibana's 404."""
+        if space not in self.spaces:
+            return 404, {"statusCode": 404, "error": "Not Found", "message": f"Saved object [space/{space}] not found"}
+        obj = self.store.get(space, {}).get((so_type, so_id))
+        if obj is None:
+            return 404, {"statusCode": 404, "error": "Not Found", "message": f"Saved object [{so_type}/{so_id}] not found"}
+        return 200, {"id": so_id, "type": so_type, "namespaces": [space], "attributes": obj["attributes"],
+                     "references": obj.get("references", [])}
 
     def _status(self, level: str, saved_objects: str) -> dict:
         return {
