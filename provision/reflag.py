@@ -150,7 +150,10 @@ def _pages(es: Elasticsearch, index: str, page_size: int) -> Iterator[list[dict]
             yield hits
             after = hits[-1]["sort"]
     finally:
-        es.options(ignore_status=404).close_point_in_time(id=pit)
+        try:
+            es.options(ignore_status=404).close_point_in_time(id=pit)
+        except (TransportError, ApiError):
+            pass  # it expires by itself after KEEP_ALIVE; the run's own error is the one to tell
 
 
 def _send(es: Elasticsearch, body: bytes, summary: ReflagSummary) -> None:
