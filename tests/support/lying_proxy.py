@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from tests.support.loopback import Loopback, forward, handler_class, reply, send_head
+
 HTML_PAGE = b"<html><body><h1>Welcome to the hotel network</h1><p>Please log in.</p></body></html>"
 FORWARDED = ("pass", "fewer_items", "no_items", "empty_item", "string_status", "empty_body",
              "json_as_html", "json_as_plain", "gateway_504_after", "drip")
@@ -35,69 +37,31 @@ FORWARDED = ("pass", "fewer_items", "no_items", "empty_item", "string_status", "
 
 class LyingProxy:
     def __init__(self, upstream: str, mode: str = "pass", drip_seconds: float = 1.0) -> None:
-        parts = urlsplit(upstream)
-        self.upstream_host, self.upstream_port = parts.hostname, parts.port
+        self.upstream = urlsplit(upstream)
         self.mode = mode
         self.drip_seconds = drip_seconds
         self.bulk_requests = 0
         self.stopping = threading.Event()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                proxy._handle(self)
-
-            do_POST = do_PUT = do_DELETE = do_HEAD = do_GET  # noqa: N815
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._server = Loopback(handler_class(self._handle))
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def __enter__(self) -> LyingProxy:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     # -- serving ---------------------------------------------------------------------------
     def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        upstream = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=120)
-        try:
-            headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "connection")}
-            upstream.request(handler.command, handler.path, body=body or None, headers=headers)
-            answer = upstream.getresponse()
-            data = answer.read()
-            return answer.status, {k: v for k, v in answer.getheaders()
-                                   if k.lower() not in ("content-length", "transfer-encoding", "connection")}, data
-        finally:
-            upstream.close()
-
-    @staticmethod
-    def _head(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], length: int) -> None:
-        handler.send_response(status)
-        for key, value in headers.items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", str(length))
-        handler.end_headers()
+        return forward(self.upstream, handler, body)
 
     def _reply(self, handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
-        self._head(handler, status, headers, len(body))
-        if handler.command != "HEAD":
-            handler.wfile.write(body)
+        reply(handler, status, headers, body)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
@@ -138,7 +102,7 @@ class LyingProxy:
         self._reply(handler, status, headers, orjson.dumps(answer))
 
     def _drip(self, handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], data: bytes) -> None:
-        self._head(handler, status, headers, len(data))
+        send_head(handler, status, headers, len(data))
         try:
             for i in range(len(data)):
                 if self.stopping.wait(self.drip_seconds):
