@@ -79,14 +79,17 @@ def test_an_import_survives_a_data_node_killed_and_restarted_and_a_rerun_leaves_
         first = run_import(es, local_files([logs]), index_prefix="trail", processes=0, chunk_size=1000,
                            progress=kill_once_under_way, dead_letter_path=tmp_path / "dead1.ndjson")
         away.join(300)
-        print(f"\n[cluster] first run: {first.events_indexed} indexed, {first.events_failed} failed {first.failure_reasons}, "
+        print(f"\n[cluster] first run: {first.events_indexed} indexed, {first.events_duplicate} already present, "
+              f"{first.events_failed} failed {first.failure_reasons}, "
               f"{first.events_unknown} unknown, {first.seconds:.0f} s; node killed after {seen.get('started')}; seen {seen}")
         assert "started" in seen and not away.is_alive(), seen
         assert_accounted(first)
         assert first.events_read == FILES * PER_FILE
         assert first.files_failed == 0
-        # What did not go in says why (a primary that moved, an answer lost with the node): none is counted indexed.
-        assert first.events_indexed + first.events_failed + first.events_unknown == FILES * PER_FILE
+        # Events of the file ctstack reads are new to the cluster: "already present" in this first run
+        # can only be Elasticsearch itself retrying a write on the promoted copy of a shard whose
+        # primary died after replicating it (op_type=create answers 409 then): present once.
+        assert first.events_duplicate <= first.events_read - first.events_indexed
 
         assert seen["away"] in ("yellow", "red")
         assert seen["status_away"][1] in ("yellow", "red"), seen  # status says so, as the cluster does
@@ -97,7 +100,7 @@ def test_an_import_survives_a_data_node_killed_and_restarted_and_a_rerun_leaves_
         assert_accounted(second)
         assert second.ok
         # Every event the first run counted indexed is there; the rest (failed, unknown) settle now.
-        assert second.events_duplicate >= first.events_indexed
+        assert second.events_duplicate >= first.events_indexed + first.events_duplicate
         assert second.events_indexed <= first.events_failed + first.events_unknown
         assert second.events_indexed + second.events_duplicate == FILES * PER_FILE
         es.indices.refresh(index="trail-*")
