@@ -178,9 +178,12 @@ def where_from(given: str | None, option: str, env_name: str) -> str:
 
 
 def say_if_scheme_added(raw: str | None, option: str, url: str) -> None:
-    """One line on stderr when a URL without a scheme was read as http:// (connection.parse_url's rule)."""
-    if raw and parse_url(raw, option).scheme_added:
-        err_console.print(f"Note: {option} {escape(display_url(raw.strip()))} has no scheme; using {escape(display_url(url))}.", highlight=False)
+    """One line on stderr when a URL without a scheme was read as http://, or one without a
+    port got the service's (connection.parse_url's rule)."""
+    parsed = parse_url(raw, option) if raw else None
+    if parsed and (parsed.scheme_added or parsed.port_added):
+        missing = " or ".join(word for word, added in (("scheme", parsed.scheme_added), ("port", parsed.port_added)) if added)
+        err_console.print(f"Note: {option} {escape(display_url(raw))} has no {missing}; using {escape(display_url(url))}.", highlight=False)
 
 
 def _version_callback(value: bool) -> None:
@@ -432,13 +435,18 @@ def import_(
                                         import_options, exit_when_empty, poll_seconds, json_output))
     if follow:
         raise typer.Exit(_follow(cfg, sources, options, import_options, interval, json_output))
-    with ImportProgress(enabled=err_console.is_terminal) as progress:
-        summary = import_sources(
-            cfg, sources, index_prefix=index_prefix, profile=fields_profile,
-            keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
-            processes=processes, max_file_bytes=max_file_bytes, bulk_requests=bulk_requests, chunk_size=bulk_size,
-            s3_options=options, filters=filters or None,
-        )
+    try:
+        with ImportProgress(enabled=err_console.is_terminal) as progress:
+            summary = import_sources(
+                cfg, sources, index_prefix=index_prefix, profile=fields_profile,
+                keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
+                processes=processes, max_file_bytes=max_file_bytes, bulk_requests=bulk_requests, chunk_size=bulk_size,
+                s3_options=options, filters=filters or None,
+            )
+    except CtstackError as err:
+        if json_output:  # whoever reads stdout gets an answer too (the sentence also goes to stderr)
+            typer.echo(json.dumps({"ok": False, "error": str(err)}))
+        raise
     with _no_terminal_is_fine():
         if json_output:
             typer.echo(json.dumps(summary.to_dict()))
@@ -803,7 +811,20 @@ def hints_(
     else:
         typer.echo(hints_output.RENDERERS[output_format](result), nl=False)
     _write_scripts(result, script_dir)
+    _exit_if_files_failed(result)
     if nothing_readable(result.events_read, result.skipped_files):
+        raise typer.Exit(1)
+
+
+def _exit_if_files_failed(result) -> None:
+    """Exit 1, as `import` does, when a file could not be read or was read only in part (or a
+    folder could not be listed): the hints are then of fewer events than the sources hold."""
+    failed = result.failed_files or ()
+    if failed:
+        first = failed[0]
+        more = f" and {len(failed) - 1:,} more" if len(failed) > 1 else ""
+        err_console.print(f"{plural(len(failed), 'file')} could not be read in full ({first['path']}: {first['reason']}{more}); "
+                          "the results leave their events out.", markup=False, highlight=False)
         raise typer.Exit(1)
 
 
@@ -852,6 +873,7 @@ def report(
                                                                password, ca_certs, s3_settings, max_file_bytes))
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
+    _exit_if_files_failed(result)
 
 
 @app.command("reflag")

@@ -9,62 +9,99 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import ssl
+import threading
 from dataclasses import dataclass
+from typing import Any, ClassVar
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import urllib3
+from elastic_transport import ConnectionTimeout, Urllib3HttpNode
+from elastic_transport.client_utils import DEFAULT
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import SSLError as EsTlsError
 from elasticsearch import TransportError
 from elasticsearch.serializer import OrjsonSerializer
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from provision import settings
 from provision.blocks import block_sentence
 from provision.errors import CtstackError
 
 
-_USERINFO = re.compile(r"(//)[^/?#]*@")
-
-
 def display_url(url: str) -> str:
-    """A URL as a person may see it (messages, logs, JSON): any ``user:password@`` is ``***@``."""
-    return _USERINFO.sub(r"\1***@", url, count=1)
+    """A URL as a person may see it (messages, logs, JSON): any user info is ``***@``. Read
+    from the raw text, not a parse: everything between the scheme (if any) and the *last*
+    ``@`` goes, so a password holding ``/``, ``#``, ``?``, ``@`` or ``:`` unencoded, or a
+    URL without a scheme (``elastic:PASS@host:9200``), never shows."""
+    text = url.strip()
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
+    if "@" not in rest:
+        return text
+    return f"{scheme}{separator}***@{rest.rpartition('@')[2]}"
 
 
 @dataclass(frozen=True)
 class ParsedUrl:
-    url: str                # scheme://host[:port][/path]: no user info, no trailing slash
+    url: str                # scheme://host:port[/path]: no user info, no trailing slash
     user: str | None        # from user:password@ in the URL, percent-decoded
     password: str | None
     scheme_added: bool      # the URL had no scheme and is read as http://
+    port_added: bool = False  # the URL had no port: the service's own is used
+
+
+KIBANA_OPTION = "--kibana-url"
+
+
+def default_port(option: str) -> int:
+    """The port a URL given to ``option`` without one means (http): the local stack's."""
+    return urlsplit(settings.LOCAL_KIBANA_URL if option == KIBANA_OPTION else settings.LOCAL_ES_URL).port
 
 
 def parse_url(raw: str, option: str = "--es-url") -> ParsedUrl:
     """The one rule every command reads an Elasticsearch or Kibana URL by. A URL without a
-    scheme (``localhost:9200``) is read as ``http://``; user info moves into user/password.
-    Anything else that is not an http(s) URL with a host raises one sentence."""
+    scheme (``localhost:9200``) is read as ``http://``; an http URL without a port gets the
+    service's (9200, Kibana 5601; https keeps its standard 443); user info (up to the last
+    ``@``, so a password may hold ``/ # ? @ :`` unencoded) moves into user/password.
+    Anything else that is not an http(s) URL with a host raises one sentence, in which the
+    URL is shown without its user info."""
     text = raw.strip()
-    scheme_added = "://" not in text
+    shown = display_url(text)
+    scheme, separator, rest = text.partition("://")
+    scheme_added = not separator
     if scheme_added:
-        text = "http://" + text
-    parts = urlsplit(text)
-    shown = display_url(raw.strip())
-    if parts.scheme.lower() not in ("http", "https"):
+        scheme, rest = "http", text
+    userinfo, at, location = rest.rpartition("@")
+    if not at:
+        userinfo, location = "", rest
+    if scheme.lower() not in ("http", "https"):
         raise CtstackError(f"{option} {shown} is not an http:// or https:// URL.")
     try:
-        parts.port
-    except ValueError:
-        raise CtstackError(f"{option} {shown} has no valid port (a number from 1 to 65535).") from None
+        parts = urlsplit(f"{scheme.lower()}://{location}")
+        port = parts.port
+    except ValueError:  # a bad port, or a bracketed IPv6 address left open
+        raise CtstackError(f"{option} {shown} is not a valid URL; write it as http://HOST:PORT "
+                           "(a port is a number from 1 to 65535, an IPv6 address goes in [ ]).") from None
     if not parts.hostname:
         raise CtstackError(f"{option} {shown} names no host; write it as http://HOST:PORT.")
     if parts.query or parts.fragment:
         raise CtstackError(f"{option} {shown} has a query or fragment; give only scheme, host, port (and a path prefix).")
-    host = parts.netloc.rpartition("@")[2]
-    url = urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), "", ""))
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    return ParsedUrl(url, user, password, scheme_added)
+    netloc = parts.netloc
+    port_added = port is None and parts.scheme == "http"
+    if port_added:
+        netloc = f"{netloc}:{default_port(option)}"
+    url = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    user = password = None
+    if at:
+        name, colon, secret = userinfo.partition(":")
+        user = unquote(name) or None
+        password = unquote(secret) if colon else None
+    return ParsedUrl(url, user, password, scheme_added, port_added)
 
 
 @dataclass(frozen=True)
@@ -74,6 +111,7 @@ class EsConfig:
     user: str | None = None
     password: str | None = None
     ca_certs: str | None = None
+    url_option: ClassVar[str] = "--es-url"   # whose URL: names the option in messages, picks the default port
 
     def __post_init__(self) -> None:
         # Every config, however built, holds a URL without user info: what `url` says may be
@@ -81,7 +119,7 @@ class EsConfig:
         # (Options are checked with their name by resolve_endpoint; here a text that is not a
         # URL, such as a placeholder in a message, is left as it is.)
         try:
-            parsed = parse_url(self.url)
+            parsed = parse_url(self.url, self.url_option)
         except CtstackError:
             return
         object.__setattr__(self, "url", parsed.url)
@@ -141,7 +179,7 @@ def resolve_endpoint(
         api_key, user, password = inherit.api_key, inherit.user, inherit.password
     if url:
         # A login in the URL counts as given: explicit --es-api-key/--es-user win over it.
-        parsed = parse_url(url, "--kibana-url" if env_prefix == "CTSTACK_KIBANA" else "--es-url")
+        parsed = parse_url(url, KIBANA_OPTION if env_prefix == "CTSTACK_KIBANA" else "--es-url")
         url = parsed.url
         if parsed.user and not (api_key or user):
             user, password = parsed.user, parsed.password
@@ -167,19 +205,98 @@ def resolve_es_config(
                                        url, api_key, user, password, ca_certs))
 
 
+# The connection each thread is sending a request on (urllib3 picks it inside the pool): the
+# watchdog of DeadlineNode cuts that one when the request's whole time is up.
+_SENDING_ON: dict[int, HTTPConnection] = {}
+
+
+class _DeadlineHttpConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _SENDING_ON[threading.get_ident()] = self
+        super().request(*args, **kwargs)
+
+
+class _DeadlineHttpsConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _SENDING_ON[threading.get_ident()] = self
+        super().request(*args, **kwargs)
+
+
+class DeadlineNode(Urllib3HttpNode):
+    """urllib3's timeout bounds each socket read, so an answer that drips a byte a second
+    never times out. This node bounds the *whole* request (sending, waiting, reading the
+    answer) by its request timeout: when it is up, the connection is shut down and the
+    request raises ConnectionTimeout, as a silent server's would."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        https = isinstance(self.pool, urllib3.HTTPSConnectionPool)
+        self.pool.ConnectionCls = _DeadlineHttpsConnection if https else _DeadlineHttpConnection
+
+    def perform_request(self, method: str, target: str, body: bytes | None = None, headers: Any = None,
+                        request_timeout: Any = DEFAULT) -> Any:
+        timeout = self.config.request_timeout if request_timeout is DEFAULT else request_timeout
+        if timeout is None:
+            return super().perform_request(method, target, body, headers, request_timeout)
+        owner = threading.get_ident()
+        expired = threading.Event()
+
+        def cut() -> None:
+            expired.set()
+            connection = _SENDING_ON.get(owner)
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already closed: the request is ending anyway
+
+        watchdog = threading.Timer(timeout, cut)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return super().perform_request(method, target, body, headers, request_timeout)
+        except (EsConnectionError, ConnectionTimeout) as err:
+            if expired.is_set():
+                raise ConnectionTimeout(f"no complete answer within {timeout:g} s", errors=(err,)) from None
+            raise
+        finally:
+            watchdog.cancel()
+            _SENDING_ON.pop(owner, None)
+
+
+def check_ca_file(path: str, option: str = "--es-ca-certs") -> None:
+    """Raise one sentence naming the cause when ``path`` cannot serve as a CA bundle (missing,
+    unreadable, or holding no PEM certificate), instead of a bare TLS error on connecting."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except FileNotFoundError:
+        raise CtstackError(f"The CA file {path} ({option}) does not exist.") from None
+    except IsADirectoryError:
+        raise CtstackError(f"The CA file {path} ({option}) is a folder; give the PEM file of the CA.") from None
+    except PermissionError:
+        raise CtstackError(f"The CA file {path} ({option}) cannot be read (permission denied).") from None
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        raise CtstackError(f"The CA file {path} ({option}) holds no PEM certificate (-----BEGIN CERTIFICATE-----).") from None
+    except OSError as err:
+        raise CtstackError(f"The CA file {path} ({option}) cannot be read ({err.strerror or err}).") from None
+
+
 def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
-    """An Elasticsearch client for ``cfg``; no request is made yet."""
+    """An Elasticsearch client for ``cfg``; no request is made yet (a CA file that cannot
+    serve is one sentence now)."""
     # orjson: the bulk bodies are most of the bytes we send, and it is several times faster.
     # 429 is not retried here: the importer retries rejected bulk work itself, with backoff
     # (immediate transport retries would only hammer a node that asked us to slow down).
     kwargs: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3,
                     "retry_on_status": (502, 503, 504),
-                    "serializer": OrjsonSerializer()}
+                    "serializer": OrjsonSerializer(), "node_class": DeadlineNode}
     if cfg.api_key:
         kwargs["api_key"] = cfg.api_key
     elif cfg.user:
         kwargs["basic_auth"] = (cfg.user, cfg.password or "")
     if cfg.ca_certs:
+        check_ca_file(cfg.ca_certs)
         kwargs["ca_certs"] = cfg.ca_certs
     return Elasticsearch(cfg.url, **kwargs)
 
@@ -196,8 +313,10 @@ def describe_error(err: Exception, cfg: EsConfig) -> str:
     if isinstance(err, AuthorizationException):
         return f"Elasticsearch at {url} denied the request (HTTP 403): the user or API key lacks a privilege ({_reason(err)})."
     if isinstance(err, EsTlsError):
-        return (f"The TLS connection to Elasticsearch at {url} failed ({tls_reason(err)}); "
-                "if the cluster's certificate is signed by its own CA, pass that CA with --es-ca-certs.")
+        reason = tls_reason(err)
+        advice = ("connect by a name the certificate holds (the host in --es-url)" if reason.startswith("hostname")
+                  else "if the cluster's certificate is signed by its own CA, pass that CA with --es-ca-certs")
+        return f"The TLS connection to Elasticsearch at {url} failed ({reason}); {advice}."
     if isinstance(err, EsConnectionError):
         return f"Cannot reach Elasticsearch at {url}: {unreachable_reason(err, cfg.url)}"
     if isinstance(err, ApiError):
@@ -232,7 +351,8 @@ def unreachable_reason(err: BaseException, url: str) -> str:
 def tls_reason(err: BaseException) -> str:
     """The short reason of a TLS failure, e.g. "certificate verify failed: self-signed certificate in certificate chain"."""
     text = str(err)
-    match = re.search(r"certificate verify failed: [^(\]'\")]*", text) or re.search(r"\[SSL[^\]]*\] [^(\]'\")]*", text)
+    match = (re.search(r"certificate verify failed: [^(\]'\")]*", text) or re.search(r"\[SSL[^\]]*\] [^(\]'\")]*", text)
+             or re.search(r"hostname '[^']*' doesn't match [^)\]\"]*", text))
     return (match.group(0) if match else type(err).__name__).strip(" ,.")
 
 

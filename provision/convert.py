@@ -10,10 +10,12 @@ Nothing here talks to Elasticsearch.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
 import signal
+import sys
 from array import array
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -257,6 +259,46 @@ class _Batch:
         return [(c.source.name, c.raw, None if c.raw is not None else c.source.path) for c in self.to_convert]
 
 
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """fd 2 points to /dev/null meanwhile (what a process started now inherits)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_resource_tracker() -> None:
+    """multiprocessing's resource tracker (a helper process the converting pool's semaphores
+    need) inherits stderr; killed, it is relaunched with a warning, and the new one prints a
+    stdlib traceback for every semaphore it never saw. Launched (and relaunched) with stderr
+    on /dev/null, it says nothing a user could act on. Where the stdlib's internals differ
+    from those of 3.11 (_lock, _fd, _check_alive), it is left as it is."""
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    if tracker is None or getattr(tracker, "_ctstack_quiet", False) or not all(
+            hasattr(tracker, name) for name in ("_lock", "_fd", "_check_alive", "ensure_running")):
+        return
+    launch = tracker.ensure_running
+
+    def ensure_running() -> None:
+        with tracker._lock:
+            running = tracker._fd is not None and tracker._check_alive()
+        if not running:
+            with _stderr_silenced():
+                launch()
+
+    tracker.ensure_running = ensure_running
+    tracker._ctstack_quiet = True
+    ensure_running()
+
+
 class Converter:
     """Reads files (here: a source may not be picklable, e.g. S3 downloads) and converts
     them in ``processes`` worker processes (0: here), a bounded number of batches ahead,
@@ -369,6 +411,7 @@ class Converter:
             return lost
 
     def _start_pool(self) -> None:
+        quiet_resource_tracker()
         # spawn, not fork: the importing process runs threads (bulk sender, S3 downloads),
         # and forking a process with threads can deadlock the child.
         self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),

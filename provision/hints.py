@@ -169,6 +169,15 @@ class _CandidateStats:
             self.last = moment
 
 
+def _sample(event: Any, standard: dict) -> automation.SampledEvent:
+    """The sample of a candidate from its full document; from its standard one when the
+    response (only the full profile keeps it) is nested too deep to store."""
+    try:
+        return automation.sampled_event(to_document(event, profile="full"))
+    except DocumentError:
+        return automation.sampled_event(standard)
+
+
 class HintsCounter:
     """Counts events one at a time; `result()` gives the :class:`Hints`."""
 
@@ -201,9 +210,7 @@ class HintsCounter:
             # The importer's identity: _id = document_id in the event's monthly index.
             identity = document_id(event)
         except DocumentError as err:
-            self.events_unusable += 1
-            reason = reason_kind(str(err))
-            self.unusable_reasons[reason] = self.unusable_reasons.get(reason, 0) + 1
+            self._unusable(err)
             return
         if self._filtering and not self.filters.passes(doc):
             return
@@ -213,26 +220,35 @@ class HintsCounter:
         self._seen.add(key)
         if not doc[F.CONSOLE]:
             return
-        self.console_events += 1
         action = (doc.get(F.EVENT_PROVIDER, ""), doc.get(F.EVENT_ACTION, ""))
+        ignored = bool(self._ignored) and classify.is_ignored_action(*action, self._ignored)
+        candidate = doc[F.AUTOMATION_CANDIDATE] and not ignored
+        if candidate and self._profile == "minimal":
+            try:
+                doc = to_document(event, profile="standard")  # for user.name
+            except DocumentError as err:  # its request is nested too deep to store: the importer fails it too
+                self._unusable(err)
+                return
+        self.console_events += 1
         self._console_actions[action] += 1
         day = self._daily.get(timestamp[:10])
         if day is None:
             day = self._daily[timestamp[:10]] = [0, 0, 0]
-        ignored = bool(self._ignored) and classify.is_ignored_action(*action, self._ignored)
-        candidate = doc[F.AUTOMATION_CANDIDATE] and not ignored
         day[0 if doc[F.READ_ONLY] else 1 if candidate else 2] += 1
         if not candidate and not ignored and classify.is_failed_change(event, True, doc[F.READ_ONLY]):
             self.failed_changes += 1
         if candidate:
-            if self._profile == "minimal":
-                doc = to_document(event, profile="standard")  # for user.name
             stats = self._candidates.get(action)
             if stats is None:
                 stats = self._candidates[action] = _CandidateStats()
             stats.add(doc.get(F.USER_NAME), parse_timestamp(timestamp))
             self._sampler.add((*action, doc.get(F.USER_NAME) or ""), (timestamp, doc.get(F.EVENT_ID) or ""),
-                              lambda: automation.sampled_event(to_document(event, profile="full")))
+                              lambda standard=doc: _sample(event, standard))
+
+    def _unusable(self, err: DocumentError) -> None:
+        self.events_unusable += 1
+        reason = reason_kind(str(err))
+        self.unusable_reasons[reason] = self.unusable_reasons.get(reason, 0) + 1
 
     def result(self, top: int = DEFAULT_TOP, source: str = "") -> Hints:
         hints = self._result(top, source)

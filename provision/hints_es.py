@@ -18,6 +18,7 @@ from provision import automation, classify
 from provision import fields as F
 from provision import settings
 from provision.awscli import cli_command
+from provision.template import check_index_prefix
 from provision.connection import EsConfig, connect, describe_error, display_url
 from provision.documents import flat_source
 from provision.errors import CtstackError
@@ -242,6 +243,7 @@ def _iso_millis(millis: float) -> str:
 
 def hints_from_cluster(cfg: EsConfig, filters: Filters = Filters(), top: int = DEFAULT_TOP, index_prefix: str = settings.INDEX_PREFIX) -> Hints:
     """Connect (one clear error when Elasticsearch is unreachable or refuses us) and aggregate."""
+    check_index_prefix(index_prefix)
     es, _version = connect(cfg)
     try:
         return hints_from_es(es, filters, top, index_prefix, source=f"{display_url(cfg.url)} {index_prefix}-*")

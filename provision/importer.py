@@ -29,6 +29,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision import interrupt, settings
 from provision.blocks import BLOCK_ERROR, block_sentence
+from provision.bulkanswer import Refusal, bulk_results, refused_answer
 from provision.connection import EsConfig, connect, describe_error
 from provision.errors import CtstackError
 from provision.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
@@ -36,7 +37,7 @@ from provision.documents import PROFILES, scrubbed_line
 from provision.filters import Filters
 from provision.records import MAX_FILE_BYTES, ItemStream, SourceFile, dead_letter_copy, decode_events, local_files
 from provision.s3layout import is_s3_url
-from provision.template import install_template
+from provision.template import check_index_prefix, install_template
 from provision.wording import reason_kind
 
 CHUNK_SIZE = settings.BULK_SIZE     # documents per bulk request ...
@@ -169,7 +170,10 @@ def _create_exclusive(path: str | os.PathLike | None) -> tuple[Path, int]:
             raise CtstackError(f"The dead-letter file {target} already exists; give a new path with --dead-letter "
                                "(ctstack never appends to an existing file).") from None
         except FileNotFoundError:
-            raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} does not exist.") from None
+            if not target.parent.is_dir():
+                raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} does not exist.") from None
+            raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} "
+                               "does not take new files (choose a writable folder with --dead-letter).") from None
         except OSError as err:
             raise CtstackError(f"Cannot create the dead-letter file {target}: {err.strerror or err}.") from None
 
@@ -381,7 +385,8 @@ class _Run:
                     summary.events_duplicate += 1
                     outcome.duplicate += 1
                 else:
-                    self.fail(state, state.event(document), f"rejected by Elasticsearch: {_error_text(status, error)}")
+                    reason = error if isinstance(error, Refusal) else f"rejected by Elasticsearch: {_error_text(status, error)}"
+                    self.fail(state, state.event(document), reason)
             state.pending -= count
             self.finish_if_done(state)
 
@@ -513,7 +518,8 @@ def run_import(
     # A bulk request that timed out is not sent again by the client: if Elasticsearch did
     # process it, the repeat would call its events "already present", and if not, nobody can
     # tell. Its events are reported as of unknown outcome instead; a re-run settles them.
-    bulk_client = es.options(retry_on_timeout=False)
+    # Nor after a gateway's 502/503/504 (the node may have indexed it behind the gateway).
+    bulk_client = es.options(retry_on_timeout=False, retry_on_status=())
     # A first signal (Ctrl-C, SIGTERM, SIGHUP) stops taking files: the file being cut into
     # chunks and the chunks built are sent and answered, so every event read is accounted for
     # (files converted ahead but not started count as not read), and the summary says so.
@@ -604,23 +610,23 @@ def _send_chunk(es: Elasticsearch, chunk: _Chunk, max_retries: int,
         body = chunk.body() if len(todo) == chunk.count else chunk.body_of(todo)
         try:
             # Only each item's status (and error) comes back: a tenth of the bytes for
-            # Elasticsearch to write and for us to parse.
-            items = es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body["items"]
+            # Elasticsearch to write and for us to parse. An answer that does not say what
+            # happened to each document raises BulkAnswerUnknown: they have an unknown outcome.
+            answers = bulk_results(es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body, len(todo))
         except ApiError as err:
-            blocked = block_sentence(err)
-            if err.status_code == 429 and not last and blocked is None and not (len(todo) == 1 and _oversized(err)):
+            refusal = refused_answer(err)
+            blocked = block_sentence(err) if refusal is None else None
+            retried = err.status_code == 429 or (err.status_code == 503 and refusal is None)
+            if retried and not last and blocked is None and not (len(todo) == 1 and _oversized(err)):
                 continue
             for i in todo:
-                results[i] = (err.status_code, str(err))
+                results[i] = (err.status_code, refusal or str(err))
             if blocked is not None:
                 raise WritesBlocked(blocked, results) from None
             return results
         retry = []
         blocked = None
-        for i, item in zip(todo, items):
-            info = item.get("create") or next(iter(item.values()))
-            status = info.get("status", 500)
-            error = info.get("error")
+        for i, (status, error) in zip(todo, answers):
             if status >= 300 and error.__class__ is dict and error.get("type") == BLOCK_ERROR:
                 blocked = blocked or block_sentence(error)
                 results[i] = (status, error)
@@ -680,6 +686,7 @@ def import_sources(
     sources = list(sources)
     if not sources:
         raise CtstackError("Nothing to import: give at least one folder or file.")
+    check_index_prefix(options.get("index_prefix", settings.INDEX_PREFIX))
     urls = [s for s in sources if is_s3_url(s)]
     files = source_files([s for s in sources if not is_s3_url(s)])
     first = next(files, None)  # fail on a missing path before touching Elasticsearch

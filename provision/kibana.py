@@ -19,10 +19,10 @@ import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from provision import settings
-from provision.connection import EsConfig, display_url, resolve_endpoint
+from provision.connection import KIBANA_OPTION, EsConfig, display_url, resolve_endpoint
 from provision.errors import CtstackError
 from provision.health import kibana_level, kibana_ready
 
@@ -33,6 +33,8 @@ _SPACE_ID = re.compile(r"^[a-z0-9_\-]+$")
 @dataclass(frozen=True, repr=False)
 class KibanaConfig(EsConfig):
     """Where Kibana is and how to log in: the same settings as for Elasticsearch."""
+
+    url_option: ClassVar[str] = KIBANA_OPTION
 
 
 @dataclass(frozen=True)

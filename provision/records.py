@@ -25,6 +25,8 @@ import orjson
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Extensions a folder walk picks up; a file named on the command line is always tried.
+UTF8_BOM = b"\xef\xbb\xbf"
+NOT_A_LOG_FILE_NAME = "not a CloudTrail log file name (.json, .json.gz, .jsonl)"
 EVENT_FILE_SUFFIXES = (".json.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".gz")
 # What one file may expand to (after gunzip) before it fails: a gzip bomb must not take the
 # machine's memory. ``--max-file-bytes`` changes it.
@@ -88,11 +90,12 @@ class Unreadable:
     deep to parse). It was read, so it is counted and fails alone with ``reason``; ``text``
     (the item's text, cut at KEPT_TEXT bytes) goes to the dead-letter file instead."""
 
-    __slots__ = ("reason", "text", "too_deep")
+    __slots__ = ("reason", "why", "text", "too_deep")
 
     def __init__(self, reason: str, raw: bytes | memoryview, too_deep: bool = False) -> None:
         self.too_deep = too_deep  # valid as far as read, only deeper than the parser goes: an event's to fail
         kept = "its text" if len(raw) <= KEPT_TEXT else f"its first {KEPT_TEXT:,} bytes as text"
+        self.why = reason  # what is wrong with it (a file skipped whole says only this: no dead-letter line is written then)
         self.reason = f"{reason} (the dead-letter file keeps {kept})"
         self.text = bytes(raw[:KEPT_TEXT]).decode("utf-8", "replace")
 
@@ -176,6 +179,8 @@ def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES, stream
         raise FileFailed(too_large(max_bytes))
     elif stream_after is not None and len(raw) > stream_after:
         raise StreamIt()
+    if raw[:3] == UTF8_BOM:
+        raw = raw[3:]
     if not raw.strip():
         raise SkipFile("empty file")
     if partly is None and not _has_big_int(raw):
@@ -350,12 +355,24 @@ class _Buffer:
                 return True
         return False
 
+    def grow(self) -> bool:
+        """Append at least as many bytes as are unread (False at the end of the file, when
+        nothing more came). An item measured again from its start after each call is then
+        measured O(log size) times, so a value of any size costs time linear in its bytes."""
+        unread = len(self.buf) - self.pos
+        while len(self.buf) - self.pos < 2 * unread or len(self.buf) - self.pos == unread:
+            if not self.more():
+                return len(self.buf) - self.pos > unread
+        return True
+
 
 def _items(src: _Buffer) -> Iterator[Any]:
     """Items one by one: each Records array's (or top-level array's) elements, and other
     top-level values (a line, a pretty-printed event). A value that does not parse fails
     alone as :class:`Unreadable` and reading goes on at the next line; a file cut off sets
     ``src.partly``."""
+    if src.pos == 0 and (src.buf or src.more()) and src.buf.startswith(UTF8_BOM):
+        src.pos = len(UTF8_BOM)  # a file saved by an editor that marks UTF-8: the mark is no JSON
     while True:
         src.pos = _SPACE.match(src.buf, src.pos).end()
         if src.pos >= len(src.buf) and not src.more():
@@ -371,12 +388,16 @@ def _items(src: _Buffer) -> Iterator[Any]:
                 return
             if records is not None:  # the rest of the Records object (other keys, "}")
                 while (end := _close_object(src.buf, src.pos)) is None:
-                    if not src.more():
+                    if not src.grow():
                         src.cut("the file ends inside its Records object")
                         return
                 src.pos = end
             continue
-        while (eol := buf.find(b"\n", pos)) < 0 and src.more():
+        searched = 0  # bytes past pos already known to hold no newline: each byte is searched once
+        while (eol := buf.find(b"\n", pos + searched)) < 0:
+            searched = len(buf) - pos
+            if not src.more():
+                break
             buf, pos = src.buf, src.pos
         eol = len(buf) if eol < 0 else eol
         item = _item(buf[pos:eol], "a line")
@@ -389,7 +410,7 @@ def _items(src: _Buffer) -> Iterator[Any]:
                 if not isinstance(whole, Unreadable):
                     item, eol = whole, end
         if isinstance(item, Unreadable) and src.first_error is None:
-            src.first_error = item.reason
+            src.first_error = item.why
         src.pos = eol
         if isinstance(item, dict) and isinstance(item.get("Records"), list) and not _looks_like_event(item):
             yield from item["Records"]
@@ -413,12 +434,12 @@ def _array_items(src: _Buffer) -> Iterator[Any]:
             return
         if c in (123, 91):
             while (end := _parsed_end(src.buf, src.pos)) is None:
-                if not src.more():
+                if not src.grow():
                     src.cut("the file ends inside an event")
                     return
         else:  # a scalar element: up to the next comma or bracket
             while (m := _SCALAR_END.search(src.buf, src.pos)) is None:
-                if not src.more():
+                if not src.grow():
                     src.cut("the file ends inside its array of events")
                     return
             end = m.start()
@@ -680,7 +701,7 @@ def _walk(folder: Path) -> Iterator[SourceFile]:
             elif name.lower().endswith(EVENT_FILE_SUFFIXES):
                 yield _file(path)
             else:
-                yield _file(path, skip_reason="not a CloudTrail log file name (.json, .json.gz, .jsonl)")
+                yield _file(path, skip_reason=NOT_A_LOG_FILE_NAME)
     while unlisted:
         err = unlisted.pop()
         yield SourceFile(name=str(err.filename or folder), read=bytes, fail_reason=f"could not list the folder: {err.strerror or err}")

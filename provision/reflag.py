@@ -21,10 +21,12 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision import classify, interrupt, settings
+from provision.bulkanswer import bulk_results, refused_answer
 from provision import fields as F
 from provision.connection import EsConfig, connect, describe_error
 from provision.documents import flat_source, nested
 from provision.errors import CtstackError
+from provision.template import check_index_prefix
 
 PAGE_SIZE = 1000
 KEEP_ALIVE = "5m"
@@ -148,17 +150,25 @@ def _pages(es: Elasticsearch, index: str, page_size: int) -> Iterator[list[dict]
             yield hits
             after = hits[-1]["sort"]
     finally:
-        es.options(ignore_status=404).close_point_in_time(id=pit)
+        try:
+            es.options(ignore_status=404).close_point_in_time(id=pit)
+        except (TransportError, ApiError):
+            pass  # it expires by itself after KEEP_ALIVE; the run's own error is the one to tell
 
 
 def _send(es: Elasticsearch, body: bytes, summary: ReflagSummary) -> None:
-    items = es.bulk(operations=body, filter_path="items.*.status,items.*.error").body["items"]
-    for item in items:
-        result = next(iter(item.values()))
-        if result.get("status", 500) < 300:
+    try:
+        # An answer that does not say what happened to each update raises BulkAnswerUnknown
+        # (a TransportError: one sentence, and a re-run redoes what is left: updates are idempotent).
+        results = bulk_results(es.bulk(operations=body, filter_path="items.*.status,items.*.error").body,
+                               body.count(b"\n") // 2)
+    except ApiError as err:
+        refused_answer(err)  # a gateway's or portal's answer is no answer from Elasticsearch
+        raise
+    for status, error in results:
+        if status < 300:
             summary.changed += 1
         else:
-            error = result.get("error")
             reason = f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict) else str(error)
             summary.failed += 1
             summary.failure_reasons[reason] = summary.failure_reasons.get(reason, 0) + 1
@@ -166,6 +176,7 @@ def _send(es: Elasticsearch, body: bytes, summary: ReflagSummary) -> None:
 
 def reflag_cluster(cfg: EsConfig, index_prefix: str = settings.INDEX_PREFIX) -> ReflagSummary:
     """Connect (one clear error when Elasticsearch is unreachable or refuses us) and re-flag."""
+    check_index_prefix(index_prefix)
     es, _version = connect(cfg)
     try:
         return reflag(es, index_prefix)

@@ -49,6 +49,7 @@ from botocore.exceptions import (
 from elasticsearch import Elasticsearch
 
 from provision import settings
+from provision.connection import display_url
 from provision.errors import CtstackError
 from provision.records import EVENT_FILE_SUFFIXES, SourceFile
 from provision.s3layout import S3_SCHEME, S3Filters, is_s3_url, log_prefixes, parse_s3_url
@@ -80,6 +81,25 @@ class S3Object:
     @property
     def url(self) -> str:
         return f"{S3_SCHEME}{self.bucket}/{self.key}"
+
+
+def without_login(url: str | None, option: str, http_only: bool = True) -> str | None:
+    """``url`` if it is an http(s) URL without ``user:password@`` (AWS signs its requests with the AWS
+    credentials: a login in an endpoint URL is a mistake, and botocore's errors would print
+    it), else one sentence that shows the URL without it."""
+    if url is None:
+        return None
+    scheme, separator, rest = url.partition("://")
+    if "@" in (rest if separator else url):
+        raise CtstackError(f"{option} {display_url(url)} holds a user or password; AWS endpoints take none "
+                           "(the AWS credentials sign each request): leave the user info out.")
+    if http_only and (not separator or scheme.lower() not in ("http", "https")):
+        raise CtstackError(f"{option} {display_url(url)} is not an http:// or https:// URL.")
+    return url
+
+
+class BucketMissing(CtstackError):
+    """The bucket does not exist (or is not visible to the credentials)."""
 
 
 class ObjectUnreadable(Exception):
@@ -121,7 +141,7 @@ def listing_error(err: Exception, bucket: str, prefix: str) -> CtstackError:
     if isinstance(err, ClientError):
         code = _code(err)
         if code in MISSING_BUCKET_CODES:
-            return CtstackError(f"The S3 bucket {bucket} does not exist (or is not visible to these credentials).")
+            return BucketMissing(f"The S3 bucket {bucket} does not exist (or is not visible to these credentials).")
         if code in DENIED_CODES:
             return CtstackError(_denied_sentence("s3:ListBucket", where, code))
         if code in REDIRECT_CODES:
@@ -424,7 +444,8 @@ class S3Import:
         self.state = ImportedObjects(es, index_prefix, state_index) if es is not None else None
         self.full = full
         self.profile = profile
-        self.endpoint_url = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
+        self.endpoint_url = without_login(endpoint_url or os.environ.get(ENDPOINT_ENV) or None,
+                                          "--endpoint-url" if endpoint_url else ENDPOINT_ENV)
         self.workers = workers
         self.list_ahead = LIST_AHEAD
         self._session = session

@@ -38,12 +38,14 @@ from provision.continuous import (
 from provision.errors import CtstackError
 from provision.importer import _es_url, run_import
 from provision.s3layout import DIGESTS, INSIGHTS, S3Filters
-from provision.s3source import S3Import, S3Object
+from provision.records import EVENT_FILE_SUFFIXES, NOT_A_LOG_FILE_NAME
+from provision.s3source import BucketMissing, ObjectUnreadable, S3Bucket, S3Import, S3Object, without_login
 
 RECEIVE_BATCH = 10          # SQS's maximum per ReceiveMessage
 BATCH_MESSAGES = 50         # messages imported together (as one run_import)
 LONG_POLL_SECONDS = 20      # SQS's maximum long-poll wait
 MAX_REPORTED = 50           # failed messages kept in the summary (all are counted)
+MAX_OBJECTS_PER_MESSAGE = 100  # a notification names one (S3, EventBridge) or a few (CloudTrail's SNS)
 # Content skip reasons that mean the object is broken, not merely empty: the message is kept.
 POISON_SKIPS = ("corrupt gzip", "invalid JSON", "not gzip")
 
@@ -65,7 +67,9 @@ class Notice:
 
 
 def parse_notification(body: str | bytes, filters: S3Filters | None = None) -> tuple[list[S3Object], list[str]]:
-    """(objects to import, skip reasons) of one message body; raises NotANotification."""
+    """(objects to import, skip reasons) of one message body; raises NotANotification (also
+    for a field of the wrong type, and for a message naming more than
+    :data:`MAX_OBJECTS_PER_MESSAGE` objects: one message may not take a consumer's hour)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as err:
@@ -78,7 +82,28 @@ def parse_notification(body: str | bytes, filters: S3Filters | None = None) -> t
             skipped.append(reason)
         else:
             objects.append(S3Object(bucket, key, etag or "", size))
+            if len(objects) > MAX_OBJECTS_PER_MESSAGE:
+                raise NotANotification(f"names more than {MAX_OBJECTS_PER_MESSAGE} objects to import; a notification names "
+                                       "a few (import such a prefix with `ctstack import s3://BUCKET/PREFIX`)")
     return objects, skipped
+
+
+def _field(parent: Any, name: str, kind: type, where: str) -> Any:
+    """``parent[name]``, which must be a ``kind`` (a missing one counts as empty), else the
+    message is not a notification we understand (a wrong shape never raises anything else)."""
+    value = parent.get(name) if isinstance(parent, dict) else None
+    if value is None:
+        value = kind()
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise NotANotification(f"{where}.{name} is {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
+def _object(bucket: Any, key: Any, size: Any, etag: Any, where: str) -> tuple[str, str, int | None, str | None]:
+    if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
+        raise NotANotification(f"{where} names no bucket and key as text")
+    return (bucket, key, size if isinstance(size, int) and not isinstance(size, bool) else None,
+            etag if isinstance(etag, str) else None)
 
 
 def _named_objects(data: Any, skipped: list[str]) -> Iterator[tuple[str, str, int | None, str | None]]:
@@ -97,27 +122,37 @@ def _named_objects(data: Any, skipped: list[str]) -> Iterator[tuple[str, str, in
     elif "s3Bucket" in data and "s3ObjectKey" in data:  # CloudTrail's own SNS notification
         keys = data["s3ObjectKey"]
         for key in keys if isinstance(keys, list) else [keys]:
-            yield str(data["s3Bucket"]), str(key), None, None
-    elif data.get("detail-type") == "Object Created" and isinstance(data.get("detail"), dict):  # EventBridge
-        detail = data["detail"]
-        obj = detail.get("object") or {}
-        yield str((detail.get("bucket") or {}).get("name")), str(obj.get("key")), obj.get("size"), obj.get("etag")
+            yield _object(data["s3Bucket"], key, None, None, "the CloudTrail notification")
+    elif data.get("detail-type") == "Object Created" and "detail" in data:  # EventBridge
+        detail = _field(data, "detail", dict, "the EventBridge event")
+        obj = _field(detail, "object", dict, "detail")
+        yield _object(_field(detail, "bucket", dict, "detail").get("name"), obj.get("key"), obj.get("size"), obj.get("etag"),
+                      "the EventBridge event")
     elif isinstance(data.get("Records"), list) and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in data["Records"]):
-        for record in data["Records"]:
-            if not str(record.get("eventName", "")).startswith("ObjectCreated"):
-                skipped.append(f"S3 {record.get('eventName')} event (not ObjectCreated)")
+        for number, record in enumerate(data["Records"]):
+            where = f"Records[{number}]"
+            name = record.get("eventName")
+            if not isinstance(name, str):
+                raise NotANotification(f"{where}.eventName is {type(name).__name__}, not str")
+            if not name.startswith("ObjectCreated"):
+                skipped.append(f"S3 {name[:60]} event (not ObjectCreated)")
                 continue
-            s3 = record.get("s3") or {}
-            obj = s3.get("object") or {}
+            s3 = _field(record, "s3", dict, where)
+            obj = _field(s3, "object", dict, f"{where}.s3")
+            key = obj.get("key")
             # S3 URL-encodes keys in event notifications (spaces as "+").
-            yield str((s3.get("bucket") or {}).get("name")), unquote_plus(str(obj.get("key"))), obj.get("size"), obj.get("eTag")
+            yield _object(_field(s3, "bucket", dict, f"{where}.s3").get("name"), unquote_plus(key) if isinstance(key, str) else key,
+                          obj.get("size"), obj.get("eTag"), where)
     else:
         raise NotANotification("not an S3, SNS or CloudTrail notification")
 
 
 def _skip_key(key: str, filters: S3Filters) -> str | None:
+    """Why a named object is not imported (the same rules as a folder or bucket import), or None."""
     if DIGESTS in key:
         return "CloudTrail digest file (no events)"
+    if not key.lower().endswith(EVENT_FILE_SUFFIXES):
+        return f"{NOT_A_LOG_FILE_NAME}: {key}"
     if INSIGHTS in key and not filters.insights:
         return "CloudTrail Insights file (--insights imports them)"
     if not filters.wants_key(key):
@@ -130,6 +165,14 @@ class _NotifiedObjects(S3Import):
     alone) for the objects the current messages name, instead of a listing."""
 
     batch: list[S3Object] = []
+
+    def bucket(self, name: str) -> S3Bucket:
+        """A bucket a message names that does not exist fails that message's objects alone
+        (the message is poison, like one naming a gone object), not the consumer."""
+        try:
+            return super().bucket(name)
+        except BucketMissing as err:
+            raise ObjectUnreadable(str(err)) from None
 
     def pending_objects(self) -> Iterator[S3Object]:
         for obj in self.batch:
@@ -171,6 +214,7 @@ class _Heartbeat:
 
 def sqs_client(session: Any, queue_url: str) -> Any:
     """An SQS client talking to the queue URL's own endpoint and region."""
+    without_login(queue_url, "--sqs-queue", http_only=False)  # the shape is checked below, with SQS's example
     parts = urlsplit(queue_url)
     if not parts.scheme or not parts.netloc:
         raise CtstackError(f"{queue_url!r} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME).")

@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 
 from provision import fields as F
 from provision import settings
+from provision.errors import CtstackError
 
 # Three tiers, so each document costs Elasticsearch only what someone reads of it:
 # - aggregated or sorted by the product (dashboard, hints from ES, the filters): indexed,
@@ -107,6 +108,32 @@ def _nest(flat: dict[str, dict]) -> dict:
     return root
 
 
+_INDEX_NAME_FORBIDDEN = set('\\/*?"<>| ,#:')
+
+
+def check_index_prefix(prefix: str) -> str:
+    """``prefix`` if Elasticsearch accepts ``<prefix>-YYYY.MM`` as an index name, else one
+    sentence (CtstackError) saying why, before anything is sent: lower case only, none of
+    ``\\ / * ? " < > | , # :`` or spaces, not starting with ``-``, ``_`` or ``+``, at most
+    200 bytes (the month suffix makes the rest of Elasticsearch's 255)."""
+    problem = None
+    if not prefix:
+        problem = "is empty"
+    elif prefix != prefix.lower():
+        problem = f"has upper-case letters (Elasticsearch index names are lower case: {prefix.lower()!r})"
+    elif forbidden := sorted(set(prefix) & _INDEX_NAME_FORBIDDEN):
+        problem = f"holds {' '.join(repr(c) for c in forbidden)}, which index names may not"
+    elif prefix[0] in "-_+":
+        problem = f"starts with {prefix[0]!r}, which index names may not"
+    elif prefix in (".", ".."):
+        problem = "is not a name"
+    elif len(prefix.encode()) > 200:
+        problem = "is longer than 200 bytes"
+    if problem:
+        raise CtstackError(f"--index-prefix {prefix!r} {problem}.")
+    return prefix
+
+
 def template_name(prefix: str = settings.INDEX_PREFIX) -> str:
     return settings.INDEX_TEMPLATE_NAME if prefix == settings.INDEX_PREFIX else prefix
 
@@ -142,6 +169,6 @@ def index_template(prefix: str = settings.INDEX_PREFIX) -> dict:
 def install_template(es: Elasticsearch, prefix: str = settings.INDEX_PREFIX) -> str:
     """Create or update the index template; returns its name. Existing indices keep their
     mapping; new monthly indices get this one."""
-    name = template_name(prefix)
+    name = template_name(check_index_prefix(prefix))
     es.indices.put_index_template(name=name, **index_template(prefix))
     return name

@@ -9,7 +9,7 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -23,6 +23,7 @@ SAMPLE_DATA = REPO / "tests" / "data" / "cloudtrail"
 EDGE_CASES = REPO / "tests" / "data" / "edge-cases"
 
 _ES_VERSION_KEY = pytest.StashKey[str]()
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -96,16 +97,21 @@ def index_prefix(es: Elasticsearch) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_node(what: str, **options) -> Iterator[EsNode]:
-    """An EsNode started with ``options`` (a node that cannot start fails the test loudly), stopped after."""
+def running(what: str, start: Callable[[], T]) -> Iterator[T]:
+    """What ``start()`` starts (a node, a cluster; one that cannot start fails the test loudly), stopped after."""
     try:
-        node = EsNode(heap="512m", **options).start()
+        started = start()
     except NodeError as err:
         pytest.fail(f"{what} could not start:\n{err}", pytrace=False)
     try:
-        yield node
+        yield started
     finally:
-        node.stop()
+        started.stop()
+
+
+def running_node(what: str, **options) -> contextlib.AbstractContextManager[EsNode]:
+    """An EsNode started with ``options``, stopped after (see :func:`running`)."""
+    return running(what, lambda: EsNode(heap="512m", **options).start())
 
 
 @pytest.fixture()

@@ -374,7 +374,7 @@ def test_item_6_an_unusable_dead_letter_path_stops_before_anything_is_read(es_ur
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert f"Cannot create the dead-letter file {path}" in result.stderr
-    assert result.stdout == ""  # no summary: nothing was read
+    assert json.loads(result.stdout) == {"ok": False, "error": result.stderr.strip().removeprefix("Error: ")}  # no summary: nothing was read
     from provision.connection import EsConfig, client
 
     es = client(EsConfig(url=es_url))

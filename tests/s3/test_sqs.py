@@ -59,8 +59,9 @@ def test_every_notification_shape_names_its_objects():
     key = "AWSLogs/111122223333/CloudTrail/eu-west-1/2025/03/06/a b.json.gz"
     assert [o.key for o in parse_notification(json.dumps(s3_event(BUCKET, key)))[0]] == [key]  # "+" decoded
     assert [o.key for o in parse_notification(json.dumps(sns_envelope(s3_event(BUCKET, key))))[0]] == [key]
-    both = parse_notification(json.dumps(sns_envelope(cloudtrail_notification(BUCKET, [key, key + "2"]))))[0]
-    assert [(o.bucket, o.key) for o in both] == [(BUCKET, key), (BUCKET, key + "2")]
+    second = key.replace(".json.gz", "2.json.gz")
+    both = parse_notification(json.dumps(sns_envelope(cloudtrail_notification(BUCKET, [key, second]))))[0]
+    assert [(o.bucket, o.key) for o in both] == [(BUCKET, key), (BUCKET, second)]
     assert parse_notification(json.dumps(S3_TEST_EVENT)) == ([], ["s3:TestEvent"])
     objects, skipped = parse_notification(json.dumps(cloudtrail_notification(BUCKET, [DIGEST_KEY, INSIGHT_KEY])))
     assert objects == [] and len(skipped) == 2
@@ -242,3 +243,78 @@ def test_queue_errors_are_one_sentence(aws_env, es_url, index_prefix, tmp_path):
                                 capture_output=True, text=True, timeout=120, env=dict(os.environ))
         assert result.returncode == 1, (args, result.stderr)
         assert expected in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+
+
+def wrong_shapes(key: str) -> list[dict]:
+    """Notifications whose fields have the wrong type: each must be poison, never a crash."""
+    good = s3_event(BUCKET, key)
+    record = good["Records"][0]
+    shapes = [
+        {"Records": [{**record, "s3": "x"}]},
+        {"Records": [{**record, "s3": {**record["s3"], "object": "x"}}]},
+        {"Records": [{**record, "s3": {**record["s3"], "bucket": [BUCKET]}}]},
+        {"Records": [{**record, "s3": {**record["s3"], "bucket": {"name": ["x"]}}}]},
+        {"Records": [{**record, "s3": {**record["s3"], "object": {"key": 7}}}]},
+        {"Records": [{**record, "eventName": ["ObjectCreated:Put"]}]},
+        {"s3Bucket": [BUCKET], "s3ObjectKey": [key]},
+        {"s3Bucket": BUCKET, "s3ObjectKey": [{"key": key}]},
+        {"detail-type": "Object Created", "detail": "x"},
+        {"detail-type": "Object Created", "detail": {"bucket": "x", "object": {"key": key}}},
+        {"detail-type": "Object Created", "detail": {"bucket": {"name": BUCKET}, "object": [key]}},
+        {"detail-type": "Object Created", "detail": {"bucket": {"name": BUCKET}, "object": {"key": None}}},
+    ]
+    return shapes
+
+
+def test_a_notification_of_the_wrong_shape_is_not_a_notification_never_another_error():
+    key = "AWSLogs/111122223333/CloudTrail/eu-west-1/2025/03/06/111122223333_CloudTrail_eu-west-1_20250306T0000Z_x.json.gz"
+    for body in wrong_shapes(key):
+        with pytest.raises(NotANotification):
+            parse_notification(json.dumps(body))
+    # Elsewhere in a record, a wrong type is ignored as it would be if absent (the size, the ETag).
+    sized = s3_event(BUCKET, key)
+    sized["Records"][0]["s3"]["object"].update(size="big", eTag=["x"])
+    assert [(o.size, o.etag) for o in parse_notification(json.dumps(sized))[0]] == [(None, "")]
+
+
+def test_a_key_that_is_no_log_file_name_is_skipped_and_counted_like_a_folder_import_does():
+    objects, skipped = parse_notification(json.dumps(cloudtrail_notification(BUCKET, ["AWSLogs/SOURCES.txt"])))
+    assert objects == [] and skipped == ["not a CloudTrail log file name (.json, .json.gz, .jsonl): AWSLogs/SOURCES.txt"]
+
+
+def test_a_message_naming_thousands_of_objects_is_refused_before_any_download():
+    keys = [f"AWSLogs/111122223333/CloudTrail/eu-west-1/2025/03/06/111122223333_CloudTrail_eu-west-1_20250306T0000Z_{n}.json.gz"
+            for n in range(15_474)]
+    with pytest.raises(NotANotification, match="more than 100 objects"):
+        parse_notification(json.dumps(cloudtrail_notification(BUCKET, keys)))
+    assert len(parse_notification(json.dumps(cloudtrail_notification(BUCKET, keys[:100])))[0]) == 100
+
+
+def test_wrong_shapes_a_missing_bucket_and_a_huge_message_are_poison_and_the_batch_imports(aws_env, es, es_url, index_prefix, tmp_path):
+    """One batch holds a good message, notifications of every wrong shape, one naming a bucket
+    that does not exist, one naming 15,474 keys and one naming SOURCES.txt. The consumer
+    imports the good object, deletes the good and the SOURCES.txt messages (skipped, counted),
+    keeps the others as poison for the redrive policy, downloads nothing it was not asked to,
+    and exits 1 with its summary."""
+    s3, sqs = aws_env.client(), aws_env.client("sqs")
+    s3.create_bucket(Bucket=BUCKET)
+    queue_url, dlq_url = make_queue(sqs, "trail-shapes", visibility=5, max_receive=1)
+    keys, ids = put_trail_objects(s3, BUCKET, datetime.now(timezone.utc), 1, 3)
+    s3.put_object(Bucket=BUCKET, Key="AWSLogs/SOURCES.txt", Body=b"where the logs come from")
+    many = [f"{n}.json.gz" for n in range(10_000)]  # short keys: an SQS message holds 256 KiB
+    bad = [*wrong_shapes(keys[0]), s3_event("no-such-bucket", keys[0]), cloudtrail_notification(BUCKET, many)]
+    send(sqs, queue_url, [s3_event(BUCKET, keys[0]), cloudtrail_notification(BUCKET, ["AWSLogs/SOURCES.txt"]), *bad])
+
+    code, batches, summary = finish(consumer(queue_url, es_url, index_prefix, tmp_path, "--exit-when-empty"))
+
+    assert code == 1
+    assert stored(es, index_prefix) == len(ids)
+    totals = summary["totals"]
+    assert totals["messages_deleted"] == 2 and totals["messages_skipped"] == 1 and totals["objects_skipped"] == 1
+    assert totals["messages_poison"] == totals["messages_not_deleted"] == len(bad)
+    assert totals["objects_downloaded"] == 1
+    reasons = [f["reason"] for b in batches for f in b["failed_messages"]]
+    assert any("no-such-bucket does not exist" in r for r in reasons), reasons
+    assert any("more than 100 objects" in r for r in reasons), reasons
+    assert queue_counts(sqs, queue_url) == (0, 0)
+    assert queue_counts(sqs, dlq_url)[0] == len(bad)

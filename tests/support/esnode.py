@@ -216,6 +216,14 @@ class EsNode:
     # node also loads the analysis plugin the .security index needs (API keys, native users).
     secured: bool = False
     password: str | None = None
+    # One node of a cluster instead of a single-node one: its transport port is fixed (the
+    # others' seed hosts name it), `settings` carry discovery.seed_hosts and
+    # cluster.initial_master_nodes, and start() does not wait for health (no node of a new
+    # cluster is healthy alone): see tests/support/escluster.py.
+    cluster_name: str = "ctstack-test"
+    node_name: str = ""
+    transport_port: int = 0
+    in_cluster: bool = False
 
     @property
     def url(self) -> str:
@@ -248,6 +256,8 @@ class EsNode:
             self._keystore_add("bootstrap.password", self.password)
         if not self.port:
             self.port = free_port()
+        if not self.transport_port:
+            self.transport_port = free_port()
         return self._launch(timeout)
 
     def _home_with_plugins(self, es_home: Path, plugins: list[Path]) -> None:
@@ -304,8 +314,9 @@ class EsNode:
         if done.returncode != 0:
             raise NodeError(f"{' '.join(cmd[:2])} failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-2000:]}")
 
-    def _launch(self, timeout: float) -> "EsNode":
-        """Run the server on ``self.workdir`` and wait until the cluster is yellow or green."""
+    def _launch(self, timeout: float, wait_healthy: bool = False) -> "EsNode":
+        """Run the server on ``self.workdir`` and wait until the cluster is yellow or green
+        (a node of a cluster: only with ``wait_healthy``, as when it rejoins one)."""
         assert self.workdir is not None and self.java_home is not None
         es_home = self.es_home
         workdir = self.workdir
@@ -317,11 +328,12 @@ class EsNode:
         security = [] if self.secured else ["-E", "xpack.security.enabled=false"]
         cmd = [
             str(es_home / "bin" / "elasticsearch"), "-d", "-p", str(pid_file),
-            "-E", "discovery.type=single-node",
-            "-E", "cluster.name=ctstack-test",
+            *([] if self.in_cluster else ["-E", "discovery.type=single-node"]),
+            "-E", f"cluster.name={self.cluster_name}",
+            *(["-E", f"node.name={self.node_name}"] if self.node_name else []),
             *security,
             "-E", "http.host=127.0.0.1", "-E", f"http.port={self.port}",
-            "-E", "transport.host=127.0.0.1", "-E", f"transport.port={free_port()}",
+            "-E", "transport.host=127.0.0.1", "-E", f"transport.port={self.transport_port or free_port()}",
             "-E", f"path.data={workdir / 'data'}", "-E", f"path.logs={workdir / 'logs'}",
             # CI disks can be nearly full; the watermarks would block writes on a test node.
             "-E", "cluster.routing.allocation.disk.threshold_enabled=false",
@@ -339,6 +351,8 @@ class EsNode:
             self.stop(remove_data=False)
             raise NodeError(f"Elasticsearch {self.version} did not start (exit {launch.returncode}):\n{tail}\n{log}")
         deadline = time.monotonic() + timeout
+        if self.in_cluster and not wait_healthy:
+            return self
         while True:
             try:
                 health = _http_json(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=5s", timeout=10,
@@ -370,7 +384,7 @@ class EsNode:
         if not self.workdir:
             return ""
         logs = sorted((self.workdir / "logs").glob("*.log"))
-        main = [p for p in logs if p.name == "ctstack-test.log"] or logs
+        main = [p for p in logs if p.name == f"{self.cluster_name}.log"] or logs
         if not main:
             return "(no Elasticsearch log written)"
         text = main[0].read_text(errors="replace").splitlines()
@@ -417,4 +431,4 @@ class EsNode:
         """Start again on the same port and data, after :meth:`kill`."""
         if not self.workdir:
             raise NodeError("restart() needs a node that was started and killed, not stopped")
-        return self._launch(timeout)
+        return self._launch(timeout, wait_healthy=True)

@@ -5,14 +5,13 @@ flight, whatever the machine's speed."""
 
 from __future__ import annotations
 
-import http.client
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+from tests.support.loopback import Loopback, forward, handler_class, reply
 
 
 class HoldingProxy:
@@ -24,54 +23,27 @@ class HoldingProxy:
         self.holding = threading.Event()    # a request is being held
         self.released = threading.Event()
         self._lock = threading.Lock()
-        proxy = self
+        self._server = Loopback(handler_class(self._forward))
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if proxy.hold.search(self.path):
-                    with proxy._lock:
-                        proxy.matched += 1
-                        hold = proxy.matched > proxy.pass_count
-                    if hold:
-                        proxy.holding.set()
-                        proxy.released.wait(300)
-                upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=300)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                    upstream.request(self.command, self.path, body=body or None, headers=headers)
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                finally:
-                    upstream.close()
-                self.send_response(answer.status)
-                for name, value in answer.getheaders():
-                    if name.lower() not in _HOP_BY_HOP:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    def _forward(self, handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        if self.hold.search(handler.path):
+            with self._lock:
+                self.matched += 1
+                hold = self.matched > self.pass_count
+            if hold:
+                self.holding.set()
+                self.released.wait(300)
+        reply(handler, *forward(self.upstream, handler, body))
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self._server.url
 
     def __enter__(self) -> "HoldingProxy":
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.released.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.stop()
