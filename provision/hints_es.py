@@ -14,14 +14,14 @@ from typing import Any, Iterable, Iterator
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision import automation, classify
+from provision import automation, classify, drift
 from provision import fields as F
 from provision import settings
 from provision.awscli import cli_command
 from provision.connection import EsConfig, connect, describe_error, display_url
 from provision.documents import flat_source
 from provision.errors import CtstackError
-from provision.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank
+from provision.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank, set_drift
 
 PAGE_SIZE = 500
 USERS_PRECISION = 40000  # the cardinality aggregation's maximum: exact counts below it
@@ -117,7 +117,24 @@ def hints_from_es(
         failed_changes=(aggs.get("failed_changes") or {}).get("doc_count", 0),
     )
     automation.complete(hints, _samples(es, index, _and(query, candidate)))
+    set_drift(hints, drift_from_es(es, index, query, filters, top))
     return hints
+
+
+DRIFT_PAGE = 1000
+
+
+def drift_from_es(es: Elasticsearch, index: str, query: dict, filters: Filters, top: int) -> drift.Drift:
+    """Drift from the stored changes: every successful change that changes a resource, read
+    back (only the fields drift reads) and fed to the offline path's own counter."""
+    from elasticsearch.helpers import scan
+
+    counter = drift.DriftCounter(filters.ignore_actions)
+    changes = _and(_and(query, {"term": {F.READ_ONLY: False}}), {"exists": {"field": F.RESOURCES_CHANGED}})
+    for hit in scan(es, index=index, query={"query": changes, "_source": drift.DRIFT_FIELDS}, size=DRIFT_PAGE,
+                    ignore_unavailable=True, allow_no_indices=True):
+        counter.add(flat_source(hit["_source"]))
+    return counter.result(top)
 
 
 SAMPLE_PAGE = 20  # (action, user) buckets per page: at most SAMPLE_PAGE x SAMPLE_PER_USER hits a response

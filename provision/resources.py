@@ -202,6 +202,7 @@ def touched(event: dict) -> Touched:
     return Touched(tuple(named), tuple(changed[:MAX_RESOURCES]), tuple(created[:MAX_RESOURCES]))
 
 
+_API_VERSION_SUFFIX = re.compile(r"\d{8}(?:v\d+)?$")  # Lambda's CreateFunction20150331
 _CREATING = re.compile(r"^(Create|Run|Allocate|Register|Import)([A-Z].*)$")
 
 
@@ -209,7 +210,7 @@ def _created(action: str, resource: str, in_request: bool, in_response: bool) ->
     """Created by this call: a creating action whose type word is in its name, and the
     resource new in the response (CreateSecurityGroup's GroupId, RunInstances' instance ids)
     or named by the request as the one thing created (CreateBucket, CreateRole, CreateDBInstance)."""
-    found = _CREATING.match(action)
+    found = _CREATING.match(_API_VERSION_SUFFIX.sub("", action))
     word = _type_word(resource)
     if found is None or not word or word not in found.group(2):
         return False
