@@ -58,6 +58,8 @@ def print_table(hints: Hints, console: Console) -> None:
     else:  # a sentence, not an empty table
         console.print(summary_line(hints) + ".", markup=False, highlight=False)
         console.print(nothing_found(hints), markup=False, highlight=False)
+    if hints.drift:
+        print_drift(hints, console)
     # Problems by kind, not file by file: folders often hold READMEs and licences too.
     notes = skipped_notes(hints.skipped_files)
     notes += [f"[red]could not read[/] {escape(entry['path'])}: {escape(entry['reason'])}" for entry in hints.failed_files]
@@ -95,6 +97,38 @@ def _print_candidates(hints: Hints, console: Console) -> None:
             f"[green]{escape(printable(c.cli))}[/]" if c.cli else f"[yellow]{NO_CLI}[/]",
         ]
         table.add_row(*cells)
+    console.print(table)
+
+
+TERMINAL_DRIFT = 10  # drifted resources the terminal shows (JSON has them all, up to --top)
+
+
+def managed_by_text(item: dict) -> str:
+    """`cloudformation web-prod`, `terraform`: the tool and, when known, the stack."""
+    managed = item["managed_by"]
+    return printable(managed["tool"] + (f" {managed['stack']}" if managed.get("stack") else ""))
+
+
+def drift_summary(hints: Hints) -> str:
+    return (f"{plural(hints.drift_changes, 'console change')} to {plural(hints.drift_resources, 'resource')} "
+            "that automation manages (CloudFormation, Terraform, Pulumi, other automation)")
+
+
+def print_drift(hints: Hints, console: Console) -> None:
+    """The top drifted resources: console changes automation will overwrite or no longer knows about."""
+    table = Table(title="Console changes to resources automation manages (drift)", title_justify="left",
+                  caption=drift_summary(hints), caption_justify="left")
+    for header, options in (("resource", {"overflow": "fold", "min_width": 20}), ("managed by", {}), ("console changes", {"justify": "right"}),
+                            ("who", {"overflow": "fold"}), ("last", {"no_wrap": True}), ("actions", {"overflow": "fold"}),
+                            ("next deploy", {})):
+        table.add_column(header, **options)
+    for item in hints.drift[:TERMINAL_DRIFT]:
+        users = ", ".join(f"{printable(u['user'])} ({u['count']})" for u in item["console_users"])
+        actions = ", ".join(dict.fromkeys(printable(a["action"]) for a in item["console_actions"]))
+        after = item["automation_after"]
+        table.add_row(escape(printable(item["resource"])), escape(managed_by_text(item)), f"{item['console_changes']:,}", escape(users),
+                      _minute(item["last_console_change"]), escape(actions),
+                      f"[yellow]overwrote it {_minute(after['at'])}[/]" if after else "none since")
     console.print(table)
 
 

@@ -125,7 +125,7 @@ def _member_value(service: str, member: str, value: str, scope: dict[str, str]) 
     """The normalised identifier a member's value names, or None when it names none."""
     if value.startswith("arn:"):
         return normalise_arn(value)
-    if service == "ec2" and (member.endswith("Id") or member.endswith("Ids")):
+    if service == "ec2" and (member.endswith("Id") or member.endswith("Ids") or member == "Resources"):
         found = _EC2_ID.match(value)
         return value if found and found.group(1) in EC2_TYPES else None
     template = NAMED_MEMBERS.get((service, member))
