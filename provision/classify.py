@@ -219,6 +219,7 @@ ACTOR_AWS_SERVICE = "aws-service"  # another AWS service on the principal's beha
 ACTOR_UNKNOWN = "unknown"
 # Actors whose resources are *managed*: a console change to one of them is drift.
 MANAGING_ACTORS = (ACTOR_CLOUDFORMATION, ACTOR_TERRAFORM, ACTOR_PULUMI, ACTOR_AUTOMATION)
+IAC_ACTORS = (ACTOR_CLOUDFORMATION, ACTOR_TERRAFORM, ACTOR_PULUMI)  # a change by one of them is a claim
 CLOUDFORMATION_SERVICE = "cloudformation.amazonaws.com"
 STACK_NAME_TAG = "aws:cloudformation:stack-name"
 STACK_ID_TAG = "aws:cloudformation:stack-id"
@@ -231,19 +232,20 @@ _TERRAFORM_TOKEN = re.compile(r"^(?:terraform|terraform-provider-aws|terraform-p
 def actor(event: dict) -> tuple[str, str | None]:
     """(who made the call, the CloudFormation stack name when the request gives it):
 
-    1. console: :func:`is_console`;
-    2. cloudformation: userIdentity.invokedBy, sourceIPAddress or userAgent is
-       ``cloudformation.amazonaws.com`` (CDK and SAM deploy through CloudFormation);
+    1. cloudformation: userIdentity.invokedBy, sourceIPAddress or userAgent is
+       ``cloudformation.amazonaws.com`` (CDK and SAM deploy through CloudFormation; a stack
+       started from the console is still CloudFormation's call);
+    2. console: :func:`is_console`;
     3. pulumi / terraform: a user-agent token ``pulumi*`` / ``terraform-provider-aws``, ``Terraform``;
     4. aws-service: another AWS service made the call (invokedBy, or an AWSService identity);
     5. automation: any other user agent (SDKs, the AWS CLI, Ansible, the CDK CLI, CI);
     6. unknown: no user agent and nothing else to tell."""
     identity = event.get("userIdentity") if isinstance(event.get("userIdentity"), dict) else {}
-    if is_console(event):
-        return ACTOR_CONSOLE, None
     agent = event.get("userAgent") if isinstance(event.get("userAgent"), str) else ""
     if CLOUDFORMATION_SERVICE in (identity.get("invokedBy"), event.get("sourceIPAddress"), agent):
         return ACTOR_CLOUDFORMATION, stack_name(event.get("requestParameters"))
+    if is_console(event):
+        return ACTOR_CONSOLE, None
     if agent:
         tool = _agent_tool(agent)
         if tool is not None:

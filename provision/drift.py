@@ -7,11 +7,15 @@ successful changes with resources count (``ctstack.resources_changed``, see
 
 A resource is **managed** at the moment of a console change by the actor that last created
 it before then; if nothing in the trail created it (it is older than the trail), by the
-automation that last changed it before then, else by the first automation that changes it
-after. Managed means one of :data:`provision.classify.MANAGING_ACTORS`. A console change to a
+infrastructure-as-code tool (:data:`provision.classify.IAC_ACTORS`) that last changed it before
+then, else by the first one that changes it after (a change by some SDK script does not make
+a resource managed: only creating it does). Managed means one of
+:data:`provision.classify.MANAGING_ACTORS`. A console change to a
 managed resource (a deletion included) is **drift**; a console change to what the console
 created is not (it is an automation candidate); console reads never are; ignored actions
-(plumbing, --ignore-action) are not drift.
+(plumbing, --ignore-action) are not drift, and neither are runtime calls
+(:data:`RUNTIME_ACTIONS`: starting, stopping, rebooting, invoking), which also do not make a
+resource managed.
 
 Memory grows with the number of successful change events that change a resource (one small
 tuple each), not with reads or files.
@@ -19,6 +23,7 @@ tuple each), not with reads or files.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any, Iterable, NamedTuple
 
@@ -28,6 +33,9 @@ from provision import fields as F
 DRIFT_FIELDS = [F.TIMESTAMP, F.EVENT_ACTION, F.EVENT_PROVIDER, F.EVENT_OUTCOME, F.READ_ONLY, F.USER_NAME,
                 F.RESOURCES_CHANGED, F.RESOURCES_CREATED, F.ACTOR, F.ACTOR_STACK]
 TOP_USERS = 3
+# Runtime state, not configuration: infrastructure code does not own whether an instance runs,
+# so these calls are neither drift nor a sign of who manages a resource.
+RUNTIME_ACTIONS = re.compile(r"^(?:Start|Stop|Reboot|Restart|Invoke|Send|Execute|Monitor|Unmonitor|Poll|Signal)[A-Z]")
 MAX_ACTIONS = 20  # console actions listed per resource (the latest); the count has them all
 
 
@@ -64,6 +72,8 @@ class DriftCounter:
             return
         created = set(_list(doc.get(F.RESOURCES_CREATED)))
         provider, action = doc.get(F.EVENT_PROVIDER) or "", doc.get(F.EVENT_ACTION) or ""
+        if RUNTIME_ACTIONS.match(action):
+            return
         ignored = classify.is_ignored_action(provider, action) or (bool(self._ignored) and classify.is_ignored_action(provider, action, self._ignored))
         for resource in changed:
             self._changes.setdefault(resource, []).append(Change(
@@ -103,6 +113,7 @@ def drift_of(resource: str, changes: list[Change]) -> dict[str, Any] | None:
     """One resource's drift (module docstring), or None when no console change hit it while managed."""
     changes = sorted(changes)
     automated = [c for c in changes if c.actor in classify.MANAGING_ACTORS]
+    infrastructure = [c for c in automated if c.actor in classify.IAC_ACTORS]
     drifted: list[tuple[Change, Change, Change | None]] = []  # (console change, manager, creation)
     creation: Change | None = None
     for i, change in enumerate(changes):
@@ -113,8 +124,8 @@ def drift_of(resource: str, changes: list[Change]) -> dict[str, Any] | None:
         if creation is not None:
             manager: Change | None = creation
         else:
-            before = [c for c in automated[::-1] if c.timestamp <= change.timestamp and c is not change]
-            after = [c for c in automated if c.timestamp > change.timestamp]
+            before = [c for c in infrastructure[::-1] if c.timestamp <= change.timestamp]
+            after = [c for c in infrastructure if c.timestamp > change.timestamp]
             manager = before[0] if before else after[0] if after else None
         if manager is not None and manager.actor in classify.MANAGING_ACTORS:
             drifted.append((change, manager, creation))
