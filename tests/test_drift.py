@@ -246,3 +246,19 @@ def test_resources_are_stored_on_changes_only(sample_events: list[dict]) -> None
         else:
             assert doc[F.ACTOR] in (*classify.MANAGING_ACTORS, "console", "aws-service", "unknown")
         assert F.RESOURCES not in to_document(record, profile="minimal")
+
+
+def test_demo_shows_the_stack_and_workspace_drift_and_no_look_alike(tmp_path: Path) -> None:
+    """The 90-day demo work: exactly the console edits of the CloudFormation stack's and the
+    Terraform workspace's resources; the pipeline's CLI edit of the stack's bucket, console reads
+    of managed resources and console edits of console-made groups are not drift."""
+    from provision.demo_work import write_console_work
+    from provision.generate import DEFAULT_START
+
+    work = write_console_work(tmp_path, end=DEFAULT_START)
+    drift = hints_from_sources([str(tmp_path)], top=0).drift
+    assert {d["resource"]: (d["managed_by"]["tool"], d["managed_by"]["stack"], d["console_changes"]) for d in drift} == work.drift
+    assert work.look_alikes["automation-edit"] > 0
+    assert {d["managed_by"]["tool"] for d in drift} == {"cloudformation", "terraform"}
+    stack_group = next(d for d in drift if d["managed_by"]["tool"] == "cloudformation")
+    assert stack_group["overwritten"] and stack_group["automation_after"]["action"] == "RevokeSecurityGroupIngress"
