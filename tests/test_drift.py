@@ -262,3 +262,26 @@ def test_demo_shows_the_stack_and_workspace_drift_and_no_look_alike(tmp_path: Pa
     assert {d["managed_by"]["tool"] for d in drift} == {"cloudformation", "terraform"}
     stack_group = next(d for d in drift if d["managed_by"]["tool"] == "cloudformation")
     assert stack_group["overwritten"] and stack_group["automation_after"]["action"] == "RevokeSecurityGroupIngress"
+
+
+def test_report_has_a_drift_table_and_chart(trail: str) -> None:
+    from provision.report import render_report
+
+    html = render_report(hints_from_sources([trail]))
+    section = html[html.index('<section id="drift">'):]
+    section = section[:section.index("</section>")]
+    assert 'id="drift-table"' in section and 'id="drift-chart"' in section
+    assert section.count("<tr>") == len(EXPECTED) + 1  # and the header
+    assert "cloudformation web-prod" in section and "overwritten 2024-08-06" in section
+
+
+def test_report_escapes_values_in_the_drift_table(tmp_path: Path) -> None:
+    from provision.report import render_report
+
+    hostile = "<img src=x onerror=alert(1)>"
+    events = [event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, requestParameters={"roleName": "r"}),
+              event("PutRolePolicy", "iam.amazonaws.com", user=hostile, time="2024-08-02T10:00:00Z",
+                    requestParameters={"roleName": "r", "policyName": "p", "policyDocument": "{}"})]
+    write_trail(tmp_path, events)
+    html = render_report(hints_from_sources([str(tmp_path)]))
+    assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
