@@ -175,14 +175,15 @@ def touched(event: dict) -> Touched:
     if found is not None:
         service, operation = found
         try:
-            api = clickcode.api_input(source, action, event.get("requestParameters"))
+            api = clickcode.api_input(source, action, event.get("requestParameters"), validate=False)
             model = clickcode._operation_model(service, operation)
             for member, value in _walk(service, model.input_shape, api.parameters):
                 if (resource := _member_value(service, member, value, scope)) is not None:
                     requested.setdefault(resource, member)
                     if member in PRIMARY_MEMBERS.get(service, ()):
                         primary.add(resource)
-            output = clickcode.api_output(service, operation, event.get("responseElements"))
+            response = event.get("responseElements")
+            output = clickcode.api_output(service, operation, response) if response else {}
             for member, value in _walk(service, model.output_shape, output):
                 if (resource := _member_value(service, member, value, scope)) is not None:
                     responded.setdefault(resource, member)
