@@ -48,6 +48,7 @@ class Change(NamedTuple):
     action: str
     created: bool
     ignored: bool
+    ref: str = ""   # where the document is (Elasticsearch: index and _id), for marking drift
 
 
 def _list(value: Any) -> list[str]:
@@ -63,7 +64,7 @@ class DriftCounter:
         self._ignored = frozenset(ignore_actions)
         self._changes: dict[str, list[Change]] = {}
 
-    def add(self, doc: dict) -> None:
+    def add(self, doc: dict, ref: str = "") -> None:
         """One (distinct) document; reads, failed calls and changes without resources are left out."""
         if doc.get(F.READ_ONLY) is not False or doc.get(F.EVENT_OUTCOME) == "failure":
             return
@@ -78,18 +79,19 @@ class DriftCounter:
         for resource in changed:
             self._changes.setdefault(resource, []).append(Change(
                 doc[F.TIMESTAMP], doc.get(F.ACTOR) or classify.ACTOR_UNKNOWN, doc.get(F.ACTOR_STACK) or "",
-                doc.get(F.USER_NAME) or "", provider, action, resource in created, ignored))
+                doc.get(F.USER_NAME) or "", provider, action, resource in created, ignored, ref))
 
     def result(self, top: int = 0) -> "Drift":
         """The drifted resources, most console changes first (ties: latest first, then by name)."""
         found = [d for resource, changes in self._changes.items() if (d := drift_of(resource, changes)) is not None]
         found.sort(key=lambda d: (-d["console_changes"], _negated(d["last_console_change"]), d["resource"]))
         days = Counter(a["at"][:10] for d in found for a in d["console_actions"])
+        refs = sorted({ref for d in found for ref in d.pop("refs") if ref})
         for d in found:
             d["console_actions"] = d["console_actions"][-MAX_ACTIONS:]
         return Drift(resources=len(found), changes=sum(d["console_changes"] for d in found),
                      items=found[:top] if top > 0 else found,
-                     days=[{"day": day, "changes": n} for day, n in sorted(days.items())])
+                     days=[{"day": day, "changes": n} for day, n in sorted(days.items())], refs=refs)
 
 
 class Drift(NamedTuple):
@@ -97,6 +99,7 @@ class Drift(NamedTuple):
     changes: int                   # console changes to managed resources
     items: list[dict[str, Any]]    # the top ones
     days: list[dict[str, Any]]     # [{day, changes}] oldest first
+    refs: list[str] = []           # where the drifting console changes are stored (from Elasticsearch)
 
 
 def _negated(text: str) -> tuple[int, ...]:
@@ -151,4 +154,5 @@ def drift_of(resource: str, changes: list[Change]) -> dict[str, Any] | None:
         "automation_before": _summary(before[-1] if before else None),
         "automation_after": _summary(after[0] if after else None),
         "overwritten": bool(after),
+        "refs": [c.ref for c in console],
     }

@@ -77,3 +77,4 @@ RESOURCES_CHANGED = "ctstack.resources_changed"  # the ones it changes (creates,
 RESOURCES_CREATED = "ctstack.resources_created"  # the ones it creates
 ACTOR = "ctstack.actor"                          # console, cloudformation, terraform, pulumi, automation, aws-service, unknown
 ACTOR_STACK = "ctstack.actor_stack"              # the CloudFormation stack, when the request names it
+DRIFT = "ctstack.drift"                          # a console change to a managed resource (set after an import: provision.hints_es.mark_drift)

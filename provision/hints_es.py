@@ -19,7 +19,7 @@ from provision import fields as F
 from provision import settings
 from provision.awscli import cli_command
 from provision.connection import EsConfig, connect, describe_error, display_url
-from provision.documents import flat_source
+from provision.documents import flat_source, nested
 from provision.errors import CtstackError
 from provision.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank, set_drift
 
@@ -133,8 +133,38 @@ def drift_from_es(es: Elasticsearch, index: str, query: dict, filters: Filters, 
     changes = _and(_and(query, {"term": {F.READ_ONLY: False}}), {"exists": {"field": F.RESOURCES_CHANGED}})
     for hit in scan(es, index=index, query={"query": changes, "_source": drift.DRIFT_FIELDS}, size=DRIFT_PAGE,
                     ignore_unavailable=True, allow_no_indices=True):
-        counter.add(flat_source(hit["_source"]))
+        counter.add(flat_source(hit["_source"]), f"{hit['_index']}/{hit['_id']}")
     return counter.result(top)
+
+
+def mark_drift(es: Elasticsearch, index_prefix: str = settings.INDEX_PREFIX) -> int:
+    """Set ``ctstack.drift`` true on the console changes that are drift now (default rules, no
+    filters) and false where an earlier run set it and it is no longer drift, so Kibana can
+    chart what is a relation between events. Partial-document updates, no scripts. Returns the
+    number of documents marked."""
+    from elasticsearch.helpers import bulk, scan
+
+    index = f"{index_prefix}-*"
+    es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)  # the import's last documents
+    wanted = set(drift_from_es(es, index, {"bool": {"filter": []}}, Filters(), 0).refs)
+    marked = len(wanted)
+    updates: list[dict[str, Any]] = []
+    for hit in scan(es, index=index, query={"query": {"term": {F.DRIFT: True}}, "_source": False}, size=DRIFT_PAGE,
+                    ignore_unavailable=True, allow_no_indices=True):
+        ref = f"{hit['_index']}/{hit['_id']}"
+        if ref in wanted:
+            wanted.discard(ref)  # marked already
+        else:
+            updates.append(_drift_update(ref, False))
+    updates.extend(_drift_update(ref, True) for ref in sorted(wanted))
+    if updates:
+        bulk(es, updates, refresh=True, raise_on_error=True)
+    return marked
+
+
+def _drift_update(ref: str, value: bool) -> dict[str, Any]:
+    index, _, doc_id = ref.partition("/")
+    return {"_op_type": "update", "_index": index, "_id": doc_id, "doc": nested({F.DRIFT: value})}
 
 
 SAMPLE_PAGE = 20  # (action, user) buckets per page: at most SAMPLE_PAGE x SAMPLE_PER_USER hits a response

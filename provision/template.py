@@ -49,6 +49,7 @@ FIELD_TYPES: dict[str, dict] = {
     F.RESOURCES_CREATED: KEYWORD,
     F.ACTOR: KEYWORD,
     F.ACTOR_STACK: KEYWORD,
+    F.DRIFT: BOOLEAN,                    # the dashboard's drift panels
     # one value in every document: doc_values cost nothing, and rules filter on them
     F.EVENT_DATASET: KEYWORD,
     F.EVENT_KIND: KEYWORD,

@@ -285,3 +285,33 @@ def test_report_escapes_values_in_the_drift_table(tmp_path: Path) -> None:
     write_trail(tmp_path, events)
     html = render_report(hints_from_sources([str(tmp_path)]))
     assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@pytest.mark.es
+def test_import_marks_the_drifting_console_changes_for_the_dashboard(es_config: EsConfig, trail: str) -> None:
+    """After `import`, exactly the console changes to managed resources carry ctstack.drift
+    (the dashboard's drift panels filter on it); a stale mark is cleared by the next run."""
+    from provision.hints_es import mark_drift
+    from provision.importer import import_sources
+
+    prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
+    es = client(es_config)
+    try:
+        summary = import_sources(es_config, [trail], index_prefix=prefix)
+        expected = sum(e[2] for e in EXPECTED.values())
+        assert summary.extra["drift_marked"] == expected
+
+        def marked() -> list[str]:
+            es.indices.refresh(index=f"{prefix}-*")
+            hits = es.search(index=f"{prefix}-*", query={"term": {F.DRIFT: True}}, size=100)["hits"]["hits"]
+            return sorted(f"{h['_source']['user']['name']} {h['_source']['event']['action']}" for h in hits)
+
+        assert marked() == ["alice AttachRolePolicy", "alice AuthorizeSecurityGroupIngress", "alice UpdateFunctionConfiguration20150331v2",
+                            "bob AuthorizeSecurityGroupIngress", "bob PutBucketPolicy", "carol DeleteSecurityGroup", "carol PutBucketPolicy"]
+        stale = es.search(index=f"{prefix}-*", query={"term": {F.EVENT_ACTION: "CreateSession"}}, size=1)["hits"]["hits"][0]
+        es.update(index=stale["_index"], id=stale["_id"], doc={"ctstack": {"drift": True}}, refresh=True)
+        assert mark_drift(es, prefix) == expected
+        assert len(marked()) == expected
+    finally:
+        es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
+        es.close()
