@@ -58,8 +58,6 @@ def print_table(hints: Hints, console: Console) -> None:
     else:  # a sentence, not an empty table
         console.print(summary_line(hints) + ".", markup=False, highlight=False)
         console.print(nothing_found(hints), markup=False, highlight=False)
-    if hints.drift:
-        print_drift(hints, console)
     # Problems by kind, not file by file: folders often hold READMEs and licences too.
     notes = skipped_notes(hints.skipped_files)
     notes += [f"[red]could not read[/] {escape(entry['path'])}: {escape(entry['reason'])}" for entry in hints.failed_files]
@@ -115,7 +113,10 @@ def drift_summary(hints: Hints) -> str:
 
 
 def print_drift(hints: Hints, console: Console) -> None:
-    """The top drifted resources: console changes automation will overwrite or no longer knows about."""
+    """The top drifted resources: console changes automation will overwrite or no longer knows about
+    (nothing when there are none: the JSON says 0)."""
+    if not hints.drift:
+        return
     table = Table(title="Console changes to resources automation manages (drift)", title_justify="left",
                   caption=drift_summary(hints), caption_justify="left")
     for header, options in (("resource", {"overflow": "fold", "min_width": 20}), ("managed by", {}), ("console changes", {"justify": "right"}),
