@@ -197,7 +197,22 @@ def to_markdown(hints: Hints) -> str:
         cells = [markdown_cell(cell) for cell in (str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
                                                   minutes_text(c.console_minutes_per_month), c.first_seen, c.last_seen, top_users_text(c))]
         lines.append("| " + " | ".join([*cells, cli]) + " |")
-    return "\n".join([markdown_cell(summary_line(hints)) + ".", "", *lines]) + "\n"
+    return "\n".join([markdown_cell(summary_line(hints)) + ".", "", *lines, *_markdown_drift(hints)]) + "\n"
+
+
+def _markdown_drift(hints: Hints) -> list[str]:
+    """The drifted resources as a second table (none: no lines)."""
+    if not hints.drift:
+        return []
+    lines = ["", f"**Drift:** {markdown_cell(drift_summary(hints))}.", "",
+             "| resource | managed by | console changes | who | last | actions | next deploy |", "|---|---|--:|---|---|---|---|"]
+    for item in hints.drift:
+        after = item["automation_after"]
+        cells = [managed_by_text(item), f"{item['console_changes']:,}",
+                 ", ".join(f"{u['user']} ({u['count']})" for u in item["console_users"]), item["last_console_change"],
+                 ", ".join(dict.fromkeys(a["action"] for a in item["console_actions"])), f"overwritten {after['at']}" if after else "not since"]
+        lines.append("| " + " | ".join([_markdown_code(item["resource"]), *(markdown_cell(c) for c in cells)]) + " |")
+    return lines
 
 
 def to_sh(hints: Hints) -> str:

@@ -315,3 +315,18 @@ def test_import_marks_the_drifting_console_changes_for_the_dashboard(es_config: 
     finally:
         es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
         es.close()
+
+
+def test_markdown_has_the_drift_table_as_text(tmp_path: Path) -> None:
+    from provision.hints_output import to_markdown
+
+    hostile = "x|<b>y</b>\n| z"
+    events = [event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, requestParameters={"roleName": "r"}),
+              event("PutRolePolicy", "iam.amazonaws.com", user=hostile, time="2024-08-02T10:00:00Z",
+                    requestParameters={"roleName": "r", "policyName": "p", "policyDocument": "{}"})]
+    write_trail(tmp_path, events)
+    text = to_markdown(hints_from_sources([str(tmp_path)]))
+    drift_lines = text[text.index("**Drift:**"):].splitlines()
+    row = drift_lines[-1]
+    assert row.startswith("| `arn:aws:iam::111122223333:role/r` | terraform | 1 |")
+    assert row.count(" | ") == 6 and "<b>" not in row  # the user name stays inside its cell, as text
