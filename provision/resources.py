@@ -176,7 +176,9 @@ def touched(event: dict) -> Touched:
         service, operation = found
         try:
             api = clickcode.api_input(source, action, event.get("requestParameters"), validate=False)
-            model = clickcode._operation_model(service, operation)
+            model = clickcode.operation_model(source, action)
+            if model is None:  # service_and_operation found it: only a changed botocore could say otherwise
+                return NOTHING
             for member, value in _walk(service, model.input_shape, api.parameters):
                 if (resource := _member_value(service, member, value, scope)) is not None:
                     requested.setdefault(resource, member)
@@ -197,7 +199,7 @@ def touched(event: dict) -> Touched:
     named = list(dict.fromkeys([*requested, *responded, *logged]))[:MAX_RESOURCES]
     created = [r for r in named if _created(action, r, r in requested, r in responded)]
     changed = [r for r in named if r in created or r in primary or action in TAGGING_ACTIONS
-               or ((word := _type_word(r)) and word in action and not _is_object_call(action))]
+               or ((word := _type_word(r)) and word in action)]
     if source == "s3.amazonaws.com" and _is_object_call(action):
         changed = []
     return Touched(tuple(named), tuple(changed[:MAX_RESOURCES]), tuple(created[:MAX_RESOURCES]))
