@@ -275,15 +275,20 @@ def test_report_has_a_drift_table_and_chart(trail: str) -> None:
     assert "cloudformation web-prod" in section and "overwritten 2024-08-06" in section
 
 
+def _drift_by(folder: Path, user: str):
+    """Hints on a trail where ``user`` changes a Terraform-made role in the console: one drift."""
+    events = [event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, requestParameters={"roleName": "r"}),
+              event("PutRolePolicy", "iam.amazonaws.com", user=user, time="2024-08-02T10:00:00Z",
+                    requestParameters={"roleName": "r", "policyName": "p", "policyDocument": "{}"})]
+    write_trail(folder, events)
+    return hints_from_sources([str(folder)])
+
+
 def test_report_escapes_values_in_the_drift_table(tmp_path: Path) -> None:
     from provision.report import render_report
 
     hostile = "<img src=x onerror=alert(1)>"
-    events = [event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, requestParameters={"roleName": "r"}),
-              event("PutRolePolicy", "iam.amazonaws.com", user=hostile, time="2024-08-02T10:00:00Z",
-                    requestParameters={"roleName": "r", "policyName": "p", "policyDocument": "{}"})]
-    write_trail(tmp_path, events)
-    html = render_report(hints_from_sources([str(tmp_path)]))
+    html = render_report(_drift_by(tmp_path, hostile))
     assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
@@ -321,11 +326,7 @@ def test_markdown_has_the_drift_table_as_text(tmp_path: Path) -> None:
     from provision.hints_output import to_markdown
 
     hostile = "x|<b>y</b>\n| z"
-    events = [event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, requestParameters={"roleName": "r"}),
-              event("PutRolePolicy", "iam.amazonaws.com", user=hostile, time="2024-08-02T10:00:00Z",
-                    requestParameters={"roleName": "r", "policyName": "p", "policyDocument": "{}"})]
-    write_trail(tmp_path, events)
-    text = to_markdown(hints_from_sources([str(tmp_path)]))
+    text = to_markdown(_drift_by(tmp_path, hostile))
     drift_lines = text[text.index("**Drift:**"):].splitlines()
     row = drift_lines[-1]
     assert row.startswith("| `arn:aws:iam::111122223333:role/r` | terraform | 1 |")
