@@ -207,3 +207,90 @@ def event_id(event: dict) -> str:
             return value
         return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
     return hashlib.sha256(orjson.dumps(event, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+# Who made a change (provision.drift): the rules, in order, and their public sources in the README.
+ACTOR_CONSOLE = "console"
+ACTOR_CLOUDFORMATION = "cloudformation"
+ACTOR_TERRAFORM = "terraform"
+ACTOR_PULUMI = "pulumi"
+ACTOR_AUTOMATION = "automation"   # another SDK, CLI or tool, not from a console session
+ACTOR_AWS_SERVICE = "aws-service"  # another AWS service on the principal's behalf (Auto Scaling, ...)
+ACTOR_UNKNOWN = "unknown"
+# Actors whose resources are *managed*: a console change to one of them is drift.
+MANAGING_ACTORS = (ACTOR_CLOUDFORMATION, ACTOR_TERRAFORM, ACTOR_PULUMI, ACTOR_AUTOMATION)
+IAC_ACTORS = (ACTOR_CLOUDFORMATION, ACTOR_TERRAFORM, ACTOR_PULUMI)  # a change by one of them is a claim
+CLOUDFORMATION_SERVICE = "cloudformation.amazonaws.com"
+STACK_NAME_TAG = "aws:cloudformation:stack-name"
+STACK_ID_TAG = "aws:cloudformation:stack-id"
+# User-agent product tokens (whole tokens, case-insensitive, before "/version"). Pulumi's AWS
+# provider is built on Terraform's and may carry its tokens too: Pulumi is tested first.
+_PULUMI_TOKEN = re.compile(r"^(?:pulumi|pulumi-aws|pulumi-aws-native)(?:/\S*)?$", re.IGNORECASE)
+_TERRAFORM_TOKEN = re.compile(r"^(?:terraform|terraform-provider-aws|terraform-provider-awscc)(?:/\S*)?$", re.IGNORECASE)
+
+
+def actor(event: dict) -> tuple[str, str | None]:
+    """(who made the call, the CloudFormation stack name when the request gives it):
+
+    1. cloudformation: userIdentity.invokedBy, sourceIPAddress or userAgent is
+       ``cloudformation.amazonaws.com`` (CDK and SAM deploy through CloudFormation; a stack
+       started from the console is still CloudFormation's call);
+    2. console: :func:`is_console`;
+    3. pulumi / terraform: a user-agent token ``pulumi*`` / ``terraform-provider-aws``, ``Terraform``;
+    4. aws-service: another AWS service made the call (invokedBy, or an AWSService identity);
+    5. automation: any other user agent (SDKs, the AWS CLI, Ansible, the CDK CLI, CI);
+    6. unknown: no user agent and nothing else to tell."""
+    identity = event.get("userIdentity") if isinstance(event.get("userIdentity"), dict) else {}
+    agent = event.get("userAgent") if isinstance(event.get("userAgent"), str) else ""
+    if CLOUDFORMATION_SERVICE in (identity.get("invokedBy"), event.get("sourceIPAddress"), agent):
+        return ACTOR_CLOUDFORMATION, stack_name(event.get("requestParameters"))
+    if is_console(event):
+        return ACTOR_CONSOLE, None
+    if agent:
+        tool = _agent_tool(agent)
+        if tool is not None:
+            return tool, None
+    if invoked_by_service(identity) or identity.get("type") == "AWSService":
+        return ACTOR_AWS_SERVICE, None
+    return (ACTOR_AUTOMATION, None) if agent else (ACTOR_UNKNOWN, None)
+
+
+@lru_cache(maxsize=4096)
+def _agent_tool(agent: str) -> str | None:
+    tokens = [token for token in _TOKEN_SEPARATORS.split(agent) if token]
+    if any(_PULUMI_TOKEN.match(token) for token in tokens):
+        return ACTOR_PULUMI
+    if any(_TERRAFORM_TOKEN.match(token) for token in tokens):
+        return ACTOR_TERRAFORM
+    return None
+
+
+def stack_name(request_parameters: Any) -> str | None:
+    """The ``aws:cloudformation:stack-name`` tag CloudFormation puts on what it creates, from
+    the request (EC2 tag specifications, ``{key, value}`` or ``{Key, Value}`` lists, tag maps);
+    else the name from an ``aws:cloudformation:stack-id`` tag (``.../stack/NAME/uuid``)."""
+    found: dict[str, str] = {}
+    _stack_tags(request_parameters, found, 0)
+    if STACK_NAME_TAG in found:
+        return found[STACK_NAME_TAG]
+    stack_id = found.get(STACK_ID_TAG, "")
+    parts = stack_id.split("/")
+    return parts[1] if len(parts) >= 3 and parts[0].endswith(":stack") else None
+
+
+def _stack_tags(value: Any, found: dict[str, str], depth: int) -> None:
+    if depth > 20 or len(found) == 2:
+        return
+    if isinstance(value, dict):
+        key = value.get("key", value.get("Key"))
+        if key in (STACK_NAME_TAG, STACK_ID_TAG) and isinstance(tag := value.get("value", value.get("Value")), str):
+            found.setdefault(key, tag)
+        for name in (STACK_NAME_TAG, STACK_ID_TAG):
+            if isinstance(value.get(name), str):
+                found.setdefault(name, value[name])
+        for inner in value.values():
+            if isinstance(inner, (dict, list)):
+                _stack_tags(inner, found, depth + 1)
+    elif isinstance(value, list):
+        for inner in value:
+            _stack_tags(inner, found, depth + 1)

@@ -808,6 +808,7 @@ def hints_(
     if output_format == "table":
         hints_output.print_table(result, Console())
         _print_automation(result, workflows)
+        hints_output.print_drift(result, Console())
     else:
         typer.echo(hints_output.RENDERERS[output_format](result), nl=False)
     _write_scripts(result, script_dir)

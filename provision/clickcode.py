@@ -95,8 +95,9 @@ def _service_model(service: str):
     return ServiceModel(awscli._loader().load_service_model(service, "service-2"), service_name=service)
 
 
-def api_input(event_source: str | None, event_name: str | None, request_parameters: Any) -> ApiInput:
-    """The API input for one event (see the module docstring for the rules)."""
+def api_input(event_source: str | None, event_name: str | None, request_parameters: Any, validate: bool = True) -> ApiInput:
+    """The API input for one event (see the module docstring for the rules); ``validate``
+    False skips botocore's validation (``valid`` stays False, ``message`` None)."""
     found = awscli.service_and_operation(event_source, event_name)
     if found is None:
         return ApiInput(None, None, message="no public API has this action (console only)")
@@ -121,6 +122,8 @@ def api_input(event_source: str | None, event_name: str | None, request_paramete
         for member in shape.required_members:
             if member not in result.parameters:  # CloudTrail did not log it: the user gives it
                 result.parameters[member] = mapper.placeholder(shape.members[member], member, (member,), member, "required, not logged by CloudTrail")
+        if not validate:
+            return result
         report = ParamValidator().validate(result.parameters, shape)
     except (TypeError, ValueError, RecursionError) as err:  # a hostile or odd event fails alone
         result.parameters, result.valid = {}, False

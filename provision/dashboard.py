@@ -214,6 +214,7 @@ def table(panel_id: str, title: str, columns: dict[str, dict], grid, *, sort_by:
 
 CONSOLE = kql(F.CONSOLE, True)
 CANDIDATES = kql(F.AUTOMATION_CANDIDATE, True)
+DRIFT = kql(F.DRIFT, True)
 
 
 def panels() -> list[LensPanel]:
@@ -260,6 +261,25 @@ def panels() -> list[LensPanel]:
             "failures-by-error", "Failures by error code", "bar_horizontal",
             ("error-code", terms_column(F.CT_ERROR_CODE, "Error code", order_by="events")), events,
             grid=(16, 45, 32, 14), query=kql(F.EVENT_OUTCOME, "failure"),
+        ),
+        table(
+            "drift-table", "Console changes to resources automation manages (drift)",
+            {
+                "resource": terms_column(F.RESOURCES_CHANGED, "Resource", order_by="events", size=50, other_bucket=False),
+                "action": terms_column(F.EVENT_ACTION, "Action", order_by="events", size=5, other_bucket=False),
+                "events": count_column("Console changes"),
+                "users": unique_count_column(F.USER_NAME, "Distinct users"),
+                "last-seen": max_date_column(F.TIMESTAMP, "Last change"),
+            },
+            grid=(0, 59, 32, 16), sort_by="events", query=DRIFT,
+            description="Console changes to resources that CloudFormation, Terraform, Pulumi or other automation created or "
+            "manages: the next deploy may revert them. Marked after each import; `ctstack hints` has who manages each and whether "
+            "the next deploy overwrote it.",
+        ),
+        xy(
+            "drift-over-time", "Drift over time", "bar_stacked",
+            ("time", date_histogram_column()), ("events", count_column("Console changes")), grid=(32, 59, 16, 16),
+            query=DRIFT,
         ),
     ]
 

@@ -9,12 +9,19 @@ this adds, in the same layout and accounts, what people did by hand in the conso
 - bob, every working day: a snapshot of a volume, then CreateTags on the new snapshot;
 - carol, now and then: a new developer (CreateUser, AddUserToGroup, CreateLoginProfile);
 - dave, now and then: a new bucket (CreateBucket, PutPublicAccessBlock, PutBucketTagging);
-- console reads around each of them (the read-only noise of a console session).
+- console reads around each of them (the read-only noise of a console session);
+- drift: a CloudFormation stack (``shop-web``: a security group, a bucket, a role) and a
+  Terraform workspace (a security group, a role, a bucket) whose resources people later change
+  in the console: erin opens SSH on the stack's group every other Wednesday and the next
+  deploy revokes it, frank puts a bucket policy on the workspace's bucket, grace attaches a
+  policy to its role, and in the last week erin deletes its security group.
 
 Look-alikes of the same actions that are NOT console work: the deploy pipeline's AWS CLI
 (aws-cli v2 agents with `md/command#...`), CloudFormation acting for a console user
 (`invokedBy: cloudformation.amazonaws.com`, sessionCredentialFromConsole true), an anonymous
-principal, and `AwsConsoleAction` events. Deterministic for a seed and an end time.
+principal, `AwsConsoleAction` events, and for drift: console reads of the managed resources, the
+pipeline's CLI changing them, and console changes to what the console created (alice's groups).
+Deterministic for a seed and an end time.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from provision import generate as g
 DAYS = 90
 REGION = "us-east-1"
 DEVELOPERS_GROUP = "developers"
+STACK = "shop-web"           # the demo's CloudFormation stack
+CLOUDFORMATION = "cloudformation.amazonaws.com"
 _SERVICES = ("checkout", "search", "billing", "catalog", "auth", "notify", "reports", "media", "pricing", "inventory",
              "profile", "gateway", "ledger", "orders")
 _PEOPLE_NAMES = ("amara.okafor", "lucas.meyer", "priya.nair", "tomas.silva", "yuki.tanaka", "sofia.rossi", "omar.haddad",
@@ -50,6 +59,7 @@ class DemoWork:
     console_changes: dict[str, int] = field(default_factory=dict)   # eventName -> count (the candidates)
     look_alikes: dict[str, int] = field(default_factory=dict)       # kind -> count (must not count)
     workflows: dict[str, int] = field(default_factory=dict)         # name -> occurrences
+    drift: dict[str, tuple[str, str | None, int]] = field(default_factory=dict)  # resource -> (tool, stack, console changes)
 
 
 def _own_event_id(drawn: str) -> str:
@@ -73,8 +83,9 @@ class _Writer:
         self.events: list[dict] = []
         self.stats = DemoWork()
         self.people = {p: g._assumed_role(self.rng, self.account, g._SSO_ROLE, f"{p}@{g._EMAIL_DOMAIN}", mfa=True)
-                       for p in ("alice", "bob", "carol", "dave", "frank")}
+                       for p in ("alice", "bob", "carol", "dave", "frank", "erin", "grace")}
         self.ci = g._assumed_role(self.rng, self.account, self.account.roles[4], "gitlab-deploy")
+        self.terraform = g._assumed_role(self.rng, self.account, self.account.roles[4], "terraform-payments")
 
     # -- events ---------------------------------------------------------------------------
     def _event(self, identity: dict, when: datetime, source: str, name: str, params, response, *, read_only: bool = False,
@@ -185,15 +196,107 @@ class _Writer:
                     None, agent=agent)
         return when
 
+    # -- drift: what automation manages, changed by hand ------------------------------------
+    def _drift(self, resource: str, tool: str, stack: str | None) -> None:
+        _tool, _stack, count = self.stats.drift.get(resource, (tool, stack, 0))
+        self.stats.drift[resource] = (tool, stack, count + 1)
+
+    def _cfn_identity(self) -> dict:
+        return g._assumed_role(self.rng, self.account, f"{STACK}-cfn-exec", "AWSCloudFormation", invoked_by=CLOUDFORMATION)
+
+    def _ssh(self, group_id: str) -> dict:
+        return {"groupId": group_id, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "groups": {},
+                "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": "debug"}]}, "ipv6Ranges": {}, "prefixListIds": {}}]}}
+
+    def managed_infrastructure(self, first: datetime) -> None:
+        """The stack and the workspace, created on the second and third day."""
+        rng, a = self.rng, self.account
+        tags = [{"key": "aws:cloudformation:stack-name", "value": STACK},
+                {"key": "aws:cloudformation:stack-id", "value": f"arn:aws:cloudformation:{REGION}:{a.id}:stack/{STACK}/{g._uuid4(rng)}"}]
+        cfn, when = self._cfn_identity(), first + timedelta(days=1, hours=10)
+        self.stack_group = "sg-" + g._hex(rng, 17)
+        self.stack_bucket = f"acme-{STACK}-assets-{g._hex(rng, 6)}"
+        self.stack_role = f"{STACK}-task"
+        self._event(cfn, when, "ec2", "CreateSecurityGroup",
+                    {"groupName": f"{STACK}-WebSecurityGroup-{g._chars(rng, 12)}", "groupDescription": "web", "vpcId": self.vpcs[0],
+                     "tagSpecificationSet": {"items": [{"resourceType": "security-group", "tags": tags}]}},
+                    {"requestId": g._uuid4(rng), "_return": True, "groupId": self.stack_group}, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
+        self._event(cfn, when + timedelta(seconds=20), "s3", "CreateBucket", {"bucketName": self.stack_bucket, "Host": f"{self.stack_bucket}.s3.amazonaws.com"},
+                    None, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
+        self._event(cfn, when + timedelta(seconds=40), "s3", "PutBucketTagging",
+                    {"tagging": "", "bucketName": self.stack_bucket, "Host": f"{self.stack_bucket}.s3.amazonaws.com",
+                     "Tagging": {"TagSet": {"Tag": [{"Key": t["key"], "Value": t["value"]} for t in tags]}}},
+                    None, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
+        self._event(cfn, when + timedelta(seconds=60), "iam", "CreateRole",
+                    {"roleName": self.stack_role, "assumeRolePolicyDocument": "{\"Statement\":[]}", "tags": [{"key": t["key"], "value": t["value"]} for t in tags]},
+                    {"role": {"roleName": self.stack_role, "arn": f"arn:aws:iam::{a.id}:role/{self.stack_role}", "path": "/"}},
+                    agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
+        tf, when = self.terraform, first + timedelta(days=2, hours=3)
+        self.tf_group = "sg-" + g._hex(rng, 17)
+        self.tf_role = "payments-app"
+        self.tf_bucket = f"acme-payments-ledger-{g._hex(rng, 6)}"
+        agent, ip = g._TERRAFORM, g._ipv4(rng, g._AWS_NETS)
+        self._event(tf, when, "ec2", "CreateSecurityGroup", {"groupName": "payments-db", "groupDescription": "Managed by Terraform", "vpcId": self.vpcs[1]},
+                    {"requestId": g._uuid4(rng), "_return": True, "groupId": self.tf_group}, agent=agent, ip=ip, console=False)
+        self._event(tf, when + timedelta(seconds=5), "iam", "CreateRole", {"roleName": self.tf_role, "assumeRolePolicyDocument": "{\"Statement\":[]}"},
+                    {"role": {"roleName": self.tf_role, "arn": f"arn:aws:iam::{a.id}:role/{self.tf_role}", "path": "/"}}, agent=agent, ip=ip, console=False)
+        self._event(tf, when + timedelta(seconds=9), "s3", "CreateBucket", {"bucketName": self.tf_bucket, "Host": f"{self.tf_bucket}.s3.amazonaws.com"},
+                    None, agent=agent, ip=ip, console=False)
+
+    def drift_day(self, date: datetime, day: int) -> None:
+        """The console edits of managed resources, and their look-alikes."""
+        rng, a, stats = self.rng, self.account, self.stats
+        weekday = date.weekday()
+        if weekday == 2 and (day // 7) % 2 == 1:   # every other Wednesday: SSH on the stack's group
+            when = date.replace(hour=15, minute=rng.randrange(60), second=rng.randrange(60))
+            erin = self._session("erin", when)
+            self._reads(erin, when - timedelta(minutes=1), [("ec2", "DescribeSecurityGroups", {"securityGroupIdSet": {"items": [{"groupId": self.stack_group}]}, "filterSet": {}})])
+            self._event(erin, when, "ec2", "AuthorizeSecurityGroupIngress", self._ssh(self.stack_group), {"requestId": g._uuid4(rng), "_return": True})
+            self._change("AuthorizeSecurityGroupIngress")
+            self._drift(self.stack_group, "cloudformation", STACK)
+            # the next morning's deploy puts the template back
+            self._event(self._cfn_identity(), when + timedelta(hours=17), "ec2", "RevokeSecurityGroupIngress", self._ssh(self.stack_group),
+                        {"requestId": g._uuid4(rng), "_return": True}, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
+        if day in (20, 61):   # frank: a bucket policy on the workspace's bucket
+            when = date.replace(hour=11, minute=rng.randrange(60), second=rng.randrange(60))
+            frank = self._session("frank", when)
+            self._reads(frank, when - timedelta(minutes=2), [("s3", "GetBucketPolicy", {"bucketName": self.tf_bucket, "Host": f"{self.tf_bucket}.s3.amazonaws.com", "policy": ""})])
+            self._event(frank, when, "s3", "PutBucketPolicy",
+                        {"bucketPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{a.id}:root"},
+                                                                                   "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{self.tf_bucket}/*"}]},
+                         "bucketName": self.tf_bucket, "Host": f"{self.tf_bucket}.s3.amazonaws.com", "policy": ""}, None, agent=g._S3_CONSOLE_AGENT)
+            self._change("PutBucketPolicy")
+            self._drift(f"arn:aws:s3:::{self.tf_bucket}", "terraform", None)
+        if day == 33:  # grace: admin rights on the workspace's role
+            when = date.replace(hour=17, minute=rng.randrange(60), second=rng.randrange(60))
+            grace = self._session("grace", when)
+            self._event(grace, when, "iam", "AttachRolePolicy", {"roleName": self.tf_role, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, None)
+            self._change("AttachRolePolicy")
+            self._drift(f"arn:aws:iam::{a.id}:role/{self.tf_role}", "terraform", None)
+        if day == DAYS - 4:  # erin deletes the workspace's security group
+            when = date.replace(hour=10, minute=rng.randrange(60), second=rng.randrange(60))
+            self._event(self._session("erin", when), when, "ec2", "DeleteSecurityGroup", {"groupId": self.tf_group}, {"requestId": g._uuid4(rng), "_return": True})
+            self._change("DeleteSecurityGroup")
+            self._drift(self.tf_group, "terraform", None)
+        if day % 21 == 4:   # look-alike: the pipeline's CLI tags the stack's bucket (automation, not the console)
+            when = date.replace(hour=3, minute=rng.randrange(60), second=rng.randrange(60))
+            self._event(self.ci, when, "s3", "PutBucketTagging",
+                        {"tagging": "", "bucketName": self.stack_bucket, "Host": f"{self.stack_bucket}.s3.amazonaws.com",
+                         "Tagging": {"TagSet": {"Tag": [{"Key": "cost-center", "Value": "4711"}]}}},
+                        None, agent=g._cli_agent(rng, "s3api", "PutBucketTagging"), ip=g._ipv4(rng, g._AWS_NETS), console=False)
+            stats.look_alikes["automation-edit"] = stats.look_alikes.get("automation-edit", 0) + 1
+
     # -- the plan ----------------------------------------------------------------------------------
     def plan(self) -> None:
         rng, stats = self.rng, self.stats
         first = (self.end - timedelta(days=DAYS)).replace(hour=0, minute=0, second=0)
         services, people, teams = list(_SERVICES), list(_PEOPLE_NAMES), list(_TEAMS)
+        self.managed_infrastructure(first)
         for day in range(DAYS):
             date = first + timedelta(days=day)
             if date >= self.end:
                 break
+            self.drift_day(date, day)
             weekday = date.weekday()
             if weekday == 0:   # alice's Monday security group
                 when = date.replace(hour=9, minute=rng.randrange(0, 50), second=rng.randrange(60))

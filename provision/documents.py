@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import orjson
 
-from provision import classify
+from provision import classify, resources
 from provision import fields as F
 from provision.records import TOO_DEEP, Unreadable
 from provision.template import FIELD_TYPES
@@ -590,6 +590,17 @@ def _classes(event: dict) -> tuple[bool, bool, bool]:
     return found
 
 
+def _changes(event: dict, doc: dict) -> None:
+    """A change's resources (provision.resources) and who made it (classify.actor)."""
+    touched = resources.touched(event)
+    for field_name, values in ((F.RESOURCES, touched.named), (F.RESOURCES_CHANGED, touched.changed), (F.RESOURCES_CREATED, touched.created)):
+        if values:
+            doc[field_name] = list(values)
+    who, stack = classify.actor(event)
+    doc[F.ACTOR] = who
+    _put(doc, F.ACTOR_STACK, _text(stack))
+
+
 def _build(event: Any, profile: str, keep_access_keys: bool) -> dict:
     """The document, with the parts copied from the event not yet scrubbed."""
     if event.__class__ is not dict:
@@ -668,6 +679,8 @@ def _build(event: Any, profile: str, keep_access_keys: bool) -> dict:
         unknown = {key: value for key, value in event.items() if key not in _HANDLED and value is not None}
         if unknown:
             doc[F.CT_UNMAPPED] = unknown  # kept in _source as sent, never mapped
+    if not read_only:
+        _changes(event, doc)
     if profile == "full":
         _put(doc, F.CT_RESPONSE_ELEMENTS, _blob(response))
         _put(doc, F.CT_SERVICE_EVENT_DETAILS, _blob(event.get("serviceEventDetails")))

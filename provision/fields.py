@@ -71,3 +71,10 @@ CONSOLE = "ctstack.console"
 READ_ONLY = "ctstack.read_only"
 AUTOMATION_CANDIDATE = "ctstack.automation_candidate"
 SOURCE_FILE = "ctstack.source_file"      # where the event was read from (path or s3:// URL)
+# On change events (not read-only), standard and full profiles (provision.resources, classify.actor):
+RESOURCES = "ctstack.resources"                  # every resource the event names or creates, normalised
+RESOURCES_CHANGED = "ctstack.resources_changed"  # the ones it changes (creates, modifies, deletes)
+RESOURCES_CREATED = "ctstack.resources_created"  # the ones it creates
+ACTOR = "ctstack.actor"                          # console, cloudformation, terraform, pulumi, automation, aws-service, unknown
+ACTOR_STACK = "ctstack.actor_stack"              # the CloudFormation stack, when the request names it
+DRIFT = "ctstack.drift"                          # a console change to a managed resource (set after an import: provision.hints_es.mark_drift)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
-from provision import automation, classify, records
+from provision import automation, classify, drift, records
 from provision import fields as F
 from provision.awscli import cli_command
 from provision.documents import DocumentError, document_id, to_document
@@ -97,6 +97,11 @@ class Hints:
     sample_per_user: int = 0             # automation and workflows read this many events per action and user
     # Console changes that failed (errorCode: denied, refused): never candidates, counted here.
     failed_changes: int = 0
+    # Console changes to resources automation manages (provision.drift), most changed first.
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    drift_resources: int = 0
+    drift_changes: int = 0
+    drift_activity: list[dict[str, Any]] = field(default_factory=list)  # [{day, changes}]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -199,6 +204,7 @@ class HintsCounter:
         self._candidates: dict[tuple[str, str], _CandidateStats] = {}
         self._sampler = automation.Sampler()
         self.failed_changes = 0
+        self._drift = drift.DriftCounter(filters.ignore_actions)
 
     def add(self, event: Any) -> None:
         self.events_read += 1
@@ -218,6 +224,8 @@ class HintsCounter:
         if key in self._seen:
             return
         self._seen.add(key)
+        if not doc[F.READ_ONLY]:
+            self._drift.add(doc if self._profile == "standard" else to_document(event, profile="standard"))
         if not doc[F.CONSOLE]:
             return
         action = (doc.get(F.EVENT_PROVIDER, ""), doc.get(F.EVENT_ACTION, ""))
@@ -253,6 +261,7 @@ class HintsCounter:
     def result(self, top: int = DEFAULT_TOP, source: str = "") -> Hints:
         hints = self._result(top, source)
         hints.failed_changes = self.failed_changes
+        set_drift(hints, self._drift.result(top))
         automation.complete(hints, self._sampler.events())
         return hints
 
@@ -290,6 +299,10 @@ class HintsCounter:
             events_unusable=self.events_unusable,
             unusable_reasons=self.unusable_reasons,
         )
+
+
+def set_drift(hints: Hints, found: drift.Drift) -> None:
+    hints.drift, hints.drift_resources, hints.drift_changes, hints.drift_activity = found.items, found.resources, found.changes, found.days
 
 
 def _top_users(users: Counter[str]) -> list[tuple[str, int]]:

@@ -14,15 +14,15 @@ from typing import Any, Iterable, Iterator
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision import automation, classify
+from provision import automation, classify, drift
 from provision import fields as F
 from provision import settings
 from provision.awscli import cli_command
 from provision.template import check_index_prefix
 from provision.connection import EsConfig, connect, describe_error, display_url
-from provision.documents import flat_source
+from provision.documents import flat_source, nested
 from provision.errors import CtstackError
-from provision.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank
+from provision.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank, set_drift
 
 PAGE_SIZE = 500
 USERS_PRECISION = 40000  # the cardinality aggregation's maximum: exact counts below it
@@ -118,7 +118,54 @@ def hints_from_es(
         failed_changes=(aggs.get("failed_changes") or {}).get("doc_count", 0),
     )
     automation.complete(hints, _samples(es, index, _and(query, candidate)))
+    set_drift(hints, drift_from_es(es, index, query, filters, top))
     return hints
+
+
+DRIFT_PAGE = 1000
+
+
+def drift_from_es(es: Elasticsearch, index: str, query: dict, filters: Filters, top: int) -> drift.Drift:
+    """Drift from the stored changes: every successful change that changes a resource, read
+    back (only the fields drift reads) and fed to the offline path's own counter."""
+    from elasticsearch.helpers import scan
+
+    counter = drift.DriftCounter(filters.ignore_actions)
+    changes = _and(_and(query, {"term": {F.READ_ONLY: False}}), {"exists": {"field": F.RESOURCES_CHANGED}})
+    for hit in scan(es, index=index, query={"query": changes, "_source": drift.DRIFT_FIELDS}, size=DRIFT_PAGE,
+                    ignore_unavailable=True, allow_no_indices=True):
+        counter.add(flat_source(hit["_source"]), f"{hit['_index']}/{hit['_id']}")
+    return counter.result(top)
+
+
+def mark_drift(es: Elasticsearch, index_prefix: str = settings.INDEX_PREFIX) -> int:
+    """Set ``ctstack.drift`` true on the console changes that are drift now (default rules, no
+    filters) and false where an earlier run set it and it is no longer drift, so Kibana can
+    chart what is a relation between events. Partial-document updates, no scripts. Returns the
+    number of documents marked."""
+    from elasticsearch.helpers import bulk, scan
+
+    index = f"{index_prefix}-*"
+    es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)  # the import's last documents
+    wanted = set(drift_from_es(es, index, {"bool": {"filter": []}}, Filters(), 0).refs)
+    marked = len(wanted)
+    updates: list[dict[str, Any]] = []
+    for hit in scan(es, index=index, query={"query": {"term": {F.DRIFT: True}}, "_source": False}, size=DRIFT_PAGE,
+                    ignore_unavailable=True, allow_no_indices=True):
+        ref = f"{hit['_index']}/{hit['_id']}"
+        if ref in wanted:
+            wanted.discard(ref)  # marked already
+        else:
+            updates.append(_drift_update(ref, False))
+    updates.extend(_drift_update(ref, True) for ref in sorted(wanted))
+    if updates:
+        bulk(es, updates, refresh=True, raise_on_error=True)
+    return marked
+
+
+def _drift_update(ref: str, value: bool) -> dict[str, Any]:
+    index, _, doc_id = ref.partition("/")
+    return {"_op_type": "update", "_index": index, "_id": doc_id, "doc": nested({F.DRIFT: value})}
 
 
 SAMPLE_PAGE = 20  # (action, user) buckets per page: at most SAMPLE_PAGE x SAMPLE_PER_USER hits a response

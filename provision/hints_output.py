@@ -98,6 +98,41 @@ def _print_candidates(hints: Hints, console: Console) -> None:
     console.print(table)
 
 
+TERMINAL_DRIFT = 10  # drifted resources the terminal shows (JSON has them all, up to --top)
+
+
+def managed_by_text(item: dict) -> str:
+    """`cloudformation web-prod`, `terraform`: the tool and, when known, the stack."""
+    managed = item["managed_by"]
+    return printable(managed["tool"] + (f" {managed['stack']}" if managed.get("stack") else ""))
+
+
+def drift_summary(hints: Hints) -> str:
+    return (f"{plural(hints.drift_changes, 'console change')} to {plural(hints.drift_resources, 'resource')} "
+            "that automation manages (CloudFormation, Terraform, Pulumi, other automation)")
+
+
+def print_drift(hints: Hints, console: Console) -> None:
+    """The top drifted resources: console changes automation will overwrite or no longer knows about
+    (nothing when there are none: the JSON says 0)."""
+    if not hints.drift:
+        return
+    table = Table(title="Console changes to resources automation manages (drift)", title_justify="left",
+                  caption=drift_summary(hints), caption_justify="left")
+    for header, options in (("resource", {"overflow": "fold", "min_width": 20}), ("managed by", {}), ("console changes", {"justify": "right"}),
+                            ("who", {"overflow": "fold"}), ("last", {"no_wrap": True}), ("actions", {"overflow": "fold"}),
+                            ("next deploy", {})):
+        table.add_column(header, **options)
+    for item in hints.drift[:TERMINAL_DRIFT]:
+        users = ", ".join(f"{printable(u['user'])} ({u['count']})" for u in item["console_users"])
+        actions = ", ".join(dict.fromkeys(printable(a["action"]) for a in item["console_actions"]))
+        after = item["automation_after"]
+        table.add_row(escape(printable(item["resource"])), escape(managed_by_text(item)), f"{item['console_changes']:,}", escape(users),
+                      _minute(item["last_console_change"]), escape(actions),
+                      f"[yellow]overwrote it {_minute(after['at'])}[/]" if after else "none since")
+    console.print(table)
+
+
 def minutes_text(minutes: float | None) -> str:
     """Estimated console minutes per month: `~42`, `-` when there is no estimate."""
     return "-" if minutes is None else f"~{minutes:,.0f}"
@@ -162,7 +197,22 @@ def to_markdown(hints: Hints) -> str:
         cells = [markdown_cell(cell) for cell in (str(rank), c.action, c.provider, f"{c.count:,}", f"{c.users:,}", f"{c.days_active:,}",
                                                   minutes_text(c.console_minutes_per_month), c.first_seen, c.last_seen, top_users_text(c))]
         lines.append("| " + " | ".join([*cells, cli]) + " |")
-    return "\n".join([markdown_cell(summary_line(hints)) + ".", "", *lines]) + "\n"
+    return "\n".join([markdown_cell(summary_line(hints)) + ".", "", *lines, *_markdown_drift(hints)]) + "\n"
+
+
+def _markdown_drift(hints: Hints) -> list[str]:
+    """The drifted resources as a second table (none: no lines)."""
+    if not hints.drift:
+        return []
+    lines = ["", f"**Drift:** {markdown_cell(drift_summary(hints))}.", "",
+             "| resource | managed by | console changes | who | last | actions | next deploy |", "|---|---|--:|---|---|---|---|"]
+    for item in hints.drift:
+        after = item["automation_after"]
+        cells = [managed_by_text(item), f"{item['console_changes']:,}",
+                 ", ".join(f"{u['user']} ({u['count']})" for u in item["console_users"]), item["last_console_change"],
+                 ", ".join(dict.fromkeys(a["action"] for a in item["console_actions"])), f"overwritten {after['at']}" if after else "not since"]
+        lines.append("| " + " | ".join([_markdown_code(item["resource"]), *(markdown_cell(c) for c in cells)]) + " |")
+    return lines
 
 
 def to_sh(hints: Hints) -> str:

@@ -701,6 +701,8 @@ def import_sources(
             files = itertools.chain(files, s3.files())
             options["on_file_done"] = s3.on_file_done
         summary = run_import(es, itertools.chain([first] if first else [], files), **options)
+        if options.get("profile", "standard") != "minimal":
+            _mark_drift(es, summary, options.get("index_prefix", settings.INDEX_PREFIX))
     except (TransportError, ApiError) as err:  # e.g. installing the template was refused
         raise CtstackError(describe_error(err, cfg)) from None
     finally:
@@ -710,6 +712,19 @@ def import_sources(
     if s3 is not None:
         summary.extra.update(s3.stats)
     return summary
+
+
+def _mark_drift(es: Elasticsearch, summary: ImportSummary, index_prefix: str) -> None:
+    """Mark the console changes to managed resources for the dashboard (provision.hints_es.mark_drift).
+    The import is done by then: a refusal here is a note in the summary, not a failed import."""
+    from elasticsearch.helpers import BulkIndexError
+
+    from provision.hints_es import mark_drift
+
+    try:
+        summary.extra["drift_marked"] = mark_drift(es, index_prefix)
+    except (TransportError, ApiError, BulkIndexError) as err:
+        summary.extra["drift_not_marked"] = str(getattr(err, "message", None) or err)[:300]
 
 
 def bulk_bodies(

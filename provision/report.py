@@ -13,7 +13,7 @@ from provision.automation_output import automation_html, workflows_html
 from provision.charts import ACTIVITY_SERIES, GREYS, OTHER_COLOUR, PALETTE, activity_bars, donut, slices
 from provision.errors import CtstackError
 from provision.hints import ActionCount, Hints
-from provision.hints_output import NO_CLI, nothing_found
+from provision.hints_output import NO_CLI, drift_summary, managed_by_text, nothing_found
 from provision.wording import plural
 
 STYLE = """
@@ -133,6 +133,7 @@ def render_report(hints: Hints) -> str:
 </section>
 {automation_html(hints)}
 {workflows_html(hints)}
+{drift_html(hints)}
 <section>
 <h2>Console activity over time</h2>
 <p class="sub">Console events per {unit} (UTC){" from Monday" if unit == "week" else ""}; gaps are periods without console activity.{f" {escape(left_off)}" if left_off else ""}</p>
@@ -144,6 +145,45 @@ def render_report(hints: Hints) -> str:
 </body>
 </html>
 """
+
+
+REPORT_DRIFT = 25  # drifted resources in the report's table
+
+
+def drift_html(hints: Hints) -> str:
+    """Console changes to resources automation manages: a table of the drifted resources and
+    their count over time. Values from the logs are escaped."""
+    if not hints.drift:
+        return ('<section id="drift"><h2>Console changes to managed resources (drift)</h2><p class="none">No console change '
+                "touched a resource that CloudFormation, Terraform, Pulumi or other automation created or manages.</p></section>")
+    rows = []
+    for item in hints.drift[:REPORT_DRIFT]:
+        created = item["created"]
+        made = f"{escape(created['at'][:10])} by {escape(created['by'] or created['tool'])}" if created else "before the trail"
+        who = ", ".join(f"{escape(u['user'])} ({u['count']:,})" for u in item["console_users"]) or "-"
+        actions = ", ".join(dict.fromkeys(escape(a["action"]) for a in item["console_actions"]))
+        after = item["automation_after"]
+        next_deploy = f'<span class="badge">overwritten {escape(after["at"][:10])}</span>' if after else "not since"
+        rows.append(
+            "<tr>"
+            f"<td><code>{escape(item['resource'])}</code></td><td>{escape(managed_by_text(item))}<small>created {made}</small></td>"
+            f'<td class="num">{item["console_changes"]:,}</td><td>{who}</td><td>{actions}</td>'
+            f'<td class="date">{escape(item["last_console_change"][:16].replace("T", " "))}</td>'
+            f"<td>{next_deploy}</td>"
+            "</tr>"
+        )
+    head = ('<tr><th>resource</th><th>managed by</th><th class="num">console changes</th><th>who</th><th>actions</th>'
+            "<th>last</th><th>next deploy</th></tr>")
+    chart, unit = activity_bars("drift-chart", "Console changes to managed resources over time",
+                                [(d["day"], 0, 0, d["changes"]) for d in hints.drift_activity])
+    shown = min(len(hints.drift), REPORT_DRIFT)
+    return f"""<section id="drift">
+<h2>Console changes to managed resources (drift)</h2>
+<p class="sub">{escape(drift_summary(hints))}. Most changed first{f"; the top {shown}" if shown < hints.drift_resources else ""}. The next deploy may revert them, or the stack no longer matches its code.</p>
+<table id="drift-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>
+<p class="sub">Console changes to managed resources per {unit} (UTC).</p>
+{chart}
+</section>"""
 
 
 def _action_slices(actions: list[ActionCount], colours: dict[tuple[str, str], str], total: int | None = None):

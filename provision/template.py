@@ -45,6 +45,12 @@ FIELD_TYPES: dict[str, dict] = {
     F.CONSOLE: BOOLEAN,
     F.READ_ONLY: BOOLEAN,
     F.AUTOMATION_CANDIDATE: BOOLEAN,
+    F.RESOURCES: KEYWORD_SEARCHED,       # "everything that happened to sg-0abc": one search
+    F.RESOURCES_CHANGED: KEYWORD,        # drift from Elasticsearch reads these four
+    F.RESOURCES_CREATED: KEYWORD,
+    F.ACTOR: KEYWORD,
+    F.ACTOR_STACK: KEYWORD,
+    F.DRIFT: BOOLEAN,                    # the dashboard's drift panels
     # one value in every document: doc_values cost nothing, and rules filter on them
     F.EVENT_DATASET: KEYWORD,
     F.EVENT_KIND: KEYWORD,

@@ -60,6 +60,7 @@ def test_every_field_the_dashboard_reads_aggregates_in_a_real_index(es, es_url, 
         F.TIMESTAMP: "2024-05-01T10:00:00Z", F.EVENT_ACTION: "RunInstances", F.EVENT_PROVIDER: "ec2.amazonaws.com",
         F.EVENT_OUTCOME: "failure", F.CT_ERROR_CODE: "AccessDenied", F.USER_NAME: "alice",
         F.CONSOLE: True, F.READ_ONLY: False, F.AUTOMATION_CANDIDATE: True,
+        F.RESOURCES_CHANGED: ["sg-0a1b2c3d4e5f60718"], F.DRIFT: True,
     }
     nested: dict = {}
     for dotted, value in doc.items():
