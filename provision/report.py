@@ -174,14 +174,14 @@ def drift_html(hints: Hints) -> str:
         )
     head = ('<tr><th>resource</th><th>managed by</th><th class="num">console changes</th><th>who</th><th>actions</th>'
             "<th>last</th><th>next deploy</th></tr>")
-    chart, unit = activity_bars("drift-chart", "Console changes to managed resources over time",
+    chart, unit, left_off = activity_bars("drift-chart", "Console changes to managed resources over time",
                                 [(d["day"], 0, 0, d["changes"]) for d in hints.drift_activity])
     shown = min(len(hints.drift), REPORT_DRIFT)
     return f"""<section id="drift">
 <h2>Console changes to managed resources (drift)</h2>
 <p class="sub">{escape(drift_summary(hints))}. Most changed first{f"; the top {shown}" if shown < hints.drift_resources else ""}. The next deploy may revert them, or the stack no longer matches its code.</p>
 <table id="drift-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>
-<p class="sub">Console changes to managed resources per {unit} (UTC).</p>
+<p class="sub">Console changes to managed resources per {unit} (UTC).{f" {escape(left_off)}" if left_off else ""}</p>
 {chart}
 </section>"""
 
