@@ -224,8 +224,14 @@ class HintsCounter:
         if key in self._seen:
             return
         self._seen.add(key)
+        standard = doc if self._profile == "standard" else None
         if not doc[F.READ_ONLY]:
-            self._drift.add(doc if self._profile == "standard" else to_document(event, profile="standard"))
+            try:
+                standard = standard or to_document(event, profile="standard")
+            except DocumentError as err:  # its request is nested too deep to store: the importer fails it too
+                self._unusable(err)
+                return
+            self._drift.add(standard)
         if not doc[F.CONSOLE]:
             return
         action = (doc.get(F.EVENT_PROVIDER, ""), doc.get(F.EVENT_ACTION, ""))
@@ -233,7 +239,7 @@ class HintsCounter:
         candidate = doc[F.AUTOMATION_CANDIDATE] and not ignored
         if candidate and self._profile == "minimal":
             try:
-                doc = to_document(event, profile="standard")  # for user.name
+                doc = standard or to_document(event, profile="standard")  # for user.name
             except DocumentError as err:  # its request is nested too deep to store: the importer fails it too
                 self._unusable(err)
                 return

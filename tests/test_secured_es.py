@@ -160,7 +160,7 @@ def api_key(secured_es_node) -> str:
 
 def test_an_api_key_imports_and_serves_hints_and_status_and_is_never_printed(secured_es_node, prefix, trail, tmp_path, api_key):
     node = secured_es_node
-    login = ["--es-url", node.url, "--api-key", api_key, "--ca-certs", node.ca_certs]
+    login = ["--es-url", node.url, "--es-api-key", api_key, "--es-ca-certs", node.ca_certs]
     imported = run("import", str(trail), *login, "--index-prefix", prefix, "--json", home=tmp_path)
     assert imported.exit_code == 0, imported.output
     assert '"events_indexed": 5' in imported.stdout
@@ -180,7 +180,7 @@ def test_an_invalidated_api_key_is_one_sentence_with_401(secured_es_node, prefix
     created = es.security.create_api_key(name=f"ctstack-test-{uuid.uuid4().hex[:8]}")
     es.security.invalidate_api_key(ids=[created["id"]])
     es.close()
-    result = run("import", str(trail), "--es-url", node.url, "--api-key", created["encoded"], "--ca-certs", node.ca_certs,
+    result = run("import", str(trail), "--es-url", node.url, "--es-api-key", created["encoded"], "--es-ca-certs", node.ca_certs,
                  "--index-prefix", prefix, home=tmp_path)
     assert result.exit_code == 1, result.output
     assert "401" in result.output and created["encoded"] not in result.output, result.output
