@@ -17,7 +17,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from provision.generate import SAMPLE_SEED, write_sample  # noqa: E402
+from provision.generate import DEFAULT_START, SAMPLE_SEED, write_demo, write_sample  # noqa: E402
+
+
+def folders_to_measure(given: list[str], scratch: Path, sample_events: int) -> list[Path]:
+    """The folders named, or else the demo set and a generated sample written under ``scratch``
+    (the corpus the per-event cost benches share)."""
+    if given:
+        return [Path(f) for f in given]
+    write_demo(scratch / "demo", DEFAULT_START)
+    write_sample(scratch / "sample", events=sample_events, seed=7)
+    return [scratch / "demo", scratch / "sample"]
 
 
 def main(argv: list[str] | None = None) -> int:

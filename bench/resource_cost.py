@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from provision import documents, records  # noqa: E402
 from provision import fields as F  # noqa: E402
 from provision.documents import DocumentError, to_document  # noqa: E402
-from provision.generate import DEFAULT_START, write_demo, write_sample  # noqa: E402
+from bench.generate import folders_to_measure  # noqa: E402
 from provision.importer import source_files  # noqa: E402
 
 NEW_FIELDS = (F.RESOURCES, F.RESOURCES_CHANGED, F.RESOURCES_CREATED, F.ACTOR, F.ACTOR_STACK)
@@ -139,11 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--es-url", help="also measure the import into this cluster (converting in this process)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        folders = [Path(f) for f in args.folders]
-        if not folders:
-            write_demo(Path(tmp) / "demo", DEFAULT_START)
-            write_sample(Path(tmp) / "sample", events=args.sample_events, seed=7)
-            folders = [Path(tmp) / "demo", Path(tmp) / "sample"]
+        folders = folders_to_measure(args.folders, Path(tmp), args.sample_events)
         load = os.getloadavg()[0]
         result = {"load_before": round(load, 2), "results": [measure(f, args.rounds, args.es_url) for f in folders],
                   "load_after": round(os.getloadavg()[0], 2)}

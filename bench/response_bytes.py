@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from provision import fields as F  # noqa: E402
 from provision import records  # noqa: E402
 from provision.documents import DocumentError, to_document  # noqa: E402
-from provision.generate import DEFAULT_START, write_demo, write_sample  # noqa: E402
+from bench.generate import folders_to_measure  # noqa: E402
 from provision.importer import source_files  # noqa: E402
 
 
@@ -58,11 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="*")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        folders = [Path(f) for f in args.folders]
-        if not folders:
-            write_demo(Path(tmp) / "demo", DEFAULT_START)
-            write_sample(Path(tmp) / "sample", events=100_000, seed=7)
-            folders = [Path(tmp) / "demo", Path(tmp) / "sample"]
+        folders = folders_to_measure(args.folders, Path(tmp), 100_000)
         result = {"load": os.getloadavg()[0], "results": [measure(f) for f in folders]}
     print(json.dumps(result, indent=2))
     return 0
