@@ -51,7 +51,7 @@ def trail(tmp_path) -> Path:
 
 # --- item 4: one parsing rule; a URL without a scheme is read as http:// -------------------------
 
-def test_issue15_item04_schemeless_url_is_read_as_http_and_said_once_in_every_command(es_url, prefix, trail, tmp_path):
+def test_schemeless_url_is_read_as_http_and_said_once_in_every_command(es_url, prefix, trail, tmp_path):
     bare = es_url.removeprefix("http://")
     commands = {
         "import": ["import", str(trail), "--index-prefix", prefix],
@@ -67,7 +67,7 @@ def test_issue15_item04_schemeless_url_is_read_as_http_and_said_once_in_every_co
         no_traceback(result)
 
 
-def test_issue15_item04_a_url_that_cannot_be_parsed_is_one_sentence_in_every_command(tmp_path, trail):
+def test_a_url_that_cannot_be_parsed_is_one_sentence_in_every_command(tmp_path, trail):
     for bad in ("http://127.0.0.1:99999", "127.0.0.1:port", "ftp://127.0.0.1:9200", "http://:9200"):
         for args in (["import", str(trail)], ["hints"], ["report", "--from-es"], ["status"], ["provision", "--skip-kibana"], ["up"]):
             result = run(*args, "--es-url", bad, home=tmp_path / "home")
@@ -76,7 +76,7 @@ def test_issue15_item04_a_url_that_cannot_be_parsed_is_one_sentence_in_every_com
             no_traceback(result)
 
 
-def test_issue15_item04_hints_with_a_source_refuses_es_options_instead_of_ignoring_them(es_url, trail, tmp_path):
+def test_hints_with_a_source_refuses_es_options_instead_of_ignoring_them(es_url, trail, tmp_path):
     for args in (["hints", str(trail), "--es-url", es_url], ["report", str(trail), "--es-url", es_url, "-o", str(tmp_path / "r.html")]):
         result = run(*args, home=tmp_path)
         assert result.exit_code == 1, result.output
@@ -86,7 +86,7 @@ def test_issue15_item04_hints_with_a_source_refuses_es_options_instead_of_ignori
 
 # --- items 5 and 6: `up` with an existing cluster --------------------------------------------------
 
-def test_issue15_item05_up_with_an_unresolvable_host_fails_at_once_naming_the_url(tmp_path):
+def test_up_with_an_unresolvable_host_fails_at_once_naming_the_url(tmp_path):
     started = time.monotonic()
     result = run("up", "--es-url", "http://no-such-host.invalid:9200", "--timeout", "60", home=tmp_path)
     assert time.monotonic() - started < 15, "must not wait for the timeout"
@@ -96,7 +96,7 @@ def test_issue15_item05_up_with_an_unresolvable_host_fails_at_once_naming_the_ur
     no_traceback(result)
 
 
-def test_issue15_item05_up_timeout_with_an_existing_cluster_names_the_url_not_docker_logs(tmp_path):
+def test_up_timeout_with_an_existing_cluster_names_the_url_not_docker_logs(tmp_path):
     with socket.socket() as s:  # a port nothing answers on
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}"
@@ -106,7 +106,7 @@ def test_issue15_item05_up_timeout_with_an_existing_cluster_names_the_url_not_do
     assert "ctstack logs" not in result.output
 
 
-def test_issue15_item06_up_accepts_a_login_in_the_url_like_every_other_command(es, es_url, prefix, tmp_path):
+def test_up_accepts_a_login_in_the_url_like_every_other_command(es, es_url, prefix, tmp_path):
     """The same resolver as import/status: user info in --es-url becomes the login (the
     unsecured node ignores it; tests/test_secured_es.py checks it against a secured one)."""
     parts = urlsplit(es_url)
@@ -120,7 +120,7 @@ def test_issue15_item06_up_accepts_a_login_in_the_url_like_every_other_command(e
 
 # --- item 7: no Kibana named for an existing cluster --------------------------------------------
 
-def test_issue15_item07_provision_and_up_skip_kibana_with_one_line_for_an_existing_cluster(es_url, prefix, tmp_path):
+def test_provision_and_up_skip_kibana_with_one_line_for_an_existing_cluster(es_url, prefix, tmp_path):
     for args in (["provision", "--timeout", "5"], ["up", "--timeout", "20"]):
         started = time.monotonic()
         result = run(*args, "--es-url", es_url, "--index-prefix", prefix, home=tmp_path)
@@ -133,7 +133,7 @@ def test_issue15_item07_provision_and_up_skip_kibana_with_one_line_for_an_existi
 
 # --- item 14: S3 that cannot be reached -------------------------------------------------------------
 
-def test_issue15_item14_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_terminal(es_url, tmp_path):
+def test_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_terminal(es_url, tmp_path):
     """An endpoint that accepts connections and never answers (the worst case: every attempt
     waits for its timeout). Run on a pseudo-terminal, so the spinner line is drawn."""
     with socket.socket() as silent:
@@ -173,7 +173,7 @@ def test_issue15_item14_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_ter
 
 # --- item 18: the test node's temp files --------------------------------------------------------
 
-def test_issue15_item18_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir(private_es_node):
+def test_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir(private_es_node):
     node = private_es_node
     pid, workdir = node.pid, node.workdir
     assert list((workdir / "tmp").glob("final-flags*")), "the launcher's temp dir belongs in the work dir"
@@ -185,7 +185,7 @@ def test_issue15_item18_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir(p
 
 # --- items 19-21: the Kibana objects ------------------------------------------------------------
 
-def test_issue15_item19_the_dashboard_link_uses_the_id_kibana_gave_when_the_id_exists_in_another_space(es_url, prefix, tmp_path):
+def test_the_dashboard_link_uses_the_id_kibana_gave_when_the_id_exists_in_another_space(es_url, prefix, tmp_path):
     kibana = FakeKibana(spaces={"default", "security"}).start()
     try:
         login = ["--kibana-url", kibana.url, "--kibana-user", kibana.user, "--kibana-password", kibana.password]
@@ -205,7 +205,7 @@ def test_issue15_item19_the_dashboard_link_uses_the_id_kibana_gave_when_the_id_e
         kibana.stop()
 
 
-def test_issue15_item20_the_data_view_allows_no_index_and_up_says_panels_fill_after_the_first_import(es_url, prefix, tmp_path):
+def test_the_data_view_allows_no_index_and_up_says_panels_fill_after_the_first_import(es_url, prefix, tmp_path):
     assert dashboard.data_view()["attributes"]["allowNoIndex"] is True
     committed = [json.loads(line) for line in (REPO / "kibana" / "ctstack-dashboard.ndjson").read_text().splitlines()]
     assert next(o for o in committed if o["type"] == "index-pattern")["attributes"]["allowNoIndex"] is True
@@ -220,7 +220,7 @@ def test_issue15_item20_the_data_view_allows_no_index_and_up_says_panels_fill_af
     assert "panels fill after the first `ctstack import`" in line, result.stdout
 
 
-def test_issue15_item21_lens_panels_carry_no_empty_indexpattern_state():
+def test_lens_panels_carry_no_empty_indexpattern_state():
     board = next(o for o in dashboard.saved_objects() if o["type"] == "dashboard")
     for panel in json.loads(board["attributes"]["panelsJSON"]):
         states = panel["embeddableConfig"]["attributes"]["state"]["datasourceStates"]

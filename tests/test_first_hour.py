@@ -57,7 +57,7 @@ def two_account_trail(folder: Path) -> Path:
 
 # -- item 2: README figures and names ---------------------------------------------------------
 
-def test_issue15_item02_readme_python_example_runs(tmp_path, es_url, index_prefix):
+def test_readme_python_example_runs(tmp_path, es_url, index_prefix):
     """The README's Python line names where resolve_es_config lives, and works as written."""
     line = next(l for l in README.splitlines() if "import_sources(resolve_es_config()" in l)
     assert "from provision.connection import resolve_es_config" in line
@@ -77,7 +77,7 @@ def test_issue15_item02_readme_python_example_runs(tmp_path, es_url, index_prefi
     assert done.stdout.strip() == "1"
 
 
-def test_issue15_item02_one_report_image_and_counts_agree_in_number():
+def test_one_report_image_and_counts_agree_in_number():
     assert README.count("docs/report.png)") == 1
     counter = HintsCounter()
     counter.add(event("DeleteEnvironment", "cloudshell.amazonaws.com"))
@@ -88,7 +88,7 @@ def test_issue15_item02_one_report_image_and_counts_agree_in_number():
 
 # -- item 3: an isolated install leads --------------------------------------------------------
 
-def test_issue15_item03_readme_install_is_isolated():
+def test_readme_install_is_isolated():
     first_block = README.split("```bash\n", 1)[1].split("```", 1)[0]
     first_line = first_block.splitlines()[0]
     assert "python3 -m venv" in first_line or "pipx install" in first_line
@@ -97,7 +97,7 @@ def test_issue15_item03_readme_install_is_isolated():
 
 # -- item 8: one meaning of the filters for local and S3 events ----------------------------------
 
-def test_issue15_item08_import_filters_local_events_too(tmp_path, es, es_url, index_prefix):
+def test_import_filters_local_events_too(tmp_path, es, es_url, index_prefix):
     logs = two_account_trail(tmp_path / "logs")
     result = run("import", str(logs), "--since", "2024-08-02", "--until", "2024-08-02", "--json",
                  "--es-url", es_url, "--index-prefix", index_prefix, "--processes", "0")
@@ -109,7 +109,7 @@ def test_issue15_item08_import_filters_local_events_too(tmp_path, es, es_url, in
     assert names == ["PutMetricAlarm"]
 
 
-def test_issue15_item08_import_and_hints_filter_alike(tmp_path, es_url, index_prefix):
+def test_import_and_hints_filter_alike(tmp_path, es_url, index_prefix):
     logs = two_account_trail(tmp_path / "logs")
     filters = ["--account", ACCOUNT, "--region", "us-east-1"]
     imported = run("import", str(logs), *filters, "--json", "--es-url", es_url, "--index-prefix", index_prefix, "--processes", "0")
@@ -122,7 +122,7 @@ def test_issue15_item08_import_and_hints_filter_alike(tmp_path, es_url, index_pr
 
 # -- item 9: repeatable filters -------------------------------------------------------------------
 
-def test_issue15_item09_repeated_account_keeps_both(tmp_path):
+def test_repeated_account_keeps_both(tmp_path):
     logs = two_account_trail(tmp_path / "logs")
     both = json.loads(run("hints", str(logs), "--account", ACCOUNT, "--account", OTHER_ACCOUNT, "--format", "json").stdout)
     assert sorted(c["action"] for c in both["candidates"]) == ["CreateRole", "CreateUser", "PutMetricAlarm"]
@@ -132,14 +132,14 @@ def test_issue15_item09_repeated_account_keeps_both(tmp_path):
     assert regions["automation_candidates"] == 3
 
 
-def test_issue15_item09_a_malformed_account_is_refused_in_hints(tmp_path):
+def test_a_malformed_account_is_refused_in_hints(tmp_path):
     result = run("hints", str(two_account_trail(tmp_path / "logs")), "--account", "alice")
     assert result.exit_code == 1 and "--account 'alice' is not an AWS account ID" in result.output
 
 
 # -- item 10: report without sources reads Elasticsearch -----------------------------------------
 
-def test_issue15_item10_report_without_sources_reads_elasticsearch(tmp_path, es_url, index_prefix):
+def test_report_without_sources_reads_elasticsearch(tmp_path, es_url, index_prefix):
     logs = two_account_trail(tmp_path / "logs")
     assert run("import", str(logs), "--es-url", es_url, "--index-prefix", index_prefix, "--processes", "0").exit_code == 0
     out = tmp_path / "r.html"
@@ -153,7 +153,7 @@ def test_issue15_item10_report_without_sources_reads_elasticsearch(tmp_path, es_
 
 # -- item 11: quiet results speak ---------------------------------------------------------------
 
-def test_issue15_item11_an_empty_folder_named_is_refused(tmp_path, es_url):
+def test_an_empty_folder_named_is_refused(tmp_path, es_url):
     empty = tmp_path / "empty"
     empty.mkdir()
     for args in (["import", str(empty), "--es-url", es_url], ["hints", str(empty)]):
@@ -162,13 +162,13 @@ def test_issue15_item11_an_empty_folder_named_is_refused(tmp_path, es_url):
         assert f"{empty} holds no files" in " ".join(result.output.split())
 
 
-def test_issue15_item11_no_index_with_that_prefix_is_an_error(es_url):
+def test_no_index_with_that_prefix_is_an_error(es_url):
     result = run("hints", "--es-url", es_url, "--index-prefix", "ctstack-nosuch-prefix")
     assert result.exit_code == 1
     assert "No index matches ctstack-nosuch-prefix-*" in " ".join(result.output.split())
 
 
-def test_issue15_item11_everything_filtered_out_says_so(tmp_path, es_url, index_prefix):
+def test_everything_filtered_out_says_so(tmp_path, es_url, index_prefix):
     logs = two_account_trail(tmp_path / "logs")
     hints = run("hints", str(logs), "--until", "2020-01-01")  # (a --since in the future is refused outright)
     assert hints.exit_code == 0
@@ -180,7 +180,7 @@ def test_issue15_item11_everything_filtered_out_says_so(tmp_path, es_url, index_
 
 # -- item 12: zero candidates, and the activity chart's classes -----------------------------------
 
-def test_issue15_item12_zero_candidates_prints_a_sentence_not_a_box(tmp_path):
+def test_zero_candidates_prints_a_sentence_not_a_box(tmp_path):
     logs = tmp_path / "logs"
     write_trail(logs, [event("DescribeInstances", agent=CLI_AGENT, read_only=True)])
     result = run("hints", str(logs))
@@ -189,7 +189,7 @@ def test_issue15_item12_zero_candidates_prints_a_sentence_not_a_box(tmp_path):
     assert "None of the 1 distinct event was made from the console" in " ".join(result.output.split())
 
 
-def test_issue15_item12_activity_series_are_the_summary_classes():
+def test_activity_series_are_the_summary_classes():
     counter = HintsCounter()
     counter.add(event("ConsoleLogin", "signin.amazonaws.com", eventType="AwsConsoleSignIn"))
     counter.add(event("DescribeInstances", read_only=True))
@@ -209,7 +209,7 @@ def test_issue15_item12_activity_series_are_the_summary_classes():
 
 # -- item 13: without Docker, what works --------------------------------------------------------
 
-def test_issue15_item13_up_without_docker_points_to_what_works(tmp_path, monkeypatch):
+def test_up_without_docker_points_to_what_works(tmp_path, monkeypatch):
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CTSTACK_ES_URL", raising=False)
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
@@ -225,7 +225,7 @@ def test_issue15_item13_up_without_docker_points_to_what_works(tmp_path, monkeyp
 
 # -- item 15: one format for counts ---------------------------------------------------------------
 
-def test_issue15_item15_up_and_status_print_thousands_separators(monkeypatch, capsys):
+def test_up_and_status_print_thousands_separators(monkeypatch, capsys):
     report = SimpleNamespace(engine="not checked", containers=[], kibana=None, credentials_file=None, compose_file="c.yaml",
                              elasticsearch={"reachable": True, "version": "9.3.2", "url": "http://x", "cluster_health": "green",
                                             "documents": 40349, "newest_event": None})
@@ -240,7 +240,7 @@ def test_issue15_item15_up_and_status_print_thousands_separators(monkeypatch, ca
 
 # -- item 16: help, down --volumes, logs -------------------------------------------------------
 
-def test_issue15_item16_help_has_no_type_tags_and_status_kibana_reads_right():
+def test_help_has_no_type_tags_and_status_kibana_reads_right():
     for command in ("import", "hints", "report", "up", "status", "down", "logs", "provision"):
         text = run(command, "--help").output
         assert not re.search(r"<(bool|str|int|float|list\[str\]|int range|path)>", text), command
@@ -248,7 +248,7 @@ def test_issue15_item16_help_has_no_type_tags_and_status_kibana_reads_right():
     assert "The Kibana to check" in status and "to provision" not in status
 
 
-def test_issue15_item16_down_volumes_finds_docker_missing_before_asking(tmp_path, monkeypatch):
+def test_down_volumes_finds_docker_missing_before_asking(tmp_path, monkeypatch):
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
     result = run("down", "--volumes", input="y\n")
@@ -256,7 +256,7 @@ def test_issue15_item16_down_volumes_finds_docker_missing_before_asking(tmp_path
     assert "Docker engine is not reachable" in result.output and "Delete the local stack" not in result.output
 
 
-def test_issue15_item16_logs_names_the_services(tmp_path, monkeypatch):
+def test_logs_names_the_services(tmp_path, monkeypatch):
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
     result = run("logs", "foo")
@@ -266,7 +266,7 @@ def test_issue15_item16_logs_names_the_services(tmp_path, monkeypatch):
 
 # -- item 17: skipped files grouped; the final progress frame -------------------------------------
 
-def test_issue15_item17_import_groups_skipped_files_and_json_keeps_them(tmp_path, es_url, index_prefix):
+def test_import_groups_skipped_files_and_json_keeps_them(tmp_path, es_url, index_prefix):
     logs = tmp_path / "logs"
     write_trail(logs, [event()])
     for i in range(25):
@@ -285,7 +285,7 @@ def test_issue15_item17_import_groups_skipped_files_and_json_keeps_them(tmp_path
     assert len(as_json["skipped_files"]) == 28
 
 
-def test_issue15_item17_the_last_progress_frame_shows_the_final_counts():
+def test_the_last_progress_frame_shows_the_final_counts():
     out = StringIO()
     summary = SimpleNamespace(files_read=0, files_skipped=0, events_read=0, events_indexed=0, events_duplicate=0, events_failed=0)
     with ImportProgress(enabled=True, console=Console(file=out, force_terminal=True, width=200), min_interval=3600) as progress:
@@ -295,7 +295,7 @@ def test_issue15_item17_the_last_progress_frame_shows_the_final_counts():
     assert "events 20,000  indexed 20,000" in out.getvalue()
 
 
-def test_issue15_item08_filters_reach_converting_processes(tmp_path):
+def test_filters_reach_converting_processes(tmp_path):
     """The filter travels to spawned converting workers (it is part of ConvertOptions)."""
     from provision.convert import ConvertOptions, Converter
     from provision.filters import Filters

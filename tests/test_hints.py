@@ -194,7 +194,7 @@ def test_every_file_and_event_read_is_accounted_for(tmp_path: Path) -> None:
     assert hints.unusable_reasons == {"no usable eventTime": 1}
 
 
-def test_issue_13s_false_positives_are_not_candidates_but_honest_console_events_still_count() -> None:
+def test_console_look_alikes_are_not_candidates_but_honest_console_events_still_count() -> None:
     hints = count(issue_13_events())
     assert actions(hints) == {"ChangePassword": 1}  # signin-invoked: the console's own calls
     console = {a.action for a in hints.console_actions}

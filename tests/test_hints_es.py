@@ -101,7 +101,7 @@ def test_the_command_reads_elasticsearch_when_given_no_source(es_config: EsConfi
     assert len(data["candidates"]) == 3
 
 
-def test_issue_13s_false_positives_are_not_candidates_in_elasticsearch_either(es: Elasticsearch, imported: str) -> None:
+def test_console_look_alikes_are_not_candidates_in_elasticsearch_either(es: Elasticsearch, imported: str) -> None:
     hints = hints_from_es(es, top=0, index_prefix=imported)
     candidates = {c.action for c in hints.candidates}
     console = {a.action for a in hints.console_actions}

@@ -75,7 +75,7 @@ def kibana(secured_es_node):
     fake.stop()
 
 
-def test_issue14_item14_a_password_in_the_url_is_printed_by_no_command_on_success(secured_es_node, prefix, trail, tmp_path, kibana):
+def test_a_password_in_the_url_is_printed_by_no_command_on_success(secured_es_node, prefix, trail, tmp_path, kibana):
     """Success: the login in the URL works for every command, and the password appears
     nowhere in stdout, stderr, the JSON outputs or the report."""
     node = secured_es_node
@@ -89,7 +89,7 @@ def test_issue14_item14_a_password_in_the_url_is_printed_by_no_command_on_succes
     assert "Dashboard:" in run(*every_command(url, node, prefix, trail, tmp_path, kibana)["provision"], home=tmp_path / "home").stdout
 
 
-def test_issue14_item14_a_password_in_the_url_is_printed_by_no_command_on_failure(secured_es_node, prefix, trail, tmp_path, kibana):
+def test_a_password_in_the_url_is_printed_by_no_command_on_failure(secured_es_node, prefix, trail, tmp_path, kibana):
     """Failure: a wrong password (401) and a missing CA (TLS) make every command fail with one
     sentence, and neither the wrong nor the right password is printed."""
     node = secured_es_node

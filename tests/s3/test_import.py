@@ -179,7 +179,7 @@ def test_a_state_that_cannot_be_written_costs_a_redownload_not_the_import(trail_
     assert source.stats["state_error"].startswith(f"Elasticsearch refused the import state in {state_index} (cluster_block_exception: ")
 
 
-def test_issue15_item11_a_second_run_says_nothing_new_and_filters_apply_to_s3_events(trail_bucket, es, es_url, index_prefix):
+def test_a_second_run_says_nothing_new_and_filters_apply_to_s3_events(trail_bucket, es, es_url, index_prefix):
     """Issue 15 items 8 and 11: S3 events are filtered exactly like local ones (the listing
     takes whole days, the events the bound), and a run that finds everything imported says so."""
     first = import_json(es_url, index_prefix, f"s3://{BUCKET}", "--since", "2024-08-01T13:00:00Z", "--until", "2024-08-01")
