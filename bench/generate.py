@@ -1,4 +1,4 @@
-"""Write seeded, realistic CloudTrail logs in the S3 layout (a thin CLI over provision.generate).
+"""Write seeded, realistic CloudTrail logs in the S3 layout (a thin CLI over provision.demo.generate).
 
     python bench/generate.py /tmp/ct-1m --events 1000000 --seed 0
 
@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from provision.generate import DEFAULT_START, SAMPLE_SEED, write_demo, write_sample  # noqa: E402
+from provision.demo.demo_set import write_demo  # noqa: E402
+from provision.demo.generate import DEFAULT_START, SAMPLE_SEED, write_sample  # noqa: E402
 
 
 def folders_to_measure(given: list[str], scratch: Path, sample_events: int) -> list[Path]:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provision import documents, importer  # noqa: E402
-from provision.cli import app  # noqa: E402
+from provision.cloudtrail import documents
+from provision.ingest import importer  # noqa: E402
+from provision.cli.commands import app  # noqa: E402
 
 CHUNK_SIZE_BEFORE = 1000
 BULK_REQUESTS_BEFORE = 1

@@ -47,13 +47,13 @@ def write_event(path: Path, megabytes: int) -> None:
 def measure(kind: str, path: str, max_file_bytes: int, via: str) -> None:
     started = time.monotonic()
     if via == "hints":  # hints and report read files this way
-        from provision.hints import hints_from_sources
+        from provision.analysis.hints import hints_from_sources
 
         hints = hints_from_sources([path], max_file_bytes=max_file_bytes)
         outcome = {"events_read": hints.events_read, "failed_files": hints.failed_files}
     else:  # the import's own path to bulk bodies, with nothing sent (no Elasticsearch needed)
-        from provision.convert import Converter, ConvertOptions
-        from provision.records import local_files
+        from provision.ingest.convert import Converter, ConvertOptions
+        from provision.sources.local import local_files
 
         converter = Converter(ConvertOptions("bench", "standard", False, max_file_bytes=max_file_bytes), 0)
         try:

@@ -5,7 +5,7 @@
 
 Every change event's standard document now carries `ctstack.resources`, `ctstack.resources_changed`,
 `ctstack.resources_created`, `ctstack.actor` and `ctstack.actor_stack`
-(provision.resources, provision.classify.actor). For each folder: the JSON bytes of the standard
+(provision.cloudtrail.resources, provision.cloudtrail.classify.actor). For each folder: the JSON bytes of the standard
 documents with and without those fields (per event and per change), and events/s of turning
 events into documents with the fields and without them (best of --rounds, one process). With
 --es-url, also the import's events/s into that cluster, before and after (each into its own
@@ -27,11 +27,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provision import documents, records  # noqa: E402
-from provision import fields as F  # noqa: E402
-from provision.documents import DocumentError, to_document  # noqa: E402
+from provision.cloudtrail import documents, records  # noqa: E402
+from provision.cloudtrail import fields as F  # noqa: E402
+from provision.cloudtrail.documents import DocumentError, to_document  # noqa: E402
 from bench.generate import folders_to_measure  # noqa: E402
-from provision.importer import source_files  # noqa: E402
+from provision.sources.local import source_files  # noqa: E402
 
 NEW_FIELDS = (F.RESOURCES, F.RESOURCES_CHANGED, F.RESOURCES_CREATED, F.ACTOR, F.ACTOR_STACK)
 
@@ -95,8 +95,8 @@ def measure(folder: Path, rounds: int, es_url: str | None) -> dict:
 
 
 def _import_rates(folder: Path, es_url: str) -> tuple[int, int]:
-    from provision.connection import EsConfig, client
-    from provision.importer import run_import
+    from provision.core.connection import EsConfig, client
+    from provision.ingest.importer import run_import
 
     es = client(EsConfig(url=es_url))
     rates: dict[bool, int] = {True: 0, False: 0}

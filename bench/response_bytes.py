@@ -22,11 +22,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provision import fields as F  # noqa: E402
-from provision import records  # noqa: E402
-from provision.documents import DocumentError, to_document  # noqa: E402
+from provision.cloudtrail import fields as F  # noqa: E402
+from provision.cloudtrail import records  # noqa: E402
+from provision.cloudtrail.documents import DocumentError, to_document  # noqa: E402
 from bench.generate import folders_to_measure  # noqa: E402
-from provision.importer import source_files  # noqa: E402
+from provision.sources.local import source_files  # noqa: E402
 
 
 def measure(folder: Path) -> dict:

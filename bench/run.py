@@ -46,9 +46,10 @@ import orjson  # noqa: E402
 
 # Only light modules at the top: converting processes import this file again (as spawned
 # workers import the main module), and the Elasticsearch client is imported where it is used.
-from provision.convert import default_processes  # noqa: E402
-from provision.generate import SAMPLE_SEED, write_sample  # noqa: E402
-from provision.records import SourceFile, is_digest_name, local_files  # noqa: E402
+from provision.ingest.convert import default_processes  # noqa: E402
+from provision.demo.generate import SAMPLE_SEED, write_sample  # noqa: E402
+from provision.cloudtrail.records import SourceFile, is_digest_name  # noqa: E402
+from provision.sources.local import local_files
 
 INDEX_PREFIX = "ctstack-bench"
 SEED_SCRIPT_EPS = 36      # the 2014 script: one `zcat | jq` and one curl per record
@@ -123,7 +124,7 @@ def pipeline(files: Iterable[SourceFile], sink: Callable[[bytes], None], *, pref
     to_document, ids, chunking, serialisation); ``sink`` gets each body instead of Elasticsearch.
     ``processes`` convert, as in an import (None: the import's default). Returns (documents,
     bodies, wall seconds, CPU seconds of this process and its converting processes)."""
-    from provision import importer
+    from provision.ingest import importer
 
     docs = bodies = 0
     started, cpu = time.perf_counter(), _cpu_with_children()
@@ -331,8 +332,8 @@ def time_queries(es, prefix: str, rounds: int = 3) -> dict:
     """Best of ``rounds`` wall milliseconds of the product's queries on the merged index:
     `hints` from Elasticsearch (its aggregations and samples) and the dashboard's biggest
     panel (actions by events with provider, distinct users and last seen), request cache off."""
-    from provision import fields as F
-    from provision.hints_es import hints_from_es
+    from provision.cloudtrail import fields as F
+    from provision.analysis.hints_es import hints_from_es
 
     index = f"{prefix}-*"
     dashboard = {"actions": {"terms": {"field": F.EVENT_ACTION, "size": 50}, "aggs": {
@@ -523,8 +524,8 @@ def main(argv: list[str] | None = None) -> int:
             result["profile"] = str(args.profile)
             profile_pipeline(files, args.profile, args.index_prefix)
 
-    from provision.connection import EsConfig, client, server_version
-    from provision.template import install_template
+    from provision.core.connection import EsConfig, client, server_version
+    from provision.cloudtrail.template import install_template
 
     node = None
     url = args.es_url

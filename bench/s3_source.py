@@ -29,8 +29,8 @@ import urllib.request  # noqa: E402
 
 import boto3  # noqa: E402
 
-from provision.s3layout import make_filters  # noqa: E402
-from provision.s3source import S3Import  # noqa: E402
+from provision.sources.s3layout import make_filters  # noqa: E402
+from provision.sources.s3source import S3Import  # noqa: E402
 from tests.support.s3 import free_port  # noqa: E402
 
 BUCKET = "bench-trails"

@@ -32,7 +32,7 @@ from elasticsearch import ApiError  # noqa: E402
 
 from bench.run import machine  # noqa: E402
 from bench.s3_source import start_moto  # noqa: E402
-from provision.connection import EsConfig, client  # noqa: E402
+from provision.core.connection import EsConfig, client  # noqa: E402
 from tests.support.s3 import make_queue, put_trail_objects, s3_event  # noqa: E402
 
 BUCKET = "bench-trails"

@@ -7,6 +7,6 @@ Elasticsearch client) would cost each worker about 0.25 s and 20 MB.
 
 
 def main() -> None:
-    from provision.cli import main as cli_main
+    from provision.cli.commands import main as cli_main
 
     return cli_main()

@@ -14,7 +14,7 @@ from typing import Callable, Iterator, TypeVar
 import pytest
 from elasticsearch import Elasticsearch
 
-from provision.connection import EsConfig, client, server_version
+from provision.core.connection import EsConfig, client, server_version
 from tests.support.esnode import EsNode, NodeError
 from tests.support.fake_kibana import FakeKibana
 

@@ -20,14 +20,15 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from provision import records
-from provision.automation_output import write_scripts
-from provision.cli import app
-from provision.clickcode import api_input
-from provision.demo_work import write_console_work
-from provision.generate import DEFAULT_START, write_demo
-from provision.hints import hints_from_sources
-from provision.importer import source_files
+from provision.cloudtrail import records
+from provision.report.automation_output import write_scripts
+from provision.cli.commands import app
+from provision.cloudtrail.clickcode import api_input
+from provision.demo.console_work import write_console_work
+from provision.demo.demo_set import write_demo
+from provision.demo.generate import DEFAULT_START
+from provision.analysis.hints import hints_from_sources
+from provision.sources.local import source_files
 from tests.support.s3 import MotoS3
 
 AWS = Path(sys.executable).with_name("aws")
@@ -110,7 +111,7 @@ def test_demo_workflows_links_and_arguments(demo):
 def test_look_alikes_are_not_candidates(tmp_path):
     """CLI automation, CloudFormation acting for a console user, anonymous principals and
     AwsConsoleAction events do the same actions, but are not hand work in the console.
-    The rules are issue 13's classification (provision/classify.py, the `classify` branch)."""
+    The rules are issue 13's classification (provision/cloudtrail/classify.py, the `classify` branch)."""
     end = datetime(2025, 3, 3, 6, tzinfo=timezone.utc)
     work = write_console_work(tmp_path, end=end)
     hints = hints_from_sources([str(tmp_path)], top=0)
@@ -145,7 +146,7 @@ def test_hints_script_dir_writes_private_executable_scripts(demo, tmp_path):
 def test_report_shows_commands_and_workflows(demo):
     from html import escape
 
-    from provision.report import render_report
+    from provision.report.html import render_report
 
     _, hints = demo
     html = render_report(hints)

@@ -10,11 +10,13 @@ from typing import Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
-from provision.connection import EsConfig, client
-from provision.generate import DEFAULT_START, write_demo
-from provision.hints import hints_from_sources
-from provision.hints_es import hints_from_es
-from provision.importer import run_import, source_files
+from provision.core.connection import EsConfig, client
+from provision.demo.demo_set import write_demo
+from provision.demo.generate import DEFAULT_START
+from provision.analysis.hints import hints_from_sources
+from provision.analysis.hints_es import hints_from_es
+from provision.ingest.importer import run_import
+from provision.sources.local import source_files
 
 pytestmark = pytest.mark.es
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from provision import hints_output
-from provision.automation_output import print_automation, print_workflows, write_scripts
-from provision.hints import hints_from_sources
+from provision.report import hints_output
+from provision.report.automation_output import print_automation, print_workflows, write_scripts
+from provision.analysis.hints import hints_from_sources
 from tests.support.hostile import CANARY_FILE, REGION, CANARY_TEXT, PWNED_FILE, CanaryListener, hostile_values, write_corpus
 from tests.test_automation import MotoCli, _run
 
@@ -159,7 +159,7 @@ def test_hostile_and_sample_data_scripts_and_commands_are_shellcheck_clean(corpu
 
 def test_report_of_the_hostile_corpus_escapes_every_value(corpus):
     """A workflow with a console-only step renders (it used to crash); logged text is escaped."""
-    from provision.report import render_report
+    from provision.report.html import render_report
 
     _, _, hints = corpus
     html = render_report(hints)

@@ -9,9 +9,9 @@ import stat
 import subprocess
 from datetime import datetime, timedelta, timezone
 
-from provision.automation_output import write_scripts
-from provision.hints import hints_from_sources
-from provision.workflows import MAX_NAME
+from provision.report.automation_output import write_scripts
+from provision.analysis.hints import hints_from_sources
+from provision.analysis.workflows import MAX_NAME
 from tests.test_automation import MotoCli, _run, _workflow, demo  # noqa: F401  (demo is a fixture)
 
 TWELVE_ACTIONS = ["CreateKeyPair", "CreateVpc", "CreateSubnet", "CreateInternetGateway", "AllocateAddress", "CreateVolume",
@@ -25,7 +25,7 @@ def _script(hints, tmp_path, first_action: str):
 
 
 def test_every_demo_script_is_shellcheck_clean(demo, tmp_path):
-    from provision.hints_output import to_sh
+    from provision.report.hints_output import to_sh
 
     _, hints = demo
     scripts = write_scripts(hints, tmp_path / "s", top=0).written
@@ -266,7 +266,7 @@ def test_console_time_per_month_follows_the_documented_rule(tmp_path):
 def test_rank_time_puts_the_most_console_minutes_first(tmp_path):
     from typer.testing import CliRunner
 
-    from provision.cli import app
+    from provision.cli.commands import app
 
     _timed_sessions(tmp_path / "trail", [("CreateVolume", 0), ("CreateSnapshot", 120), ("EnableVolumeIO", 120 + 28 * 60)], days=[0, 60])
     by_count = json.loads(CliRunner().invoke(app, ["hints", str(tmp_path / "trail"), "--format", "json"]).output)

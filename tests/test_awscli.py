@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provision.awscli import cli_command, services
+from provision.cloudtrail.awscli import cli_command, services
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from provision import classify
-from provision.classify import event_id, is_automation_candidate, is_console, is_read_only
-from provision.errors import CtstackError
+from provision.cloudtrail import classify
+from provision.cloudtrail.classify import event_id, is_automation_candidate, is_console, is_read_only
+from provision.core.errors import CtstackError
 from tests.support.events import (
     CLI_V2_SERIAL_CONSOLE, CLOUDSHELL_CLI, CONSOLE_USER, cloudformation_create_role, console_write, event, s3_anonymous_read,
 )

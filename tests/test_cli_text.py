@@ -42,8 +42,8 @@ def test_bracketed_names_in_paths_and_actions_are_printed_literally(tmp_path: Pa
 
 def test_names_from_the_logs_are_html_escaped_in_every_report_section() -> None:
     """The report's automation section uses HTML escaping, not the terminal's markup escaping."""
-    from provision.hints import HintsCounter
-    from provision.report import render_report
+    from provision.analysis.hints import HintsCounter
+    from provision.report.html import render_report
 
     counter = HintsCounter()
     counter.add(event("Run<b>bold</b>Instances"))

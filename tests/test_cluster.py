@@ -20,10 +20,10 @@ from typing import Iterator
 
 import pytest
 
-from provision.connection import EsConfig, client
-from provision.hints import hints_from_sources
-from provision.importer import ImportSummary, run_import
-from provision.records import local_files
+from provision.core.connection import EsConfig, client
+from provision.analysis.hints import hints_from_sources
+from provision.ingest.importer import ImportSummary, run_import
+from provision.sources.local import local_files
 from tests.support.escluster import EsCluster
 from tests.conftest import running
 from tests.support.events import console_write, many_events, write_trail_file

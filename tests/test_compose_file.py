@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from provision import settings, stack
-from provision.connection import EsConfig, read_env_file
-from provision.errors import CtstackError
+from provision.core import settings
+from provision.stack import lifecycle as stack
+from provision.core.connection import EsConfig, read_env_file
+from provision.core.errors import CtstackError
 from tests.support.fake_compose import REAL_COMPOSE
 from tests.support.fake_services import Reply, ScriptedServer, es_health, kibana_status
 

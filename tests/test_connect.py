@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from provision import dashboard, settings
-from provision.cli import app
-from provision.template import template_name
+from provision.stack import dashboard
+from provision.core import settings
+from provision.cli.commands import app
+from provision.cloudtrail.template import template_name
 from tests.support.events import event, write_trail_file
 from tests.support.fake_kibana import FakeKibana
 from tests.support.cli import no_traceback

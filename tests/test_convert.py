@@ -1,4 +1,4 @@
-"""Converting files in worker processes (provision/convert.py): the same documents as in one
+"""Converting files in worker processes (provision/ingest/convert.py): the same documents as in one
 process, in file order, every file accounted for, and a worker that dies costs only the file
 it was converting. Real processes throughout (spawned, as in an import)."""
 
@@ -16,10 +16,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from provision import convert, records
-from provision.convert import ConvertOptions, Converter, convert_file
-from provision.importer import bulk_bodies
-from provision.records import SourceFile, local_files
+from provision.ingest import convert
+from provision.cloudtrail import records
+from provision.ingest.convert import ConvertOptions, Converter, convert_file
+from provision.ingest.importer import bulk_bodies
+from provision.cloudtrail.records import SourceFile
+from provision.sources.local import local_files
 from tests.support.events import event, many_events, write_trail_file
 
 OPTIONS = ConvertOptions("conv")
@@ -204,10 +206,10 @@ def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path):
     logs = trail_folder(tmp_path, files=8, per_file=5)
     script = tmp_path / "unguarded.py"
     script.write_text(
-        "import provision.convert\n"
-        "provision.convert.POOL_AFTER_BYTES = 0\n"
-        "from provision.importer import bulk_bodies\n"
-        "from provision.records import local_files\n"
+        "import provision.ingest.convert\n"
+        "provision.ingest.convert.POOL_AFTER_BYTES = 0\n"
+        "from provision.ingest.importer import bulk_bodies\n"
+        "from provision.sources.local import local_files\n"
         f"print(sum(n for n, _ in bulk_bodies(local_files([{str(logs)!r}]), processes=2)))\n")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                             cwd=Path(__file__).resolve().parent.parent)
@@ -226,7 +228,7 @@ def test_processes_option_of_the_cli_is_checked():
 def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tmp_path, processes, monkeypatch):
     """Against the real node: documents Elasticsearch refuses go to the dead-letter file with
     their original event, which the importer finds again from the bytes a worker read."""
-    from provision.importer import run_import
+    from provision.ingest.importer import run_import
 
     monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     logs = trail_folder(tmp_path, files=10, per_file=30)
@@ -251,7 +253,7 @@ def test_the_ctstack_command_imports_through_worker_processes(es, es_url, index_
     """`ctstack import` as a user runs it (the console script, whose module spawned workers
     import again) on more than POOL_AFTER_BYTES of logs: the workers start, every event is
     indexed once, and a second run finds them all present."""
-    from provision.generate import write_sample
+    from provision.demo.generate import write_sample
 
     stats = write_sample(tmp_path / "trail", events=15_000, seed=3)
     assert stats.compressed_bytes > convert.POOL_AFTER_BYTES, "enough logs for the workers to start"

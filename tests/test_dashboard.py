@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from provision import dashboard, fields, settings
-from provision.template import index_template
+from provision.stack import dashboard
+from provision.cloudtrail import fields
+from provision.core import settings
+from provision.cloudtrail.template import index_template
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "kibana" / "ctstack-dashboard.ndjson"
@@ -130,7 +132,7 @@ def test_a_custom_index_prefix_changes_only_the_data_view_pattern():
 
 def test_the_committed_ndjson_is_the_builders_output():
     """kibana/ctstack-dashboard.ndjson is what CI and people import by hand; regenerate it with
-    `python -m provision.dashboard > kibana/ctstack-dashboard.ndjson`."""
+    `python -m provision.stack.dashboard > kibana/ctstack-dashboard.ndjson`."""
     assert COMMITTED.read_bytes() == dashboard.ndjson()
 
 
@@ -300,9 +302,9 @@ def test_a_non_editable_install_produces_the_same_saved_objects(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("ctstack-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-        assert {"provision/dashboard.py", "provision/kibana.py", "provision/provisioning.py"} <= set(names)
+        assert {"provision/stack/dashboard.py", "provision/stack/kibana.py", "provision/stack/provisioning.py"} <= set(names)
         archive.extractall(tmp_path / "site")
-    script = "import sys, provision, provision.dashboard as d; print(provision.__file__, file=sys.stderr); sys.stdout.buffer.write(d.ndjson())"
+    script = "import sys, provision, provision.stack.dashboard as d; print(provision.__file__, file=sys.stderr); sys.stdout.buffer.write(d.ndjson())"
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, env={"PYTHONPATH": str(tmp_path / "site")}, cwd=tmp_path)
     assert run.returncode == 0, run.stderr.decode()
     assert run.stderr.decode().startswith(str(tmp_path / "site")), "imported the worktree, not the wheel"
@@ -311,8 +313,8 @@ def test_a_non_editable_install_produces_the_same_saved_objects(tmp_path):
 
 @pytest.mark.parametrize("pattern", [r"\bctstack\.[a-z_]+\b", r"\bevent\.[a-z_]+\b", r"\baws\.cloudtrail\.[a-z_.]+\b"])
 def test_the_builder_writes_no_field_name_literals(pattern):
-    """Field names come from provision.fields (one source of truth)."""
-    source = (REPO / "provision" / "dashboard.py").read_text()
+    """Field names come from provision.cloudtrail.fields (one source of truth)."""
+    source = (REPO / "provision" / "stack" / "dashboard.py").read_text()
     code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
     docstring_free = re.sub(r'"""[\s\S]*?"""', "", code)
     assert not re.findall(pattern, docstring_free)

@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from provision import stack
-from provision.demo_work import DAYS
-from provision.generate import SAMPLE_EVENTS
+from provision.stack import lifecycle as stack
+from provision.demo.console_work import DAYS
+from provision.demo.generate import SAMPLE_EVENTS
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from provision import fields as F
-from provision.documents import DocumentError, flat_source, index_for, nested, parse_event_time, to_document, valid_ip
-from provision.template import FIELD_TYPES
+from provision.cloudtrail import fields as F
+from provision.cloudtrail.documents import DocumentError, flat_source, index_for, nested, parse_event_time, to_document, valid_ip
+from provision.cloudtrail.template import FIELD_TYPES
 from tests.support.events import event
 
 
@@ -120,7 +120,7 @@ def test_access_key_ids_are_never_stored_unless_asked():
 
 
 def test_access_key_ids_are_removed_from_unknown_fields_and_the_bulk_line_too():
-    from provision.documents import document_and_line
+    from provision.cloudtrail.documents import document_and_line
 
     odd = event(brandNewField={"session": {"accessKeyId": "ASIAINUNKNOWN"}, "keep": 1})
     doc, line = document_and_line(odd, "standard", False, "s3://b/k.json.gz")
@@ -211,7 +211,7 @@ ACCESS_KEYS = ("AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A", "AKIAQYLPMN5HHHFP
 
 @pytest.mark.parametrize("profile", ["minimal", "standard", "full"])
 def test_item_16_access_keys_by_any_name_or_shape_and_credentials_are_never_stored(profile):
-    from provision.documents import document_and_line
+    from provision.cloudtrail.documents import document_and_line
 
     doc, line = document_and_line(_leaky_event(), profile, False, "f.json")
     text = line.decode() + orjson.dumps(doc).decode()
@@ -235,7 +235,7 @@ def test_item_16_access_keys_by_any_name_or_shape_and_credentials_are_never_stor
 
 def test_item_16_values_that_merely_mention_keys_are_kept():
     """Names and shapes, not words: a KMS key id, an S3 object key, GenerateDataKey stay."""
-    from provision.documents import document_and_line
+    from provision.cloudtrail.documents import document_and_line
 
     kms = event(eventName="GenerateDataKey", requestParameters={"keyId": "alias/app", "key": "logs/AKIA-not-a-key.txt"})
     doc, _line = document_and_line(kms, "standard", False)
@@ -247,7 +247,7 @@ def test_documents_are_sent_nested_and_read_back_flat_whatever_their_shape():
     """The bulk line holds nested objects (a third less for Elasticsearch to parse than dotted
     keys); flat_source gives ctstack's dotted names back from that, from the flat documents
     earlier versions sent, and from a mix, and leaves request/response blobs whole."""
-    from provision.documents import document_and_line
+    from provision.cloudtrail.documents import document_and_line
 
     doc, line = document_and_line(event(requestParameters={"a.b": {"c": 1}, "groupName": "web"}), "full", False, "f.json")
     sent = orjson.loads(line)
@@ -270,7 +270,7 @@ def test_documents_are_sent_nested_and_read_back_flat_whatever_their_shape():
 def test_cloudtrail_form_timestamps_are_as_strict_on_the_fast_path(value, verdict):
     """CloudTrail's own form (20 characters, ...Z) takes a shorter path when not seen lately:
     it accepts and refuses exactly what the general path does, with the same reasons."""
-    from provision import documents
+    from provision.cloudtrail import documents
 
     documents._GOOD_TIMES.clear()
     if verdict == value:  # valid: returned as it is, and remembered

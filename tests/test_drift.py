@@ -13,16 +13,17 @@ from typing import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from provision import classify, resources
-from provision.cli import app
-from provision.connection import EsConfig, client
-from provision.documents import to_document
-from provision.filters import Filters
-from provision.generate import write_sample
-from provision.hints import hints_from_sources
-from provision.hints_es import hints_from_es
-from provision.importer import run_import, source_files
-from provision import fields as F
+from provision.cloudtrail import classify, resources
+from provision.cli.commands import app
+from provision.core.connection import EsConfig, client
+from provision.cloudtrail.documents import to_document
+from provision.sources.filters import Filters
+from provision.demo.generate import write_sample
+from provision.analysis.hints import hints_from_sources
+from provision.analysis.hints_es import hints_from_es
+from provision.ingest.importer import run_import
+from provision.sources.local import source_files
+from provision.cloudtrail import fields as F
 from tests.support.drift_trail import CFN, EXPECTED, PULUMI_AGENT, SG_WEB, TERRAFORM_AGENT, drift_events
 from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, write_trail
 
@@ -252,8 +253,8 @@ def test_demo_shows_the_stack_and_workspace_drift_and_no_look_alike(tmp_path: Pa
     """The 90-day demo work: exactly the console edits of the CloudFormation stack's and the
     Terraform workspace's resources; the pipeline's CLI edit of the stack's bucket, console reads
     of managed resources and console edits of console-made groups are not drift."""
-    from provision.demo_work import write_console_work
-    from provision.generate import DEFAULT_START
+    from provision.demo.console_work import write_console_work
+    from provision.demo.generate import DEFAULT_START
 
     work = write_console_work(tmp_path, end=DEFAULT_START)
     drift = hints_from_sources([str(tmp_path)], top=0).drift
@@ -265,7 +266,7 @@ def test_demo_shows_the_stack_and_workspace_drift_and_no_look_alike(tmp_path: Pa
 
 
 def test_report_has_a_drift_table_and_chart(trail: str) -> None:
-    from provision.report import render_report
+    from provision.report.html import render_report
 
     html = render_report(hints_from_sources([trail]))
     section = html[html.index('<section id="drift">'):]
@@ -285,7 +286,7 @@ def _drift_by(folder: Path, user: str):
 
 
 def test_report_escapes_values_in_the_drift_table(tmp_path: Path) -> None:
-    from provision.report import render_report
+    from provision.report.html import render_report
 
     hostile = "<img src=x onerror=alert(1)>"
     html = render_report(_drift_by(tmp_path, hostile))
@@ -296,8 +297,8 @@ def test_report_escapes_values_in_the_drift_table(tmp_path: Path) -> None:
 def test_import_marks_the_drifting_console_changes_for_the_dashboard(es_config: EsConfig, trail: str) -> None:
     """After `import`, exactly the console changes to managed resources carry ctstack.drift
     (the dashboard's drift panels filter on it); a stale mark is cleared by the next run."""
-    from provision.hints_es import mark_drift
-    from provision.importer import import_sources
+    from provision.ingest.drift_marks import mark_drift
+    from provision.ingest.importer import import_sources
 
     prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
     es = client(es_config)
@@ -323,7 +324,7 @@ def test_import_marks_the_drifting_console_changes_for_the_dashboard(es_config: 
 
 
 def test_markdown_has_the_drift_table_as_text(tmp_path: Path) -> None:
-    from provision.hints_output import to_markdown
+    from provision.report.hints_output import to_markdown
 
     hostile = "x|<b>y</b>\n| z"
     text = to_markdown(_drift_by(tmp_path, hostile))

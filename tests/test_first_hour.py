@@ -18,12 +18,12 @@ from types import SimpleNamespace
 from rich.console import Console
 from typer.testing import CliRunner
 
-from provision import cli
-from provision.documents import flat_source
-from provision.fields import EVENT_ACTION
-from provision.hints import HintsCounter
-from provision.progress import ImportProgress
-from provision.report import render_report
+from provision.cli import commands as cli
+from provision.cloudtrail.documents import flat_source
+from provision.cloudtrail.fields import EVENT_ACTION
+from provision.analysis.hints import HintsCounter
+from provision.cli.progress import ImportProgress
+from provision.report.html import render_report
 from tests.support.trail import ACCOUNT, CLI_AGENT, event, write_trail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,15 +60,15 @@ def two_account_trail(folder: Path) -> Path:
 def test_readme_python_example_runs(tmp_path, es_url, index_prefix):
     """The README's Python line names where resolve_es_config lives, and works as written."""
     line = next(l for l in README.splitlines() if "import_sources(resolve_es_config()" in l)
-    assert "from provision.connection import resolve_es_config" in line
+    assert "from provision.core.connection import resolve_es_config" in line
     code = re.search(r"`(from provision\.connection import resolve_es_config[^`]*)`", line).group(1)
     logs = tmp_path / "logs"
     write_trail(logs, [event()])
     script = tmp_path / "example.py"
     script.write_text(textwrap.dedent(f"""
-        import provision.importer
+        import provision.ingest.importer
         {code.replace('; ', chr(10))}
-        summary = provision.importer.import_sources(resolve_es_config(), ["logs/"], index_prefix={index_prefix!r}, processes=0)
+        summary = provision.ingest.importer.import_sources(resolve_es_config(), ["logs/"], index_prefix={index_prefix!r}, processes=0)
         print(summary.events_indexed)
     """).replace("\n        ", "\n"))
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
@@ -297,9 +297,9 @@ def test_the_last_progress_frame_shows_the_final_counts():
 
 def test_filters_reach_converting_processes(tmp_path):
     """The filter travels to spawned converting workers (it is part of ConvertOptions)."""
-    from provision.convert import ConvertOptions, Converter
-    from provision.filters import Filters
-    from provision.records import local_files
+    from provision.ingest.convert import ConvertOptions, Converter
+    from provision.sources.filters import Filters
+    from provision.sources.local import local_files
 
     logs = two_account_trail(tmp_path / "logs")
     options = ConvertOptions("x", filters=Filters.from_text(account=OTHER_ACCOUNT))

@@ -10,7 +10,7 @@ from elasticsearch import helpers
 from typer.testing import CliRunner
 
 from provision import __version__
-from provision.cli import app
+from provision.cli.commands import app
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""The seeded sample generator (provision/generate.py): what `ctstack up --sample` loads and
+"""The seeded sample generator (provision/demo/generate.py): what `ctstack up --sample` loads and
 what the benchmark imports. Its files must look like CloudTrail's own S3 delivery, read
 back through the importer's own reader, and be the same bytes for the same seed."""
 
@@ -17,10 +17,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from provision import classify
-from provision.generate import SAMPLE_EVENTS, SAMPLE_SEED, write_sample
-from provision.importer import run_import
-from provision.records import SkipFile, decode_events, is_digest_name, local_files
+from provision.cloudtrail import classify
+from provision.demo.generate import SAMPLE_EVENTS, SAMPLE_SEED, write_sample
+from provision.ingest.importer import run_import
+from provision.cloudtrail.records import SkipFile, decode_events, is_digest_name
+from provision.sources.local import local_files
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -230,7 +231,7 @@ def test_the_importer_indexes_every_generated_event_and_skips_the_digests(tmp_pa
 def test_the_demo_set_starts_on_the_last_monday_so_the_dashboard_shows_it():
     from datetime import datetime, timezone
 
-    from provision.generate import demo_start
+    from provision.demo.generate import demo_start
 
     wednesday = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)
     assert demo_start(wednesday) == datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)

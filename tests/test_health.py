@@ -11,9 +11,9 @@ import socket
 
 import pytest
 
-from provision import health
-from provision.connection import EsConfig
-from provision.errors import CtstackError
+from provision.stack import health
+from provision.core.connection import EsConfig
+from provision.core.errors import CtstackError
 from tests.support.fake_services import Reply, ScriptedServer, es_health, es_starting, kibana_not_ready, kibana_status
 
 PASSWORD = "s3cret-Pa55word-for-tests"

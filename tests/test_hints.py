@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.errors import CtstackError
-from provision.hints import Filters, HintsCounter, hints_from_files, hints_from_sources
-from provision.hints_output import to_csv, to_json, to_markdown
-from provision.records import SourceFile, local_files
+from provision.cli.commands import app
+from provision.core.errors import CtstackError
+from provision.analysis.hints import Filters, HintsCounter, hints_from_files, hints_from_sources
+from provision.report.hints_output import to_csv, to_json, to_markdown
+from provision.cloudtrail.records import SourceFile
+from provision.sources.local import local_files
 from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, issue_13_events, write_trail
 
 

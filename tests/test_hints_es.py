@@ -13,12 +13,13 @@ import pytest
 from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.connection import EsConfig, client
-from provision.errors import CtstackError
-from provision.hints import Filters, hints_from_sources
-from provision.hints_es import hints_from_cluster, hints_from_es
-from provision.importer import run_import, source_files
+from provision.cli.commands import app
+from provision.core.connection import EsConfig, client
+from provision.core.errors import CtstackError
+from provision.analysis.hints import Filters, hints_from_sources
+from provision.analysis.hints_es import hints_from_cluster, hints_from_es
+from provision.ingest.importer import run_import
+from provision.sources.local import source_files
 from tests.support.trail import demo_events, event, issue_13_events, write_trail
 
 pytestmark = pytest.mark.es

@@ -15,12 +15,13 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.convert import ConvertOptions, convert_file
-from provision.documents import DocumentError, flat_source, parse_event_time, to_document
-from provision.hints import hints_from_sources
-from provision.importer import run_import
-from provision.records import FileFailed, SkipFile, Unreadable, decode_events, local_files, read_files
+from provision.cli.commands import app
+from provision.ingest.convert import ConvertOptions, convert_file
+from provision.cloudtrail.documents import DocumentError, flat_source, parse_event_time, to_document
+from provision.analysis.hints import hints_from_sources
+from provision.ingest.importer import run_import
+from provision.cloudtrail.records import FileFailed, SkipFile, Unreadable, decode_events, read_files
+from provision.sources.local import local_files
 from tests.support.events import event, write_trail_file
 
 OPTIONS = ConvertOptions("hostile")
@@ -275,7 +276,7 @@ def test_item_13_a_plain_file_over_the_cap_fails_unread(tmp_path):
 
 
 def test_item_13_default_cap_is_one_gigabyte():
-    from provision import records
+    from provision.cloudtrail import records
 
     assert records.MAX_FILE_BYTES == 1 << 30
     assert "--max-file-bytes" in cli("import", "--help").output
@@ -300,7 +301,8 @@ def _streamed(monkeypatch) -> list[int]:
     """Files past 64 KB stream, in parts of 32 KB of bulk lines (the defaults are 64 MB and
     8 MB: the same code with small numbers, so a test file of a megabyte has many parts).
     Converting happens in this process, where the streamed files are converted anyway."""
-    from provision import convert, records
+    from provision.ingest import convert
+    from provision.cloudtrail import records
 
     monkeypatch.setattr(records, "STREAM_AFTER_BYTES", 64 << 10)
     monkeypatch.setattr(convert, "PART_BYTES", 32 << 10)

@@ -11,12 +11,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from provision import fields as F
-from provision.classify import event_id
-from provision.documents import flat_source
-from provision.importer import bulk_bodies, run_import
-from provision.records import SkipFile, decode_events, local_files
-from provision.template import install_template
+from provision.cloudtrail import fields as F
+from provision.cloudtrail.classify import event_id
+from provision.cloudtrail.documents import flat_source
+from provision.ingest.importer import bulk_bodies, run_import
+from provision.cloudtrail.records import SkipFile, decode_events
+from provision.sources.local import local_files
+from provision.cloudtrail.template import install_template
 from tests.support.events import event, many_events, write_trail_file
 
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
@@ -190,8 +191,8 @@ def test_elasticsearch_killed_mid_import_counts_add_up_and_a_rerun_completes(pri
     accounted for and a non-zero verdict; after a restart the same import completes and the
     index holds each event exactly once. With files converted here, and in worker processes,
     and with several bulk requests in flight when the node dies."""
-    from provision import convert
-    from provision.connection import EsConfig, client
+    from provision.ingest import convert
+    from provision.core.connection import EsConfig, client
 
     monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     for i in range(40):
@@ -253,7 +254,7 @@ def starved_node():
 
 def starved_import(node, tmp_path: Path, events: int, **options):
     """Import ``events`` events into the starved node: (summary, bulk requests it rejected)."""
-    from provision.connection import EsConfig, client
+    from provision.core.connection import EsConfig, client
 
     es = client(EsConfig(url=node.url))
 
@@ -289,7 +290,7 @@ def test_bulk_requests_keeps_that_many_requests_in_flight_and_accounts_for_every
     """``bulk_requests=N`` sends up to N bulk requests at once: Elasticsearch sees N HTTP
     connections from a fresh client (one per request in flight; one when N is 1). Every
     event is indexed once, and a re-run finds each already present."""
-    from provision.connection import client
+    from provision.core.connection import client
 
     write_trail_file(tmp_path / "logs" / "big.json.gz", many_events(6000, seed="inflight"))
     prefix = f"inflight{bulk_requests}"
@@ -375,7 +376,7 @@ def test_item_6_an_unusable_dead_letter_path_stops_before_anything_is_read(es_ur
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert f"Cannot create the dead-letter file {path}" in result.stderr
     assert json.loads(result.stdout) == {"ok": False, "error": result.stderr.strip().removeprefix("Error: ")}  # no summary: nothing was read
-    from provision.connection import EsConfig, client
+    from provision.core.connection import EsConfig, client
 
     es = client(EsConfig(url=es_url))
     assert es.indices.get(index=f"{index_prefix}-*") == {}  # not one event went in
@@ -481,7 +482,7 @@ def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retr
 def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(private_es_node, tmp_path):
     """cluster.blocks.read_only answers 403: before the run (installing the template) and
     during it (the bulk request), the sentence names the block and how to lift it."""
-    from provision.connection import EsConfig, client
+    from provision.core.connection import EsConfig, client
 
     es = client(EsConfig(url=private_es_node.url))
     write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(50))
@@ -514,7 +515,7 @@ def test_item_21_events_of_a_request_elasticsearch_never_answered_are_outcome_un
     import signal
     import threading
 
-    from provision.connection import EsConfig, client
+    from provision.core.connection import EsConfig, client
 
     for i in range(6):
         write_trail_file(tmp_path / "logs" / f"{i}.json.gz", many_events(500, seed=f"stall{i}"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer.main
 import yaml
 
-from provision.cli import app
+from provision.cli.commands import app
 
 WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "integration.yml"
 

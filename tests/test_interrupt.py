@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from provision.generate import write_sample
+from provision.demo.generate import write_sample
 from tests.support.holding_proxy import HoldingProxy
 from tests.support.terminal import REPO, Terminal
 

@@ -1,4 +1,4 @@
-"""The Kibana client (provision.kibana) against tests/support/fake_kibana.py.
+"""The Kibana client (provision.stack.kibana) against tests/support/fake_kibana.py.
 
 A real Kibana cannot run here, so the client talks to a small HTTP server on 127.0.0.1 that
 stands in for Kibana and enforces its documented API contract (method, path with and without
@@ -13,10 +13,11 @@ import json
 
 import pytest
 
-from provision import dashboard, settings
-from provision.connection import EsConfig
-from provision.errors import CtstackError
-from provision.kibana import (
+from provision.stack import dashboard
+from provision.core import settings
+from provision.core.connection import EsConfig
+from provision.core.errors import CtstackError
+from provision.stack.kibana import (
     KibanaConfig,
     dashboard_url,
     import_saved_objects,

@@ -12,9 +12,10 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.importer import run_import
-from provision.records import ItemStream, UTF8_BOM, decode_events, local_files
+from provision.cli.commands import app
+from provision.ingest.importer import run_import
+from provision.cloudtrail.records import ItemStream, UTF8_BOM, decode_events
+from provision.sources.local import local_files
 from tests.support.cli import no_traceback
 from tests.support.events import console_write, many_events, write_trail_file
 
@@ -105,7 +106,7 @@ def test_one_huge_value_is_measured_a_logarithmic_number_of_times_not_once_per_c
     the unfinished event again only after reading as many bytes again as it holds, so about
     log2(48) times, not 48 (which made a 1.5 GB value quadratic: hours). The time this
     saves is measured by bench/one_big_value.py, not here."""
-    from provision import records
+    from provision.cloudtrail import records
 
     calls = []
     measure = records._parsed_end

@@ -13,13 +13,13 @@ import pytest
 from elasticsearch import helpers
 from typer.testing import CliRunner
 
-from provision import fields as F
-from provision import settings
-from provision.cli import app
-from provision.connection import EsConfig
-from provision.kibana import KibanaConfig
-from provision.provisioning import provision_all
-from provision.template import template_name
+from provision.cloudtrail import fields as F
+from provision.core import settings
+from provision.cli.commands import app
+from provision.core.connection import EsConfig
+from provision.stack.kibana import KibanaConfig
+from provision.stack.provisioning import provision_all
+from provision.cloudtrail.template import template_name
 from tests.support.fake_kibana import FakeKibana, refused_url
 from tests.test_dashboard import fields_used
 

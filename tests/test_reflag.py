@@ -10,15 +10,16 @@ import pytest
 from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
-from provision import fields as F
-from provision.classify import event_id
-from provision.cli import app
-from provision.connection import EsConfig
-from provision.documents import flat_source, index_for, nested, to_document
-from provision.hints import hints_from_sources
-from provision.hints_es import hints_from_es
-from provision.importer import run_import, source_files
-from provision.reflag import event_from_document, flags_of, reflag
+from provision.cloudtrail import fields as F
+from provision.cloudtrail.classify import event_id
+from provision.cli.commands import app
+from provision.core.connection import EsConfig
+from provision.cloudtrail.documents import flat_source, index_for, nested, to_document
+from provision.analysis.hints import hints_from_sources
+from provision.analysis.hints_es import hints_from_es
+from provision.ingest.importer import run_import
+from provision.sources.local import source_files
+from provision.ingest.reflag import event_from_document, flags_of, reflag
 from tests.support import events as hand_written
 from tests.support.events import cloudformation_create_role, console_write, s3_anonymous_read
 from tests.support.trail import demo_events, event, issue_13_events, write_trail

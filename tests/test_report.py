@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.hints import HintsCounter
-from provision.report import render_report
+from provision.cli.commands import app
+from provision.analysis.hints import HintsCounter
+from provision.report.html import render_report
 from tests.support.chromium import ChromiumMissing, RecordingProxy, file_url, run_chromium
 from tests.support.trail import demo_events, event, write_trail
 

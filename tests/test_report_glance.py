@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from provision import stack
-from provision.charts import dense_span
-from provision.hints import HintsCounter
-from provision.report import render_report
+from provision.stack import lifecycle as stack
+from provision.report.charts import dense_span
+from provision.analysis.hints import HintsCounter
+from provision.report.html import render_report
 from tests.support.chromium import ChromiumMissing, file_url, run_chromium
 from tests.support.trail import event
 

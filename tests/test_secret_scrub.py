@@ -13,10 +13,10 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.documents import document_and_line, scrub_secret_values, scrubbed_line
-from provision.importer import run_import
-from provision.records import local_files
+from provision.cli.commands import app
+from provision.cloudtrail.documents import document_and_line, scrub_secret_values, scrubbed_line
+from provision.ingest.importer import run_import
+from provision.sources.local import local_files
 from tests.support.events import console_write, event, write_trail_file
 
 MARK = "Zq9"  # every secret below holds it; nothing a person or a file sees may

@@ -14,9 +14,9 @@ from urllib.parse import quote, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.connection import EsConfig, client
-from provision.template import template_name
+from provision.cli.commands import app
+from provision.core.connection import EsConfig, client
+from provision.cloudtrail.template import template_name
 from tests.support.events import event, write_trail_file
 from tests.support.fake_kibana import FakeKibana
 from tests.support.cli import no_traceback

@@ -18,8 +18,8 @@ from typing import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.connection import EsConfig, client
+from provision.cli.commands import app
+from provision.core.connection import EsConfig, client
 from tests.support.cli import no_traceback
 from tests.support.events import event, write_trail_file
 

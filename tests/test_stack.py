@@ -21,10 +21,12 @@ import pytest
 from elasticsearch import helpers
 from typer.testing import CliRunner
 
-from provision import cli, health, settings, stack
-from provision.connection import EsConfig, read_env_file
-from provision.errors import CtstackError
-from provision.fields import AUTOMATION_CANDIDATE, TIMESTAMP
+from provision.cli import commands as cli
+from provision.stack import health, lifecycle as stack
+from provision.core import settings
+from provision.core.connection import EsConfig, read_env_file
+from provision.core.errors import CtstackError
+from provision.cloudtrail.fields import AUTOMATION_CANDIDATE, TIMESTAMP
 from tests.support import fake_compose
 from tests.support.fake_compose import FakeCompose
 from tests.support.fake_services import ScriptedServer, docker_engine_routes, es_health, es_starting, kibana_status

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.connection import EsConfig, display_url, parse_url
-from provision.errors import CtstackError
-from provision.kibana import KibanaConfig
+from provision.cli.commands import app
+from provision.core.connection import EsConfig, display_url, parse_url
+from provision.core.errors import CtstackError
+from provision.stack.kibana import KibanaConfig
 from tests.support.cli import no_traceback
 from tests.support.events import event, write_trail_file
 

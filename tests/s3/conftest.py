@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from elasticsearch.helpers import bulk
 
-from provision import s3state, settings
+from provision.sources import s3state
+from provision.core import settings
 from tests.support.s3 import BUCKET, DIGEST_KEY, INSIGHT_KEY, REGION, MotoS3, upload_tree
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from provision.errors import CtstackError
-from provision.s3source import ObjectUnreadable, S3Import
+from provision.core.errors import CtstackError
+from provision.sources.s3source import ObjectUnreadable, S3Import
 from tests.support.s3 import BUCKET, ORG_KEY
 
 ALLOW_ALL = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from provision.connection import EsConfig, client
-from provision.continuous import ES_UNAVAILABLE, OK, StopSwitch
-from provision.follow import Follower, round_filters
-from provision.s3layout import make_filters
+from provision.core.connection import EsConfig, client
+from provision.ingest.continuous import ES_UNAVAILABLE, OK, StopSwitch
+from provision.ingest.follow import Follower, round_filters
+from provision.sources.s3layout import make_filters
 from tests.support.s3 import BUCKET, put_trail_objects, stored, wait_stored
 
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
@@ -213,7 +213,7 @@ def test_follower_from_python_stops_when_asked(aws_env, es, index_prefix):
 def test_a_follower_filters_events_exactly_and_keeps_one_dead_letter_file(aws_env, es, index_prefix, tmp_path):
     """Issue 15 item 8 for --follow: events outside the filters are counted, not imported,
     round after round; and one dead-letter file serves every round (removed when unused)."""
-    from provision.filters import Filters
+    from provision.sources.filters import Filters
 
     s3 = aws_env.client()
     s3.create_bucket(Bucket=BUCKET)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from provision.cli import app
-from provision.hints import Filters, hints_from_sources
+from provision.cli.commands import app
+from provision.analysis.hints import Filters, hints_from_sources
 from tests.support.s3 import BUCKET, MotoS3, upload_tree
 from tests.support.trail import ACCOUNT, demo_events, event, write_trail
 

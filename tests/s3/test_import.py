@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from provision import s3state, settings
-from provision.hints import hints_from_sources
-from provision.importer import run_import
-from provision.records import decode_events, local_files
-from provision.s3source import S3Import
+from provision.sources import s3state
+from provision.core import settings
+from provision.analysis.hints import hints_from_sources
+from provision.ingest.importer import run_import
+from provision.cloudtrail.records import decode_events
+from provision.sources.local import local_files
+from provision.sources.s3source import S3Import
 from tests.support.s3 import BUCKET, ORG_KEY
 
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
@@ -198,9 +200,9 @@ def test_item_8_elasticsearch_dying_during_an_s3_import_stops_it_like_a_local_im
     object here, so the next lookup meets the dead node): the import stops with its summary,
     every event read is accounted for, the verdict is not ok, and the reason is that
     Elasticsearch is unreachable, with no --full advice (--full could not help)."""
-    from provision import s3source
-    from provision.connection import EsConfig
-    from provision.importer import import_sources
+    from provision.sources import s3source
+    from provision.core.connection import EsConfig
+    from provision.ingest.importer import import_sources
 
     monkeypatch.setattr(s3source, "BATCH_SIZE", 1)
     listed = S3Import.listed_objects

@@ -9,9 +9,9 @@ from datetime import date, datetime, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from provision.errors import CtstackError
-from provision.s3layout import S3Filters, date_folders, log_prefixes, make_filters, parse_when
-from provision.s3source import S3Import, S3Object, is_s3_url, listing_error, object_problem, parse_s3_url, read_ahead
+from provision.core.errors import CtstackError
+from provision.sources.s3layout import S3Filters, date_folders, log_prefixes, make_filters, parse_when
+from provision.sources.s3source import S3Import, S3Object, is_s3_url, listing_error, object_problem, parse_s3_url, read_ahead
 from tests.support.s3 import BUCKET, INSIGHT_KEY, ORG_KEY, Listings, upload_tree
 
 STRATUS_ACCOUNT, STRATUS_REGION = "307578594326", "euiso-south-3r"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from provision.s3layout import make_filters
-from provision.sqsqueue import NotANotification, parse_notification
+from provision.sources.s3layout import make_filters
+from provision.ingest.sqsqueue import NotANotification, parse_notification
 from tests.support.s3 import (
     BUCKET, DIGEST_KEY, INSIGHT_KEY, S3_TEST_EVENT, cloudtrail_notification, make_queue, put_trail_objects, s3_event, sns_envelope,
     stored, wait_stored,
@@ -166,7 +166,7 @@ def test_visibility_is_extended_while_a_big_object_imports(aws_env, es, index_pr
     an S3 test event, which is deleted with the batch), and they are deleted once done."""
     import threading
 
-    from provision.sqsqueue import QueueConsumer
+    from provision.ingest.sqsqueue import QueueConsumer
 
     s3, sqs = aws_env.client(), aws_env.client("sqs")
     s3.create_bucket(Bucket=BUCKET)
@@ -201,7 +201,7 @@ def test_an_elasticsearch_outage_mid_batch_deletes_nothing_unfinished_and_is_cau
     """A consumer against a private node killed mid-batch and started again 20 s later: the
     batch's unfinished messages stay on the queue, come back after the visibility timeout,
     and end up imported and deleted; every event once; exit code 0 after the catch-up."""
-    from provision.connection import EsConfig, client
+    from provision.core.connection import EsConfig, client
 
     s3, sqs = aws_env.client(), aws_env.client("sqs")
     s3.create_bucket(Bucket=BUCKET)

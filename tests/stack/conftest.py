@@ -23,8 +23,9 @@ from typing import Iterator
 
 import pytest
 
-from provision import settings, stack
-from provision.connection import EsConfig, connect, read_env_file
+from provision.core import settings
+from provision.stack import lifecycle as stack
+from provision.core.connection import EsConfig, connect, read_env_file
 
 REPO = Path(__file__).resolve().parents[2]
 # Generous: other test runs share the machine's two cores, and an image build may come first.

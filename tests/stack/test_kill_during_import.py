@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from provision import classify
-from provision.generate import write_sample
+from provision.cloudtrail import classify
+from provision.demo.generate import write_sample
 from tests.stack.conftest import CTSTACK_TIMEOUT, UP_TIMEOUT
 
 EVENTS = 100_000

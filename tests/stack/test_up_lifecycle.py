@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from provision import settings
+from provision.core import settings
 from tests.stack.conftest import UP_TIMEOUT, Images, Stack
 
 
@@ -49,7 +49,7 @@ def test_up_sample_starts_a_healthy_stack_and_imports_the_sample(local_stack, fi
 
 
 def test_up_installs_the_template_the_data_view_and_the_dashboard(local_stack, first_up):
-    from provision.connection import connect
+    from provision.core.connection import connect
 
     es, _ = connect(local_stack.es())
     try:

@@ -4,7 +4,7 @@ the stand-in (tests/support/kibana_standin.py: Kibana's API contract, not Kibana
 
 from __future__ import annotations
 
-from provision import stack
+from provision.stack import lifecycle as stack
 from tests.stack.conftest import UP_TIMEOUT
 
 

@@ -34,7 +34,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provision import settings
+from provision.core import settings
 
 ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
 RUN_AS_USER = "ctstack-es"

@@ -7,7 +7,7 @@ arguments (``-p``, ``-f``, ``--env-file``...) and environment: so a test passes 
 env files ctstack wrote really satisfy compose.yaml. ``ps`` answers like Compose >= 2.21 (one
 JSON object per line); ``logs`` prints a scripted text.
 
-Used in-process as a :class:`provision.stack.Runner`, or as an executable
+Used in-process as a :class:`provision.stack.lifecycle.Runner`, or as an executable
 (``python fake_compose.py ...``, via CTSTACK_COMPOSE_COMMAND) for end-to-end CLI tests; the
 executable reads its script from FAKE_COMPOSE_* environment variables and appends each command
 line as JSON to FAKE_COMPOSE_LOG.
@@ -37,7 +37,7 @@ HEALTHY = [
 
 
 @dataclass
-class Result:  # the shape of provision.stack.RunResult, without importing it into the script
+class Result:  # the shape of provision.stack.lifecycle.RunResult, without importing it into the script
     returncode: int
     stdout: str = ""
     stderr: str = ""

@@ -1,0 +1,1 @@
+"""The CloudTrail event model, pure: field names, classification, records from bytes, the document, the index template, the AWS CLI and API shapes of an event, resources and drift. Imports only provision.core."""

@@ -1,0 +1,635 @@
+"""A CloudTrail event's requestParameters as the API input that does the same thing.
+
+CloudTrail logs `requestParameters` in the service's wire shape, not the API's: member names in
+lower camel case (`dBInstanceIdentifier` for `DBInstanceIdentifier`), EC2 lists wrapped as
+``{"items": [...]}`` under `...Set` names (`instancesSet.items[].instanceId` for `InstanceIds`),
+S3's `bucketName` for `Bucket` plus `Host` and sub-resource markers (`"policy": ""`), JSON
+documents sometimes as text and sometimes as objects. :func:`api_input` walks botocore's input
+shape for the operation (the models :mod:`provision.cloudtrail.awscli` indexes) and places each logged key
+on a shape member by these rules, in order:
+
+1. the member's name or its wire name (`locationName`/`queryName`), case-insensitively;
+2. EC2 `xSet` keys: `x` (or `xs`) against the member's name, its wire name or its list
+   member's wire name (`tagSet` -> `Tags`, whose wire name is `Tag`), or, for a list of
+   scalars, the one key of its items (`instancesSet.items[].instanceId` -> `InstanceIds`);
+3. a small table of what cannot be derived (:data:`RENAMES`: S3 `bucketName` -> `Bucket`);
+4. an XML list logged under its member's name is unwrapped (S3 `TagSet: {Tag: [...]}`);
+5. an EC2 set of one item that is not a list in the API is hoisted into its parent
+   (RunInstances logs `instancesSet.items[0].imageId` for `ImageId`), and so is an EC2
+   `<Operation>Request` wrapper; an empty set (`"instancesSet": {}`) carries no input.
+
+Values take the type the shape asks for (booleans and numbers from text, timestamps as ISO-8601
+text, JSON documents as text where the API wants a string, one value as a one-item list).
+Values CloudTrail redacts (`HIDDEN_DUE_TO_SECURITY_REASONS`, `***`), members botocore marks
+`sensitive`, and required members CloudTrail never logs (ChangePassword's `NewPassword`) never
+become values: they become a named placeholder (`<Password>`) that commands and scripts read
+from an environment variable named for the member (`PASSWORD`, `NEW_PASSWORD`). The input,
+placeholders counted as present, is then checked with botocore's own
+:class:`~botocore.validate.ParamValidator`.
+
+Pure functions: no I/O besides reading botocore's models (cached for the process).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shlex
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Sequence
+
+from botocore import xform_name
+from botocore.model import OperationModel, Shape
+from botocore.validate import ParamValidator
+
+from provision.cloudtrail import awscli
+
+REDACTED = frozenset({"HIDDEN_DUE_TO_SECURITY_REASONS", "***", "HIDDEN", "<sensitiveDataRemoved>"})
+# What the wire shape cannot tell: (botocore service or "*", logged key) -> API member.
+RENAMES: dict[tuple[str, str], str] = {
+    ("s3", "bucketName"): "Bucket",
+    ("s3", "bucketPolicy"): "Policy",
+    ("s3", "key"): "Key",
+    ("ec2", "groupSet"): "SecurityGroupIds",  # RunInstances: items of {groupId}
+}
+# Logged keys that are transport, not input (S3 logs the Host header it was sent to).
+NOISE: dict[str, frozenset[str]] = {"s3": frozenset({"Host", "host", "xmlns"})}
+# CloudTrail's own timestamp text in some services: "Mar 6, 2025 2:30:00 PM".
+_CLOUDTRAIL_TIME_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p")
+_SIMPLE = re.compile(r"^[A-Za-z0-9_./:@+=,-]+$")
+
+
+@dataclass
+class ApiInput:
+    """One event's request as the API's input."""
+
+    service: str | None                 # botocore's service name ("ec2"); None: no public API
+    operation: str | None               # the API operation ("AuthorizeSecurityGroupIngress")
+    parameters: dict[str, Any] = field(default_factory=dict)
+    unmapped: list[str] = field(default_factory=list)       # logged keys it could not place
+    placeholders: list[dict[str, Any]] = field(default_factory=list)  # [{path, reason, env, parts}]
+    valid: bool = False
+    message: str | None = None          # botocore's validation report when not valid
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def operation_model(event_source: str | None, event_name: str | None) -> OperationModel | None:
+    """botocore's model of the operation an event calls, or None when no public API has it."""
+    found = awscli.service_and_operation(event_source, event_name)
+    return None if found is None else _operation_model(*found)
+
+
+@functools.lru_cache(maxsize=2048)
+def _operation_model(service: str, operation: str) -> OperationModel:
+    return _service_model(service).operation_model(operation)
+
+
+@functools.lru_cache(maxsize=None)
+def _service_model(service: str):
+    from botocore.model import ServiceModel
+
+    return ServiceModel(awscli._loader().load_service_model(service, "service-2"), service_name=service)
+
+
+def api_input(event_source: str | None, event_name: str | None, request_parameters: Any, validate: bool = True) -> ApiInput:
+    """The API input for one event (see the module docstring for the rules); ``validate``
+    False skips botocore's validation (``valid`` stays False, ``message`` None)."""
+    found = awscli.service_and_operation(event_source, event_name)
+    if found is None:
+        return ApiInput(None, None, message="no public API has this action (console only)")
+    service, operation = found
+    model = _operation_model(service, operation)
+    result = ApiInput(service, operation)
+    shape = model.input_shape
+    if shape is None:
+        if request_parameters:
+            result.unmapped = sorted(_keys(request_parameters))
+        result.valid = True
+        return result
+    mapper = _Mapper(service, result)
+    params = request_parameters
+    try:
+        if isinstance(params, str):
+            params = _json_or(params)
+        if isinstance(params, dict):
+            result.parameters = mapper.structure(shape, params, "", ())
+        elif params not in (None, "", {}, []):
+            result.unmapped.append("(requestParameters is not an object)")
+        for member in shape.required_members:
+            if member not in result.parameters:  # CloudTrail did not log it: the user gives it
+                result.parameters[member] = mapper.placeholder(shape.members[member], member, (member,), member, "required, not logged by CloudTrail")
+        if not validate:
+            return result
+        report = ParamValidator().validate(result.parameters, shape)
+    except (TypeError, ValueError, RecursionError) as err:  # a hostile or odd event fails alone
+        result.parameters, result.valid = {}, False
+        result.message = f"could not map the request parameters: {err}"
+        return result
+    result.valid = not report.has_errors()
+    result.message = None if result.valid else report.generate_report()
+    return result
+
+
+def api_output(service: str, operation: str, response_elements: Any) -> dict[str, Any]:
+    """responseElements as the API's output shape (`groupId` -> `GroupId`), for --query paths."""
+    shape = _operation_model(service, operation).output_shape
+    if shape is None or not isinstance(response_elements, dict):
+        return {}
+    try:
+        return _Mapper(service, ApiInput(service, operation), redact=False).structure(shape, response_elements, "", ())
+    except (TypeError, ValueError, RecursionError):
+        return {}
+
+
+def _keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        yield from value
+
+
+def _json_or(text: str) -> Any:
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+    return text
+
+
+def _norm(name: str) -> str:
+    return name.replace("-", "").replace("_", "").lower()
+
+
+class _Mapper:
+    def __init__(self, service: str, result: ApiInput, redact: bool = True) -> None:
+        self.service = service
+        self.result = result
+        self.redact = redact
+        self.noise = NOISE.get(service, frozenset())
+
+    def structure(self, shape: Shape, logged: dict, path: str, parts: tuple) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        index = _member_index(shape)
+        for key, value in logged.items():
+            if key in self.noise or (self.service == "s3" and not path and value == ""):
+                continue  # the Host header, or an S3 sub-resource marker (`"policy": ""`)
+            member = RENAMES.get((self.service, key)) if not path else None
+            member = member if member in shape.members else index.direct.get(_norm(key))
+            if member is None and key.endswith("Set"):
+                member = index.sets.get(_norm(key[:-3])) or index.sets.get(_norm(key[:-3]) + "s")
+                if member is None:
+                    member = _by_item_key(shape, value)
+            if member is None and path == "" and key == f"{self.result.operation}Request":
+                if isinstance(value, dict):  # EC2 wraps some inputs: {"DeleteFlowLogsRequest": {...}}
+                    out.update(self.structure(shape, value, path, parts))
+                continue
+            if member is None and value in ({}, [], {"items": []}):
+                continue  # an empty EC2 set (`"instancesSet": {}`) carries no input
+            if member is None:
+                hoisted = _single_item(value)
+                if hoisted is not None and key.endswith("Set"):
+                    out.update(self.structure(shape, hoisted, path, parts))
+                    continue
+                self.result.unmapped.append(_join(path, key))
+                continue
+            converted = self.value(shape.members[member], value, _join(path, member), (*parts, member), member)
+            if converted is not _DROP:
+                out[member] = converted
+        return out
+
+    def value(self, shape: Shape, value: Any, path: str, parts: tuple, member: str) -> Any:
+        if value is None:
+            return _DROP
+        if self.redact and (shape.metadata.get("sensitive") or (isinstance(value, str) and value in REDACTED)):
+            reason = "redacted by CloudTrail" if isinstance(value, str) and value in REDACTED else "secret (sensitive in the API model)"
+            return self.placeholder(shape, path, parts, member, reason)
+        kind = shape.type_name
+        if kind == "structure":
+            if isinstance(value, str):
+                value = _json_or(value)
+            if isinstance(value, dict):
+                return self.structure(shape, value, path, parts)
+            self.result.unmapped.append(path)
+            return _DROP
+        if kind == "list":
+            inner = shape.member
+            wire = _norm(inner.serialization.get("name", ""))
+            if isinstance(value, dict) and len(value) == 1 and wire and _norm(next(iter(value))) == wire:
+                value = next(iter(value.values()))  # S3 XML: "TagSet": {"Tag": [...]}
+            items = _items(value)
+            converted = []
+            for i, item in enumerate(items):
+                if inner.type_name not in ("structure", "list", "map") and isinstance(item, dict):
+                    if len(item) != 1:  # not a wrapped scalar: nothing here says what it means
+                        self.result.unmapped.append(f"{path}[{i}]")
+                        continue
+                    item = next(iter(item.values()))  # EC2: items: [{"instanceId": "i-1"}]
+                element = self.value(inner, item, f"{path}[{len(converted)}]", (*parts, len(converted)), member)
+                if element is not _DROP:
+                    converted.append(element)
+            return converted if converted or not items else _DROP  # nothing placed: no empty list
+        if kind == "map":
+            if isinstance(value, str):
+                value = _json_or(value)
+            if not isinstance(value, dict):
+                self.result.unmapped.append(path)
+                return _DROP
+            out = {}
+            for k, v in value.items():
+                converted = self.value(shape.value, v, f"{path}.{k}", (*parts, str(k)), member)
+                if converted is not _DROP:
+                    out[str(k)] = converted
+            return out
+        return _scalar(kind, value)
+
+    def placeholder(self, shape: Shape, path: str, parts: tuple, member: str, reason: str) -> Any:
+        """A value the user gives: recorded with the environment variable named for its member."""
+        self.result.placeholders.append({"path": path, "reason": reason, "env": env_name(member), "parts": list(parts)})
+        return _placeholder(shape, member)
+
+
+def env_name(member: str) -> str:
+    """The environment variable for a botocore member: `NewPassword` -> `NEW_PASSWORD`."""
+    name = re.sub(r"[^A-Z0-9_]", "_", xform_name(member).upper()) or "VALUE"
+    return name if not name[0].isdigit() else "V_" + name
+
+
+_DROP = object()
+
+
+def _placeholder(shape: Shape, name: str) -> Any:
+    kind = shape.type_name
+    if kind in ("integer", "long"):
+        return 0
+    if kind in ("float", "double"):
+        return 0.0
+    if kind == "boolean":
+        return False
+    if kind == "list":
+        return [f"<{name}>"]
+    if kind in ("structure", "map"):
+        return {}
+    return f"<{name}>"
+
+
+def _items(value: Any) -> list:
+    if isinstance(value, dict) and set(value) <= {"items"}:
+        value = value.get("items") or []
+    elif isinstance(value, str):
+        parsed = _json_or(value)
+        value = parsed if isinstance(parsed, list) else [value]
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def _single_item(value: Any) -> dict | None:
+    if isinstance(value, dict) and isinstance(value.get("items"), list) and len(value["items"]) == 1 and isinstance(value["items"][0], dict):
+        return value["items"][0]
+    return None
+
+
+def _by_item_key(shape: Shape, value: Any) -> str | None:
+    """EC2 `instancesSet: {items: [{instanceId: ...}]}`: the list of scalars named like the item key."""
+    if not (isinstance(value, dict) and isinstance(value.get("items"), list) and value["items"]):
+        return None
+    first = value["items"][0]
+    if not (isinstance(first, dict) and len(first) == 1):
+        return None
+    key = _norm(next(iter(first)))
+    for name, member in shape.members.items():
+        if member.type_name == "list" and member.member.type_name not in ("structure", "list", "map"):
+            if key in (_norm(member.serialization.get("name", "")), _norm(name).removesuffix("s"), _norm(name)):
+                return name
+    return None
+
+
+def _scalar(kind: str, value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":")) if kind in ("string", "blob") else value
+    if kind == "boolean":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        return value
+    if kind in ("integer", "long"):
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+    if kind in ("float", "double"):
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        return value
+    if kind == "timestamp":
+        return _timestamp(value)
+    if kind == "string" and isinstance(value, (int, float, bool)):
+        return json.dumps(value)
+    return value
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 1e11 else value  # epoch millis or seconds
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, OSError, ValueError):
+            return value
+    if isinstance(value, str):
+        for fmt in _CLOUDTRAIL_TIME_FORMATS:
+            try:
+                return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            except ValueError:
+                continue
+    return value
+
+
+@dataclass(frozen=True)
+class _MemberIndex:
+    direct: dict[str, str]  # normalised member name or wire name -> member
+    sets: dict[str, str]    # normalised names an EC2 `xSet` stem may take -> member
+
+
+@functools.lru_cache(maxsize=8192)  # botocore caches its shapes, so the same objects come back
+def _member_index(shape: Shape) -> _MemberIndex:
+    direct: dict[str, str] = {}
+    sets: dict[str, str] = {}
+    for name, member in shape.members.items():
+        wire = member.serialization.get("name")
+        for alias in (name, wire, member.serialization.get("queryName")):
+            if alias:
+                direct.setdefault(_norm(alias), name)
+        for alias in (name, wire):
+            if alias:
+                sets.setdefault(_norm(alias), name)
+        if member.type_name == "list":
+            inner = member.member.serialization.get("name")
+            if inner and inner != "item":
+                sets.setdefault(_norm(inner), name)
+    return _MemberIndex(direct, sets)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# -- from API input to command lines ---------------------------------------------------------
+
+
+def leaf_items(value: Any, parts: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    """Every scalar in an API input with its path as parts: (`IpPermissions`, 0, `IpRanges`, 0, `CidrIp`).
+    Parts, not text: a logged map key may hold dots and brackets."""
+    if isinstance(value, dict):
+        if not value and parts:
+            yield parts, value
+        for key, inner in value.items():
+            yield from leaf_items(inner, (*parts, str(key)))
+    elif isinstance(value, list):
+        if not value and parts:
+            yield parts, value
+        for i, inner in enumerate(value):
+            yield from leaf_items(inner, (*parts, i))
+    else:
+        yield parts, value
+
+
+def member_names(service: str | None, operation: str | None, parts: tuple) -> list[str]:
+    """botocore's member names along a path of the operation's input (map keys and list
+    indices, which come from the logs or the position, are left out)."""
+    if not service or not operation:
+        return []
+    shape = _operation_model(service, operation).input_shape
+    names: list[str] = []
+    for part in parts:
+        if shape is None:
+            break
+        if shape.type_name == "structure":
+            if part not in shape.members:
+                break
+            names.append(part)
+            shape = shape.members[part]
+        elif shape.type_name == "list":
+            shape = shape.member
+        elif shape.type_name == "map":
+            shape = shape.value
+        else:
+            break
+    return names
+
+
+def path_text(parts: tuple | list) -> str:
+    """A path for people: `IpPermissions[0].IpRanges[0].CidrIp`."""
+    text = ""
+    for part in parts:
+        text = f"{text}[{part}]" if isinstance(part, int) else _join(text, part)
+    return text
+
+
+def leaves(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every scalar in an API input with its path as text (see :func:`path_text`)."""
+    for parts, inner in leaf_items(value):
+        yield path_text(parts), inner
+
+
+def varying_paths(inputs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(paths whose value differs, or is missing, across the inputs; paths with one value)."""
+    values: dict[str, set[str]] = {}
+    seen: dict[str, int] = {}
+    for parameters in inputs:
+        for path, value in leaves(parameters):
+            values.setdefault(path, set()).add(json.dumps(value, sort_keys=True))
+            seen[path] = seen.get(path, 0) + 1
+    varying = sorted(p for p in values if len(values[p]) > 1 or seen[p] < len(inputs))
+    constant = sorted(p for p in values if p not in set(varying))
+    return varying, constant
+
+
+def is_nested(value: Any) -> bool:
+    """True for a structure, a map or a list of non-scalars."""
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)
+
+
+# What the AWS CLI reads as a reference rather than a value: `file://x` is the file's text,
+# `fileb://` its bytes, and AWS CLI v1 fetches `http(s)://` (its `cli_follow_urlparam`).
+CLI_REFERENCE_PREFIXES = ("file://", "fileb://", "http://", "https://")
+_NOT_PRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+)
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def printable(text: Any) -> str:
+    """Logged text as one line that cannot drive a terminal: control characters (escape
+    sequences, newlines), bidirectional overrides and zero-width characters removed."""
+    return _NOT_PRINTABLE.sub("", text if isinstance(text, str) else str(text))
+
+
+def is_region(region: Any) -> bool:
+    return isinstance(region, str) and bool(_REGION.match(region))
+
+
+def _read_as_option_or_reference(value: Any) -> bool:
+    """A logged value the AWS CLI would not take as a plain value on its command line."""
+    if isinstance(value, list):  # a list item the AWS CLI would parse as JSON ([..] {..}) is no plain item either
+        return any(_read_as_option_or_reference(v) or (isinstance(v, str) and v.lstrip()[:1] in ("[", "{")) for v in value)
+    if not isinstance(value, str):
+        return False
+    head = value.lstrip().lower()
+    return value == "" or head.startswith("-") or head.startswith(CLI_REFERENCE_PREFIXES) or value != printable(value)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A shell variable in place of a value: an argument, a captured output, a secret."""
+
+    name: str
+    number: bool = False  # spliced into JSON as a number or boolean (checked by the script)
+
+
+def _has_ref(value: Any) -> bool:
+    if isinstance(value, Ref):
+        return True
+    if isinstance(value, dict):
+        return any(_has_ref(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_ref(v) for v in value)
+    return False
+
+
+def substitute(value: Any, replacements: dict[tuple, Ref], parts: tuple = ()) -> Any:
+    """The input with the value at each path of ``replacements`` replaced by its :class:`Ref`."""
+    if parts in replacements:
+        return replacements[parts]
+    if isinstance(value, dict):
+        return {k: substitute(v, replacements, (*parts, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, replacements, (*parts, i)) for i, v in enumerate(value)]
+    return value
+
+
+def cli_name(service: str) -> str:
+    return awscli.CLI_RENAMES.get(service, service)
+
+
+def option(member: str) -> str:
+    return "--" + xform_name(member, "-")
+
+
+def shell_word(value: Any) -> str:
+    """One shell word for a value: strings as they are, anything else as JSON; quoted only if needed."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return text if _SIMPLE.match(text) else shlex.quote(text)
+
+
+def env_reference(ref: Ref) -> str:
+    """How a one-line command reads a variable: `"$NEW_PASSWORD"`."""
+    return f'"${ref.name}"'
+
+
+def json_word(members: dict[str, Any], splice: Callable[[Ref], str] | None = None) -> str:
+    """The input as one shell word of JSON for --cli-input-json; each :class:`Ref` becomes
+    ``splice(ref)``, shell text that expands to the JSON of its value (a one-line command
+    splices `"$VAR"` inside the JSON's quotes)."""
+    refs: list[Ref] = []
+
+    def mark(ref: Any) -> str:
+        if not isinstance(ref, Ref):
+            raise TypeError(f"not JSON: {type(ref).__name__}")
+        refs.append(ref)
+        return f"\x00{len(refs) - 1}\x00"
+
+    text = json.dumps(members, separators=(",", ":"), default=mark)
+    pieces = re.split(r'"\\u0000(\d+)\\u0000"', text)
+    words = []
+    for k, piece in enumerate(pieces):
+        if k % 2:
+            ref = refs[int(piece)]
+            words.append(splice(ref) if splice else (env_reference(ref) if ref.number else f"'\"'{env_reference(ref)}'\"'"))
+        elif piece:
+            words.append(shlex.quote(piece))
+    return "".join(words)
+
+
+def command(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
+            splice: Callable[[Ref], str] | None = None, region_word: str | None = None) -> str:
+    """A command line that cannot be turned against its user: plain values as options; values
+    the AWS CLI would read as an option or a file or URL reference, nested values and
+    variables inside --cli-input-json (which the AWS CLI never expands); then --region."""
+    words = [f"aws {cli_name(service)} {xform_name(operation, '-')}"]
+    as_json: dict[str, Any] = {}
+    for member, value in parameters.items():
+        if isinstance(value, Ref) and splice is None and not value.number:
+            words.append(f"{option(member)}={env_reference(value)}")  # `=`: a value starting with - stays a value
+        elif _has_ref(value) or is_nested(value) or _read_as_option_or_reference(value):
+            as_json[member] = value
+        elif isinstance(value, bool):
+            words.append(option(member) if value else "--no-" + xform_name(member, "-"))
+        elif isinstance(value, list) and value:
+            words.append(option(member))
+            words.extend(shell_word(v) for v in value)
+        else:
+            words.extend([option(member), shell_word(value)])
+    if as_json:
+        words.extend(["--cli-input-json", json_word(as_json, splice)])
+    if region_word is not None:
+        words.extend(["--region", region_word])
+    elif region is not None:
+        words.append(f"--region {region}" if is_region(region) else "--region=" + shlex.quote(region))
+    return " ".join(words)
+
+
+def cli_line(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
+             placeholders: Sequence[dict[str, Any]] = ()) -> str:
+    """A ready command line: secrets (placeholders) read from their environment variables."""
+    return command(service, operation, substitute(parameters, secret_refs(parameters, placeholders)), region)
+
+
+def secret_refs(parameters: dict[str, Any], placeholders: Sequence[dict[str, Any]]) -> dict[tuple, Ref]:
+    """Where each placeholder's environment variable goes (a list's first item for a list)."""
+    refs = {}
+    for p in placeholders:
+        parts = tuple(p["parts"])
+        value = _at(parameters, parts)
+        if isinstance(value, list):
+            parts, value = (*parts, 0), (value[0] if value else "")
+        if isinstance(value, (dict, list)):
+            continue  # a structure cannot come from one variable: it stays as logged ({})
+        refs[parts] = Ref(p["env"], number=not isinstance(value, str))
+    return refs
+
+
+def _at(value: Any, parts: list) -> Any:
+    for part in parts:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+class _Environ:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f'os.environ["{self.name}"]'
+
+
+def boto3_call(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
+               placeholders: Sequence[dict[str, Any]] = ()) -> str:
+    """The same call in Python: `boto3.client("ec2", region_name=...).create_tags(Resources=[...], ...)`;
+    secrets from os.environ. repr() makes every logged value a literal."""
+    secrets = {parts: _Environ(ref.name) for parts, ref in secret_refs(parameters, placeholders).items()}
+    values = substitute(parameters, secrets)  # type: ignore[arg-type]
+    arguments = ", ".join(f"{member}={value!r}" for member, value in values.items())
+    client = f'"{service}"' + (f", region_name={region!r}" if region else "")
+    return f"boto3.client({client}).{xform_name(operation)}({arguments})"

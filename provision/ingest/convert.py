@@ -1,0 +1,460 @@
+"""From files' bytes to bulk request lines: decode, documents, ids, serialisation.
+
+This is the CPU-heavy middle of an import (records -> documents), shaped so it can run in
+other processes: it takes and returns only plain data (file names and bytes, options; one
+NDJSON body per file with where each document's lines end, and the failures).
+:class:`Converter` spreads files over worker processes in batches and hands the results
+back in file order; the importing process keeps the reading, the sending and the accounts.
+Nothing here talks to Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import multiprocessing
+import os
+import signal
+import sys
+from array import array
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from provision.cloudtrail.documents import DocumentError, document_and_line, document_id, index_for
+from provision.core.errors import CtstackError
+from provision.cloudtrail import records
+from provision.sources.filters import Filters
+from provision.cloudtrail.records import (MAX_FILE_BYTES, FileFailed, ItemStream, SkipFile, SourceFile, StreamIt,
+                               dead_letter_copy, decode_events, is_digest_name, read_bytes)
+from provision.sources.local import read_local
+
+# Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
+# than conversion sets the pace). With one core, files convert in the importing process.
+MAX_DEFAULT_PROCESSES = 4
+# Bytes (as read, mostly gzipped) converted in the importing process before worker processes
+# start: a small import (~10,000 events) is over before workers would have started, and
+# pays nothing for them.
+POOL_AFTER_BYTES = 2 * 1024 * 1024
+# Files go to workers in batches of about this many (compressed) bytes, so the cost of a
+# round trip to a worker is paid per batch, not per file (most CloudTrail files are small).
+BATCH_BYTES = 256 * 1024
+BATCH_FILES = 256
+# Batches in flight per worker: enough to keep each busy, few enough to bound memory.
+BATCHES_PER_PROCESS = 2
+# Events and documents are acyclic dicts, freed by reference counting; the cyclic collector's
+# default passes (every 700 allocations) re-walk a file's events again and again, ~15% of a
+# conversion's time for nothing. While importing it runs less often, in the importing
+# process (the old setting is restored) and in the workers.
+IMPORT_GC_THRESHOLD = (50_000, 20, 100)
+# A streamed file (one past records.STREAM_AFTER_BYTES) is converted in the importing process
+# in parts of about this many bytes of bulk lines, each handed on as soon as it is built.
+PART_BYTES = 8 * 1024 * 1024
+# How long a new worker may take to answer before the pool is declared unable to start.
+WORKER_START_TIMEOUT = 120.0
+
+
+def default_processes() -> int:
+    """How many processes convert files when the caller does not say: 0 (the importing
+    process itself) on one core, else one per core up to MAX_DEFAULT_PROCESSES."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cores < 2 else min(cores, MAX_DEFAULT_PROCESSES)
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    index_prefix: str
+    profile: str = "standard"
+    keep_access_keys: bool = False
+    max_file_bytes: int = MAX_FILE_BYTES
+    filters: Filters | None = None  # events outside them become no document (counted)
+
+
+@dataclass
+class ConvertedFile:
+    """One file, converted. ``body`` holds each document's bulk lines (action, source, both
+    newline-terminated) in event order; ``ends[i]`` is where document i's lines end. Events
+    that cannot be documents are in ``failures`` as (position in the file, reason, event);
+    the positions of events outside the import's filters are in ``filtered``."""
+
+    events: int = 0
+    body: bytes | bytearray = b""
+    ends: array = field(default_factory=lambda: array("Q"))
+    failures: list[tuple[int, str, Any]] = field(default_factory=list)
+    indices: list[str] = field(default_factory=list)
+    filtered: list[int] = field(default_factory=list)
+    skipped: str | None = None   # the file holds no events (SkipFile's reason)
+    partly: str | None = None    # why the end of the file could not be read (its events were)
+    stream: bool = False         # too large to decode whole: the importing process streams it
+    streamed: bool = False       # a part of a streamed file: the last part has ``last`` ...
+    last: bool = True
+    first_event: int = 0         # ... and where in the file this part's first event is
+
+    @property
+    def documents(self) -> int:
+        return len(self.ends)
+
+    def start(self, document: int) -> int:
+        return self.ends[document - 1] if document else 0
+
+    def line(self, document: int) -> bytes:
+        """Document ``document``'s two bulk lines."""
+        return self.body[self.start(document):self.ends[document]]
+
+    def positions(self) -> list[int] | range:
+        """Each document's event position in the file (to find its original event)."""
+        if not self.failures and not self.filtered:
+            return range(self.events)
+        failed = {position for position, _, _ in self.failures}.union(self.filtered)
+        return [p for p in range(self.events) if p not in failed]
+
+
+_APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFile:
+    """Decode one file (raw bytes, gzipped or not) and turn each event into its bulk lines.
+    An event that cannot be a document fails alone; its failure carries what the
+    dead-letter file can hold of it. A file that expands past records.STREAM_AFTER_BYTES comes back
+    as ``stream`` (:func:`convert_parts` then converts it)."""
+    try:
+        events = decode_events(name, raw, options.max_file_bytes, records.STREAM_AFTER_BYTES)
+    except SkipFile as skip:
+        return ConvertedFile(skipped=skip.reason)
+    except StreamIt:
+        return ConvertedFile(stream=True)
+    return next(_converted_parts(name, events, options, None))
+
+
+def convert_parts(name: str, items: ItemStream, options: ConvertOptions) -> Iterator[ConvertedFile]:
+    """A streamed file's parts, of about PART_BYTES of bulk lines each, in order; the last
+    has ``last`` set and says whether the file was only ``partly`` read."""
+    return _converted_parts(name, items, options, PART_BYTES)
+
+
+def _converted_parts(name: str, events: Iterable[Any], options: ConvertOptions,
+                     part_bytes: int | None) -> Iterator[ConvertedFile]:
+    dumps = orjson.dumps
+    prefix, profile, keep = options.index_prefix, options.profile, options.keep_access_keys
+    passes = options.filters.passes if options.filters else None  # looked up once per file
+    in_memory = events if isinstance(events, list) else None
+    streamed = part_bytes is not None
+    part = ConvertedFile(body=bytearray(), last=False, streamed=streamed)
+    indices: set[str] = set()
+    for number, event in enumerate(events):
+        if in_memory is not None:
+            # Each event is let go once converted, so a large file's memory moves from its
+            # events to its bulk lines instead of holding both.
+            in_memory[number] = None
+        position = number - part.first_event
+        try:
+            doc, doc_line = document_and_line(event, profile, keep, name)
+            index = index_for(prefix, doc)
+            action = dumps({"create": {"_index": index, "_id": document_id(event)}}, option=_APPEND_NEWLINE)
+        except DocumentError as err:
+            copy, note = dead_letter_copy(event)
+            part.failures.append((position, f"{err} ({note})" if note else str(err), copy))
+            part.events += 1
+            continue
+        if passes is not None and not passes(doc):
+            part.filtered.append(position)
+            part.events += 1
+            continue
+        indices.add(index)
+        body = part.body
+        body += action
+        body += doc_line
+        part.ends.append(len(body))
+        part.events += 1
+        if part_bytes is not None and len(body) >= part_bytes:
+            part.indices = sorted(indices)
+            yield part
+            part = ConvertedFile(body=bytearray(), last=False, streamed=True, first_event=part.first_event + part.events)
+            indices = set()
+    part.indices, part.last = sorted(indices), True
+    part.partly = getattr(events, "partly", None)
+    yield part
+
+
+def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: ConvertOptions
+                  ) -> list[tuple[ConvertedFile | str, bytes | None]]:
+    """:func:`convert_file` for each (name, raw bytes, or else a local path to read here): one
+    worker round trip for many files. Gives (the converted file, or why it could not be
+    read; the bytes read here, which the importer keeps for its dead-letter file)."""
+    results: list[tuple[ConvertedFile | str, bytes | None]] = []
+    for name, raw, path in files:
+        if raw is not None:
+            results.append((convert_or_reason(name, raw, options), None))
+            continue
+        raw, failed = read_bytes(SourceFile(name, lambda: read_local(path)), options.max_file_bytes)
+        results.append((failed, None) if failed is not None else (convert_or_reason(name, raw, options), raw))
+    return results
+
+
+def convert_or_reason(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFile | str:
+    """:func:`convert_file`, or why the file could not be converted: one file that breaks
+    the converter (out of memory, an unforeseen input) fails alone, with the reason."""
+    try:
+        return convert_file(name, raw, options)
+    except FileFailed as err:
+        return err.reason
+    except Exception as err:
+        return f"could not convert: {type(err).__name__}: {err}"
+
+
+def _worker_start() -> None:
+    gc.set_threshold(*IMPORT_GC_THRESHOLD)
+    # Ctrl-C and a closed terminal reach the whole process group: the importing process
+    # decides what stops (and stops these workers); a worker ending on its own would fail files.
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
+def _worker_ready() -> bool:
+    return True
+
+
+@dataclass
+class FileConversion:
+    """One file as :meth:`Converter.convert` hands it back, in the order the files came."""
+
+    source: SourceFile
+    raw: bytes | None = None               # kept to find original events for the dead-letter file
+    converted: ConvertedFile | None = None
+    failed: str | None = None              # could not be read or converted at all
+
+    def settle(self, result: ConvertedFile | str, raw: bytes | None = None) -> None:
+        """Record a conversion's result (or why there is none) and the bytes a worker read."""
+        if isinstance(result, str):
+            self.failed, self.raw = result, None
+        else:
+            self.converted = result
+            if raw is not None:
+                self.raw = raw
+
+
+class _Batch:
+    """Files on their way through a worker, in order: ``conversions`` all of them (those that
+    need no worker, skipped or unreadable, keep their place), ``to_convert`` those sent."""
+
+    __slots__ = ("conversions", "to_convert", "raw_bytes", "future")
+
+    def __init__(self) -> None:
+        self.conversions: list[FileConversion] = []
+        self.to_convert: list[FileConversion] = []
+        self.raw_bytes = 0
+        self.future: Future | None = None
+
+    def add(self, conversion: FileConversion) -> None:
+        self.conversions.append(conversion)
+        if conversion.converted is None and conversion.failed is None:
+            self.to_convert.append(conversion)
+            self.raw_bytes += len(conversion.raw) if conversion.raw is not None else (conversion.source.size or 0)
+
+    def work(self) -> list[tuple[str, bytes | None, str | None]]:
+        return [(c.source.name, c.raw, None if c.raw is not None else c.source.path) for c in self.to_convert]
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """fd 2 points to /dev/null meanwhile (what a process started now inherits)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_resource_tracker() -> None:
+    """multiprocessing's resource tracker (a helper process the converting pool's semaphores
+    need) inherits stderr; killed, it is relaunched with a warning, and the new one prints a
+    stdlib traceback for every semaphore it never saw. Launched (and relaunched) with stderr
+    on /dev/null, it says nothing a user could act on. Where the stdlib's internals differ
+    from those of 3.11 (_lock, _fd, _check_alive), it is left as it is."""
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    if tracker is None or getattr(tracker, "_ctstack_quiet", False) or not all(
+            hasattr(tracker, name) for name in ("_lock", "_fd", "_check_alive", "ensure_running")):
+        return
+    launch = tracker.ensure_running
+
+    def ensure_running() -> None:
+        with tracker._lock:
+            running = tracker._fd is not None and tracker._check_alive()
+        if not running:
+            with _stderr_silenced():
+                launch()
+
+    tracker.ensure_running = ensure_running
+    tracker._ctstack_quiet = True
+    ensure_running()
+
+
+class Converter:
+    """Reads files (here: a source may not be picklable, e.g. S3 downloads) and converts
+    them in ``processes`` worker processes (0: here), a bounded number of batches ahead,
+    handing results back in file order. A worker that dies (killed, out of memory) fails
+    only the file it was converting, with the reason; the rest are converted again."""
+
+    def __init__(self, options: ConvertOptions, processes: int | None = None,
+                 pool_after_bytes: int | None = None) -> None:
+        self.options = options
+        self.processes = default_processes() if processes is None else max(0, processes)
+        self.pool_after_bytes = POOL_AFTER_BYTES if pool_after_bytes is None else pool_after_bytes
+        self.workers_started = 0  # worker processes that were started (0: all converted here)
+        self._pool: ProcessPoolExecutor | None = None
+        self._window: deque[_Batch] = deque()
+
+    def convert(self, files: Iterable[SourceFile]) -> Iterator[FileConversion]:
+        batch = _Batch()
+        converted_here = 0
+        for source in files:
+            if self._streams(source):  # a large local file: streamed here, in its place
+                batch.add(FileConversion(source, converted=ConvertedFile(stream=True)))
+            elif self.processes == 0 or (self._pool is None and converted_here < self.pool_after_bytes):
+                conversion = self._read(source)
+                converted_here += len(conversion.raw or b"")
+                if conversion.converted is None and conversion.failed is None:
+                    conversion.settle(convert_or_reason(source.name, conversion.raw, self.options))
+                batch.add(conversion)
+            else:
+                # A local file is read by the worker converting it, which saves this process
+                # the reading; other sources (S3 downloads) are read here.
+                local = source.path and not source.skip_reason and not source.fail_reason
+                batch.add(FileConversion(source) if local else self._read(source))
+            if not batch.to_convert:  # nothing for a worker (yet): hand it on in order
+                if not self._window:
+                    yield from self._handed(batch.conversions)
+                    batch = _Batch()
+                continue
+            if batch.raw_bytes >= BATCH_BYTES or len(batch.conversions) >= BATCH_FILES:
+                self._send(batch)
+                batch = _Batch()
+                while len(self._window) >= BATCHES_PER_PROCESS * self.processes:
+                    yield from self._receive(self._window.popleft())
+        if batch.conversions:
+            self._send(batch)
+        while self._window:
+            yield from self._receive(self._window.popleft())
+
+    def _streams(self, source: SourceFile) -> bool:
+        return bool(source.path and not source.skip_reason and not source.fail_reason
+                    and (source.size or 0) > records.STREAM_AFTER_BYTES and not is_digest_name(source.name))
+
+    def _handed(self, conversions: list[FileConversion]) -> Iterator[FileConversion]:
+        """Conversions as they go out: a file marked ``stream`` as its parts."""
+        for conversion in conversions:
+            if conversion.converted is not None and conversion.converted.stream:
+                yield from self._stream(conversion)
+            else:
+                yield conversion
+
+    def _stream(self, conversion: FileConversion) -> Iterator[FileConversion]:
+        """A file too large to decode whole, converted here part by part: memory holds a
+        part, not the file. One with no event at all is skipped, or failed if it was cut."""
+        source, raw = conversion.source, conversion.raw
+        items = ItemStream(raw, None if raw is not None else source.path, self.options.max_file_bytes)
+        for part in convert_parts(source.name, items, self.options):
+            if part.last and part.first_event == 0 and part.events == 0:
+                if part.partly:
+                    yield FileConversion(source, failed=part.partly)
+                else:
+                    yield FileConversion(source, converted=ConvertedFile(skipped="no CloudTrail events"))
+                return
+            yield FileConversion(source, raw, converted=part)
+
+    def close(self) -> None:
+        """Stop the workers; batches still in flight are dropped (not read, not counted)."""
+        self._window.clear()
+        self._stop_pool(wait=True)
+
+    def __enter__(self) -> Converter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _read(self, source: SourceFile) -> FileConversion:
+        if source.skip_reason:
+            return FileConversion(source, converted=ConvertedFile(skipped=source.skip_reason))
+        if source.fail_reason:
+            return FileConversion(source, failed=source.fail_reason)
+        raw, failed = read_bytes(source, self.options.max_file_bytes)
+        return FileConversion(source, raw, failed=failed)
+
+    def _send(self, batch: _Batch) -> None:
+        if batch.to_convert:
+            batch.future = self._submit(batch.work())
+        self._window.append(batch)
+
+    def _submit(self, files: list[tuple[str, bytes | None, str | None]]) -> Future:
+        """The batch on its way to a worker. A pool broken since the last batch (a worker
+        killed) refuses new work: the batch then carries that error, and receiving it
+        starts the recovery as for any batch lost with the pool."""
+        if self._pool is None:
+            self._start_pool()
+        try:
+            return self._pool.submit(convert_batch, files, self.options)
+        except BrokenProcessPool as err:
+            lost: Future = Future()
+            lost.set_exception(err)
+            return lost
+
+    def _start_pool(self) -> None:
+        quiet_resource_tracker()
+        # spawn, not fork: the importing process runs threads (bulk sender, S3 downloads),
+        # and forking a process with threads can deadlock the child.
+        self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_worker_start)
+        try:
+            self._pool.submit(_worker_ready).result(timeout=WORKER_START_TIMEOUT)
+            self.workers_started = max(self.workers_started, self.processes)
+        except (BrokenProcessPool, TimeoutError) as err:
+            self._stop_pool(wait=False)
+            raise CtstackError(
+                f"Could not start processes to convert files ({type(err).__name__}: {err}). From Python, "
+                'call the import under `if __name__ == "__main__":` (a rule of multiprocessing), '
+                "or convert in the importing process: processes=0 (--processes 0).") from None
+
+    def _stop_pool(self, wait: bool) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+            self._pool = None
+
+    def _receive(self, batch: _Batch) -> Iterator[FileConversion]:
+        if batch.future is not None:
+            try:
+                results: list = batch.future.result()
+            except BrokenProcessPool:
+                results = self._after_broken_pool(batch)
+            for conversion, (result, raw) in zip(batch.to_convert, results):
+                conversion.settle(result, raw)
+        yield from self._handed(batch.conversions)
+
+    def _after_broken_pool(self, batch: _Batch) -> list[tuple[ConvertedFile | str, bytes | None]]:
+        """A worker died: every batch in flight was lost with the pool. This batch's files
+        are converted again one by one in a new pool, so a file that kills its worker fails
+        on its own; then the batches behind it are sent again."""
+        self._stop_pool(wait=False)
+        results: list[tuple[ConvertedFile | str, bytes | None]] = []
+        for one in batch.work():
+            try:
+                results.append(self._submit([one]).result()[0])
+            except BrokenProcessPool as err:
+                self._stop_pool(wait=False)
+                results.append((f"could not convert: the process converting it stopped ({err})", None))
+        for other in self._window:
+            if other.future is not None:
+                other.future = self._submit(other.work())
+        return results

@@ -1,0 +1,722 @@
+"""The import pipeline: SourceFiles -> events -> documents -> Elasticsearch bulk.
+
+One streaming pass. Every event read ends in exactly one bucket: indexed, duplicate
+(already present: documents are created with ``op_type=create`` and ``_id`` = eventID),
+or failed with a reason, written with the original event to a dead-letter NDJSON file.
+Memory holds one file's events (or one part of a streamed large file) and a bounded number
+of bulk chunks (``bulk_requests`` on the wire, one waiting, one being built), whatever the
+number of files.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import re
+import secrets
+import time
+from bisect import bisect_right
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from provision.core import interrupt, settings
+from provision.core.blocks import BLOCK_ERROR, block_sentence
+from provision.ingest.bulkanswer import Refusal, bulk_results, refused_answer
+from provision.core.connection import EsConfig, connect, describe_error, es_url
+from provision.core.errors import CtstackError
+from provision.ingest.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
+from provision.cloudtrail.documents import PROFILES, scrubbed_line
+from provision.sources.filters import Filters
+from provision.cloudtrail.records import MAX_FILE_BYTES, ItemStream, SourceFile, dead_letter_copy, decode_events
+from provision.sources.local import source_files
+from provision.sources.s3layout import is_s3_url
+from provision.cloudtrail.template import check_index_prefix, install_template
+from provision.core.wording import reason_kind
+
+CHUNK_SIZE = settings.BULK_SIZE     # documents per bulk request ...
+MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes first
+BULK_REQUESTS = settings.BULK_REQUESTS
+MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
+MAX_BACKOFF = 60.0                  # ... of at most this many seconds
+INTERRUPTED = "interrupted"         # summary.aborted starts so when a signal stopped the run
+UNKNOWN = "outcome unknown (Elasticsearch did not answer): re-run to settle"
+# Indexing pressure's 429: "... coordinating_operation_bytes=207, max_coordinating_bytes=1]"
+_OVERSIZED = re.compile(r"(?:coordinating|primary|replica)_operation_bytes=(\d+).*?max_\w*?_bytes=(\d+)")
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file's events (given to ``on_file_done``)."""
+
+    events: int = 0
+    indexed: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    filtered: int = 0            # outside the import's filters: not imported
+    unknown: int = 0  # sent, but Elasticsearch did not answer
+    skipped_reason: str | None = None
+    failed_reason: str | None = None  # the file itself could not be read
+
+
+@dataclass
+class ImportSummary:
+    files_read: int = 0          # every file looked at, including skipped ones
+    files_skipped: int = 0
+    skipped_files: list[dict] = field(default_factory=list)   # [{path, reason}]
+    files_failed: int = 0        # files that could not be read at all
+    failed_files: list[dict] = field(default_factory=list)    # [{path, reason}]
+    events_read: int = 0
+    events_indexed: int = 0
+    events_duplicate: int = 0
+    events_failed: int = 0
+    events_filtered: int = 0     # outside --since/--until/--account/--region: not imported
+    events_unknown: int = 0      # sent, never answered: maybe indexed, maybe not (a re-run settles it)
+    failure_reasons: dict[str, int] = field(default_factory=dict)
+    dead_letter: str | None = None
+    indices: list[str] = field(default_factory=list)
+    aborted: str | None = None   # why the run stopped early, if it did
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.events_failed == 0 and self.events_unknown == 0 and self.files_failed == 0 and self.aborted is None
+
+    @property
+    def interrupted(self) -> bool:
+        """A signal stopped the run before its last file (what was read is accounted for)."""
+        return bool(self.aborted and self.aborted.startswith(INTERRUPTED))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        extra = data.pop("extra")
+        data["seconds"] = round(self.seconds, 3)
+        data.update(extra)
+        return data
+
+
+class DeadLetter:
+    """Failed events with their reason, one JSON object per line, scrubbed like documents
+    (:func:`provision.cloudtrail.documents.scrubbed_line`: no access key IDs unless ``keep_access_keys``,
+    never credential material).
+
+    The file is created when the run starts, so a path that cannot be written fails before
+    anything is read: with O_EXCL and mode 0600, so an existing file (or a symlink, which is
+    never followed) is refused rather than appended to, and two runs never share one. The
+    default name is unique (time and a random part). Removed at the end if nothing failed.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, keep_access_keys: bool = False, *,
+                 discard: bool = False) -> None:
+        self.keep_access_keys = keep_access_keys
+        self.written = 0
+        self.discard = discard
+        self._fh = None
+        if discard:  # count only (bulk_bodies: nothing is sent, so nothing fails there)
+            self.path = Path(os.devnull)
+            return
+        self.path, fd = _create_exclusive(path)
+        self._fh = os.fdopen(fd, "wb")
+        interrupt.on_hard_exit(self, self.close)  # a second Ctrl-C: keep what it holds, leave no empty file
+
+    def write(self, source: str, reason: str, event: Any) -> None:
+        self.written += 1
+        if self._fh is None:
+            return
+        record = {"reason": reason, "source": source, "event": event}
+        try:
+            line = scrubbed_line(record, self.keep_access_keys, orjson.OPT_APPEND_NEWLINE)
+        except (TypeError, RecursionError) as err:  # an event orjson cannot write back (too deep)
+            record["event"] = f"(the event could not be written back: {type(err).__name__}: {err})"
+            line = scrubbed_line(record, self.keep_access_keys, orjson.OPT_APPEND_NEWLINE)
+        self._fh.write(line)
+
+    @property
+    def used(self) -> bool:
+        return self.written > 0 and not self.discard
+
+    def close(self) -> None:
+        if self._fh is None:
+            return
+        interrupt.on_hard_exit(self, None)
+        unused = not self.written
+        self._fh.close()
+        self._fh = None
+        if unused:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def _create_exclusive(path: str | os.PathLike | None) -> tuple[Path, int]:
+    """Create the dead-letter file (0600, O_EXCL: never an existing file or a symlink)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        target = Path(path) if path else Path(
+            f"ctstack-dead-letter-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}.ndjson")
+        try:
+            return target, os.open(target, flags, 0o600)
+        except FileExistsError:
+            if path is None:
+                continue  # another run took this default name: draw another
+            raise CtstackError(f"The dead-letter file {target} already exists; give a new path with --dead-letter "
+                               "(ctstack never appends to an existing file).") from None
+        except FileNotFoundError:
+            if not target.parent.is_dir():
+                raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} does not exist.") from None
+            raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} "
+                               "does not take new files (choose a writable folder with --dead-letter).") from None
+        except OSError as err:
+            raise CtstackError(f"Cannot create the dead-letter file {target}: {err.strerror or err}.") from None
+
+
+class _Parts:
+    """A file's parts still in flight (a streamed file comes in several), and whether its
+    last part has been seen: the file is done when both say so."""
+
+    __slots__ = ("open", "last_seen")
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.last_seen = False
+
+
+class _File:
+    """Bookkeeping for one file (or one part of a streamed file) while its documents are
+    in flight."""
+
+    __slots__ = ("source", "outcome", "parts", "pending", "read_done", "raw", "converted", "_events")
+
+    def __init__(self, source: SourceFile, previous: _File | None = None) -> None:
+        self.source = source
+        self.outcome = previous.outcome if previous is not None else FileOutcome()
+        self.parts = previous.parts if previous is not None else _Parts()
+        self.parts.open += 1
+        self.pending = 0
+        self.read_done = False
+        self.raw: bytes | None = None                  # the file as read, and ...
+        self.converted: ConvertedFile | None = None    # ... its bulk lines, until all are answered for
+        self._events: list | None = None               # document number -> original event, when needed
+
+    def event(self, document: int) -> Any:
+        """The original event of the file's ``document``-th document (for the dead-letter
+        file: rare, so the file is decoded again rather than kept decoded; a streamed file's
+        part is streamed again up to its last event)."""
+        if self._events is None:
+            converted = self.converted
+            if converted.streamed:
+                items = ItemStream(self.raw, None if self.raw is not None else self.source.path, max_bytes=1 << 62)
+                events = list(itertools.islice(items, converted.first_event, converted.first_event + converted.events))
+            else:
+                events = decode_events(self.source.name, self.raw)
+            self._events = [events[position] for position in converted.positions()]
+        return dead_letter_copy(self._events[document])[0]
+
+    def release(self) -> None:
+        self.raw = self.converted = self._events = None
+
+
+class _Chunk:
+    """One bulk request's worth of documents: ``parts`` of files' bulk lines, and whose
+    documents they are, ``segments`` of (file, first document number, count), in order."""
+
+    __slots__ = ("parts", "count", "size", "segments")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.count = 0
+        self.size = 0
+        self.segments: list[tuple[_File, int, int]] = []
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
+
+    def documents(self) -> list[tuple[_File, int]]:
+        return [(state, d) for state, first, count in self.segments for d in range(first, first + count)]
+
+    def body_of(self, which: list[int]) -> bytes:
+        """The bulk body of some of the chunk's documents (by their number in the chunk)."""
+        documents = self.documents()
+        return b"".join([documents[i][0].converted.line(documents[i][1]) for i in which])
+
+
+class _Run:
+    def __init__(self, index_prefix: str, profile: str, keep_access_keys: bool, dead_letter: DeadLetter,
+                 on_file_done: Callable[[SourceFile, FileOutcome], None] | None,
+                 progress: Callable[[ImportSummary], None] | None, processes: int | None,
+                 chunk_size: int, max_chunk_bytes: int, filters: Filters | None = None,
+                 max_file_bytes: int = MAX_FILE_BYTES, close_dead_letter: bool = True) -> None:
+        self.converter = Converter(ConvertOptions(index_prefix, profile, keep_access_keys, max_file_bytes=max_file_bytes, filters=filters), processes)
+        self.dead = dead_letter
+        self.close_dead_letter = close_dead_letter  # False: the caller's file, shared by several runs
+        self.on_file_done = on_file_done
+        self.progress = progress
+        self.chunk_size = chunk_size
+        self.max_chunk_bytes = max_chunk_bytes
+        self.summary = ImportSummary()
+        self.indices: set[str] = set()
+        self.building = _Chunk()
+        # The file being cut into chunks, and its first document not yet in one.
+        self.current: _File | None = None
+        self.current_next = 0
+        self.streaming: _File | None = None  # a streamed file's latest part, while more follow
+        self.stopped_early = False  # a signal stopped it before the converter's last file
+
+    # -- accounting -------------------------------------------------------------------
+    def fail(self, state: _File, event: Any, reason: str) -> None:
+        self.summary.events_failed += 1
+        state.outcome.failed += 1
+        key = reason_kind(reason)
+        self.summary.failure_reasons[key] = self.summary.failure_reasons.get(key, 0) + 1
+        self.dead.write(state.source.name, reason, event)
+
+    def finish_if_done(self, state: _File) -> None:
+        if state.read_done and state.pending == 0:
+            state.release()
+            state.parts.open -= 1
+            if state.parts.open == 0 and state.parts.last_seen:
+                if self.on_file_done:
+                    self.on_file_done(state.source, state.outcome)
+            if self.progress:
+                self.progress(self.summary)
+
+    # -- producing chunks ----------------------------------------------------------------
+    def chunks(self, files: Iterable[SourceFile]) -> Iterator[_Chunk]:
+        """Bulk chunks of at most ``chunk_size`` documents and ``max_chunk_bytes`` bytes (a
+        larger single document goes alone), cut from the files' converted bodies in order."""
+        chunk_size, max_bytes = self.chunk_size, self.max_chunk_bytes
+        for conversion in self.converter.convert(files):
+            if interrupt.requested():  # a signal: files converted ahead but not started are not read
+                self.stopped_early = True
+                break
+            state = self._start_file(conversion)
+            if state is None:
+                continue
+            converted = state.converted
+            # Chunks take views of the file's body: its bytes are copied once, into the request.
+            body, ends, total = memoryview(converted.body), converted.ends, converted.documents
+            i = 0
+            while i < total:
+                chunk = self.building
+                start = converted.start(i)
+                # The most documents from i on that fit the chunk's room, in count and bytes.
+                j = bisect_right(ends, start + max_bytes - chunk.size, i, min(total, i + chunk_size - chunk.count))
+                if j == i and not chunk.count:
+                    j = i + 1  # one document larger than max_bytes goes alone
+                if j > i:
+                    chunk.parts.append(body[start:ends[j - 1]])
+                    chunk.segments.append((state, i, j - i))
+                    chunk.count += j - i
+                    chunk.size += ends[j - 1] - start
+                    i = self.current_next = j
+                if i < total:  # the chunk is full
+                    self.building = _Chunk()
+                    yield chunk
+            state.read_done = True
+            self.current, self.current_next = None, 0
+            self.finish_if_done(state)
+        if self.building.count:
+            chunk, self.building = self.building, _Chunk()
+            yield chunk
+
+    def _start_file(self, conversion: FileConversion) -> _File | None:
+        """Count a converted file in; its state when it has documents to send."""
+        summary = self.summary
+        converted = conversion.converted
+        # The next part of a streamed file continues its file's bookkeeping.
+        previous = self.streaming if converted is not None and converted.first_event else None
+        if previous is None:
+            summary.files_read += 1
+        state = _File(conversion.source, previous)
+        self.streaming = state if converted is not None and not converted.last else None
+        state.parts.last_seen = self.streaming is None
+        if conversion.failed is not None:
+            summary.files_failed += 1
+            summary.failed_files.append({"path": state.source.name, "reason": conversion.failed})
+            state.outcome.failed_reason = conversion.failed
+        elif converted.skipped is not None:
+            summary.files_skipped += 1
+            summary.skipped_files.append({"path": state.source.name, "reason": converted.skipped})
+            state.outcome.skipped_reason = converted.skipped
+        else:
+            summary.events_read += converted.events
+            state.outcome.events += converted.events
+            summary.events_filtered += len(converted.filtered)
+            state.outcome.filtered += len(converted.filtered)
+            for _position, reason, event in converted.failures:
+                self.fail(state, event, reason)
+            if converted.partly is not None:  # its readable events go on; the file counts as failed
+                reason = f"partly read: {converted.partly}"
+                summary.files_failed += 1
+                summary.failed_files.append({"path": state.source.name, "reason": reason})
+                state.outcome.failed_reason = reason
+            if converted.documents:
+                self.indices.update(converted.indices)
+                state.raw, state.converted = conversion.raw, converted
+                state.pending = converted.documents
+                self.current, self.current_next = state, 0
+                return state
+        state.read_done = True
+        self.finish_if_done(state)
+        return None
+
+    # -- consuming results -----------------------------------------------------------------
+    def apply(self, chunk: _Chunk, results: list[tuple[int, Any]]) -> None:
+        """Elasticsearch's answer for each line of ``chunk``, in order: (status, error)."""
+        summary = self.summary
+        k = 0
+        for state, first, count in chunk.segments:
+            outcome = state.outcome
+            for document in range(first, first + count):
+                status, error = results[k]
+                k += 1
+                if 200 <= status < 300:
+                    summary.events_indexed += 1
+                    outcome.indexed += 1
+                elif status == 409:
+                    summary.events_duplicate += 1
+                    outcome.duplicate += 1
+                else:
+                    reason = error if isinstance(error, Refusal) else f"rejected by Elasticsearch: {_error_text(status, error)}"
+                    self.fail(state, state.event(document), reason)
+            state.pending -= count
+            self.finish_if_done(state)
+
+    def abort(self, reason: str, unanswered: Iterable[_Chunk]) -> None:
+        """The run stops (Elasticsearch stopped answering, or refuses writes): documents of
+        chunks sent without an answer have an unknown outcome (Elasticsearch may have indexed
+        them before it went quiet); documents read but never sent fail (the chunk being
+        built, the rest of the file being cut into chunks). Files not yet handed out by the
+        converter are not read."""
+        self.summary.aborted = reason
+        message = f"not imported: {reason}"
+        for chunk in unanswered:
+            for state, first, count in chunk.segments:
+                self._unknown_documents(state, first, count)
+        for state, first, count in self.building.segments:
+            self._fail_documents(state, first, count, message)
+        self.building = _Chunk()
+        state = self.current
+        if state is not None:
+            self._fail_documents(state, self.current_next, state.converted.documents - self.current_next, message)
+            state.read_done = True
+            self.current, self.current_next = None, 0
+
+    def _fail_documents(self, state: _File, first: int, count: int, reason: str) -> None:
+        for document in range(first, first + count):
+            self.fail(state, state.event(document), reason)
+        state.pending -= count
+
+    def _unknown_documents(self, state: _File, first: int, count: int) -> None:
+        self.summary.events_unknown += count
+        state.outcome.unknown += count
+        for document in range(first, first + count):  # in the dead-letter file too: nothing is lost
+            self.dead.write(state.source.name, UNKNOWN, state.event(document))
+        state.pending -= count
+
+    # -- the run's lifetime ----------------------------------------------------------------
+    def __enter__(self) -> _Run:
+        self._gc_threshold = gc.get_threshold()
+        gc.set_threshold(*IMPORT_GC_THRESHOLD)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Restore the GC setting, stop the converting workers, close the dead-letter file."""
+        gc.set_threshold(*self._gc_threshold)
+        self.converter.close()
+        if self.close_dead_letter:
+            self.dead.close()
+
+
+def _error_text(status: int, error: Any) -> str:
+    if isinstance(error, dict):
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        caused = error.get("caused_by")
+        if isinstance(caused, dict):
+            text += f" (caused by {caused.get('type')}: {caused.get('reason')})"
+        return text
+    return f"HTTP {status}: {error}"
+
+
+def _without_file(files: Iterable[SourceFile], path: Path) -> Iterator[SourceFile]:
+    """The sources less the run's own dead-letter file (created before the folder is walked,
+    so `ctstack import .` would otherwise list it as a skipped file)."""
+    name, full = path.name, os.path.abspath(path)
+    for source in files:
+        if source.path and os.path.basename(source.path) == name and os.path.abspath(source.path) == full:
+            continue
+        yield source
+
+
+def run_import(
+    es: Elasticsearch,
+    files: Iterable[SourceFile],
+    *,
+    index_prefix: str = settings.INDEX_PREFIX,
+    profile: str = "standard",
+    keep_access_keys: bool = False,
+    dead_letter_path: str | os.PathLike | None = None,
+    dead_letter: DeadLetter | None = None,
+    on_file_done: Callable[[SourceFile, FileOutcome], None] | None = None,
+    progress: Callable[[ImportSummary], None] | None = None,
+    install: bool = True,
+    processes: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    max_chunk_bytes: int = MAX_CHUNK_BYTES,
+    max_retries: int = MAX_RETRIES,
+    initial_backoff: float = 1.0,
+    filters: Filters | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    bulk_requests: int = BULK_REQUESTS,
+) -> ImportSummary:
+    """Import CloudTrail files into ``<index_prefix>-YYYY.MM`` indices.
+
+    ``processes`` convert files to documents (default: one per core, up to 4; 0: this
+    process). ``bulk_requests`` bulk requests are kept in flight at once (while the next
+    chunk is built); their answers are applied in the order they were sent. A file that
+    expands past ``max_file_bytes`` fails unread. Returns the summary; ``summary.ok`` is
+    False when any event failed, any file could not be read, or Elasticsearch stopped
+    answering (``summary.aborted`` says why). Failed events are in ``summary.dead_letter``
+    with their reason: a new file at ``dead_letter_path`` (or a unique default name), or
+    ``dead_letter``, an open :class:`DeadLetter` the caller owns and closes (one file for
+    many runs, as ``--follow`` and ``--sqs-queue`` keep). Events outside ``filters`` are
+    counted in ``events_filtered`` and not imported.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    for name, value in (("bulk_requests", bulk_requests), ("chunk_size", chunk_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    started = time.monotonic()
+    own_dead_letter = dead_letter is None
+    # Created now: a bad path fails before anything is read.
+    dead = DeadLetter(dead_letter_path, keep_access_keys) if own_dead_letter else dead_letter
+    if install:
+        try:
+            install_template(es, index_prefix)
+        except BaseException:
+            if own_dead_letter:
+                dead.close()
+            raise
+    run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
+               chunk_size, max_chunk_bytes, filters, max_file_bytes, close_dead_letter=own_dead_letter)
+    # Up to ``bulk_requests`` chunks on the wire while the next is built: reading, converting
+    # and serialising overlap with Elasticsearch indexing instead of waiting for it, and a
+    # cluster with more cores than one request keeps busy gets more at once. Results are
+    # applied here, in this thread, in the order the chunks were sent, so memory holds at
+    # most bulk_requests + 2 chunks.
+    sender = ThreadPoolExecutor(max_workers=bulk_requests, thread_name_prefix="ctstack-bulk")
+    on_the_wire: deque[tuple[_Chunk, Future]] = deque()
+    # A bulk request that timed out is not sent again by the client: if Elasticsearch did
+    # process it, the repeat would call its events "already present", and if not, nobody can
+    # tell. Its events are reported as of unknown outcome instead; a re-run settles them.
+    # Nor after a gateway's 502/503/504 (the node may have indexed it behind the gateway).
+    bulk_client = es.options(retry_on_timeout=False, retry_on_status=())
+    # A first signal (Ctrl-C, SIGTERM, SIGHUP) stops taking files: the file being cut into
+    # chunks and the chunks built are sent and answered, so every event read is accounted for
+    # (files converted ahead but not started count as not read), and the summary says so.
+    taken = interrupt.UntilRequested(_without_file(files, dead.path))
+    with run, interrupt.graceful("stopping after the files in hand and the requests in flight"):
+        try:
+            for chunk in run.chunks(taken):
+                on_the_wire.append((chunk, sender.submit(_send_chunk, bulk_client, chunk, max_retries, initial_backoff)))
+                while len(on_the_wire) > bulk_requests:
+                    _settle_oldest(run, on_the_wire)
+            while on_the_wire:
+                _settle_oldest(run, on_the_wire)
+        except (TransportError, ApiError, WritesBlocked) as err:
+            unanswered = []
+            for chunk, future in on_the_wire:  # chunks sent before the failure may still have been acknowledged
+                try:
+                    run.apply(chunk, future.result())
+                except WritesBlocked as blocked:
+                    run.apply(chunk, blocked.results)
+                except (TransportError, ApiError):
+                    unanswered.append(chunk)
+            run.abort(err.sentence if isinstance(err, WritesBlocked) else describe_error(err, EsConfig(url=es_url(es))),
+                      unanswered)
+        finally:
+            sender.shutdown(wait=True, cancel_futures=True)  # on an error, queued chunks are not sent
+    summary = run.summary
+    summary.extra["convert_processes"] = run.converter.workers_started
+    summary.indices = sorted(run.indices)
+    summary.dead_letter = str(dead.path) if dead.used else None
+    if summary.events_indexed and summary.aborted is None:
+        try:
+            es.indices.refresh(index=f"{index_prefix}-*")
+        except (TransportError, ApiError):
+            pass  # the data is in; visibility follows within refresh_interval
+    if (taken.cut or run.stopped_early) and summary.aborted is None:  # after the refresh: what went in is searchable
+        summary.aborted = f"{INTERRUPTED} by {interrupt.signal_words(interrupt.received())}"
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _settle_oldest(run: _Run, on_the_wire: deque[tuple[_Chunk, Future]]) -> None:
+    """Apply the answer to the oldest chunk sent; it stays on the wire if there is none."""
+    chunk, future = on_the_wire[0]
+    try:
+        results = future.result()
+    except WritesBlocked as blocked:  # answered: its documents are accounted for, then the run stops
+        on_the_wire.popleft()
+        run.apply(chunk, blocked.results)
+        raise
+    on_the_wire.popleft()
+    run.apply(chunk, results)
+
+
+class WritesBlocked(Exception):
+    """Elasticsearch answered, refusing writes with a block: ``results`` are the chunk's
+    answers, ``sentence`` names the block and its fix. Nothing more can go in."""
+
+    def __init__(self, sentence: str, results: list[tuple[int, Any]]) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.results = results
+
+
+def _oversized(err: ApiError) -> bool:
+    """A 429 for indexing pressure where this request alone is over Elasticsearch's whole
+    budget (indexing_pressure.memory.limit): waiting cannot help it."""
+    found = _OVERSIZED.search(str(err))
+    return found is not None and int(found[1]) > int(found[2])
+
+
+_BULK_RESPONSE_FIELDS = "items.*.status,items.*.error"
+
+
+def _send_chunk(es: Elasticsearch, chunk: _Chunk, max_retries: int,
+                initial_backoff: float) -> list[tuple[int, Any]]:
+    """One bulk request; documents Elasticsearch turns away with 429 (the whole request or
+    single items) are sent again with exponential backoff. Returns (status, error) per
+    document, in order. A whole request refused otherwise fails each of its documents with
+    the reason; so does a single document too large for Elasticsearch's indexing-pressure
+    budget, at once. A block (flood-stage, read-only) raises :class:`WritesBlocked` on the
+    first answer that shows it; transport errors (Elasticsearch unreachable) propagate."""
+    results: list = [None] * chunk.count
+    todo: Any = range(chunk.count)
+    for attempt in range(max_retries + 1):
+        if attempt:
+            time.sleep(min(MAX_BACKOFF, initial_backoff * 2 ** (attempt - 1)))
+        last = attempt == max_retries
+        body = chunk.body() if len(todo) == chunk.count else chunk.body_of(todo)
+        try:
+            # Only each item's status (and error) comes back: a tenth of the bytes for
+            # Elasticsearch to write and for us to parse. An answer that does not say what
+            # happened to each document raises BulkAnswerUnknown: they have an unknown outcome.
+            answers = bulk_results(es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body, len(todo))
+        except ApiError as err:
+            refusal = refused_answer(err)
+            blocked = block_sentence(err) if refusal is None else None
+            retried = err.status_code == 429 or (err.status_code == 503 and refusal is None)
+            if retried and not last and blocked is None and not (len(todo) == 1 and _oversized(err)):
+                continue
+            for i in todo:
+                results[i] = (err.status_code, refusal or str(err))
+            if blocked is not None:
+                raise WritesBlocked(blocked, results) from None
+            return results
+        retry = []
+        blocked = None
+        for i, (status, error) in zip(todo, answers):
+            if status >= 300 and error.__class__ is dict and error.get("type") == BLOCK_ERROR:
+                blocked = blocked or block_sentence(error)
+                results[i] = (status, error)
+            elif status == 429 and not last:
+                retry.append(i)
+            else:
+                results[i] = (status, error)
+        if blocked is not None:
+            for i in retry:  # never sent again: the block refuses them as well
+                results[i] = (429, "not sent again: writes are blocked")
+            raise WritesBlocked(blocked, results)
+        if not retry:
+            return results
+        todo = retry
+    return results
+
+
+def import_sources(
+    cfg: EsConfig,
+    sources: Iterable[str],
+    s3_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> ImportSummary:
+    """Connect (one clear error if Elasticsearch is unreachable or refuses us), then
+    :func:`run_import` the sources. ``s3://`` sources go through
+    :class:`provision.sources.s3source.S3Import` (``s3_options`` are its keyword arguments: filters,
+    profile, workers, full, ...). Other options are run_import's."""
+    sources = list(sources)
+    if not sources:
+        raise CtstackError("Nothing to import: give at least one folder or file.")
+    check_index_prefix(options.get("index_prefix", settings.INDEX_PREFIX))
+    urls = [s for s in sources if is_s3_url(s)]
+    files = source_files([s for s in sources if not is_s3_url(s)])
+    first = next(files, None)  # fail on a missing path before touching Elasticsearch
+    es, _version = connect(cfg)
+    s3 = None
+    try:
+        if urls:
+            from provision.sources.s3source import S3Import  # boto3 only when S3 is used
+
+            s3 = S3Import(urls, es=es, index_prefix=options.get("index_prefix", settings.INDEX_PREFIX), **(s3_options or {}))
+            s3.check()
+            files = itertools.chain(files, s3.files())
+            options["on_file_done"] = s3.on_file_done
+        summary = run_import(es, itertools.chain([first] if first else [], files), **options)
+        if options.get("profile", "standard") != "minimal":
+            _mark_drift(es, summary, options.get("index_prefix", settings.INDEX_PREFIX))
+    except (TransportError, ApiError) as err:  # e.g. installing the template was refused
+        raise CtstackError(describe_error(err, cfg)) from None
+    finally:
+        if s3 is not None:
+            s3.close()  # remember what was imported, also when the run stopped early
+        es.close()
+    if s3 is not None:
+        summary.extra.update(s3.stats)
+    return summary
+
+
+def _mark_drift(es: Elasticsearch, summary: ImportSummary, index_prefix: str) -> None:
+    """Mark the console changes to managed resources for the dashboard (:func:`provision.ingest.drift_marks.mark_drift`).
+    The import is done by then: a refusal here is a note in the summary, not a failed import."""
+    from elasticsearch.helpers import BulkIndexError
+
+    from provision.ingest.drift_marks import mark_drift
+
+    try:
+        summary.extra["drift_marked"] = mark_drift(es, index_prefix)
+    except (TransportError, ApiError, BulkIndexError) as err:
+        summary.extra["drift_not_marked"] = str(getattr(err, "message", None) or err)[:300]
+
+
+def bulk_bodies(
+    files: Iterable[SourceFile],
+    *,
+    index_prefix: str = settings.INDEX_PREFIX,
+    profile: str = "standard",
+    keep_access_keys: bool = False,
+    processes: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    max_chunk_bytes: int = MAX_CHUNK_BYTES,
+) -> Iterator[tuple[int, bytes]]:
+    """The import's own path from files to bulk request bodies, with nothing sent:
+    yields (documents, NDJSON body) per chunk. For the benchmark's null sink and for
+    inspecting what an import would send."""
+    dead = DeadLetter(discard=True)
+    run = _Run(index_prefix, profile, keep_access_keys, dead, None, None, processes, chunk_size, max_chunk_bytes)
+    with run:
+        for chunk in run.chunks(files):
+            yield chunk.count, chunk.body()
+            for state, _first, count in chunk.segments:  # nothing is sent, so nothing awaits an answer
+                state.pending -= count
+                run.finish_if_done(state)

@@ -1,0 +1,108 @@
+"""Local folders and files as :class:`~provision.cloudtrail.records.SourceFile` objects.
+
+Folders are walked lazily in sorted order; a FIFO, socket or device is never read, and a file
+that is not a log file is handed out with a reason, so every file shows in the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from provision.core.errors import CtstackError
+from provision.cloudtrail.records import EVENT_FILE_SUFFIXES, NOT_A_LOG_FILE_NAME, NOT_REGULAR, FileFailed, SourceFile
+
+
+def read_local(path: str | os.PathLike) -> bytes:
+    """A local file's bytes; FileFailed for a FIFO, socket or device, which is never read
+    (opened without blocking, so a FIFO nobody writes cannot hang the run)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileFailed(NOT_REGULAR)
+        return fh.read()
+
+
+
+
+def _file(path: Path, skip_reason: str | None = None) -> SourceFile:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = None
+    return SourceFile(name=str(path), read=lambda: read_local(path), size=size, skip_reason=skip_reason, path=str(path))
+
+
+def local_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
+    """Files under each path (folders walked recursively, in sorted order, lazily).
+
+    A file named directly is always tried (a FIFO, socket or device then fails, unread);
+    inside a folder only regular files with an event-file suffix are read, and the rest
+    are handed out with a skip reason so they show in the summary. A sub-folder that
+    cannot be listed is a failed source with the reason. Missing paths raise
+    FileNotFoundError before anything is read.
+    """
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    for path in paths:
+        if path.is_dir():
+            yield from _walk(path)
+        else:
+            yield _file(path)
+
+
+def _walk(folder: Path) -> Iterator[SourceFile]:
+    # os.walk is lazy per directory: memory grows with one folder's entries, not the tree.
+    unlisted: list[OSError] = []
+    for root, dirs, files in os.walk(folder, onerror=unlisted.append):
+        while unlisted:  # a folder os.walk could not list (permission): failed, with the reason
+            err = unlisted.pop()
+            yield SourceFile(name=str(err.filename or root), read=bytes, fail_reason=f"could not list the folder: {err.strerror or err}")
+        dirs.sort()
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(root, name)
+            if not _is_regular(path):
+                yield _file(path, skip_reason=NOT_REGULAR)
+            elif name.lower().endswith(EVENT_FILE_SUFFIXES):
+                yield _file(path)
+            else:
+                yield _file(path, skip_reason=NOT_A_LOG_FILE_NAME)
+    while unlisted:
+        err = unlisted.pop()
+        yield SourceFile(name=str(err.filename or folder), read=bytes, fail_reason=f"could not list the folder: {err.strerror or err}")
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True  # gone or unreadable: reading it says why
+
+
+def source_files(sources: Iterable[str]) -> Iterator[SourceFile]:
+    """SourceFiles for command-line sources (folders and files). A folder named that holds
+    no file at all is refused, before anything is read: the user asked for logs there."""
+    sources = list(sources)
+    try:
+        for source in sources:
+            if os.path.isdir(source) and not _holds_a_file(source):
+                raise CtstackError(f"{source} holds no files: there is nothing to read there (check the path).")
+        yield from local_files(sources)
+    except FileNotFoundError as err:
+        raise CtstackError(f"Cannot read the sources: {err}.") from None
+
+
+def _holds_a_file(folder: str) -> bool:
+    """Whether the walk of ``folder`` would find any (non-hidden) file; stops at the first."""
+    for _root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(not name.startswith(".") for name in files):
+            return True
+    return False
