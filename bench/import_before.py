@@ -11,13 +11,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from provision.cloudtrail import documents
-from provision.ingest import importer  # noqa: E402
+from provision.ingest import import_sources, importer  # noqa: E402
 from provision.cli.commands import app  # noqa: E402
 
 CHUNK_SIZE_BEFORE = 1000
 BULK_REQUESTS_BEFORE = 1
 
-# import_sources calls run_import by its module-level name, so these defaults change (the
+# import_sources calls run_import by its module-level name there, so these defaults change (the
 # command line passes bulk_requests explicitly: its default is today's, so it is set here).
 _run_import = importer.run_import
 
@@ -28,7 +28,7 @@ def _run_import_before(*args, **kwargs):
     return _run_import(*args, **kwargs)
 
 
-importer.run_import = _run_import_before
+import_sources.run_import = _run_import_before
 # Documents as they were: flat. Converting processes are spawned and import this module again
 # (as __mp_main__), so they send them flat too.
 documents.nested = lambda doc: doc

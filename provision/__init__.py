@@ -25,9 +25,9 @@ _EXPORTS = {
     "Filters": "provision.sources.filters",
     "S3Filters": "provision.sources.s3layout",
     "S3Import": "provision.sources.s3source",
-    "import_sources": "provision.ingest.importer",
+    "import_sources": "provision.ingest.import_sources",
     "run_import": "provision.ingest.importer",
-    "ImportSummary": "provision.ingest.importer",
+    "ImportSummary": "provision.ingest.summary",
     "follow": "provision.ingest.follow",
     "consume": "provision.ingest.sqsqueue",
     "StopSwitch": "provision.ingest.continuous",
@@ -70,7 +70,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from provision.demo.generate import write_sample
     from provision.ingest.continuous import StopSwitch
     from provision.ingest.follow import follow
-    from provision.ingest.importer import ImportSummary, import_sources, run_import
+    from provision.ingest.import_sources import import_sources
+    from provision.ingest.importer import run_import
+    from provision.ingest.summary import ImportSummary
     from provision.ingest.reflag import reflag, reflag_cluster
     from provision.ingest.sqsqueue import consume
     from provision.report.html import render_report, write_report

@@ -22,7 +22,8 @@ import pytest
 
 from provision.core.connection import EsConfig, client
 from provision.analysis.hints import hints_from_sources
-from provision.ingest.importer import ImportSummary, run_import
+from provision.ingest.importer import run_import
+from provision.ingest.summary import ImportSummary
 from provision.sources.local import local_files
 from tests.support.escluster import EsCluster
 from tests.conftest import running

@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from provision.cloudtrail import fields as F
-from provision.cloudtrail.documents import DocumentError, flat_source, index_for, nested, parse_event_time, to_document, valid_ip
+from provision.cloudtrail.documents import DocumentError, index_for, parse_event_time, to_document, valid_ip
+from provision.cloudtrail.nesting import flat_source, nested
 from provision.cloudtrail.template import FIELD_TYPES
 from tests.support.events import event
 
@@ -270,12 +271,12 @@ def test_documents_are_sent_nested_and_read_back_flat_whatever_their_shape():
 def test_cloudtrail_form_timestamps_are_as_strict_on_the_fast_path(value, verdict):
     """CloudTrail's own form (20 characters, ...Z) takes a shorter path when not seen lately:
     it accepts and refuses exactly what the general path does, with the same reasons."""
-    from provision.cloudtrail import documents
+    from provision.cloudtrail import timestamps
 
-    documents._GOOD_TIMES.clear()
+    timestamps.GOOD_TIMES.clear()
     if verdict == value:  # valid: returned as it is, and remembered
-        assert parse_event_time(value) == value and value in documents._GOOD_TIMES
+        assert parse_event_time(value) == value and value in timestamps.GOOD_TIMES
     else:
         with pytest.raises(DocumentError, match=verdict):
             parse_event_time(value)
-        assert value not in documents._GOOD_TIMES
+        assert value not in timestamps.GOOD_TIMES

@@ -298,7 +298,7 @@ def test_import_marks_the_drifting_console_changes_for_the_dashboard(es_config: 
     """After `import`, exactly the console changes to managed resources carry ctstack.drift
     (the dashboard's drift panels filter on it); a stale mark is cleared by the next run."""
     from provision.ingest.drift_marks import mark_drift
-    from provision.ingest.importer import import_sources
+    from provision.ingest.import_sources import import_sources
 
     prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
     es = client(es_config)

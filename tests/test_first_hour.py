@@ -19,7 +19,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from provision.cli import commands as cli
-from provision.cloudtrail.documents import flat_source
+from provision.cloudtrail.nesting import flat_source
 from provision.cloudtrail.fields import EVENT_ACTION
 from provision.analysis.hints import HintsCounter
 from provision.cli.progress import ImportProgress

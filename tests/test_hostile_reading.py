@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from provision.cli.commands import app
 from provision.ingest.convert import ConvertOptions, convert_file
-from provision.cloudtrail.documents import DocumentError, flat_source, parse_event_time, to_document
+from provision.cloudtrail.documents import DocumentError, parse_event_time, to_document
+from provision.cloudtrail.nesting import flat_source
 from provision.analysis.hints import hints_from_sources
 from provision.ingest.importer import run_import
 from provision.cloudtrail.records import FileFailed, SkipFile, Unreadable, decode_events, read_files

@@ -13,7 +13,7 @@ import pytest
 
 from provision.cloudtrail import fields as F
 from provision.cloudtrail.classify import event_id
-from provision.cloudtrail.documents import flat_source
+from provision.cloudtrail.nesting import flat_source
 from provision.ingest.importer import bulk_bodies, run_import
 from provision.cloudtrail.records import SkipFile, decode_events
 from provision.sources.local import local_files

@@ -17,7 +17,8 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from provision.core.connection import EsConfig, client
-from provision.ingest.importer import UNKNOWN, ImportSummary, run_import
+from provision.ingest.importer import run_import
+from provision.ingest.summary import UNKNOWN, ImportSummary
 from provision.sources.local import local_files
 from tests.support.events import many_events, write_trail_file
 from tests.support.lying_proxy import LyingProxy
@@ -150,7 +151,7 @@ def test_the_import_command_through_a_captive_portal_reports_unknown_and_exits_1
 def test_reflag_through_a_mangling_proxy_is_one_sentence_not_a_traceback(es, es_config, index_prefix, tmp_path):
     """reflag sends bulk updates the same way: an answer it cannot read is one sentence, exit 1."""
     from provision.cloudtrail import fields as F
-    from provision.cloudtrail.documents import nested
+    from provision.cloudtrail.nesting import nested
 
     folder = trail(tmp_path, "reflag")
     run_import(es, local_files([folder]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")

@@ -14,7 +14,8 @@ from provision.cloudtrail import fields as F
 from provision.cloudtrail.classify import event_id
 from provision.cli.commands import app
 from provision.core.connection import EsConfig
-from provision.cloudtrail.documents import flat_source, index_for, nested, to_document
+from provision.cloudtrail.documents import index_for, to_document
+from provision.cloudtrail.nesting import flat_source, nested
 from provision.analysis.hints import hints_from_sources
 from provision.analysis.hints_es import hints_from_es
 from provision.ingest.importer import run_import

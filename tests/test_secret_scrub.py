@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from provision.cli.commands import app
-from provision.cloudtrail.documents import document_and_line, scrub_secret_values, scrubbed_line
+from provision.cloudtrail.documents import document_and_line
+from provision.cloudtrail.scrub import scrub_secret_values, scrubbed_line
 from provision.ingest.importer import run_import
 from provision.sources.local import local_files
 from tests.support.events import console_write, event, write_trail_file

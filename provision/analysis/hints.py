@@ -27,7 +27,6 @@ from provision.cloudtrail import classify, drift, records
 from provision.cloudtrail import fields as F
 from provision.cloudtrail.awscli import cli_command
 from provision.cloudtrail.documents import DocumentError, document_id, to_document
-from provision.core.errors import CtstackError
 from provision.sources.filters import Filters, iso, parse_timestamp
 from provision.core.wording import reason_kind
 
@@ -140,17 +139,14 @@ def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: in
     ``s3://bucket/prefix`` URLs (the importer's S3 source; ``s3_options`` are its profile,
     endpoint_url and workers). S3 listings skip files outside the filters' accounts, regions
     and days."""
-    from provision.sources.local import source_files  # the same expansion `ctstack import` does
-    from provision.sources.s3layout import is_s3_url
+    from provision.sources.opening import open_sources  # the same split `ctstack import` does
 
-    if not sources:
-        raise CtstackError("Nothing to read: give at least one folder, file or s3:// URL.")
-    urls = [s for s in sources if is_s3_url(s)]
-    files: Iterable[records.SourceFile] = source_files([s for s in sources if not is_s3_url(s)])
-    if urls:
+    opened = open_sources(sources, "Nothing to read: give at least one folder, file or s3:// URL.")
+    files: Iterable[records.SourceFile] = opened.local
+    if opened.urls:
         from provision.sources.s3source import s3_files  # boto3 only when S3 is used
 
-        files = itertools.chain(files, s3_files(urls, filters.s3_filters(), **(s3_options or {})))
+        files = itertools.chain(files, s3_files(opened.urls, filters.s3_filters(), **(s3_options or {})))
     return hints_from_files(files, filters, top, source=", ".join(sources), max_file_bytes=max_file_bytes)
 
 

@@ -21,7 +21,7 @@ from provision.core import settings
 from provision.cloudtrail.awscli import cli_command
 from provision.cloudtrail.template import check_index_prefix
 from provision.core.connection import EsConfig, connect, describe_error, display_url
-from provision.cloudtrail.documents import flat_source
+from provision.cloudtrail.nesting import flat_source
 from provision.ingest.drift_marks import drift_from_es
 from provision.core.errors import CtstackError
 from provision.analysis.hints import DEFAULT_TOP, TOP_USERS, ActionCount, Candidate, DayActivity, Filters, Hints, iso, rank, set_drift

@@ -237,7 +237,7 @@ def _print_summary(summary, console: Console, filters: Filters | None = None) ->
     if why:
         console.print(why, style="yellow", markup=False, highlight=False)
     if summary.events_unknown:
-        from provision.ingest.importer import UNKNOWN
+        from provision.ingest.summary import UNKNOWN
 
         console.print(f"[yellow]{plural(summary.events_unknown, 'event')}:[/] {UNKNOWN}", highlight=False)
     if summary.dead_letter:
@@ -419,7 +419,7 @@ def import_(
     poll_seconds: PollSeconds = 20,
 ) -> None:
     """Import CloudTrail logs into Elasticsearch. Safe to repeat: events already present are counted, not duplicated."""
-    from provision.ingest.importer import import_sources
+    from provision.ingest.import_sources import import_sources
 
     json_output = output_format == "json"
     sources = sources or []

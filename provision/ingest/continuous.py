@@ -1,6 +1,6 @@
 """What the long-running imports (``--follow`` and ``--sqs-queue``) share: a stop switch
 driven by SIGINT/SIGTERM, interval parsing, backoff while Elasticsearch is away, running
-totals over many :class:`~provision.ingest.importer.ImportSummary` objects, and the live line.
+totals over many :class:`~provision.ingest.summary.ImportSummary` objects, and the live line.
 
 One module, one job: keeping an import going. The rounds themselves are in
 :mod:`provision.ingest.follow` (polling S3) and :mod:`provision.ingest.sqsqueue` (S3 notifications).
@@ -138,7 +138,7 @@ def options_for_many_runs(import_options: dict[str, Any]) -> dict[str, Any]:
     round (``--follow``) or batch after batch (``--sqs-queue``): one dead-letter file for the
     whole process (``dead_letter``, open; the caller closes it), and ``event_filters`` (events
     outside them are counted, not imported) under run_import's name ``filters``."""
-    from provision.ingest.importer import DeadLetter
+    from provision.ingest.deadletter import DeadLetter
 
     options = dict(import_options)
     options["filters"] = options.pop("event_filters", None)

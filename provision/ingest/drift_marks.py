@@ -13,7 +13,7 @@ from elasticsearch import Elasticsearch
 
 from provision.cloudtrail import drift
 from provision.cloudtrail import fields as F
-from provision.cloudtrail.documents import flat_source, nested
+from provision.cloudtrail.nesting import flat_source, nested
 from provision.core import settings
 from provision.sources.filters import Filters
 

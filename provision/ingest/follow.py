@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision.core import settings
-from provision.core.connection import es_url, EsConfig, connect, describe_error
+from provision.core.connection import es_url, EsConfig, connected, describe_error
 from provision.ingest.continuous import (
     ES_UNAVAILABLE, OK, STOPPING, StopSwitch, add_counts, backoff, es_available, lag_seconds, newest_event_time,
     options_for_many_runs,
@@ -202,8 +202,5 @@ def follow(cfg: EsConfig, urls: Sequence[str], filters: S3Filters | None = None,
     """Connect (one clear error if Elasticsearch is unreachable at the start), then follow
     the bucket until stopped; ``options`` are :class:`Follower`'s, plus ``max_rounds``."""
     max_rounds = options.pop("max_rounds", None)
-    es, _version = connect(cfg)
-    try:
+    with connected(cfg) as es:
         return Follower(es, urls, filters, **options).run(max_rounds)
-    finally:
-        es.close()

@@ -13,170 +13,31 @@ from __future__ import annotations
 import gc
 import itertools
 import os
-import re
-import secrets
 import time
 from bisect import bisect_right
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision.core import interrupt, settings
-from provision.core.blocks import BLOCK_ERROR, block_sentence
-from provision.ingest.bulkanswer import Refusal, bulk_results, refused_answer
-from provision.core.connection import EsConfig, connect, describe_error, es_url
-from provision.core.errors import CtstackError
-from provision.ingest.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
-from provision.cloudtrail.documents import PROFILES, scrubbed_line
-from provision.sources.filters import Filters
+from provision.cloudtrail.documents import PROFILES
 from provision.cloudtrail.records import MAX_FILE_BYTES, ItemStream, SourceFile, dead_letter_copy, decode_events
-from provision.sources.local import source_files
-from provision.sources.s3layout import is_s3_url
-from provision.cloudtrail.template import check_index_prefix, install_template
+from provision.cloudtrail.template import install_template
+from provision.core import interrupt, settings
+from provision.core.connection import EsConfig, describe_error, es_url
 from provision.core.wording import reason_kind
+from provision.ingest.bulkanswer import Refusal
+from provision.ingest.bulksend import MAX_RETRIES, WritesBlocked, send_chunk
+from provision.ingest.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
+from provision.ingest.deadletter import DeadLetter
+from provision.ingest.summary import INTERRUPTED, UNKNOWN, FileOutcome, ImportSummary
+from provision.sources.filters import Filters
 
 CHUNK_SIZE = settings.BULK_SIZE     # documents per bulk request ...
 MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes first
 BULK_REQUESTS = settings.BULK_REQUESTS
-MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
-MAX_BACKOFF = 60.0                  # ... of at most this many seconds
-INTERRUPTED = "interrupted"         # summary.aborted starts so when a signal stopped the run
-UNKNOWN = "outcome unknown (Elasticsearch did not answer): re-run to settle"
-# Indexing pressure's 429: "... coordinating_operation_bytes=207, max_coordinating_bytes=1]"
-_OVERSIZED = re.compile(r"(?:coordinating|primary|replica)_operation_bytes=(\d+).*?max_\w*?_bytes=(\d+)")
-
-
-@dataclass
-class FileOutcome:
-    """What happened to one file's events (given to ``on_file_done``)."""
-
-    events: int = 0
-    indexed: int = 0
-    duplicate: int = 0
-    failed: int = 0
-    filtered: int = 0            # outside the import's filters: not imported
-    unknown: int = 0  # sent, but Elasticsearch did not answer
-    skipped_reason: str | None = None
-    failed_reason: str | None = None  # the file itself could not be read
-
-
-@dataclass
-class ImportSummary:
-    files_read: int = 0          # every file looked at, including skipped ones
-    files_skipped: int = 0
-    skipped_files: list[dict] = field(default_factory=list)   # [{path, reason}]
-    files_failed: int = 0        # files that could not be read at all
-    failed_files: list[dict] = field(default_factory=list)    # [{path, reason}]
-    events_read: int = 0
-    events_indexed: int = 0
-    events_duplicate: int = 0
-    events_failed: int = 0
-    events_filtered: int = 0     # outside --since/--until/--account/--region: not imported
-    events_unknown: int = 0      # sent, never answered: maybe indexed, maybe not (a re-run settles it)
-    failure_reasons: dict[str, int] = field(default_factory=dict)
-    dead_letter: str | None = None
-    indices: list[str] = field(default_factory=list)
-    aborted: str | None = None   # why the run stopped early, if it did
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.events_failed == 0 and self.events_unknown == 0 and self.files_failed == 0 and self.aborted is None
-
-    @property
-    def interrupted(self) -> bool:
-        """A signal stopped the run before its last file (what was read is accounted for)."""
-        return bool(self.aborted and self.aborted.startswith(INTERRUPTED))
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        extra = data.pop("extra")
-        data["seconds"] = round(self.seconds, 3)
-        data.update(extra)
-        return data
-
-
-class DeadLetter:
-    """Failed events with their reason, one JSON object per line, scrubbed like documents
-    (:func:`provision.cloudtrail.documents.scrubbed_line`: no access key IDs unless ``keep_access_keys``,
-    never credential material).
-
-    The file is created when the run starts, so a path that cannot be written fails before
-    anything is read: with O_EXCL and mode 0600, so an existing file (or a symlink, which is
-    never followed) is refused rather than appended to, and two runs never share one. The
-    default name is unique (time and a random part). Removed at the end if nothing failed.
-    """
-
-    def __init__(self, path: str | os.PathLike | None = None, keep_access_keys: bool = False, *,
-                 discard: bool = False) -> None:
-        self.keep_access_keys = keep_access_keys
-        self.written = 0
-        self.discard = discard
-        self._fh = None
-        if discard:  # count only (bulk_bodies: nothing is sent, so nothing fails there)
-            self.path = Path(os.devnull)
-            return
-        self.path, fd = _create_exclusive(path)
-        self._fh = os.fdopen(fd, "wb")
-        interrupt.on_hard_exit(self, self.close)  # a second Ctrl-C: keep what it holds, leave no empty file
-
-    def write(self, source: str, reason: str, event: Any) -> None:
-        self.written += 1
-        if self._fh is None:
-            return
-        record = {"reason": reason, "source": source, "event": event}
-        try:
-            line = scrubbed_line(record, self.keep_access_keys, orjson.OPT_APPEND_NEWLINE)
-        except (TypeError, RecursionError) as err:  # an event orjson cannot write back (too deep)
-            record["event"] = f"(the event could not be written back: {type(err).__name__}: {err})"
-            line = scrubbed_line(record, self.keep_access_keys, orjson.OPT_APPEND_NEWLINE)
-        self._fh.write(line)
-
-    @property
-    def used(self) -> bool:
-        return self.written > 0 and not self.discard
-
-    def close(self) -> None:
-        if self._fh is None:
-            return
-        interrupt.on_hard_exit(self, None)
-        unused = not self.written
-        self._fh.close()
-        self._fh = None
-        if unused:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
-
-
-def _create_exclusive(path: str | os.PathLike | None) -> tuple[Path, int]:
-    """Create the dead-letter file (0600, O_EXCL: never an existing file or a symlink)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    while True:
-        target = Path(path) if path else Path(
-            f"ctstack-dead-letter-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}.ndjson")
-        try:
-            return target, os.open(target, flags, 0o600)
-        except FileExistsError:
-            if path is None:
-                continue  # another run took this default name: draw another
-            raise CtstackError(f"The dead-letter file {target} already exists; give a new path with --dead-letter "
-                               "(ctstack never appends to an existing file).") from None
-        except FileNotFoundError:
-            if not target.parent.is_dir():
-                raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} does not exist.") from None
-            raise CtstackError(f"Cannot create the dead-letter file {target}: the folder {target.parent} "
-                               "does not take new files (choose a writable folder with --dead-letter).") from None
-        except OSError as err:
-            raise CtstackError(f"Cannot create the dead-letter file {target}: {err.strerror or err}.") from None
 
 
 class _Parts:
@@ -528,7 +389,7 @@ def run_import(
     with run, interrupt.graceful("stopping after the files in hand and the requests in flight"):
         try:
             for chunk in run.chunks(taken):
-                on_the_wire.append((chunk, sender.submit(_send_chunk, bulk_client, chunk, max_retries, initial_backoff)))
+                on_the_wire.append((chunk, sender.submit(send_chunk, bulk_client, chunk, max_retries, initial_backoff)))
                 while len(on_the_wire) > bulk_requests:
                     _settle_oldest(run, on_the_wire)
             while on_the_wire:
@@ -572,131 +433,6 @@ def _settle_oldest(run: _Run, on_the_wire: deque[tuple[_Chunk, Future]]) -> None
         raise
     on_the_wire.popleft()
     run.apply(chunk, results)
-
-
-class WritesBlocked(Exception):
-    """Elasticsearch answered, refusing writes with a block: ``results`` are the chunk's
-    answers, ``sentence`` names the block and its fix. Nothing more can go in."""
-
-    def __init__(self, sentence: str, results: list[tuple[int, Any]]) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
-        self.results = results
-
-
-def _oversized(err: ApiError) -> bool:
-    """A 429 for indexing pressure where this request alone is over Elasticsearch's whole
-    budget (indexing_pressure.memory.limit): waiting cannot help it."""
-    found = _OVERSIZED.search(str(err))
-    return found is not None and int(found[1]) > int(found[2])
-
-
-_BULK_RESPONSE_FIELDS = "items.*.status,items.*.error"
-
-
-def _send_chunk(es: Elasticsearch, chunk: _Chunk, max_retries: int,
-                initial_backoff: float) -> list[tuple[int, Any]]:
-    """One bulk request; documents Elasticsearch turns away with 429 (the whole request or
-    single items) are sent again with exponential backoff. Returns (status, error) per
-    document, in order. A whole request refused otherwise fails each of its documents with
-    the reason; so does a single document too large for Elasticsearch's indexing-pressure
-    budget, at once. A block (flood-stage, read-only) raises :class:`WritesBlocked` on the
-    first answer that shows it; transport errors (Elasticsearch unreachable) propagate."""
-    results: list = [None] * chunk.count
-    todo: Any = range(chunk.count)
-    for attempt in range(max_retries + 1):
-        if attempt:
-            time.sleep(min(MAX_BACKOFF, initial_backoff * 2 ** (attempt - 1)))
-        last = attempt == max_retries
-        body = chunk.body() if len(todo) == chunk.count else chunk.body_of(todo)
-        try:
-            # Only each item's status (and error) comes back: a tenth of the bytes for
-            # Elasticsearch to write and for us to parse. An answer that does not say what
-            # happened to each document raises BulkAnswerUnknown: they have an unknown outcome.
-            answers = bulk_results(es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body, len(todo))
-        except ApiError as err:
-            refusal = refused_answer(err)
-            blocked = block_sentence(err) if refusal is None else None
-            retried = err.status_code == 429 or (err.status_code == 503 and refusal is None)
-            if retried and not last and blocked is None and not (len(todo) == 1 and _oversized(err)):
-                continue
-            for i in todo:
-                results[i] = (err.status_code, refusal or str(err))
-            if blocked is not None:
-                raise WritesBlocked(blocked, results) from None
-            return results
-        retry = []
-        blocked = None
-        for i, (status, error) in zip(todo, answers):
-            if status >= 300 and error.__class__ is dict and error.get("type") == BLOCK_ERROR:
-                blocked = blocked or block_sentence(error)
-                results[i] = (status, error)
-            elif status == 429 and not last:
-                retry.append(i)
-            else:
-                results[i] = (status, error)
-        if blocked is not None:
-            for i in retry:  # never sent again: the block refuses them as well
-                results[i] = (429, "not sent again: writes are blocked")
-            raise WritesBlocked(blocked, results)
-        if not retry:
-            return results
-        todo = retry
-    return results
-
-
-def import_sources(
-    cfg: EsConfig,
-    sources: Iterable[str],
-    s3_options: dict[str, Any] | None = None,
-    **options: Any,
-) -> ImportSummary:
-    """Connect (one clear error if Elasticsearch is unreachable or refuses us), then
-    :func:`run_import` the sources. ``s3://`` sources go through
-    :class:`provision.sources.s3source.S3Import` (``s3_options`` are its keyword arguments: filters,
-    profile, workers, full, ...). Other options are run_import's."""
-    sources = list(sources)
-    if not sources:
-        raise CtstackError("Nothing to import: give at least one folder or file.")
-    check_index_prefix(options.get("index_prefix", settings.INDEX_PREFIX))
-    urls = [s for s in sources if is_s3_url(s)]
-    files = source_files([s for s in sources if not is_s3_url(s)])
-    first = next(files, None)  # fail on a missing path before touching Elasticsearch
-    es, _version = connect(cfg)
-    s3 = None
-    try:
-        if urls:
-            from provision.sources.s3source import S3Import  # boto3 only when S3 is used
-
-            s3 = S3Import(urls, es=es, index_prefix=options.get("index_prefix", settings.INDEX_PREFIX), **(s3_options or {}))
-            s3.check()
-            files = itertools.chain(files, s3.files())
-            options["on_file_done"] = s3.on_file_done
-        summary = run_import(es, itertools.chain([first] if first else [], files), **options)
-        if options.get("profile", "standard") != "minimal":
-            _mark_drift(es, summary, options.get("index_prefix", settings.INDEX_PREFIX))
-    except (TransportError, ApiError) as err:  # e.g. installing the template was refused
-        raise CtstackError(describe_error(err, cfg)) from None
-    finally:
-        if s3 is not None:
-            s3.close()  # remember what was imported, also when the run stopped early
-        es.close()
-    if s3 is not None:
-        summary.extra.update(s3.stats)
-    return summary
-
-
-def _mark_drift(es: Elasticsearch, summary: ImportSummary, index_prefix: str) -> None:
-    """Mark the console changes to managed resources for the dashboard (:func:`provision.ingest.drift_marks.mark_drift`).
-    The import is done by then: a refusal here is a note in the summary, not a failed import."""
-    from elasticsearch.helpers import BulkIndexError
-
-    from provision.ingest.drift_marks import mark_drift
-
-    try:
-        summary.extra["drift_marked"] = mark_drift(es, index_prefix)
-    except (TransportError, ApiError, BulkIndexError) as err:
-        summary.extra["drift_not_marked"] = str(getattr(err, "message", None) or err)[:300]
 
 
 def bulk_bodies(

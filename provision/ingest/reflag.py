@@ -24,9 +24,8 @@ from provision.cloudtrail import classify
 from provision.core import interrupt, settings
 from provision.ingest.bulkanswer import bulk_results, refused_answer
 from provision.cloudtrail import fields as F
-from provision.core.connection import EsConfig, connect, describe_error
-from provision.cloudtrail.documents import flat_source, nested
-from provision.core.errors import CtstackError
+from provision.core.connection import EsConfig, connected
+from provision.cloudtrail.nesting import flat_source, nested
 from provision.cloudtrail.template import check_index_prefix
 
 PAGE_SIZE = 1000
@@ -178,10 +177,5 @@ def _send(es: Elasticsearch, body: bytes, summary: ReflagSummary) -> None:
 def reflag_cluster(cfg: EsConfig, index_prefix: str = settings.INDEX_PREFIX) -> ReflagSummary:
     """Connect (one clear error when Elasticsearch is unreachable or refuses us) and re-flag."""
     check_index_prefix(index_prefix)
-    es, _version = connect(cfg)
-    try:
+    with connected(cfg) as es:
         return reflag(es, index_prefix)
-    except (TransportError, ApiError) as err:
-        raise CtstackError(describe_error(err, cfg)) from None
-    finally:
-        es.close()

@@ -30,7 +30,7 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision.core import settings
-from provision.core.connection import es_url, EsConfig, connect, describe_error
+from provision.core.connection import es_url, EsConfig, connected, describe_error
 from provision.ingest.continuous import (
     ES_UNAVAILABLE, OK, StopSwitch, add_counts, backoff, es_available, lag_seconds, newest_event_time,
     options_for_many_runs,
@@ -456,8 +456,5 @@ class QueueConsumer:
 def consume(cfg: EsConfig, queue_url: str, filters: S3Filters | None = None, **options: Any) -> QueueSummary:
     """Connect (one clear error if Elasticsearch is unreachable at the start), then consume
     the queue until stopped; ``options`` are :class:`QueueConsumer`'s."""
-    es, _version = connect(cfg)
-    try:
+    with connected(cfg) as es:
         return QueueConsumer(es, queue_url, filters, **options).run()
-    finally:
-        es.close()

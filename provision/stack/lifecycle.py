@@ -412,7 +412,7 @@ def parse_ps_json(text: str) -> list[dict[str, Any]]:
 
 
 class ImportReport(Protocol):
-    """What `up` reads from an import summary (provision.ingest.importer.ImportSummary has these)."""
+    """What `up` reads from an import summary (provision.ingest.summary.ImportSummary has these)."""
 
     files_read: int
     events_indexed: int
@@ -439,7 +439,7 @@ class PostUpSteps:
 def post_up_steps() -> PostUpSteps:
     """The steps `ctstack up` runs after the stack is healthy: provisioning (template, data
     view, dashboard), the importer, and the sample-data generator."""
-    from provision.ingest import importer
+    from provision.ingest import import_sources as importing
     from provision.stack.kibana import KibanaConfig, resolve_kibana_config
     from provision.stack.provisioning import provision_all
 
@@ -452,7 +452,7 @@ def post_up_steps() -> PostUpSteps:
         return provision_all(es_cfg, kibana_cfg, index_prefix=index_prefix, kibana_timeout=timeout).dashboard_url
 
     def import_sources(es_cfg: EsConfig, sources: Sequence[str], index_prefix: str) -> ImportReport:
-        return importer.import_sources(es_cfg, sources, index_prefix=index_prefix)
+        return importing.import_sources(es_cfg, sources, index_prefix=index_prefix)
 
     return PostUpSteps(provision=provision, import_sources=import_sources, write_sample=_sample_writer())
 

@@ -202,7 +202,7 @@ def test_item_8_elasticsearch_dying_during_an_s3_import_stops_it_like_a_local_im
     Elasticsearch is unreachable, with no --full advice (--full could not help)."""
     from provision.sources import s3source
     from provision.core.connection import EsConfig
-    from provision.ingest.importer import import_sources
+    from provision.ingest.import_sources import import_sources
 
     monkeypatch.setattr(s3source, "BATCH_SIZE", 1)
     listed = S3Import.listed_objects
