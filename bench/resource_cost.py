@@ -27,7 +27,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provision.cloudtrail import documents, records  # noqa: E402
+from provision.cloudtrail import documents  # noqa: E402
+from provision.cloudtrail.decode import read_files  # noqa: E402
 from provision.cloudtrail import fields as F  # noqa: E402
 from provision.cloudtrail.documents import DocumentError, to_document  # noqa: E402
 from bench.generate import folders_to_measure  # noqa: E402
@@ -37,7 +38,7 @@ NEW_FIELDS = (F.RESOURCES, F.RESOURCES_CHANGED, F.RESOURCES_CREATED, F.ACTOR, F.
 
 
 def _events(folder: Path) -> list:
-    return [event for read in records.read_files(source_files([str(folder)])) for event in read.events or ()]
+    return [event for read in read_files(source_files([str(folder)])) for event in read.events or ()]
 
 
 def _convert_rate(events: list, rounds: int) -> float:

@@ -23,7 +23,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from provision.cloudtrail import fields as F  # noqa: E402
-from provision.cloudtrail import records  # noqa: E402
+from provision.cloudtrail.decode import read_files  # noqa: E402
 from provision.cloudtrail.documents import DocumentError, to_document  # noqa: E402
 from bench.generate import folders_to_measure  # noqa: E402
 from provision.sources.local import source_files  # noqa: E402
@@ -31,7 +31,7 @@ from provision.sources.local import source_files  # noqa: E402
 
 def measure(folder: Path) -> dict:
     events = changes = doc_bytes = response_bytes = 0
-    for read in records.read_files(source_files([str(folder)])):
+    for read in read_files(source_files([str(folder)])):
         for event in read.events or ():
             try:
                 doc = to_document(event, profile="standard")

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from provision.cloudtrail import records
+from provision.cloudtrail.decode import read_files
 from provision.report.automation_output import write_scripts
 from provision.cli.commands import app
 from provision.cloudtrail.clickcode import api_input
@@ -68,7 +68,7 @@ def test_every_demo_candidate_validates_with_botocore(demo):
 def test_every_sample_event_with_parameters_validates_with_unlogged_members_from_the_environment(sample_data):
     """All events of tests/data/cloudtrail (none of them is a console candidate, so all are used)."""
     unlogged, valid = {}, 0
-    for read in records.read_files(source_files([str(sample_data)])):
+    for read in read_files(source_files([str(sample_data)])):
         for event in read.events or ():
             if not isinstance(event, dict) or not event.get("requestParameters"):
                 continue

@@ -20,7 +20,8 @@ import pytest
 from provision.cloudtrail import classify
 from provision.demo.generate import SAMPLE_EVENTS, SAMPLE_SEED, write_sample
 from provision.ingest.importer import run_import
-from provision.cloudtrail.records import SkipFile, decode_events, is_digest_name
+from provision.cloudtrail.records import SkipFile, is_digest_name
+from provision.cloudtrail.decode import decode_events
 from provision.sources.local import local_files
 
 REPO = Path(__file__).resolve().parent.parent

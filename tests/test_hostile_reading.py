@@ -21,7 +21,8 @@ from provision.cloudtrail.documents import DocumentError, parse_event_time, to_d
 from provision.cloudtrail.nesting import flat_source
 from provision.analysis.hints import hints_from_sources
 from provision.ingest.importer import run_import
-from provision.cloudtrail.records import FileFailed, SkipFile, Unreadable, decode_events, read_files
+from provision.cloudtrail.records import FileFailed, SkipFile, Unreadable
+from provision.cloudtrail.decode import decode_events, read_files
 from provision.sources.local import local_files
 from tests.support.events import event, write_trail_file
 

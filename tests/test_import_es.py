@@ -15,7 +15,8 @@ from provision.cloudtrail import fields as F
 from provision.cloudtrail.classify import event_id
 from provision.cloudtrail.nesting import flat_source
 from provision.ingest.importer import bulk_bodies, run_import
-from provision.cloudtrail.records import SkipFile, decode_events
+from provision.cloudtrail.records import SkipFile
+from provision.cloudtrail.decode import decode_events
 from provision.sources.local import local_files
 from provision.cloudtrail.template import install_template
 from tests.support.events import event, many_events, write_trail_file

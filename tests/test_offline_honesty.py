@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 from provision.cli.commands import app
 from provision.ingest.importer import run_import
-from provision.cloudtrail.records import ItemStream, UTF8_BOM, decode_events
+from provision.cloudtrail.records import UTF8_BOM
+from provision.cloudtrail.decode import decode_events
+from provision.cloudtrail.itemstream import ItemStream
 from provision.sources.local import local_files
 from tests.support.cli import no_traceback
 from tests.support.events import console_write, many_events, write_trail_file
@@ -106,16 +108,16 @@ def test_one_huge_value_is_measured_a_logarithmic_number_of_times_not_once_per_c
     the unfinished event again only after reading as many bytes again as it holds, so about
     log2(48) times, not 48 (which made a 1.5 GB value quadratic: hours). The time this
     saves is measured by bench/one_big_value.py, not here."""
-    from provision.cloudtrail import records
+    from provision.cloudtrail import itemstream
 
     calls = []
-    measure = records._parsed_end
+    measure = itemstream._parsed_end
 
     def counted(buf, pos):
         calls.append(len(buf) - pos)
         return measure(buf, pos)
 
-    monkeypatch.setattr(records, "_parsed_end", counted)
+    monkeypatch.setattr(itemstream, "_parsed_end", counted)
     body = b'{"Records": [{"eventName": "x", "v": "' + b"a" * (48 << 20) + b'"}]}'
     items = list(ItemStream(gzip.compress(body, 1), None))
     assert len(items) == 1 and len(items[0]["v"]) == 48 << 20

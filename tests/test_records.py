@@ -7,7 +7,8 @@ import gzip
 import orjson
 import pytest
 
-from provision.cloudtrail.records import SkipFile, decode_events
+from provision.cloudtrail.records import SkipFile
+from provision.cloudtrail.decode import decode_events
 from provision.sources.local import local_files
 from tests.support.events import event
 
@@ -98,7 +99,8 @@ def test_folder_walk_is_lazy(tmp_path):
 
 
 def test_read_files_gives_events_or_the_reason_there_are_none(tmp_path):
-    from provision.cloudtrail.records import SourceFile, read_files
+    from provision.cloudtrail.records import SourceFile
+    from provision.cloudtrail.decode import read_files
 
     def unreadable() -> bytes:
         raise PermissionError("denied")

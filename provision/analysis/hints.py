@@ -23,7 +23,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 from provision.analysis import automation
-from provision.cloudtrail import classify, drift, records
+from provision.cloudtrail import classify, decode, drift, records
 from provision.cloudtrail import fields as F
 from provision.cloudtrail.awscli import cli_command
 from provision.cloudtrail.documents import DocumentError, document_id, to_document
@@ -119,7 +119,7 @@ def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Fil
     """Hints straight from CloudTrail files: no Elasticsearch needed. Files are accounted
     for as the importer does: skipped, failed, or partly read (listed as failed)."""
     counter = HintsCounter(filters)
-    for read in records.read_files(files, max_file_bytes):
+    for read in decode.read_files(files, max_file_bytes):
         counter.files_read += 1
         if read.skipped is not None:
             counter.skipped_files.append({"path": read.source.name, "reason": read.skipped})

@@ -29,8 +29,9 @@ from provision.cloudtrail.documents import DocumentError, document_and_line, doc
 from provision.core.errors import CtstackError
 from provision.cloudtrail import records
 from provision.sources.filters import Filters
-from provision.cloudtrail.records import (MAX_FILE_BYTES, FileFailed, ItemStream, SkipFile, SourceFile, StreamIt,
-                               dead_letter_copy, decode_events, is_digest_name, read_bytes)
+from provision.cloudtrail.records import MAX_FILE_BYTES, FileFailed, SkipFile, SourceFile, StreamIt, dead_letter_copy, is_digest_name
+from provision.cloudtrail.decode import decode_events, read_bytes
+from provision.cloudtrail.itemstream import ItemStream
 from provision.sources.local import read_local
 
 # Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather

@@ -116,7 +116,7 @@ class Follower:
         and refreshed by botocore."""
         profile = self.s3_options.pop("profile", None)
         if self.s3_options.get("session") is None:
-            from provision.sources.s3source import aws_session
+            from provision.sources.s3access import aws_session
 
             self.s3_options["session"] = aws_session(profile)
 

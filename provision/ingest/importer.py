@@ -23,7 +23,9 @@ from typing import Any, Callable, Iterable, Iterator
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision.cloudtrail.documents import PROFILES
-from provision.cloudtrail.records import MAX_FILE_BYTES, ItemStream, SourceFile, dead_letter_copy, decode_events
+from provision.cloudtrail.records import MAX_FILE_BYTES, SourceFile, dead_letter_copy
+from provision.cloudtrail.decode import decode_events
+from provision.cloudtrail.itemstream import ItemStream
 from provision.cloudtrail.template import install_template
 from provision.core import interrupt, settings
 from provision.core.connection import EsConfig, describe_error, es_url

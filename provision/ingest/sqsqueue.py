@@ -39,7 +39,9 @@ from provision.core.errors import CtstackError
 from provision.ingest.importer import run_import
 from provision.sources.s3layout import DIGESTS, INSIGHTS, S3Filters
 from provision.cloudtrail.records import EVENT_FILE_SUFFIXES, NOT_A_LOG_FILE_NAME
-from provision.sources.s3source import BucketMissing, ObjectUnreadable, S3Bucket, S3Import, S3Object, without_login
+from provision.sources.s3access import BucketMissing, ObjectUnreadable, S3Object, without_login
+from provision.sources.s3bucket import S3Bucket
+from provision.sources.s3source import S3Import
 
 RECEIVE_BATCH = 10          # SQS's maximum per ReceiveMessage
 BATCH_MESSAGES = 50         # messages imported together (as one run_import)
@@ -257,7 +259,7 @@ class QueueConsumer:
                  stop: StopSwitch | None = None, on_batch: Callable[[dict[str, Any]], None] | None = None,
                  wait_seconds: int = LONG_POLL_SECONDS, visibility_timeout: int | None = None,
                  exit_when_empty: bool = False, batch_messages: int = BATCH_MESSAGES, **import_options: Any) -> None:
-        from provision.sources.s3source import aws_session
+        from provision.sources.s3access import aws_session
 
         s3_options = dict(s3_options or {})
         session = s3_options.pop("session", None) or aws_session(s3_options.pop("profile", None))

@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from provision.core.errors import CtstackError
-from provision.sources.s3source import ObjectUnreadable, S3Import
+from provision.sources.s3access import ObjectUnreadable
+from provision.sources.s3source import S3Import
 from tests.support.s3 import BUCKET, ORG_KEY
 
 ALLOW_ALL = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}

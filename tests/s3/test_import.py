@@ -17,7 +17,7 @@ from provision.sources import s3state
 from provision.core import settings
 from provision.analysis.hints import hints_from_sources
 from provision.ingest.importer import run_import
-from provision.cloudtrail.records import decode_events
+from provision.cloudtrail.decode import decode_events
 from provision.sources.local import local_files
 from provision.sources.s3source import S3Import
 from tests.support.s3 import BUCKET, ORG_KEY

@@ -11,7 +11,10 @@ from botocore.exceptions import ClientError
 
 from provision.core.errors import CtstackError
 from provision.sources.s3layout import S3Filters, date_folders, log_prefixes, make_filters, parse_when
-from provision.sources.s3source import S3Import, S3Object, is_s3_url, listing_error, object_problem, parse_s3_url, read_ahead
+from provision.sources.s3access import S3Object, listing_error, object_problem
+from provision.sources.s3bucket import read_ahead
+from provision.sources.s3layout import is_s3_url, parse_s3_url
+from provision.sources.s3source import S3Import
 from tests.support.s3 import BUCKET, INSIGHT_KEY, ORG_KEY, Listings, upload_tree
 
 STRATUS_ACCOUNT, STRATUS_REGION = "307578594326", "euiso-south-3r"
