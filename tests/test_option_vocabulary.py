@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from provision.cli import commands as cli
-from provision.cli.commands import new_spelling, parse_size
+from provision.cli.vocabulary import new_spelling, parse_size
 from tests.support.trail import event, write_trail
 
 REPO = Path(__file__).resolve().parent.parent

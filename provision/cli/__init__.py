@@ -1,4 +1,5 @@
-"""The ctstack command line: commands over library calls, the option vocabulary, terminal rendering."""
+"""The ctstack command line: commands (commands.py) over library calls, the option vocabulary
+(vocabulary.py), terminal text (render.py)."""
 
 from provision.cli.commands import app, main
 

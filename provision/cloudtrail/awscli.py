@@ -60,8 +60,13 @@ def _cli_command(event_source: str, event_name: str) -> str | None:
     found = _service_and_operation(event_source, event_name)
     if found is None:
         return None
-    service, name = found
-    return f"aws {CLI_RENAMES.get(service, service)} {xform_name(name, '-')}"
+    return aws_command(*found)
+
+
+def aws_command(service: str, operation: str) -> str:
+    """`aws <service> <operation>` for a botocore service and API operation: the one place the
+    AWS CLI's words are made (CLI_RENAMES, operation in kebab case), for hints and scripts alike."""
+    return f"aws {CLI_RENAMES.get(service, service)} {xform_name(operation, '-')}"
 
 
 def service_and_operation(event_source: str | None, event_name: str | None) -> tuple[str, str] | None:

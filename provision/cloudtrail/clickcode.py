@@ -516,10 +516,6 @@ def substitute(value: Any, replacements: dict[tuple, Ref], parts: tuple = ()) ->
     return value
 
 
-def cli_name(service: str) -> str:
-    return awscli.CLI_RENAMES.get(service, service)
-
-
 def option(member: str) -> str:
     return "--" + xform_name(member, "-")
 
@@ -564,7 +560,7 @@ def command(service: str, operation: str, parameters: dict[str, Any], region: st
     """A command line that cannot be turned against its user: plain values as options; values
     the AWS CLI would read as an option or a file or URL reference, nested values and
     variables inside --cli-input-json (which the AWS CLI never expands); then --region."""
-    words = [f"aws {cli_name(service)} {xform_name(operation, '-')}"]
+    words = [awscli.aws_command(service, operation)]
     as_json: dict[str, Any] = {}
     for member, value in parameters.items():
         if isinstance(value, Ref) and splice is None and not value.number:

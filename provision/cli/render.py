@@ -1,0 +1,232 @@
+"""What the command line prints: error sentences and exit codes, import and status summaries,
+progress lines; terminal text only (the commands in provision.cli.commands call these)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from provision.cli.progress import stderr_console
+from provision.core import interrupt
+from provision.core.errors import CtstackError
+from provision.core.wording import number, plural, skipped_notes
+from provision.sources.filters import Filters
+from provision.stack import lifecycle as stack
+err_console = stderr_console()
+
+F = TypeVar("F", bound=Callable)
+
+
+# What a command interrupted by a signal (outside a clean stop of its own) leaves undone.
+UNDONE_ON_INTERRUPT = {
+    "hints": "nothing was printed; run the same command again.",
+    "report": "no report was written; run the same command again.",
+    "up": "what was started keeps running; run the same command again to finish (it picks up where this one stopped).",
+    "import": "nothing was imported; run the same command again.",
+    "reflag": "nothing was re-flagged; run the same command again.",
+}
+
+
+def user_errors(func: F) -> F:
+    """Turn a CtstackError into one red sentence on stderr and its exit code, no traceback;
+    a signal (Ctrl-C, SIGTERM, SIGHUP) into one sentence and 128 + its number."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            with interrupt.handled():
+                return func(*args, **kwargs)
+        except CtstackError as err:
+            tell(f"[bold red]Error:[/] {escape(str(err))}")
+            raise typer.Exit(err.exit_code) from None
+        except interrupt.Interrupted as stopped:
+            undone = UNDONE_ON_INTERRUPT.get(func.__name__.rstrip("_"), "run the same command again.")
+            tell(f"[bold yellow]Interrupted[/] by {escape(interrupt.signal_words(stopped.signum))}: {undone}")
+            raise typer.Exit(interrupt.exit_code(stopped.signum)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def tell(markup: str) -> None:
+    """One sentence on stderr; after SIGHUP there may be no terminal to write to."""
+    try:
+        err_console.print(markup, highlight=False, soft_wrap=True)
+    except OSError:
+        pass
+
+
+
+def print_import_summary(summary, console: Console, filters: Filters | None = None) -> None:
+    from rich.table import Table
+
+    table = Table(title="ctstack import", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("files read", summary.files_read), ("files skipped", summary.files_skipped),
+        ("files failed", summary.files_failed), ("events read", summary.events_read),
+        ("events indexed", summary.events_indexed), ("already present", summary.events_duplicate),
+        ("events failed", summary.events_failed),
+        *([("events filtered out", summary.events_filtered)] if filters else []),
+        *([("outcome unknown", summary.events_unknown)] if summary.events_unknown else []),
+        ("events/s", f"{summary.events_read / summary.seconds:,.0f}" if summary.seconds else "-"),
+        ("seconds", f"{summary.seconds:.1f}"),
+    ]
+    rows += [(key.replace("_", " "), value) for key, value in summary.extra.items()]
+    for name, value in rows:
+        table.add_row(name, number(value) if isinstance(value, int) and not isinstance(value, bool) else escape(str(value)))
+    console.print(table)
+    for note in skipped_notes(summary.skipped_files):
+        console.print(note, highlight=False)
+    if summary.skipped_files:
+        console.print("(--format json lists every skipped file with its reason)", style="dim")
+    for entry in summary.failed_files:
+        console.print(f"[red]failed[/] {escape(entry['path'])}: {escape(entry['reason'])}", highlight=False)
+    for reason, count in summary.failure_reasons.items():
+        console.print(f"[red]{plural(count, 'event')} failed:[/] {escape(reason)}", highlight=False)
+    why = _why_nothing_imported(summary, filters)
+    if why:
+        console.print(why, style="yellow", markup=False, highlight=False)
+    if summary.events_unknown:
+        from provision.ingest.summary import UNKNOWN
+
+        console.print(f"[yellow]{plural(summary.events_unknown, 'event')}:[/] {UNKNOWN}", highlight=False)
+    if summary.dead_letter:
+        console.print(f"Failed events and their reasons: {summary.dead_letter}", markup=False, highlight=False)
+    if summary.interrupted:
+        console.print(f"[bold yellow]{escape(summary.aborted[:1].upper() + summary.aborted[1:])}:[/] {escape(interrupted_counts(summary))}; "
+                      "files not yet read were left alone. Run the same command to finish (events already present are counted, not doubled).",
+                      highlight=False)
+    elif summary.aborted:
+        console.print(f"[bold red]Import stopped:[/] {escape(summary.aborted)}", highlight=False)
+
+
+def interrupted_counts(summary) -> str:
+    """ "46,447 events indexed, 0 already present, 0 failed of 60,463 read" """
+    return (f"{number(summary.events_indexed)} events indexed, {number(summary.events_duplicate)} already present, "
+            f"{number(summary.events_failed)} failed of {number(summary.events_read)} read")
+
+
+@contextlib.contextmanager
+def no_terminal_is_fine() -> Iterator[None]:
+    """After SIGHUP the terminal may be gone: writing to it fails, and that must not turn
+    into a traceback (the dead-letter file and the exit code still say what happened)."""
+    try:
+        yield
+    except OSError:
+        if interrupt.received() is None:
+            raise
+
+
+def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
+    """One plain sentence when an import brought in nothing new, saying why."""
+    if summary.events_indexed or summary.events_duplicate or summary.events_failed:
+        return None
+    if not summary.files_read:
+        earlier = summary.extra.get("objects_skipped_already_imported")
+        if earlier:
+            listed = "the object listed was" if earlier == 1 else f"the {earlier:,} objects listed were"
+            return f"Nothing new: {listed} imported by earlier runs (--full imports them again)."
+        return "No CloudTrail files were found in the sources: nothing was imported."
+    if not summary.events_read:
+        return f"No events: {'the file was' if summary.files_read == 1 else 'every file was'} skipped or could not be read (above)."
+    if summary.events_filtered == summary.events_read:
+        return f"None of the {plural(summary.events_read, 'event')} read passes the filters ({filters.describe()}): nothing was imported."
+    return None
+
+
+def round_line(report: dict) -> str:
+    from provision.ingest.continuous import OK, format_lag
+
+    text = (f"round {report['round']} at {report['at'][11:19]}Z: {report.get('objects_downloaded', 0):,} objects, "
+            f"{report.get('events_read', 0):,} events ({report.get('events_indexed', 0):,} new, {report.get('events_failed', 0):,} failed), "
+            f"lag {format_lag(report.get('lag_seconds'))}")
+    if report["state"] != OK:
+        text += f"  [{report['state']}: {report.get('error')}]"
+    if report.get("next_round_in"):
+        text += f"; next round in {report['next_round_in']:.0f} s"
+    return text
+
+
+
+
+class RichReporter:
+    """`ctstack up`'s progress: steps as lines, health waits on one live status line (stderr)."""
+
+    def __init__(self, status) -> None:
+        self.status = status
+
+    def step(self, message: str) -> None:
+        err_console.print(message, markup=False, highlight=False)
+        self.status.update(escape(message))
+
+    def progress(self, probe) -> None:
+        mark = "[green]ready[/]" if probe.ready else escape(probe.state)
+        self.status.update(f"Waiting for {probe.service}: {mark} ({probe.elapsed:.0f} s)")
+        if probe.ready:
+            err_console.print(f"{probe.service} is ready ({escape(probe.state)}, {probe.elapsed:.0f} s).", highlight=False)
+
+# What `up` points to when Docker is missing: everything that works without it.
+WITHOUT_DOCKER = (
+    "Without Docker: `ctstack hints ./logs/` and `ctstack report ./logs/` read CloudTrail files (or s3:// URLs) "
+    "directly, and `ctstack up --es-url URL --sample` uses an Elasticsearch you already run. "
+    "No logs at hand? `ctstack demo ./demo-logs` writes the demo set (then `ctstack hints ./demo-logs --workflows`)."
+)
+
+
+def print_status(report: "stack.StackStatus") -> None:
+    if report.engine != "not checked":
+        typer.echo(f"Docker engine: {report.engine}")
+        for c in report.containers:
+            typer.echo(f"  {c['error']}" if "error" in c else f"  {c['service']:<14} {c['state']:<10} {c['health']}")
+    es = report.elasticsearch
+    if es.get("reachable"):
+        typer.echo(f"Elasticsearch {es['version']} at {es['url']}: {es['cluster_health']}")
+        documents = es.get("documents")
+        typer.echo(f"  CloudTrail events: {number(documents) if isinstance(documents, int) else '?'}   newest event: {es.get('newest_event') or '-'}")
+    else:
+        # The error is a sentence naming the URL already: printed as it is, not nested in another.
+        typer.echo(es.get("error") or f"Elasticsearch at {es['url']}: not reachable.")
+    if report.kibana:
+        kb = report.kibana
+        typer.echo(f"Kibana at {kb['url']}: {kb.get('level') or kb.get('error')}")
+    if report.credentials_file:
+        typer.echo(f"Credentials file: {report.credentials_file}")
+    typer.echo(f"Compose file: {report.compose_file}")
+
+
+def exit_if_files_failed(result) -> None:
+    """Exit 1, as `import` does, when a file could not be read or was read only in part (or a
+    folder could not be listed): the hints are then of fewer events than the sources hold."""
+    failed = result.failed_files or ()
+    if failed:
+        first = failed[0]
+        more = f" and {len(failed) - 1:,} more" if len(failed) > 1 else ""
+        err_console.print(f"{plural(len(failed), 'file')} could not be read in full ({first['path']}: {first['reason']}{more}); "
+                          "the results leave their events out.", markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+def print_automation(result, workflows: bool) -> None:
+    from provision.report import automation_output
+
+    automation_output.print_automation(result, Console())
+    if workflows:
+        automation_output.print_workflows(result, Console())
+
+
+def write_workflow_scripts(result, script_dir: Path | None) -> None:
+    if script_dir is None:
+        return
+    from provision.report.automation_output import write_scripts
+
+    done = write_scripts(result, script_dir)
+    paths = done.written
+    stale = f"; {len(done.removed):,} stale from an earlier run removed" if done.removed else ""
+    err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}{stale}.", markup=False, highlight=False)
