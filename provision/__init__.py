@@ -24,9 +24,11 @@ _EXPORTS = {
     "connected": "provision.core.connection",
     "Filters": "provision.sources.filters",
     "S3Filters": "provision.sources.s3layout",
+    "S3Options": "provision.sources.s3options",
     "S3Import": "provision.sources.s3source",
     "import_sources": "provision.ingest.import_sources",
     "run_import": "provision.ingest.importer",
+    "ImportOptions": "provision.ingest.options",
     "ImportSummary": "provision.ingest.summary",
     "follow": "provision.ingest.follow",
     "consume": "provision.ingest.sqsqueue",
@@ -72,11 +74,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from provision.ingest.follow import follow
     from provision.ingest.import_sources import import_sources
     from provision.ingest.importer import run_import
+    from provision.ingest.options import ImportOptions
     from provision.ingest.summary import ImportSummary
     from provision.ingest.reflag import reflag, reflag_cluster
     from provision.ingest.sqsqueue import consume
     from provision.report.html import render_report, write_report
     from provision.sources.filters import Filters
     from provision.sources.s3layout import S3Filters
+    from provision.sources.s3options import S3Options
     from provision.sources.s3source import S3Import
     from provision.stack.provisioning import provision_all

@@ -28,6 +28,7 @@ from provision.cloudtrail import fields as F
 from provision.cloudtrail.awscli import cli_command
 from provision.cloudtrail.documents import DocumentError, document_id, to_document
 from provision.sources.filters import Filters, iso, parse_timestamp
+from provision.sources.s3options import S3Options
 from provision.core.wording import reason_kind
 
 DEFAULT_TOP = 20
@@ -133,11 +134,12 @@ def hints_from_files(files: Iterable[records.SourceFile], filters: Filters = Fil
     return counter.result(top=top, source=source)
 
 
-def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: int = DEFAULT_TOP, s3_options: dict[str, Any] | None = None,
+def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: int = DEFAULT_TOP,
+                       s3_options: S3Options | dict[str, Any] | None = None,
                        max_file_bytes: int = records.MAX_FILE_BYTES) -> Hints:
     """Hints from command-line sources: folders and files (the importer's own walker) and
-    ``s3://bucket/prefix`` URLs (the importer's S3 source; ``s3_options`` are its profile,
-    endpoint_url and workers). S3 listings skip files outside the filters' accounts, regions
+    ``s3://bucket/prefix`` URLs (the importer's S3 source, read as ``s3_options`` say: profile,
+    endpoint_url, workers). S3 listings skip files outside the filters' accounts, regions
     and days."""
     from provision.sources.opening import open_sources  # the same split `ctstack import` does
 
@@ -146,7 +148,7 @@ def hints_from_sources(sources: list[str], filters: Filters = Filters(), top: in
     if opened.urls:
         from provision.sources.s3source import s3_files  # boto3 only when S3 is used
 
-        files = itertools.chain(files, s3_files(opened.urls, filters.s3_filters(), **(s3_options or {})))
+        files = itertools.chain(files, s3_files(opened.urls, S3Options.of(s3_options).but(filters=filters.s3_filters())))
     return hints_from_files(files, filters, top, source=", ".join(sources), max_file_bytes=max_file_bytes)
 
 

@@ -30,7 +30,9 @@ from provision.core.errors import CtstackError
 from provision.core.wording import nothing_readable, number, plural
 from provision.demo.generate import SAMPLE_EVENTS
 from provision.report.hints_output import FORMATS as HINTS_FORMATS
+from provision.ingest.options import ImportOptions
 from provision.sources.filters import Filters
+from provision.sources.s3options import S3Options
 from provision.stack import health, lifecycle as stack
 
 
@@ -59,24 +61,22 @@ def root(
 
 
 def s3_options(sources: list[str], filters: Filters, insights: bool, profile: str | None, workers: int, full: bool,
-               endpoint_url: str | None) -> dict:
-    """Keyword arguments for provision.sources.s3source.S3Import, validated: its listing skips
-    what ``filters`` leave out."""
+               endpoint_url: str | None) -> S3Options:
+    """How S3 is read, validated: its listing skips what ``filters`` leave out."""
     from provision.sources.s3layout import is_s3_url
 
     if (insights or full) and not any(is_s3_url(s) for s in sources):
         raise CtstackError("--insights and --full apply to s3:// sources only.")
-    return {"filters": filters.s3_filters(insights), "profile": profile, "workers": workers, "full": full, "endpoint_url": endpoint_url}
+    return S3Options(filters=filters.s3_filters(insights), profile=profile, workers=workers, full=full, endpoint_url=endpoint_url)
 
 
-def _follow(cfg: EsConfig, sources: list[str], s3: dict, import_options: dict, interval: str, json_output: bool) -> int:
+def _follow(cfg: EsConfig, sources: list[str], s3: S3Options, options: ImportOptions, interval: str, json_output: bool) -> int:
     """`ctstack import s3://... --follow`: rounds until a signal; a live line or NDJSON per round."""
     from provision.ingest.continuous import StopSwitch, parse_interval
     from provision.ingest.follow import follow
     from provision.cli.progress import LiveLine
 
     seconds = parse_interval(interval)
-    filters = s3.pop("filters")
     stop = StopSwitch()
     with stop.on_signals(), LiveLine(enabled=err_console.is_terminal and not json_output) as line:
         rounds = [0]
@@ -93,8 +93,8 @@ def _follow(cfg: EsConfig, sources: list[str], s3: dict, import_options: dict, i
                 err_console.print(round_line(report), highlight=False, soft_wrap=True, markup=False)
             line.update(round_line(report))
 
-        result = follow(cfg, sources, filters, interval=seconds, s3_options=s3, stop=stop, on_round=on_round,
-                        progress=in_round, **import_options)
+        result = follow(cfg, sources, s3.filters, interval=seconds, s3_options=s3, options=options.but(progress=in_round),
+                        stop=stop, on_round=on_round)
     if not json_output:
         err_console.print(round_line(result.last_round) if result.last_round else "stopped before the first round", highlight=False, markup=False)
         if result.dead_letter:
@@ -102,7 +102,7 @@ def _follow(cfg: EsConfig, sources: list[str], s3: dict, import_options: dict, i
     return 0 if result.ok else 1
 
 
-def _consume_queue(cfg: EsConfig, queue_url: str, filters, s3: dict, import_options: dict, exit_when_empty: bool,
+def _consume_queue(cfg: EsConfig, queue_url: str, s3: S3Options, options: ImportOptions, exit_when_empty: bool,
                    poll_seconds: int, json_output: bool) -> int:
     """`ctstack import --sqs-queue URL`: batches until a signal (or an empty queue); NDJSON per batch."""
     from provision.ingest.continuous import OK, StopSwitch, format_lag
@@ -126,8 +126,8 @@ def _consume_queue(cfg: EsConfig, queue_url: str, filters, s3: dict, import_opti
                 err_console.print(f"message {failed['message_id']} kept (received {failed['receive_count']}x): {failed['reason']}",
                                   highlight=False, soft_wrap=True, markup=False)
 
-        result = consume(cfg, queue_url, filters, s3_options=s3, stop=stop, on_batch=on_batch,
-                         exit_when_empty=exit_when_empty, wait_seconds=poll_seconds, **import_options)
+        result = consume(cfg, queue_url, s3.filters, s3_options=s3, options=options, stop=stop, on_batch=on_batch,
+                         exit_when_empty=exit_when_empty, wait_seconds=poll_seconds)
     if json_output:
         typer.echo(json.dumps({"summary": result.to_dict()}))
     else:
@@ -165,27 +165,21 @@ def import_(
     json_output = output_format == "json"
     sources = sources or []
     filters = Filters.from_text(account, region, (), since, until)
-    options = s3_options(sources, filters, insights, profile, workers, full, endpoint_url)
+    s3 = s3_options(sources, filters, insights, profile, workers, full, endpoint_url)
     cfg = es_config(es_url, api_key, user, password, ca_certs)
-    # Rounds and batches filter events exactly, as a one-shot import does (the listing is pruned too).
-    import_options = {"index_prefix": index_prefix, "profile": fields_profile, "keep_access_keys": keep_access_keys,
-                      "dead_letter_path": dead_letter, "processes": processes, "max_file_bytes": max_file_bytes,
-                      "bulk_requests": bulk_requests, "chunk_size": bulk_size, "event_filters": filters or None}
+    # One-shot, rounds and batches alike filter events exactly (the listing is pruned too).
+    options = ImportOptions(index_prefix=index_prefix, profile=fields_profile, keep_access_keys=keep_access_keys,
+                            dead_letter_path=dead_letter, processes=processes, max_file_bytes=max_file_bytes,
+                            bulk_requests=bulk_requests, chunk_size=bulk_size, filters=filters or None)
     if sqs_queue:
         if sources or follow:
             raise CtstackError("--sqs-queue takes no sources and no --follow: the queue names the objects.")
-        raise typer.Exit(_consume_queue(cfg, sqs_queue, filters.s3_filters(insights), {"profile": profile, "workers": workers, "endpoint_url": endpoint_url},
-                                        import_options, exit_when_empty, poll_seconds, json_output))
+        raise typer.Exit(_consume_queue(cfg, sqs_queue, s3, options, exit_when_empty, poll_seconds, json_output))
     if follow:
-        raise typer.Exit(_follow(cfg, sources, options, import_options, interval, json_output))
+        raise typer.Exit(_follow(cfg, sources, s3, options, interval, json_output))
     try:
         with ImportProgress(enabled=err_console.is_terminal) as progress:
-            summary = import_sources(
-                cfg, sources, index_prefix=index_prefix, profile=fields_profile,
-                keep_access_keys=keep_access_keys, dead_letter_path=dead_letter, progress=progress.update,
-                processes=processes, max_file_bytes=max_file_bytes, bulk_requests=bulk_requests, chunk_size=bulk_size,
-                s3_options=options, filters=filters or None,
-            )
+            summary = import_sources(cfg, sources, options.but(progress=progress.update), s3)
     except CtstackError as err:
         if json_output:  # whoever reads stdout gets an answer too (the sentence also goes to stderr)
             typer.echo(json.dumps({"ok": False, "error": str(err)}))
@@ -272,8 +266,8 @@ def up(
         raise typer.Exit(1)
     if follow:
         cfg = options.es or es_config(None, api_key, user, password, ca_certs)
-        s3 = {"filters": Filters().s3_filters(), "workers": settings.S3_WORKERS}
-        raise typer.Exit(_follow(cfg, followed, s3, {"index_prefix": index_prefix}, interval, json_output=False))
+        s3 = S3Options(filters=Filters().s3_filters(), workers=settings.S3_WORKERS)
+        raise typer.Exit(_follow(cfg, followed, s3, ImportOptions(index_prefix=index_prefix), interval, json_output=False))
 
 
 @app.command()

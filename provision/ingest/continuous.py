@@ -20,6 +20,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from provision.core import interrupt
 from provision.core.errors import CtstackError
 from provision.cloudtrail.fields import TIMESTAMP
+from provision.ingest.options import ImportOptions
 
 INTERVAL_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
 INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -133,14 +134,10 @@ def format_lag(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def options_for_many_runs(import_options: dict[str, Any]) -> dict[str, Any]:
-    """:func:`~provision.ingest.importer.run_import`'s options for a process that imports round after
-    round (``--follow``) or batch after batch (``--sqs-queue``): one dead-letter file for the
-    whole process (``dead_letter``, open; the caller closes it), and ``event_filters`` (events
-    outside them are counted, not imported) under run_import's name ``filters``."""
+def options_for_many_runs(options: ImportOptions) -> ImportOptions:
+    """``options`` for a process that imports round after round (``--follow``) or batch after
+    batch (``--sqs-queue``): one dead-letter file for the whole process (``dead_letter``, open;
+    the caller closes it)."""
     from provision.ingest.deadletter import DeadLetter
 
-    options = dict(import_options)
-    options["filters"] = options.pop("event_filters", None)
-    options["dead_letter"] = DeadLetter(options.pop("dead_letter_path", None), options.get("keep_access_keys", False))
-    return options
+    return options.but(dead_letter=DeadLetter(options.dead_letter_path, options.keep_access_keys))

@@ -24,7 +24,6 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision.core import settings
 from provision.core.connection import es_url, EsConfig, connected, describe_error
 from provision.ingest.continuous import (
     ES_UNAVAILABLE, OK, STOPPING, StopSwitch, add_counts, backoff, es_available, lag_seconds, newest_event_time,
@@ -32,8 +31,10 @@ from provision.ingest.continuous import (
 )
 from provision.core.errors import CtstackError
 from provision.ingest.importer import run_import
+from provision.ingest.options import ImportOptions
 from provision.cloudtrail.records import SourceFile
 from provision.sources.s3layout import S3Filters, is_s3_url
+from provision.sources.s3options import S3Options
 
 DEFAULT_INTERVAL = 300.0
 
@@ -81,44 +82,44 @@ def _until_stopped(files: Iterable[SourceFile], stop: StopSwitch) -> Iterator[So
 class Follower:
     """Rounds of S3 import over ``urls`` into ``es``; :meth:`run` until stopped.
 
-    ``s3_options`` are :class:`~provision.sources.s3source.S3Import`'s keyword arguments (profile,
-    endpoint_url, workers, full, session); other keyword arguments go to
-    :func:`~provision.ingest.importer.run_import` (fields profile, processes, dead_letter_path ...), and
-    ``event_filters`` (a :class:`provision.sources.filters.Filters`: events outside it are counted, not imported).
+    S3 is read as ``s3_options`` say (:class:`~provision.sources.s3options.S3Options`: profile,
+    endpoint_url, workers, full, session); each round imports with ``options``
+    (:class:`~provision.ingest.options.ImportOptions`: index prefix, fields profile, processes,
+    dead_letter_path, ``filters`` whose outside events are counted, not imported ...; keyword
+    ``changes`` to them are accepted too).
     ``on_round(report)`` gets each round's report (a JSON-able dict); ``progress`` is
     run_import's, for a live line within a round.
     """
 
     def __init__(self, es: Elasticsearch, urls: Sequence[str], filters: S3Filters | None = None, *,
-                 interval: float = DEFAULT_INTERVAL, index_prefix: str = settings.INDEX_PREFIX,
-                 s3_options: dict[str, Any] | None = None, stop: StopSwitch | None = None,
+                 interval: float = DEFAULT_INTERVAL, options: ImportOptions | None = None,
+                 s3_options: S3Options | dict[str, Any] | None = None, stop: StopSwitch | None = None,
                  on_round: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 **import_options: Any) -> None:
+                 **changes: Any) -> None:
         if not urls or not all(is_s3_url(u) for u in urls):
             raise CtstackError("--follow needs s3://BUCKET or s3://BUCKET/PREFIX sources only (a folder does not grow by itself).")
         self.es = es
         self.urls = list(urls)
         self.filters = filters or S3Filters()
         self.interval = interval
-        self.index_prefix = index_prefix
-        self.s3_options = dict(s3_options or {})
+        self.s3_options = S3Options.of(s3_options)
         self.stop = stop or StopSwitch()
         self.on_round = on_round
         self.clock = clock
-        self.import_options = options_for_many_runs(import_options)
-        self.dead_letter = self.import_options["dead_letter"]
+        self.import_options = options_for_many_runs(ImportOptions.of(options, **changes))
+        self.index_prefix = self.import_options.index_prefix
+        self.dead_letter = self.import_options.dead_letter
         self.summary = FollowSummary()
         self._installed = False
 
     def _session(self) -> None:
         """One boto3 session (``--profile``'s) for every round: credentials are loaded once
         and refreshed by botocore."""
-        profile = self.s3_options.pop("profile", None)
-        if self.s3_options.get("session") is None:
+        if self.s3_options.session is None:
             from provision.sources.s3access import aws_session
 
-            self.s3_options["session"] = aws_session(profile)
+            self.s3_options = self.s3_options.but(session=aws_session(self.s3_options.profile))
 
     def run_round(self) -> dict[str, Any]:
         """One round: list, import what is new, report. Never raises for an unavailable
@@ -134,14 +135,14 @@ class Follower:
         self._session()
         report: dict[str, Any] = {"round": number, "at": now.isoformat(timespec="seconds"), "since": filters.since.isoformat()}
         # --full re-reads what the first round lists; later rounds go by the state it rewrote.
-        options = {**self.s3_options, "full": self.s3_options.get("full", False) and number == 1}
-        s3 = S3Import(self.urls, filters, es=self.es, index_prefix=self.index_prefix, **options)
+        s3 = S3Import.with_options(self.urls, self.s3_options.but(filters=filters, full=self.s3_options.full and number == 1),
+                                   es=self.es, index_prefix=self.index_prefix)
         summary = None
         try:
             files = s3.files()
             try:
-                summary = run_import(self.es, _until_stopped(files, self.stop), index_prefix=self.index_prefix,
-                                     install=not self._installed, on_file_done=s3.on_file_done, **self.import_options)
+                summary = run_import(self.es, _until_stopped(files, self.stop),
+                                     self.import_options.but(install=not self._installed, on_file_done=s3.on_file_done))
                 self._installed = True
             finally:
                 files.close()

@@ -10,25 +10,27 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision.cloudtrail.records import SourceFile
 from provision.cloudtrail.template import check_index_prefix
-from provision.core import settings
 from provision.core.connection import EsConfig, connected
 from provision.ingest.importer import run_import
+from provision.ingest.options import ImportOptions
 from provision.ingest.summary import ImportSummary
 from provision.sources.opening import open_sources
+from provision.sources.s3options import S3Options
 
 
 def import_sources(
     cfg: EsConfig,
     sources: Iterable[str],
-    s3_options: dict[str, Any] | None = None,
-    **options: Any,
+    options: ImportOptions | None = None,
+    s3_options: S3Options | dict[str, Any] | None = None,
+    **changes: Any,
 ) -> ImportSummary:
     """Connect (one clear error if Elasticsearch is unreachable or refuses us), then
-    :func:`run_import` the sources. ``s3://`` sources go through
-    :class:`provision.sources.s3source.S3Import` (``s3_options`` are its keyword arguments: filters,
-    profile, workers, full, ...). Other options are run_import's."""
-    index_prefix = options.get("index_prefix", settings.INDEX_PREFIX)
-    check_index_prefix(index_prefix)
+    :func:`run_import` the sources with ``options`` (keyword ``changes`` to them are accepted
+    too). ``s3://`` sources go through :class:`provision.sources.s3source.S3Import`, read as
+    ``s3_options`` say (:class:`~provision.sources.s3options.S3Options`)."""
+    o = ImportOptions.of(options, **changes)
+    check_index_prefix(o.index_prefix)
     opened = open_sources(list(sources), "Nothing to import: give at least one folder or file.")
     files: Iterable[SourceFile] = opened.local
     s3 = None
@@ -37,13 +39,13 @@ def import_sources(
             if opened.urls:
                 from provision.sources.s3source import S3Import  # boto3 only when S3 is used
 
-                s3 = S3Import(opened.urls, es=es, index_prefix=index_prefix, **(s3_options or {}))
+                s3 = S3Import.with_options(opened.urls, S3Options.of(s3_options), es=es, index_prefix=o.index_prefix)
                 s3.check()
                 files = itertools.chain(files, s3.files())
-                options["on_file_done"] = s3.on_file_done
-            summary = run_import(es, files, **options)
-            if options.get("profile", "standard") != "minimal":
-                _mark_drift(es, summary, index_prefix)
+                o = o.but(on_file_done=s3.on_file_done)
+            summary = run_import(es, files, o)
+            if o.profile != "minimal":
+                _mark_drift(es, summary, o.index_prefix)
         finally:
             if s3 is not None:
                 s3.close()  # remember what was imported, also when the run stopped early

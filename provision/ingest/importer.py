@@ -31,16 +31,12 @@ from provision.core import interrupt, settings
 from provision.core.connection import EsConfig, describe_error, es_url
 from provision.core.wording import reason_kind
 from provision.ingest.bulkanswer import Refusal
-from provision.ingest.bulksend import MAX_RETRIES, WritesBlocked, send_chunk
+from provision.ingest.bulksend import WritesBlocked, send_chunk
 from provision.ingest.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
 from provision.ingest.deadletter import DeadLetter
+from provision.ingest.options import CHUNK_SIZE, MAX_CHUNK_BYTES, ImportOptions
 from provision.ingest.summary import INTERRUPTED, UNKNOWN, FileOutcome, ImportSummary
 from provision.sources.filters import Filters
-
-CHUNK_SIZE = settings.BULK_SIZE     # documents per bulk request ...
-MAX_CHUNK_BYTES = 8 * 1024 * 1024   # ... or this many bytes, whichever comes first
-BULK_REQUESTS = settings.BULK_REQUESTS
-
 
 class _Parts:
     """A file's parts still in flight (a streamed file comes in several), and whether its
@@ -320,40 +316,20 @@ def _without_file(files: Iterable[SourceFile], path: Path) -> Iterator[SourceFil
         yield source
 
 
-def run_import(
-    es: Elasticsearch,
-    files: Iterable[SourceFile],
-    *,
-    index_prefix: str = settings.INDEX_PREFIX,
-    profile: str = "standard",
-    keep_access_keys: bool = False,
-    dead_letter_path: str | os.PathLike | None = None,
-    dead_letter: DeadLetter | None = None,
-    on_file_done: Callable[[SourceFile, FileOutcome], None] | None = None,
-    progress: Callable[[ImportSummary], None] | None = None,
-    install: bool = True,
-    processes: int | None = None,
-    chunk_size: int = CHUNK_SIZE,
-    max_chunk_bytes: int = MAX_CHUNK_BYTES,
-    max_retries: int = MAX_RETRIES,
-    initial_backoff: float = 1.0,
-    filters: Filters | None = None,
-    max_file_bytes: int = MAX_FILE_BYTES,
-    bulk_requests: int = BULK_REQUESTS,
-) -> ImportSummary:
-    """Import CloudTrail files into ``<index_prefix>-YYYY.MM`` indices.
+def run_import(es: Elasticsearch, files: Iterable[SourceFile], options: ImportOptions | None = None,
+               **changes: Any) -> ImportSummary:
+    """Import CloudTrail files into ``<index_prefix>-YYYY.MM`` indices, as ``options`` say
+    (:class:`~provision.ingest.options.ImportOptions`; keyword ``changes`` to them are
+    accepted too: ``run_import(es, files, index_prefix="x")``).
 
-    ``processes`` convert files to documents (default: one per core, up to 4; 0: this
-    process). ``bulk_requests`` bulk requests are kept in flight at once (while the next
-    chunk is built); their answers are applied in the order they were sent. A file that
-    expands past ``max_file_bytes`` fails unread. Returns the summary; ``summary.ok`` is
-    False when any event failed, any file could not be read, or Elasticsearch stopped
-    answering (``summary.aborted`` says why). Failed events are in ``summary.dead_letter``
-    with their reason: a new file at ``dead_letter_path`` (or a unique default name), or
-    ``dead_letter``, an open :class:`DeadLetter` the caller owns and closes (one file for
-    many runs, as ``--follow`` and ``--sqs-queue`` keep). Events outside ``filters`` are
-    counted in ``events_filtered`` and not imported.
+    Bulk requests are kept in flight while the next chunk is built; their answers are
+    applied in the order they were sent. Returns the summary; ``summary.ok`` is False when
+    any event failed, any file could not be read, or Elasticsearch stopped answering
+    (``summary.aborted`` says why). Failed events are in ``summary.dead_letter`` with their
+    reason. Events outside the filters are counted in ``events_filtered`` and not imported.
     """
+    o = ImportOptions.of(options, **changes)
+    profile, bulk_requests, chunk_size, dead_letter = o.profile, o.bulk_requests, o.chunk_size, o.dead_letter
     if profile not in PROFILES:
         raise ValueError(f"unknown fields profile {profile!r}; choose one of {', '.join(PROFILES)}")
     for name, value in (("bulk_requests", bulk_requests), ("chunk_size", chunk_size)):
@@ -362,16 +338,16 @@ def run_import(
     started = time.monotonic()
     own_dead_letter = dead_letter is None
     # Created now: a bad path fails before anything is read.
-    dead = DeadLetter(dead_letter_path, keep_access_keys) if own_dead_letter else dead_letter
-    if install:
+    dead = DeadLetter(o.dead_letter_path, o.keep_access_keys) if dead_letter is None else dead_letter
+    if o.install:
         try:
-            install_template(es, index_prefix)
+            install_template(es, o.index_prefix)
         except BaseException:
             if own_dead_letter:
                 dead.close()
             raise
-    run = _Run(index_prefix, profile, keep_access_keys, dead, on_file_done, progress, processes,
-               chunk_size, max_chunk_bytes, filters, max_file_bytes, close_dead_letter=own_dead_letter)
+    run = _Run(o.index_prefix, profile, o.keep_access_keys, dead, o.on_file_done, o.progress, o.processes,
+               chunk_size, o.max_chunk_bytes, o.filters, o.max_file_bytes, close_dead_letter=own_dead_letter)
     # Up to ``bulk_requests`` chunks on the wire while the next is built: reading, converting
     # and serialising overlap with Elasticsearch indexing instead of waiting for it, and a
     # cluster with more cores than one request keeps busy gets more at once. Results are
@@ -391,7 +367,7 @@ def run_import(
     with run, interrupt.graceful("stopping after the files in hand and the requests in flight"):
         try:
             for chunk in run.chunks(taken):
-                on_the_wire.append((chunk, sender.submit(send_chunk, bulk_client, chunk, max_retries, initial_backoff)))
+                on_the_wire.append((chunk, sender.submit(send_chunk, bulk_client, chunk, o.max_retries, o.initial_backoff)))
                 while len(on_the_wire) > bulk_requests:
                     _settle_oldest(run, on_the_wire)
             while on_the_wire:
@@ -415,7 +391,7 @@ def run_import(
     summary.dead_letter = str(dead.path) if dead.used else None
     if summary.events_indexed and summary.aborted is None:
         try:
-            es.indices.refresh(index=f"{index_prefix}-*")
+            es.indices.refresh(index=f"{o.index_prefix}-*")
         except (TransportError, ApiError):
             pass  # the data is in; visibility follows within refresh_interval
     if (taken.cut or run.stopped_early) and summary.aborted is None:  # after the refresh: what went in is searchable

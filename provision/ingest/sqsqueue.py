@@ -29,7 +29,6 @@ from urllib.parse import unquote_plus, urlsplit
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from provision.core import settings
 from provision.core.connection import es_url, EsConfig, connected, describe_error
 from provision.ingest.continuous import (
     ES_UNAVAILABLE, OK, StopSwitch, add_counts, backoff, es_available, lag_seconds, newest_event_time,
@@ -37,10 +36,12 @@ from provision.ingest.continuous import (
 )
 from provision.core.errors import CtstackError
 from provision.ingest.importer import run_import
+from provision.ingest.options import ImportOptions
 from provision.sources.s3layout import DIGESTS, INSIGHTS, S3Filters
 from provision.cloudtrail.records import EVENT_FILE_SUFFIXES, NOT_A_LOG_FILE_NAME
 from provision.sources.s3access import BucketMissing, ObjectUnreadable, S3Object, without_login
 from provision.sources.s3bucket import S3Bucket
+from provision.sources.s3options import S3Options
 from provision.sources.s3source import S3Import
 
 RECEIVE_BATCH = 10          # SQS's maximum per ReceiveMessage
@@ -249,35 +250,34 @@ class QueueConsumer:
     """Receive, import and delete, batch after batch, until stopped (or, with
     ``exit_when_empty``, until the queue holds no message, visible or in flight).
 
-    ``s3_options``: ``profile``, ``endpoint_url`` (S3's), ``workers`` (parallel
-    downloads), ``session``. Other keyword arguments go to
-    :func:`~provision.ingest.importer.run_import`. ``on_batch(report)`` gets each batch's report.
+    S3 is read as ``s3_options`` say (:class:`~provision.sources.s3options.S3Options`: profile,
+    endpoint_url, workers, session); each batch imports with ``options``
+    (:class:`~provision.ingest.options.ImportOptions`; keyword ``changes`` to them are accepted too). ``on_batch(report)`` gets each batch's report.
     """
 
     def __init__(self, es: Elasticsearch, queue_url: str, filters: S3Filters | None = None, *,
-                 index_prefix: str = settings.INDEX_PREFIX, s3_options: dict[str, Any] | None = None,
+                 options: ImportOptions | None = None, s3_options: S3Options | dict[str, Any] | None = None,
                  stop: StopSwitch | None = None, on_batch: Callable[[dict[str, Any]], None] | None = None,
                  wait_seconds: int = LONG_POLL_SECONDS, visibility_timeout: int | None = None,
-                 exit_when_empty: bool = False, batch_messages: int = BATCH_MESSAGES, **import_options: Any) -> None:
+                 exit_when_empty: bool = False, batch_messages: int = BATCH_MESSAGES, **changes: Any) -> None:
         from provision.sources.s3access import aws_session
 
-        s3_options = dict(s3_options or {})
-        session = s3_options.pop("session", None) or aws_session(s3_options.pop("profile", None))
-        s3_options.pop("profile", None)
+        s3 = S3Options.of(s3_options)
+        s3 = s3.but(session=s3.session or aws_session(s3.profile))
         self.es = es
         self.queue_url = queue_url
         self.filters = filters or S3Filters()
-        self.index_prefix = index_prefix
-        self.sqs = sqs_client(session, queue_url)
-        self.objects = _NotifiedObjects([], es=None, session=session, **s3_options)
+        self.sqs = sqs_client(s3.session, queue_url)
+        self.objects = _NotifiedObjects.with_options([], s3)
         self.stop = stop or StopSwitch()
         self.on_batch = on_batch
         self.wait_seconds = wait_seconds
         self.visibility = visibility_timeout or self._queue_visibility()
         self.exit_when_empty = exit_when_empty
         self.batch_messages = batch_messages
-        self.import_options = options_for_many_runs(import_options)
-        self.dead_letter = self.import_options["dead_letter"]
+        self.import_options = options_for_many_runs(ImportOptions.of(options, **changes))
+        self.index_prefix = self.import_options.index_prefix
+        self.dead_letter = self.import_options.dead_letter
         self.summary = QueueSummary()
         self._installed = False
 
@@ -357,8 +357,8 @@ class QueueConsumer:
             with _Heartbeat(self.sqs, self.queue_url, notices, self.visibility):
                 files = self.objects.files()
                 try:
-                    summary = run_import(self.es, files, index_prefix=self.index_prefix, install=not self._installed,
-                                         on_file_done=on_file_done, **self.import_options)
+                    summary = run_import(self.es, files, self.import_options.but(install=not self._installed,
+                                                                                 on_file_done=on_file_done))
                     self._installed = True
                 except (TransportError, ApiError) as err:  # installing the template: Elasticsearch is away
                     if es_available(self.es):

@@ -25,7 +25,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import boto3
 from elasticsearch import Elasticsearch
@@ -37,7 +37,11 @@ from provision.sources.s3access import (DEFAULT_WORKERS, ENDPOINT_ENV, LIST_AHEA
                                         S3Object, aws_session, retry_config, without_login)
 from provision.sources.s3bucket import S3Bucket, read_ahead
 from provision.sources.s3layout import S3Filters, log_prefixes, parse_s3_url
+from provision.sources.s3options import S3Options
 from provision.sources.s3state import BATCH_SIZE, ImportedObjects
+
+
+_Import = TypeVar("_Import", bound="S3Import")
 
 
 class _OneShot:
@@ -112,6 +116,13 @@ class S3Import:
         }
 
     # -- connecting ---------------------------------------------------------------------------
+    @classmethod
+    def with_options(cls: type[_Import], urls: Iterable[str], options: S3Options, *, es: Elasticsearch | None = None,
+                     index_prefix: str = settings.INDEX_PREFIX) -> _Import:
+        """An S3Import reading as ``options`` say; with ``es``, imported objects are remembered."""
+        return cls(urls, options.filters, es=es, index_prefix=index_prefix, full=options.full, profile=options.profile,
+                   endpoint_url=options.endpoint_url, workers=options.workers, session=options.session)
+
     def bucket(self, name: str) -> S3Bucket:
         if name not in self._buckets:
             if self._session is None:
@@ -217,6 +228,6 @@ class S3Import:
                 self.stats["state_error"] = self.state.error
 
 
-def s3_files(urls: Iterable[str], filters: S3Filters | None = None, **options: Any) -> Iterator[SourceFile]:
+def s3_files(urls: Iterable[str], options: S3Options | None = None) -> Iterator[SourceFile]:
     """SourceFiles for ``s3://`` URLs without import state (see :class:`S3Import`)."""
-    return S3Import(urls, filters, **options).files()
+    return S3Import.with_options(urls, options or S3Options()).files()

@@ -213,6 +213,7 @@ def test_follower_from_python_stops_when_asked(aws_env, es, index_prefix):
 def test_a_follower_filters_events_exactly_and_keeps_one_dead_letter_file(aws_env, es, index_prefix, tmp_path):
     """Issue 15 item 8 for --follow: events outside the filters are counted, not imported,
     round after round; and one dead-letter file serves every round (removed when unused)."""
+    from provision.ingest.options import ImportOptions
     from provision.sources.filters import Filters
 
     s3 = aws_env.client()
@@ -221,7 +222,7 @@ def test_a_follower_filters_events_exactly_and_keeps_one_dead_letter_file(aws_en
     reports: list[dict] = []
     dead = tmp_path / "dead.ndjson"
     follower = Follower(es, [f"s3://{BUCKET}"], interval=1, index_prefix=index_prefix, on_round=reports.append, processes=0,
-                        event_filters=Filters.from_text(account="999999999999"), dead_letter_path=dead)
+                        options=ImportOptions(filters=Filters.from_text(account="999999999999")), dead_letter_path=dead)
     assert dead.exists()  # created at the start, before any round
     summary = follower.run(max_rounds=2)
     assert summary.rounds == 2 and reports[0]["ok"] and reports[1]["ok"]
