@@ -61,7 +61,7 @@ KIBANA_OPTION = "--kibana-url"
 
 def default_port(option: str) -> int:
     """The port a URL given to ``option`` without one means (http): the local stack's."""
-    return urlsplit(settings.LOCAL_KIBANA_URL if option == KIBANA_OPTION else settings.LOCAL_ES_URL).port
+    return urlsplit(settings.LOCAL_KIBANA_URL if option == KIBANA_OPTION else settings.LOCAL_ES_URL).port or 80
 
 
 def parse_url(raw: str, option: str = "--es-url") -> ParsedUrl:

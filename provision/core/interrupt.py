@@ -17,7 +17,7 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 # SIGHUP: the terminal was closed; its default would end the process before any clean-up.
 SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
@@ -32,8 +32,10 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def signal_words(signum: int) -> str:
+def signal_words(signum: int | None) -> str:
     """How a person names the signal: "Ctrl-C (SIGINT)", "SIGTERM", "SIGHUP (the terminal closed)"."""
+    if signum is None:
+        return "a signal"
     if signum == signal.SIGINT:
         return "Ctrl-C (SIGINT)"
     if signum == getattr(signal, "SIGHUP", None):
@@ -119,7 +121,7 @@ def graceful(notice: str = "stopping after the work in flight") -> Iterator[None
         _state.notice = outer_notice
 
 
-class UntilRequested:
+class UntilRequested(Generic[T]):
     """``items`` until a stop is asked for: what was handed out is finished, the rest is not
     taken; ``cut`` says whether the stop left some behind."""
 

@@ -61,7 +61,7 @@ def bulk_results(body: Any, documents: int) -> list[tuple[int, Any]]:
         status = info.get("status") if isinstance(info, dict) else None
         if status.__class__ is not int:
             raise BulkAnswerUnknown(f"item {number} of the answer to a bulk request has no status: {str(item)[:100]}")
-        results.append((status, info.get("error")))
+        results.append((status, info.get("error") if info is not None else None))
     return results
 
 

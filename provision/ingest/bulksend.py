@@ -67,7 +67,8 @@ def send_chunk(es: Elasticsearch, chunk: BulkChunk, max_retries: int,
             # Only each item's status (and error) comes back: a tenth of the bytes for
             # Elasticsearch to write and for us to parse. An answer that does not say what
             # happened to each document raises BulkAnswerUnknown: they have an unknown outcome.
-            answers = bulk_results(es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body, len(todo))
+            answers = bulk_results(es.bulk(operations=body, filter_path=_BULK_RESPONSE_FIELDS).body,  # type: ignore[arg-type]  # bytes go as they are; the stubs name only mappings
+                                   len(todo))
         except ApiError as err:
             refusal = refused_answer(err)
             blocked = block_sentence(err) if refusal is None else None

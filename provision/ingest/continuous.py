@@ -20,6 +20,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from provision.core import interrupt
 from provision.core.errors import CtstackError
 from provision.cloudtrail.fields import TIMESTAMP
+from provision.ingest.deadletter import DeadLetter
 from provision.ingest.options import ImportOptions
 
 INTERVAL_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
@@ -134,10 +135,9 @@ def format_lag(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def options_for_many_runs(options: ImportOptions) -> ImportOptions:
+def options_for_many_runs(options: ImportOptions) -> tuple[ImportOptions, DeadLetter]:
     """``options`` for a process that imports round after round (``--follow``) or batch after
-    batch (``--sqs-queue``): one dead-letter file for the whole process (``dead_letter``, open;
-    the caller closes it)."""
-    from provision.ingest.deadletter import DeadLetter
-
-    return options.but(dead_letter=DeadLetter(options.dead_letter_path, options.keep_access_keys))
+    batch (``--sqs-queue``), and their one dead-letter file for the whole process (open; the
+    caller closes it)."""
+    dead_letter = DeadLetter(options.dead_letter_path, options.keep_access_keys)
+    return options.but(dead_letter=dead_letter), dead_letter

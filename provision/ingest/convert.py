@@ -102,7 +102,7 @@ class ConvertedFile:
     def start(self, document: int) -> int:
         return self.ends[document - 1] if document else 0
 
-    def line(self, document: int) -> bytes:
+    def line(self, document: int) -> bytes | bytearray:
         """Document ``document``'s two bulk lines."""
         return self.body[self.start(document):self.ends[document]]
 
@@ -191,8 +191,15 @@ def convert_batch(files: list[tuple[str, bytes | None, str | None]], options: Co
         if raw is not None:
             results.append((convert_or_reason(name, raw, options), None))
             continue
-        raw, failed = read_bytes(SourceFile(name, lambda: read_local(path)), options.max_file_bytes)
-        results.append((failed, None) if failed is not None else (convert_or_reason(name, raw, options), raw))
+        if path is None:  # neither bytes nor a path: nothing to read (the converter never sends one)
+            results.append(("could not read: no bytes and no path", None))
+            continue
+        local = path
+        raw, failed = read_bytes(SourceFile(name, lambda: read_local(local)), options.max_file_bytes)
+        if failed is not None or raw is None:
+            results.append((failed or "could not read", None))
+        else:
+            results.append((convert_or_reason(name, raw, options), raw))
     return results
 
 
@@ -326,7 +333,7 @@ class Converter:
                 conversion = self._read(source)
                 converted_here += len(conversion.raw or b"")
                 if conversion.converted is None and conversion.failed is None:
-                    conversion.settle(convert_or_reason(source.name, conversion.raw, self.options))
+                    conversion.settle(convert_or_reason(source.name, conversion.raw or b"", self.options))
                 batch.add(conversion)
             else:
                 # A local file is read by the worker converting it, which saves this process
@@ -405,8 +412,11 @@ class Converter:
         starts the recovery as for any batch lost with the pool."""
         if self._pool is None:
             self._start_pool()
+        pool = self._pool
         try:
-            return self._pool.submit(convert_batch, files, self.options)
+            if pool is None:
+                raise BrokenProcessPool("the conversion processes did not start")
+            return pool.submit(convert_batch, files, self.options)
         except BrokenProcessPool as err:
             lost: Future = Future()
             lost.set_exception(err)

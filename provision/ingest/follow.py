@@ -107,9 +107,8 @@ class Follower:
         self.stop = stop or StopSwitch()
         self.on_round = on_round
         self.clock = clock
-        self.import_options = options_for_many_runs(ImportOptions.of(options, **changes))
+        self.import_options, self.dead_letter = options_for_many_runs(ImportOptions.of(options, **changes))
         self.index_prefix = self.import_options.index_prefix
-        self.dead_letter = self.import_options.dead_letter
         self.summary = FollowSummary()
         self._installed = False
 
@@ -133,7 +132,7 @@ class Follower:
         now = self.clock()
         filters = round_filters(self.filters, now, first=number == 1)
         self._session()
-        report: dict[str, Any] = {"round": number, "at": now.isoformat(timespec="seconds"), "since": filters.since.isoformat()}
+        report: dict[str, Any] = {"round": number, "at": now.isoformat(timespec="seconds"), "since": filters.since.isoformat() if filters.since is not None else None}
         # --full re-reads what the first round lists; later rounds go by the state it rewrote.
         s3 = S3Import.with_options(self.urls, self.s3_options.but(filters=filters, full=self.s3_options.full and number == 1),
                                    es=self.es, index_prefix=self.index_prefix)

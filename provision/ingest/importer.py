@@ -57,8 +57,8 @@ class _File:
 
     def __init__(self, source: SourceFile, previous: _File | None = None) -> None:
         self.source = source
-        self.outcome = previous.outcome if previous is not None else FileOutcome()
-        self.parts = previous.parts if previous is not None else _Parts()
+        self.outcome: FileOutcome = previous.outcome if previous is not None else FileOutcome()
+        self.parts: _Parts = previous.parts if previous is not None else _Parts()
         self.parts.open += 1
         self.pending = 0
         self.read_done = False
@@ -71,14 +71,21 @@ class _File:
         file: rare, so the file is decoded again rather than kept decoded; a streamed file's
         part is streamed again up to its last event)."""
         if self._events is None:
-            converted = self.converted
+            converted = self.lines
             if converted.streamed:
                 items = ItemStream(self.raw, None if self.raw is not None else self.source.path, max_bytes=1 << 62)
                 events = list(itertools.islice(items, converted.first_event, converted.first_event + converted.events))
             else:
-                events = decode_events(self.source.name, self.raw)
+                events = decode_events(self.source.name, self.raw or b"")
             self._events = [events[position] for position in converted.positions()]
         return dead_letter_copy(self._events[document])[0]
+
+    @property
+    def lines(self) -> ConvertedFile:
+        """Its converted bulk lines: there while its documents are in flight."""
+        if self.converted is None:
+            raise RuntimeError(f"{self.source.name}: its documents are no longer in flight")
+        return self.converted
 
     def release(self) -> None:
         self.raw = self.converted = self._events = None
@@ -91,7 +98,7 @@ class _Chunk:
     __slots__ = ("parts", "count", "size", "segments")
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
+        self.parts: list[bytes | memoryview] = []
         self.count = 0
         self.size = 0
         self.segments: list[tuple[_File, int, int]] = []
@@ -105,7 +112,7 @@ class _Chunk:
     def body_of(self, which: list[int]) -> bytes:
         """The bulk body of some of the chunk's documents (by their number in the chunk)."""
         documents = self.documents()
-        return b"".join([documents[i][0].converted.line(documents[i][1]) for i in which])
+        return b"".join([documents[i][0].lines.line(documents[i][1]) for i in which])
 
 
 class _Run:
@@ -160,7 +167,7 @@ class _Run:
             state = self._start_file(conversion)
             if state is None:
                 continue
-            converted = state.converted
+            converted = state.lines
             # Chunks take views of the file's body: its bytes are copied once, into the request.
             body, ends, total = memoryview(converted.body), converted.ends, converted.documents
             i = 0
@@ -202,6 +209,8 @@ class _Run:
             summary.files_failed += 1
             summary.failed_files.append({"path": state.source.name, "reason": conversion.failed})
             state.outcome.failed_reason = conversion.failed
+        elif converted is None:  # not failed, so converted: never here
+            raise RuntimeError(f"{state.source.name}: neither converted nor failed")
         elif converted.skipped is not None:
             summary.files_skipped += 1
             summary.skipped_files.append({"path": state.source.name, "reason": converted.skipped})
@@ -264,10 +273,10 @@ class _Run:
         for state, first, count in self.building.segments:
             self._fail_documents(state, first, count, message)
         self.building = _Chunk()
-        state = self.current
-        if state is not None:
-            self._fail_documents(state, self.current_next, state.converted.documents - self.current_next, message)
-            state.read_done = True
+        current = self.current
+        if current is not None:
+            self._fail_documents(current, self.current_next, current.lines.documents - self.current_next, message)
+            current.read_done = True
             self.current, self.current_next = None, 0
 
     def _fail_documents(self, state: _File, first: int, count: int, reason: str) -> None:

@@ -275,9 +275,8 @@ class QueueConsumer:
         self.visibility = visibility_timeout or self._queue_visibility()
         self.exit_when_empty = exit_when_empty
         self.batch_messages = batch_messages
-        self.import_options = options_for_many_runs(ImportOptions.of(options, **changes))
+        self.import_options, self.dead_letter = options_for_many_runs(ImportOptions.of(options, **changes))
         self.index_prefix = self.import_options.index_prefix
-        self.dead_letter = self.import_options.dead_letter
         self.summary = QueueSummary()
         self._installed = False
 
@@ -339,7 +338,7 @@ class QueueConsumer:
         for notice in notices:
             for obj in notice.objects:
                 wanted.setdefault((obj.bucket, obj.key), obj)
-        problems: dict[tuple[str, str], str | None] = {}   # object -> None (done) or why not
+        problems: dict[tuple[str | None, str | None], str | None] = {}   # object -> None (done) or why not
 
         def on_file_done(file: Any, outcome: Any) -> None:
             meta = file.meta or {}

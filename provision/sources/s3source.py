@@ -25,7 +25,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Generator, Iterable, Iterator, TypeVar
 
 import boto3
 from elasticsearch import Elasticsearch
@@ -183,7 +183,7 @@ class S3Import:
         meta["etag"] = etag  # what was actually downloaded (the object may have changed since listing)
         return SourceFile(name=obj.url, read=_OneShot(data, lambda: self._fetch(obj)[0]), size=obj.size, meta=meta)
 
-    def files(self) -> Iterator[SourceFile]:
+    def files(self) -> Generator[SourceFile, None, None]:
         """SourceFiles in listing order, downloaded ahead by ``workers`` threads; at most
         ``WINDOW_PER_WORKER × workers`` objects are downloaded but not yet handed over."""
         self.check()
