@@ -240,8 +240,9 @@ def actor(event: dict) -> tuple[str, str | None]:
     4. aws-service: another AWS service made the call (invokedBy, or an AWSService identity);
     5. automation: any other user agent (SDKs, the AWS CLI, Ansible, the CDK CLI, CI);
     6. unknown: no user agent and nothing else to tell."""
-    identity = event.get("userIdentity") if isinstance(event.get("userIdentity"), dict) else {}
-    agent = event.get("userAgent") if isinstance(event.get("userAgent"), str) else ""
+    given_identity, given_agent = event.get("userIdentity"), event.get("userAgent")
+    identity = given_identity if isinstance(given_identity, dict) else {}
+    agent = given_agent if isinstance(given_agent, str) else ""
     if CLOUDFORMATION_SERVICE in (identity.get("invokedBy"), event.get("sourceIPAddress"), agent):
         return ACTOR_CLOUDFORMATION, stack_name(event.get("requestParameters"))
     if is_console(event):

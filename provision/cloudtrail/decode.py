@@ -16,7 +16,7 @@ from provision.cloudtrail.records import (GZIP_MAGIC, INVALID_JSON, MAX_FILE_BYT
                                           looks_like_event, too_large)
 
 
-def decode_events(name: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES, stream_after: int | None = None) -> Events:
+def decode_events(name: str, raw: bytes | bytearray, max_bytes: int = MAX_FILE_BYTES, stream_after: int | None = None) -> Events:
     """All items in one file: ``{"Records": [...]}`` (several such objects one after the
     other too, as ``zcat *.gz`` makes), a JSON array of events, one event per line, or a
     single event object. Raises :class:`SkipFile` with the reason when it holds no events,
@@ -86,13 +86,13 @@ def _events_of(data: Any) -> Events:
     raise SkipFile(f"no CloudTrail events (a JSON {type(data).__name__})")
 
 
-def _gunzip(raw: bytes, max_bytes: int, stream_after: int | None = None) -> tuple[bytearray, str | None]:
+def _gunzip(raw: bytes | bytearray, max_bytes: int, stream_after: int | None = None) -> tuple[bytearray, str | None]:
     """The file's bytes un-gzipped (every member, as gzip does), never more than
     ``max_bytes`` (FileFailed) or ``stream_after`` (StreamIt), and why its end could not
     be read (None: all of it was). Raises SkipFile when nothing at all could be read."""
     limit = max_bytes if stream_after is None else min(max_bytes, stream_after)
     out = bytearray()
-    data: bytes | memoryview = raw
+    data: bytes | bytearray | memoryview = raw
     partly = None
     while data:
         inflater = zlib.decompressobj(31)
@@ -121,7 +121,7 @@ class FileRead:
     """One file as the reader found it: its events, or why it has none to give."""
 
     source: SourceFile
-    events: list | None = None
+    events: list | ItemStream | None = None
     skipped: str | None = None  # the file holds no events (digest, empty, corrupt, foreign name)
     failed: str | None = None   # the file could not be read at all (permission, network)
 
@@ -159,8 +159,8 @@ def read_files(files: Iterable[SourceFile], max_bytes: int = MAX_FILE_BYTES) -> 
             yield FileRead(source, events=ItemStream(None, source.path, max_bytes))
             continue
         raw, failed = read_bytes(source, max_bytes)
-        if failed is not None:
-            yield FileRead(source, failed=failed)
+        if failed is not None or raw is None:
+            yield FileRead(source, failed=failed or "could not read")
             continue
         try:
             events = decode_events(source.name, raw, max_bytes, STREAM_AFTER_BYTES)

@@ -37,7 +37,8 @@ def user_fields(identity: dict, doc: dict) -> None:
 
 def _worked_out_fields(identity: dict, doc: dict) -> None:
     kind = identity.get("type")
-    arn = identity.get("arn") if isinstance(identity.get("arn"), str) else ""
+    given_arn = identity.get("arn")
+    arn = given_arn if isinstance(given_arn, str) else ""
     name = identity.get("userName")
     session = identity.get("sessionContext")
     issuer = session.get("sessionIssuer") if isinstance(session, dict) else None

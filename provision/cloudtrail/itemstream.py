@@ -39,7 +39,7 @@ def _refuse_constant(text: str) -> Any:
     raise ValueError(f"{text} is not JSON")
 
 
-def _loads(raw: bytes | memoryview) -> Any:
+def _loads(raw: bytes | bytearray | memoryview) -> Any:
     """One JSON value, integers past 64 bits kept exact (as orjson Fragments, which orjson
     writes back digit for digit)."""
     if has_big_int(raw):
@@ -63,7 +63,7 @@ def _value_end(buf: bytes | bytearray, start: int) -> int | None:
     return _close_object(buf, start + 1)
 
 
-def _item(raw: bytes | memoryview, what: str) -> Any:
+def _item(raw: bytes | bytearray | memoryview, what: str) -> Any:
     try:
         return _loads(raw)
     except (orjson.JSONDecodeError, ValueError, RecursionError) as err:  # RecursionError: json's own depth limit
@@ -127,7 +127,7 @@ def _items(src: _Buffer) -> Iterator[Any]:
     if src.pos == 0 and (src.buf or src.more()) and src.buf.startswith(UTF8_BOM):
         src.pos = len(UTF8_BOM)  # a file saved by an editor that marks UTF-8: the mark is no JSON
     while True:
-        src.pos = _SPACE.match(src.buf, src.pos).end()
+        src.pos = _SPACE.match(src.buf, src.pos).end()  # type: ignore[union-attr]  # matches always (the empty string too)
         if src.pos >= len(src.buf) and not src.more():
             return
         if len(src.buf) - src.pos < 64 and not src.eof and src.more():
@@ -175,7 +175,7 @@ def _array_items(src: _Buffer) -> Iterator[Any]:
     """The elements of the array whose "[" ends before ``src.pos``; past its "]" after."""
     count = 0
     while True:
-        src.pos = _AFTER_ITEM.match(src.buf, src.pos).end()
+        src.pos = _AFTER_ITEM.match(src.buf, src.pos).end()  # type: ignore[union-attr]  # matches always (the empty string too)
         if src.pos >= len(src.buf):
             if src.more():
                 continue
@@ -285,6 +285,8 @@ class ItemStream:
             for start in range(0, len(view), READ_CHUNK):
                 yield view[start:start + READ_CHUNK]
             return
+        if self._path is None:
+            raise FileFailed("nothing to read: neither bytes nor a path")
         fd = os.open(self._path, os.O_RDONLY | os.O_NONBLOCK)
         with open(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -296,6 +298,8 @@ class ItemStream:
         """The file's bytes, gunzipped when they are gzip, up to ``max_bytes``; why not
         all of them could be read goes to ``partly``."""
         src, limit, total = self._src, self._max_bytes, 0
+        if src is None:  # only iterated through __iter__, which sets it first
+            return
         stored = self._stored()
         try:
             first = next(stored, b"")

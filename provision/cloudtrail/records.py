@@ -89,7 +89,7 @@ class Unreadable:
 
     __slots__ = ("reason", "why", "text", "too_deep")
 
-    def __init__(self, reason: str, raw: bytes | memoryview, too_deep: bool = False) -> None:
+    def __init__(self, reason: str, raw: bytes | bytearray | memoryview, too_deep: bool = False) -> None:
         self.too_deep = too_deep  # valid as far as read, only deeper than the parser goes: an event's to fail
         kept = "its text" if len(raw) <= KEPT_TEXT else f"its first {KEPT_TEXT:,} bytes as text"
         self.why = reason  # what is wrong with it (a file skipped whole says only this: no dead-letter line is written then)

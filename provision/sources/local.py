@@ -44,11 +44,11 @@ def local_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
     cannot be listed is a failed source with the reason. Missing paths raise
     FileNotFoundError before anything is read.
     """
-    paths = [Path(p) for p in paths]
-    for path in paths:
+    named = [Path(p) for p in paths]
+    for path in named:
         if not path.exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
-    for path in paths:
+    for path in named:
         if path.is_dir():
             yield from _walk(path)
         else:

@@ -164,7 +164,7 @@ def aws_session(profile: str | None = None) -> boto3.Session:
     except (BotoCoreError, ClientError) as err:
         raise CtstackError(credentials_problem(err) or f"Cannot load AWS credentials: {err}.") from None
     if credentials is None:
-        raise CtstackError(credentials_problem(NoCredentialsError()))  # type: ignore[arg-type]
+        raise CtstackError(credentials_problem(NoCredentialsError()))
     return session
 
 

@@ -178,7 +178,7 @@ def read_ahead(sources: Iterable[str], produce: Callable[[str], Iterator[T]], ah
         while (item := out.get()) is not _END:
             if isinstance(item, _Failed):
                 raise item.error
-            yield item  # type: ignore[misc]
+            yield item
 
     with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="ctstack-s3-list") as pool:
         window: deque[queue.Queue] = deque()

@@ -174,7 +174,8 @@ def _find_awslogs(children: Children, prefix: str) -> list[str]:
     have several levels), searched breadth-first within bounds."""
     frontier, probes = [prefix], 0
     for _ in range(CUSTOM_PREFIX_DEPTH + 1):
-        found, deeper = [], []
+        found: list[str] = []
+        deeper: list[str] = []
         for folder in frontier:
             if probes >= CUSTOM_PREFIX_PROBES:
                 # A big bucket that is not (only) CloudTrail's: do not scan it whole.
@@ -235,7 +236,8 @@ def _below_account(children: Children, account_prefix: str, rest: list[str], fil
             return  # another service's logs (elasticloadbalancing/, vpcflowlogs/ ...)
         kinds = [(kind, below)]
     else:
-        kinds = [(LOGS, [])] + ([(INSIGHTS, [])] if filters.insights else [])
+        nothing_below: list[str] = []
+        kinds = [(LOGS, nothing_below)] + ([(INSIGHTS, nothing_below)] if filters.insights else [])
     for kind, below in kinds:
         kind_prefix = f"{account_prefix}{kind}/"
         if below:

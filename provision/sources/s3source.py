@@ -107,7 +107,7 @@ class S3Import:
         self._session = session
         self._buckets: dict[str, S3Bucket] = {}
         self._lock = threading.Lock()
-        self.stats = {
+        self.stats: dict[str, Any] = {
             "objects_listed": 0,
             "objects_downloaded": 0,
             "objects_skipped_already_imported": 0,

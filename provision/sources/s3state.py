@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import BulkIndexError, bulk
@@ -134,7 +134,8 @@ class ImportedObjects:
             bulk(self.es, actions, refresh="wait_for")
         except BulkIndexError as err:
             self.unsaved += len(err.errors)
-            error = next(iter(err.errors[0].values()), {}).get("error") or {}
+            first: dict[str, Any] = next(iter(err.errors[0].values()), {})
+            error = first.get("error") or {}
             self.error = f"Elasticsearch refused the import state in {self.index} ({error.get('type')}: {error.get('reason')})"
         except (ApiError, TransportError, CtstackError) as err:
             self.unsaved += len(actions)
