@@ -11,7 +11,6 @@ number of files.
 from __future__ import annotations
 
 import gc
-import itertools
 import os
 import time
 from bisect import bisect_right
@@ -23,97 +22,19 @@ from typing import Any, Callable, Iterable, Iterator
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision.cloudtrail.documents import PROFILES
-from provision.cloudtrail.records import MAX_FILE_BYTES, SourceFile, dead_letter_copy
-from provision.cloudtrail.decode import decode_events
-from provision.cloudtrail.itemstream import ItemStream
+from provision.cloudtrail.records import MAX_FILE_BYTES, SourceFile
 from provision.cloudtrail.template import install_template
 from provision.core import interrupt, settings
 from provision.core.connection import EsConfig, describe_error, es_url
 from provision.core.wording import reason_kind
 from provision.ingest.bulkanswer import Refusal
 from provision.ingest.bulksend import WritesBlocked, send_chunk
-from provision.ingest.convert import IMPORT_GC_THRESHOLD, ConvertedFile, Converter, ConvertOptions, FileConversion
+from provision.ingest.convert import IMPORT_GC_THRESHOLD, Converter, ConvertOptions, FileConversion
 from provision.ingest.deadletter import DeadLetter
+from provision.ingest.inflight import Chunk, FileInFlight
 from provision.ingest.options import CHUNK_SIZE, MAX_CHUNK_BYTES, ImportOptions
 from provision.ingest.summary import INTERRUPTED, UNKNOWN, FileOutcome, ImportSummary
 from provision.sources.filters import Filters
-
-class _Parts:
-    """A file's parts still in flight (a streamed file comes in several), and whether its
-    last part has been seen: the file is done when both say so."""
-
-    __slots__ = ("open", "last_seen")
-
-    def __init__(self) -> None:
-        self.open = 0
-        self.last_seen = False
-
-
-class _File:
-    """Bookkeeping for one file (or one part of a streamed file) while its documents are
-    in flight."""
-
-    __slots__ = ("source", "outcome", "parts", "pending", "read_done", "raw", "converted", "_events")
-
-    def __init__(self, source: SourceFile, previous: _File | None = None) -> None:
-        self.source = source
-        self.outcome: FileOutcome = previous.outcome if previous is not None else FileOutcome()
-        self.parts: _Parts = previous.parts if previous is not None else _Parts()
-        self.parts.open += 1
-        self.pending = 0
-        self.read_done = False
-        self.raw: bytes | None = None                  # the file as read, and ...
-        self.converted: ConvertedFile | None = None    # ... its bulk lines, until all are answered for
-        self._events: list | None = None               # document number -> original event, when needed
-
-    def event(self, document: int) -> Any:
-        """The original event of the file's ``document``-th document (for the dead-letter
-        file: rare, so the file is decoded again rather than kept decoded; a streamed file's
-        part is streamed again up to its last event)."""
-        if self._events is None:
-            converted = self.lines
-            if converted.streamed:
-                items = ItemStream(self.raw, None if self.raw is not None else self.source.path, max_bytes=1 << 62)
-                events = list(itertools.islice(items, converted.first_event, converted.first_event + converted.events))
-            else:
-                events = decode_events(self.source.name, self.raw or b"")
-            self._events = [events[position] for position in converted.positions()]
-        return dead_letter_copy(self._events[document])[0]
-
-    @property
-    def lines(self) -> ConvertedFile:
-        """Its converted bulk lines: there while its documents are in flight."""
-        if self.converted is None:
-            raise RuntimeError(f"{self.source.name}: its documents are no longer in flight")
-        return self.converted
-
-    def release(self) -> None:
-        self.raw = self.converted = self._events = None
-
-
-class _Chunk:
-    """One bulk request's worth of documents: ``parts`` of files' bulk lines, and whose
-    documents they are, ``segments`` of (file, first document number, count), in order."""
-
-    __slots__ = ("parts", "count", "size", "segments")
-
-    def __init__(self) -> None:
-        self.parts: list[bytes | memoryview] = []
-        self.count = 0
-        self.size = 0
-        self.segments: list[tuple[_File, int, int]] = []
-
-    def body(self) -> bytes:
-        return b"".join(self.parts)
-
-    def documents(self) -> list[tuple[_File, int]]:
-        return [(state, d) for state, first, count in self.segments for d in range(first, first + count)]
-
-    def body_of(self, which: list[int]) -> bytes:
-        """The bulk body of some of the chunk's documents (by their number in the chunk)."""
-        documents = self.documents()
-        return b"".join([documents[i][0].lines.line(documents[i][1]) for i in which])
-
 
 class _Run:
     def __init__(self, index_prefix: str, profile: str, keep_access_keys: bool, dead_letter: DeadLetter,
@@ -130,22 +51,22 @@ class _Run:
         self.max_chunk_bytes = max_chunk_bytes
         self.summary = ImportSummary()
         self.indices: set[str] = set()
-        self.building = _Chunk()
+        self.building = Chunk()
         # The file being cut into chunks, and its first document not yet in one.
-        self.current: _File | None = None
+        self.current: FileInFlight | None = None
         self.current_next = 0
-        self.streaming: _File | None = None  # a streamed file's latest part, while more follow
+        self.streaming: FileInFlight | None = None  # a streamed file's latest part, while more follow
         self.stopped_early = False  # a signal stopped it before the converter's last file
 
     # -- accounting -------------------------------------------------------------------
-    def fail(self, state: _File, event: Any, reason: str) -> None:
+    def fail(self, state: FileInFlight, event: Any, reason: str) -> None:
         self.summary.events_failed += 1
         state.outcome.failed += 1
         key = reason_kind(reason)
         self.summary.failure_reasons[key] = self.summary.failure_reasons.get(key, 0) + 1
         self.dead.write(state.source.name, reason, event)
 
-    def finish_if_done(self, state: _File) -> None:
+    def finish_if_done(self, state: FileInFlight) -> None:
         if state.read_done and state.pending == 0:
             state.release()
             state.parts.open -= 1
@@ -156,7 +77,7 @@ class _Run:
                 self.progress(self.summary)
 
     # -- producing chunks ----------------------------------------------------------------
-    def chunks(self, files: Iterable[SourceFile]) -> Iterator[_Chunk]:
+    def chunks(self, files: Iterable[SourceFile]) -> Iterator[Chunk]:
         """Bulk chunks of at most ``chunk_size`` documents and ``max_chunk_bytes`` bytes (a
         larger single document goes alone), cut from the files' converted bodies in order."""
         chunk_size, max_bytes = self.chunk_size, self.max_chunk_bytes
@@ -185,16 +106,16 @@ class _Run:
                     chunk.size += ends[j - 1] - start
                     i = self.current_next = j
                 if i < total:  # the chunk is full
-                    self.building = _Chunk()
+                    self.building = Chunk()
                     yield chunk
             state.read_done = True
             self.current, self.current_next = None, 0
             self.finish_if_done(state)
         if self.building.count:
-            chunk, self.building = self.building, _Chunk()
+            chunk, self.building = self.building, Chunk()
             yield chunk
 
-    def _start_file(self, conversion: FileConversion) -> _File | None:
+    def _start_file(self, conversion: FileConversion) -> FileInFlight | None:
         """Count a converted file in; its state when it has documents to send."""
         summary = self.summary
         converted = conversion.converted
@@ -202,7 +123,7 @@ class _Run:
         previous = self.streaming if converted is not None and converted.first_event else None
         if previous is None:
             summary.files_read += 1
-        state = _File(conversion.source, previous)
+        state = FileInFlight(conversion.source, previous)
         self.streaming = state if converted is not None and not converted.last else None
         state.parts.last_seen = self.streaming is None
         if conversion.failed is not None:
@@ -238,7 +159,7 @@ class _Run:
         return None
 
     # -- consuming results -----------------------------------------------------------------
-    def apply(self, chunk: _Chunk, results: list[tuple[int, Any]]) -> None:
+    def apply(self, chunk: Chunk, results: list[tuple[int, Any]]) -> None:
         """Elasticsearch's answer for each line of ``chunk``, in order: (status, error)."""
         summary = self.summary
         k = 0
@@ -259,7 +180,7 @@ class _Run:
             state.pending -= count
             self.finish_if_done(state)
 
-    def abort(self, reason: str, unanswered: Iterable[_Chunk]) -> None:
+    def abort(self, reason: str, unanswered: Iterable[Chunk]) -> None:
         """The run stops (Elasticsearch stopped answering, or refuses writes): documents of
         chunks sent without an answer have an unknown outcome (Elasticsearch may have indexed
         them before it went quiet); documents read but never sent fail (the chunk being
@@ -272,19 +193,19 @@ class _Run:
                 self._unknown_documents(state, first, count)
         for state, first, count in self.building.segments:
             self._fail_documents(state, first, count, message)
-        self.building = _Chunk()
+        self.building = Chunk()
         current = self.current
         if current is not None:
             self._fail_documents(current, self.current_next, current.lines.documents - self.current_next, message)
             current.read_done = True
             self.current, self.current_next = None, 0
 
-    def _fail_documents(self, state: _File, first: int, count: int, reason: str) -> None:
+    def _fail_documents(self, state: FileInFlight, first: int, count: int, reason: str) -> None:
         for document in range(first, first + count):
             self.fail(state, state.event(document), reason)
         state.pending -= count
 
-    def _unknown_documents(self, state: _File, first: int, count: int) -> None:
+    def _unknown_documents(self, state: FileInFlight, first: int, count: int) -> None:
         self.summary.events_unknown += count
         state.outcome.unknown += count
         for document in range(first, first + count):  # in the dead-letter file too: nothing is lost
@@ -363,7 +284,7 @@ def run_import(es: Elasticsearch, files: Iterable[SourceFile], options: ImportOp
     # applied here, in this thread, in the order the chunks were sent, so memory holds at
     # most bulk_requests + 2 chunks.
     sender = ThreadPoolExecutor(max_workers=bulk_requests, thread_name_prefix="ctstack-bulk")
-    on_the_wire: deque[tuple[_Chunk, Future]] = deque()
+    on_the_wire: deque[tuple[Chunk, Future]] = deque()
     # A bulk request that timed out is not sent again by the client: if Elasticsearch did
     # process it, the repeat would call its events "already present", and if not, nobody can
     # tell. Its events are reported as of unknown outcome instead; a re-run settles them.
@@ -409,7 +330,7 @@ def run_import(es: Elasticsearch, files: Iterable[SourceFile], options: ImportOp
     return summary
 
 
-def _settle_oldest(run: _Run, on_the_wire: deque[tuple[_Chunk, Future]]) -> None:
+def _settle_oldest(run: _Run, on_the_wire: deque[tuple[Chunk, Future]]) -> None:
     """Apply the answer to the oldest chunk sent; it stays on the wire if there is none."""
     chunk, future = on_the_wire[0]
     try:
