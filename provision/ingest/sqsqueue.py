@@ -24,9 +24,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import urlsplit
 
-import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from provision.core.connection import es_url, EsConfig, connected, describe_error
@@ -36,9 +35,9 @@ from provision.ingest.continuous import (
 )
 from provision.core.errors import CtstackError
 from provision.ingest.importer import run_import
+from provision.ingest.notifications import NotANotification, parse_notification
 from provision.ingest.options import ImportOptions
-from provision.sources.s3layout import DIGESTS, INSIGHTS, S3Filters
-from provision.cloudtrail.records import EVENT_FILE_SUFFIXES, NOT_A_LOG_FILE_NAME
+from provision.sources.s3layout import S3Filters
 from provision.sources.s3access import BucketMissing, ObjectUnreadable, S3Object, without_login
 from provision.sources.s3bucket import S3Bucket
 from provision.sources.s3options import S3Options
@@ -48,13 +47,8 @@ RECEIVE_BATCH = 10          # SQS's maximum per ReceiveMessage
 BATCH_MESSAGES = 50         # messages imported together (as one run_import)
 LONG_POLL_SECONDS = 20      # SQS's maximum long-poll wait
 MAX_REPORTED = 50           # failed messages kept in the summary (all are counted)
-MAX_OBJECTS_PER_MESSAGE = 100  # a notification names one (S3, EventBridge) or a few (CloudTrail's SNS)
 # Content skip reasons that mean the object is broken, not merely empty: the message is kept.
 POISON_SKIPS = ("corrupt gzip", "invalid JSON", "not gzip")
-
-
-class NotANotification(ValueError):
-    """The message body is not a notification ctstack understands; ``str`` says why."""
 
 
 @dataclass
@@ -67,100 +61,6 @@ class Notice:
     objects: list[S3Object] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     error: str | None = None
-
-
-def parse_notification(body: str | bytes, filters: S3Filters | None = None) -> tuple[list[S3Object], list[str]]:
-    """(objects to import, skip reasons) of one message body; raises NotANotification (also
-    for a field of the wrong type, and for a message naming more than
-    :data:`MAX_OBJECTS_PER_MESSAGE` objects: one message may not take a consumer's hour)."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as err:
-        raise NotANotification(f"not JSON ({err})") from None
-    objects: list[S3Object] = []
-    skipped: list[str] = []
-    for bucket, key, size, etag in _named_objects(data, skipped):
-        reason = _skip_key(key, filters or S3Filters())
-        if reason:
-            skipped.append(reason)
-        else:
-            objects.append(S3Object(bucket, key, etag or "", size))
-            if len(objects) > MAX_OBJECTS_PER_MESSAGE:
-                raise NotANotification(f"names more than {MAX_OBJECTS_PER_MESSAGE} objects to import; a notification names "
-                                       "a few (import such a prefix with `ctstack import s3://BUCKET/PREFIX`)")
-    return objects, skipped
-
-
-def _field(parent: Any, name: str, kind: type, where: str) -> Any:
-    """``parent[name]``, which must be a ``kind`` (a missing one counts as empty), else the
-    message is not a notification we understand (a wrong shape never raises anything else)."""
-    value = parent.get(name) if isinstance(parent, dict) else None
-    if value is None:
-        value = kind()
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise NotANotification(f"{where}.{name} is {type(value).__name__}, not {kind.__name__}")
-    return value
-
-
-def _object(bucket: Any, key: Any, size: Any, etag: Any, where: str) -> tuple[str, str, int | None, str | None]:
-    if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
-        raise NotANotification(f"{where} names no bucket and key as text")
-    return (bucket, key, size if isinstance(size, int) and not isinstance(size, bool) else None,
-            etag if isinstance(etag, str) else None)
-
-
-def _named_objects(data: Any, skipped: list[str]) -> Iterator[tuple[str, str, int | None, str | None]]:
-    if not isinstance(data, dict):
-        raise NotANotification("not an S3, SNS or CloudTrail notification (not a JSON object)")
-    if data.get("Type") == "Notification" and isinstance(data.get("Message"), str):  # SNS envelope
-        try:
-            inner = orjson.loads(data["Message"])
-        except orjson.JSONDecodeError:
-            raise NotANotification("an SNS notification whose Message is not JSON") from None
-        yield from _named_objects(inner, skipped)
-    elif data.get("Type") in ("SubscriptionConfirmation", "UnsubscribeConfirmation"):
-        skipped.append(f"SNS {data['Type']}")
-    elif data.get("Event") == "s3:TestEvent":
-        skipped.append("s3:TestEvent")
-    elif "s3Bucket" in data and "s3ObjectKey" in data:  # CloudTrail's own SNS notification
-        keys = data["s3ObjectKey"]
-        for key in keys if isinstance(keys, list) else [keys]:
-            yield _object(data["s3Bucket"], key, None, None, "the CloudTrail notification")
-    elif data.get("detail-type") == "Object Created" and "detail" in data:  # EventBridge
-        detail = _field(data, "detail", dict, "the EventBridge event")
-        obj = _field(detail, "object", dict, "detail")
-        yield _object(_field(detail, "bucket", dict, "detail").get("name"), obj.get("key"), obj.get("size"), obj.get("etag"),
-                      "the EventBridge event")
-    elif isinstance(data.get("Records"), list) and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in data["Records"]):
-        for number, record in enumerate(data["Records"]):
-            where = f"Records[{number}]"
-            name = record.get("eventName")
-            if not isinstance(name, str):
-                raise NotANotification(f"{where}.eventName is {type(name).__name__}, not str")
-            if not name.startswith("ObjectCreated"):
-                skipped.append(f"S3 {name[:60]} event (not ObjectCreated)")
-                continue
-            s3 = _field(record, "s3", dict, where)
-            obj = _field(s3, "object", dict, f"{where}.s3")
-            key = obj.get("key")
-            # S3 URL-encodes keys in event notifications (spaces as "+").
-            yield _object(_field(s3, "bucket", dict, f"{where}.s3").get("name"), unquote_plus(key) if isinstance(key, str) else key,
-                          obj.get("size"), obj.get("eTag"), where)
-    else:
-        raise NotANotification("not an S3, SNS or CloudTrail notification")
-
-
-def _skip_key(key: str, filters: S3Filters) -> str | None:
-    """Why a named object is not imported (the same rules as a folder or bucket import), or None."""
-    if DIGESTS in key:
-        return "CloudTrail digest file (no events)"
-    if not key.lower().endswith(EVENT_FILE_SUFFIXES):
-        return f"{NOT_A_LOG_FILE_NAME}: {key}"
-    if INSIGHTS in key and not filters.insights:
-        return "CloudTrail Insights file (--insights imports them)"
-    if not filters.wants_key(key):
-        return "outside --account/--region/--since/--until"
-    return None
 
 
 class _NotifiedObjects(S3Import):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from provision.sources.s3layout import make_filters
-from provision.ingest.sqsqueue import NotANotification, parse_notification
+from provision.ingest.notifications import NotANotification, parse_notification
 from tests.support.s3 import (
     BUCKET, DIGEST_KEY, INSIGHT_KEY, S3_TEST_EVENT, cloudtrail_notification, make_queue, put_trail_objects, s3_event, sns_envelope,
     stored, wait_stored,
