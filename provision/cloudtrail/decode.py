@@ -11,7 +11,8 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from provision.cloudtrail.itemstream import ItemStream, has_big_int, scan_items
-from provision.cloudtrail.records import (GZIP_MAGIC, INVALID_JSON, MAX_FILE_BYTES, NOT_GZIP, STREAM_AFTER_BYTES, UTF8_BOM,
+from provision.cloudtrail import records
+from provision.cloudtrail.records import (GZIP_MAGIC, INVALID_JSON, MAX_FILE_BYTES, NOT_GZIP, UTF8_BOM,
                                           Events, FileFailed, SkipFile, SourceFile, StreamIt, Unreadable, is_digest_name,
                                           looks_like_event, too_large)
 
@@ -155,7 +156,8 @@ def read_files(files: Iterable[SourceFile], max_bytes: int = MAX_FILE_BYTES) -> 
         if source.fail_reason:
             yield FileRead(source, failed=source.fail_reason)
             continue
-        if source.path and (source.size or 0) > STREAM_AFTER_BYTES and not is_digest_name(source.name):
+        # records.STREAM_AFTER_BYTES read when used: a test (or a tool) may set it smaller
+        if source.path and (source.size or 0) > records.STREAM_AFTER_BYTES and not is_digest_name(source.name):
             yield FileRead(source, events=ItemStream(None, source.path, max_bytes))
             continue
         raw, failed = read_bytes(source, max_bytes)
@@ -163,7 +165,7 @@ def read_files(files: Iterable[SourceFile], max_bytes: int = MAX_FILE_BYTES) -> 
             yield FileRead(source, failed=failed or "could not read")
             continue
         try:
-            events = decode_events(source.name, raw, max_bytes, STREAM_AFTER_BYTES)
+            events = decode_events(source.name, raw, max_bytes, records.STREAM_AFTER_BYTES)
         except StreamIt:
             yield FileRead(source, events=ItemStream(raw, None, max_bytes))
             continue
