@@ -52,7 +52,8 @@ def measure(kind: str, path: str, max_file_bytes: int, via: str) -> None:
         hints = hints_from_sources([path], max_file_bytes=max_file_bytes)
         outcome = {"events_read": hints.events_read, "failed_files": hints.failed_files}
     else:  # the import's own path to bulk bodies, with nothing sent (no Elasticsearch needed)
-        from provision.ingest.convert import Converter, ConvertOptions
+        from provision.ingest.bulklines import ConvertOptions
+        from provision.ingest.convert import Converter
         from provision.sources.local import local_files
 
         converter = Converter(ConvertOptions("bench", "standard", False, max_file_bytes=max_file_bytes), 0)

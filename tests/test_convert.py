@@ -18,7 +18,8 @@ import pytest
 
 from provision.ingest import convert
 from provision.cloudtrail import records
-from provision.ingest.convert import ConvertOptions, Converter, convert_file
+from provision.ingest.bulklines import ConvertOptions, convert_file
+from provision.ingest.convert import Converter
 from provision.ingest.importer import bulk_bodies
 from provision.cloudtrail.records import SourceFile
 from provision.sources.local import local_files

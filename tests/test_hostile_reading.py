@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from provision.cli.commands import app
-from provision.ingest.convert import ConvertOptions, convert_file
+from provision.ingest.bulklines import ConvertOptions, convert_file
 from provision.cloudtrail.documents import DocumentError, parse_event_time, to_document
 from provision.cloudtrail.nesting import flat_source
 from provision.analysis.hints import hints_from_sources
@@ -303,11 +303,11 @@ def _streamed(monkeypatch) -> list[int]:
     """Files past 64 KB stream, in parts of 32 KB of bulk lines (the defaults are 64 MB and
     8 MB: the same code with small numbers, so a test file of a megabyte has many parts).
     Converting happens in this process, where the streamed files are converted anyway."""
-    from provision.ingest import convert
+    from provision.ingest import bulklines, convert
     from provision.cloudtrail import records
 
     monkeypatch.setattr(records, "STREAM_AFTER_BYTES", 64 << 10)
-    monkeypatch.setattr(convert, "PART_BYTES", 32 << 10)
+    monkeypatch.setattr(bulklines, "PART_BYTES", 32 << 10)
     parts: list[int] = []
     real = convert.convert_parts
 

@@ -29,7 +29,8 @@ from provision.core.connection import EsConfig, describe_error, es_url
 from provision.core.wording import reason_kind
 from provision.ingest.bulkanswer import Refusal
 from provision.ingest.bulksend import WritesBlocked, send_chunk
-from provision.ingest.convert import IMPORT_GC_THRESHOLD, Converter, ConvertOptions, FileConversion
+from provision.ingest.bulklines import ConvertOptions
+from provision.ingest.convert import IMPORT_GC_THRESHOLD, Converter, FileConversion
 from provision.ingest.deadletter import DeadLetter
 from provision.ingest.inflight import Chunk, FileInFlight
 from provision.ingest.options import CHUNK_SIZE, MAX_CHUNK_BYTES, ImportOptions

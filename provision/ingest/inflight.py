@@ -10,7 +10,7 @@ from typing import Any
 from provision.cloudtrail.decode import decode_events
 from provision.cloudtrail.itemstream import ItemStream
 from provision.cloudtrail.records import SourceFile, dead_letter_copy
-from provision.ingest.convert import ConvertedFile
+from provision.ingest.bulklines import ConvertedFile
 from provision.ingest.summary import FileOutcome
 
 
