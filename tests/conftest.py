@@ -24,6 +24,17 @@ EDGE_CASES = REPO / "tests" / "data" / "edge-cases"
 
 _ES_VERSION_KEY = pytest.StashKey[str]()
 T = TypeVar("T")
+# The fixtures that start or reach a real Elasticsearch: a test that uses one, directly or
+# through another fixture, is marked `es` (see pytest_collection_modifyitems).
+ES_FIXTURES = frozenset({"es_config", "es_url", "es", "index_prefix", "private_es_node", "secured_es_node"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `es` every test whose fixture closure reaches Elasticsearch, so `-m "not es"` is the
+    lane that needs no node (tests that start nodes themselves carry the marker by hand)."""
+    for item in items:
+        if ES_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.es)
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ from tests.support.events import console_write, many_events, write_trail_file
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
 FILES, PER_FILE = 60, 1000
 COMPARED = ("events_read", "distinct_events", "console_events", "candidates")
+pytestmark = pytest.mark.es  # its cluster is its own three nodes, not the es fixtures
 
 
 @pytest.fixture(scope="module")
