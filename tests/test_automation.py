@@ -111,7 +111,7 @@ def test_demo_workflows_links_and_arguments(demo):
 def test_look_alikes_are_not_candidates(tmp_path):
     """CLI automation, CloudFormation acting for a console user, anonymous principals and
     AwsConsoleAction events do the same actions, but are not hand work in the console.
-    The rules are issue 13's classification (provision/cloudtrail/classify.py, the `classify` branch)."""
+    The rules are the console classification (provision/cloudtrail/classify.py, the `classify` branch)."""
     end = datetime(2025, 3, 3, 6, tzinfo=timezone.utc)
     work = write_console_work(tmp_path, end=end)
     hints = hints_from_sources([str(tmp_path)], top=0)

@@ -1,7 +1,6 @@
 """How ctstack decides console vs programmatic, read-only vs changing, and what to automate.
 
-Each rule from the importer issue and from issue 13 (console detection without its known false
-positives) has a hand-written case here, in the shapes CloudTrail delivers."""
+Each rule of the importer and of console detection (without its known false positives) has a hand-written case here, in the shapes CloudTrail delivers."""
 
 from __future__ import annotations
 
@@ -129,7 +128,7 @@ def test_event_without_id_gets_a_stable_hash_independent_of_key_order():
     assert event_id(a) != event_id(event(eventID=None, eventName="Other"))
 
 
-# -- issue 13: the known false positives -----------------------------------------------------
+# -- The known false positives ---------------------------------------------------------------------
 
 def test_aws_cli_v2_command_metadata_is_not_console():
     cli_call = event(eventName="EnableSerialConsoleAccess", userAgent=CLI_V2_SERIAL_CONSOLE, readOnly=False)
@@ -185,7 +184,7 @@ def test_signin_invoked_change_password_stays_a_candidate():
     assert is_automation_candidate(change_password)
 
 
-# Issue 13's plumbing list, written out here so a change to PLUMBING_ACTIONS is a decision.
+# The plumbing list, written out here so a change to PLUMBING_ACTIONS is a decision.
 PLUMBING = [
     *(("cloudshell.amazonaws.com", name) for name in
       ("CreateSession", "PutCredentials", "SendHeartBeat", "CreateEnvironment", "StartEnvironment", "StopEnvironment", "DeleteSession")),
@@ -198,7 +197,7 @@ PLUMBING = [
 ]
 
 
-def test_the_plumbing_list_is_issue_13s():
+def test_the_plumbing_list_is_the_one_written_out_here():
     assert sorted(classify.PLUMBING_ACTIONS) == sorted(PLUMBING)
 
 

@@ -1,4 +1,4 @@
-"""Connecting to an existing Elasticsearch and Kibana (issue 15 items 4-7, 14, 18-21): one URL
+"""Connecting to an existing Elasticsearch and Kibana: one URL
 rule for every command, `up` failing at once with advice about the URL, Kibana skipped with a
 line when none is named, S3 reached within a bound, the test node's temp files, and the Kibana
 objects. Elasticsearch is the real test node; Kibana cannot run here, so
@@ -50,7 +50,7 @@ def trail(tmp_path) -> Path:
     return write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"c-{i}", eventName="PutMetricAlarm") for i in range(3)])
 
 
-# --- item 4: one parsing rule; a URL without a scheme is read as http:// -------------------------
+# --- One parsing rule; a URL without a scheme is read as http:// ----------------------------------
 
 def test_schemeless_url_is_read_as_http_and_said_once_in_every_command(es_url, prefix, trail, tmp_path):
     bare = es_url.removeprefix("http://")
@@ -85,7 +85,7 @@ def test_hints_with_a_source_refuses_es_options_instead_of_ignoring_them(es_url,
     assert run("hints", str(trail), home=tmp_path).exit_code == 0
 
 
-# --- items 5 and 6: `up` with an existing cluster --------------------------------------------------
+# --- `up` with an existing cluster ----------------------------------------------------------------
 
 def test_up_with_an_unresolvable_host_fails_at_once_naming_the_url(tmp_path):
     started = time.monotonic()
@@ -119,7 +119,7 @@ def test_up_accepts_a_login_in_the_url_like_every_other_command(es, es_url, pref
     assert es.indices.exists_index_template(name=template_name(prefix))
 
 
-# --- item 7: no Kibana named for an existing cluster --------------------------------------------
+# --- No Kibana named for an existing cluster ------------------------------------------------------
 
 def test_provision_and_up_skip_kibana_with_one_line_for_an_existing_cluster(es_url, prefix, tmp_path):
     for args in (["provision", "--timeout", "5"], ["up", "--timeout", "20"]):
@@ -132,7 +132,7 @@ def test_provision_and_up_skip_kibana_with_one_line_for_an_existing_cluster(es_u
         assert "Dashboard" not in result.stdout
 
 
-# --- item 14: S3 that cannot be reached -------------------------------------------------------------
+# --- S3 that cannot be reached --------------------------------------------------------------------
 
 def test_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_terminal(es_url, tmp_path):
     """An endpoint that accepts connections and never answers (the worst case: every attempt
@@ -172,7 +172,7 @@ def test_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_terminal(es_url, t
             assert "Traceback" not in text, text
 
 
-# --- item 18: the test node's temp files --------------------------------------------------------
+# --- The test node's temp files -------------------------------------------------------------------
 
 def test_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir(private_es_node):
     node = private_es_node
@@ -184,7 +184,7 @@ def test_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir(private_es_node)
     assert not workdir.exists()
 
 
-# --- items 19-21: the Kibana objects ------------------------------------------------------------
+# --- The Kibana objects ---------------------------------------------------------------------------
 
 def test_the_dashboard_link_uses_the_id_kibana_gave_when_the_id_exists_in_another_space(es_url, prefix, tmp_path):
     kibana = FakeKibana(spaces={"default", "security"}).start()

@@ -146,7 +146,7 @@ def test_a_file_that_kills_its_worker_fails_alone_and_the_rest_convert(tmp_path)
     assert all(events == 40 and len(lines) == 40 for name, _, why, events, lines in got if not why)
 
 
-def test_item_01_a_worker_killed_while_batches_wait_to_be_sent_costs_no_file(tmp_path, monkeypatch):
+def test_a_worker_killed_while_batches_wait_to_be_sent_costs_no_file(tmp_path, monkeypatch):
     """Batches of one file each, so four are in flight: a worker killed between two batches
     breaks the pool before the next is sent (the break surfaces in ``_submit``, not in a
     result). Nothing crashes: the lost batches are converted again by new workers, every

@@ -210,7 +210,7 @@ ACCESS_KEYS = ("AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A", "AKIAQYLPMN5HHHFP
 
 
 @pytest.mark.parametrize("profile", ["minimal", "standard", "full"])
-def test_item_16_access_keys_by_any_name_or_shape_and_credentials_are_never_stored(profile):
+def test_access_keys_by_any_name_or_shape_and_credentials_are_never_stored(profile):
     from provision.cloudtrail.documents import document_and_line
 
     doc, line = document_and_line(_leaky_event(), profile, False, "f.json")
@@ -233,7 +233,7 @@ def test_item_16_access_keys_by_any_name_or_shape_and_credentials_are_never_stor
         assert kept_doc[F.CT_RESPONSE_ELEMENTS]["credentials"] == {"accessKeyId": "ASIAY34FZKBOKMUTVV7B", "expiration": "Jan 1, 2030"}
 
 
-def test_item_16_values_that_merely_mention_keys_are_kept():
+def test_values_that_merely_mention_keys_are_kept():
     """Names and shapes, not words: a KMS key id, an S3 object key, GenerateDataKey stay."""
     from provision.cloudtrail.documents import document_and_line
 

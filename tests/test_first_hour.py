@@ -1,4 +1,4 @@
-"""Issue 15: the first hour with ctstack, as a newcomer meets it (README, filters, quiet
+"""The first hour with ctstack, as a newcomer meets it (README, filters, quiet
 results, output polish). Every test goes through the command line (typer's runner or a
 subprocess); Elasticsearch is the real test node."""
 
@@ -55,7 +55,7 @@ def two_account_trail(folder: Path) -> Path:
     return folder
 
 
-# -- item 2: README figures and names ---------------------------------------------------------
+# -- README figures and names ----------------------------------------------------------------------
 
 def test_readme_python_example_runs(tmp_path, es_url, index_prefix):
     """The README's Python example imports from `provision` only, and works as written."""

@@ -21,7 +21,7 @@ from provision.analysis.hints import Filters, HintsCounter, hints_from_files, hi
 from provision.report.hints_output import to_csv, to_json, to_markdown
 from provision.cloudtrail.records import SourceFile
 from provision.sources.local import local_files
-from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, issue_13_events, write_trail
+from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, once_misclassified_events, write_trail
 
 
 def count(events: list[dict], filters: Filters = Filters(), top: int = 0):
@@ -196,7 +196,7 @@ def test_every_file_and_event_read_is_accounted_for(tmp_path: Path) -> None:
 
 
 def test_console_look_alikes_are_not_candidates_but_honest_console_events_still_count() -> None:
-    hints = count(issue_13_events())
+    hints = count(once_misclassified_events())
     assert actions(hints) == {"ChangePassword": 1}  # signin-invoked: the console's own calls
     console = {a.action for a in hints.console_actions}
     assert {"EnableSerialConsoleAccess", "GetObject", "PutObject"}.isdisjoint(console)  # aws-cli v2, anonymous
@@ -275,7 +275,7 @@ def test_the_command_says_what_is_wrong(tmp_path: Path) -> None:
     assert bad_format.exit_code == 2 and "'xml' is not one of 'table', 'json'" in " ".join(bad_format.output.split())
 
 
-def test_item_18_csv_formula_cells_and_markdown_html_pipes_newlines_are_neutralised() -> None:
+def test_csv_formula_cells_and_markdown_html_pipes_newlines_are_neutralised() -> None:
     """Action and user names come from the logs, so from anyone who can call an API:
     a spreadsheet must not run them as formulas, and a markdown table must not render
     them as HTML or break its rows on them."""

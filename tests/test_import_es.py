@@ -340,7 +340,7 @@ def test_bulk_options_out_of_range_on_the_command_line_are_one_clear_error(tmp_p
     assert option in result.stderr and "Traceback" not in result.stderr
 
 
-def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):
+def test_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):
     """Elasticsearch refuses an _id over 512 bytes, and with it the whole bulk request: such
     an event gets a fixed-length _id (sha256: of its eventID), keeps its eventID as logged in
     event.id, and a re-import finds it already present."""
@@ -366,7 +366,7 @@ def _bad_time_trail(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("where", ["missing folder", "under a file"])
-def test_item_6_an_unusable_dead_letter_path_stops_before_anything_is_read(es_url, index_prefix, tmp_path, where):
+def test_an_unusable_dead_letter_path_stops_before_anything_is_read(es_url, index_prefix, tmp_path, where):
     _bad_time_trail(tmp_path / "logs")
     (tmp_path / "plain.txt").write_text("a file, not a folder")
     path = tmp_path / "no-such-folder" / "dead.ndjson" if where == "missing folder" else tmp_path / "plain.txt" / "dead.ndjson"
@@ -382,7 +382,7 @@ def test_item_6_an_unusable_dead_letter_path_stops_before_anything_is_read(es_ur
     assert es.indices.get(index=f"{index_prefix}-*") == {}  # not one event went in
 
 
-def test_item_15_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefix, tmp_path):
+def test_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefix, tmp_path):
     """Failed events are written back without access key IDs (by name or shape) and without
     credential material; with --keep-access-keys the IDs stay, the secrets still go."""
     leaky = event(eventID="bad", eventTime="yesterday", errorMessage="denied for AKIAIOSFODNN7EXAMPLE",
@@ -406,7 +406,7 @@ def test_item_15_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefi
             assert "accessKeyId" not in line["event"]["userIdentity"]
 
 
-def test_item_17_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, index_prefix, tmp_path):
+def test_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, index_prefix, tmp_path):
     """An existing file (kept as it was) and a symlink (its target untouched) are refused
     with one sentence before anything is read; the default name is unique per run and
     created 0600; a run in which nothing failed leaves no file behind."""
@@ -444,7 +444,7 @@ def test_item_17_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(
     assert not (tmp_path / "unused.ndjson").exists()
 
 
-def test_item_19_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
+def test_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
     """The flood-stage watermark puts a read-only-allow-delete block on indices, answered
     429 per item: the first answer stops the run with one sentence naming the block and its
     fix, instead of each chunk being retried with backoff. Set here on the test's own index
@@ -470,7 +470,7 @@ def test_item_19_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
     assert any("cluster_block_exception" in reason for reason in reasons)
 
 
-def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path, starved_node):
+def test_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path, starved_node):
     """A request over the node's whole indexing-pressure budget can never be taken: a chunk
     of one such document fails at once with Elasticsearch's reason, while a larger chunk is
     still retried with backoff (test above: another document may be what is too big)."""
@@ -479,7 +479,7 @@ def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retr
     assert rejections == 3  # each document sent once, not 1 + 6 times
 
 
-def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(private_es_node, tmp_path):
+def test_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(private_es_node, tmp_path):
     """cluster.blocks.read_only answers 403: before the run (installing the template) and
     during it (the bulk request), the sentence names the block and how to lift it."""
     from provision.core.connection import EsConfig, client
@@ -507,7 +507,7 @@ def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privile
     assert (during.events_indexed, during.events_failed) == (0, 50)
 
 
-def test_item_21_events_of_a_request_elasticsearch_never_answered_are_outcome_unknown(private_es_node, tmp_path):
+def test_events_of_a_request_elasticsearch_never_answered_are_outcome_unknown(private_es_node, tmp_path):
     """Stop the node (SIGSTOP) while the import runs: the bulk request on the wire times out.
     It is not sent again (a repeat would call its events "already present"), its events are
     counted as of unknown outcome, not failed, and the summary says to re-run; after the node

@@ -112,7 +112,7 @@ def test_long_ranges_are_shown_per_week_and_per_month() -> None:
     assert html.count('<rect class="bar changing"') == 4
 
 
-def test_item_17_the_report_is_written_0600_and_never_through_a_symlink(tmp_path: Path) -> None:
+def test_the_report_is_written_0600_and_never_through_a_symlink(tmp_path: Path) -> None:
     """The report names users: it is written 0600, also over an existing 0644 file, and a
     symlink at the output path is refused rather than followed."""
     write_trail(tmp_path / "logs", demo_events())

@@ -1,6 +1,6 @@
 """Every way of logging in to Elasticsearch, against a real node with security on (TLS on
 HTTP, the `elastic` user from the keystore's bootstrap.password: the `secured_es_node`
-fixture), and issue 14 item 14: a password never appears in any command's output, whether
+fixture), and that a password never appears in any command's output, whether
 the command succeeds or fails. Kibana cannot run here: where a command also talks to Kibana,
 tests/support/fake_kibana.py stands in, a local HTTP server enforcing Kibana's documented
 saved objects import and status API contract."""

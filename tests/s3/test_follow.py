@@ -211,7 +211,7 @@ def test_follower_from_python_stops_when_asked(aws_env, es, index_prefix):
 
 
 def test_a_follower_filters_events_exactly_and_keeps_one_dead_letter_file(aws_env, es, index_prefix, tmp_path):
-    """Issue 15 item 8 for --follow: events outside the filters are counted, not imported,
+    """With --follow, events outside the filters are counted, not imported,
     round after round; and one dead-letter file serves every round (removed when unused)."""
     from provision.sources.filters import Filters
 

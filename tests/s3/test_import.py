@@ -182,7 +182,7 @@ def test_a_state_that_cannot_be_written_costs_a_redownload_not_the_import(trail_
 
 
 def test_a_second_run_says_nothing_new_and_filters_apply_to_s3_events(trail_bucket, es, es_url, index_prefix):
-    """Issue 15 items 8 and 11: S3 events are filtered exactly like local ones (the listing
+    """S3 events are filtered exactly like local ones (the listing
     takes whole days, the events the bound), and a run that finds everything imported says so."""
     first = import_json(es_url, index_prefix, f"s3://{BUCKET}", "--since", "2024-08-01T13:00:00Z", "--until", "2024-08-01")
     assert first["events_filtered"] > 0 and first["events_indexed"] > 0
@@ -195,7 +195,7 @@ def test_a_second_run_says_nothing_new_and_filters_apply_to_s3_events(trail_buck
     assert re.search(r"Nothing new: the [\d,]+ objects listed were imported by earlier runs", " ".join(again.stdout.split())), again.stdout
 
 
-def test_item_8_elasticsearch_dying_during_an_s3_import_stops_it_like_a_local_import(trail_bucket, private_es_node, monkeypatch, tmp_path):
+def test_elasticsearch_dying_during_an_s3_import_stops_it_like_a_local_import(trail_bucket, private_es_node, monkeypatch, tmp_path):
     """Kill the node while objects are being looked up in the import state (one lookup per
     object here, so the next lookup meets the dead node): the import stops with its summary,
     every event read is accounted for, the verdict is not ok, and the reason is that

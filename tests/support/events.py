@@ -69,7 +69,7 @@ def many_events(count: int, seed: str = "x", month: str = "2024-05") -> list[dic
     return out
 
 
-# Issue 13's shapes: what the console, aws-cli v2, S3 and CloudFormation really send.
+# The shapes console detection must tell apart: what the console, aws-cli v2, S3 and CloudFormation really send.
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15"
 # aws-cli 2.x appends the command it ran as metadata: the word "console" in it is no console.
 CLI_V2_SERIAL_CONSOLE = (

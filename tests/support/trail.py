@@ -135,8 +135,8 @@ def _day(day: int, rng) -> str:
 CLI_V2_COMMAND_AGENT = CLI_AGENT + " md/prompt#off md/command#ec2.enable-serial-console-access"
 
 
-def issue_13_events(time: str = "2024-08-03T09:00:00Z") -> list[dict]:
-    """One event of each kind issue 13 found misclassified, in CloudTrail's shapes: none is a
+def once_misclassified_events(time: str = "2024-08-03T09:00:00Z") -> list[dict]:
+    """One event of each kind once misclassified as console work, in CloudTrail's shapes: none is a
     candidate except the signin-invoked ChangePassword."""
     signin_user = {"type": "IAMUser", "principalId": "AIDAEXAMPLEPRINCIPAL", "arn": f"arn:aws:iam::{ACCOUNT}:user/frank",
                    "accountId": ACCOUNT, "userName": "frank", "invokedBy": "signin.amazonaws.com"}
