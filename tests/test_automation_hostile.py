@@ -19,7 +19,7 @@ from provision.report import hints_output
 from provision.report.automation_output import print_automation, print_workflows, write_scripts
 from provision.analysis.hints import hints_from_sources
 from tests.support.hostile import CANARY_FILE, REGION, CANARY_TEXT, PWNED_FILE, CanaryListener, hostile_values, write_corpus
-from tests.test_automation import MotoCli, _run
+from tests.test_automation import MotoCli
 
 FORBIDDEN = ("\x1b", "\x07", "\u202e", "\u200b", "\r")
 

@@ -6,25 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import subprocess
 import sys
-import textwrap
-from io import StringIO
 from pathlib import Path
-from types import SimpleNamespace
 
-from rich.console import Console
 from typer.testing import CliRunner
 
 from provision.cli import commands as cli
-from provision.cloudtrail.documents import flat_source
-from provision.cloudtrail.fields import EVENT_ACTION
-from provision.analysis.hints import HintsCounter
-from provision.cli.progress import ImportProgress
-from provision.report.html import render_report
-from tests.support.trail import ACCOUNT, CLI_AGENT, event, write_trail
+from tests.support.trail import event, write_trail
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -33,12 +22,6 @@ OTHER_ACCOUNT = "444455556666"
 
 def run(*args: str, input: str | None = None):
     return CliRunner().invoke(cli.app, list(args), input=input)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def two_account_trail(folder: Path) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -19,8 +18,7 @@ from provision.cloudtrail.records import SkipFile, decode_events
 from provision.sources.local import local_files
 from provision.cloudtrail.template import install_template
 from tests.support.events import event, many_events, write_trail_file
-
-CTSTACK = str(Path(sys.executable).parent / "ctstack")
+from tests.support.cli import CTSTACK, ctstack_script
 
 
 def distinct_events(folder: Path) -> set[str]:
@@ -43,17 +41,12 @@ def assert_accounted(summary) -> None:
     assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed + summary.events_unknown
 
 
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([CTSTACK, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})}, cwd=os.environ.get("TMPDIR", "/tmp"))
-
-
 def test_the_bundled_sample_imports_cleanly_every_distinct_event_once_and_reimport_adds_nothing(es, es_url, index_prefix, sample_data, tmp_path):
     """A user who imports tests/data/cloudtrail sees exit 0 and no dead-letter file: the edge
     cases that are meant to fail live apart, in tests/data/edge-cases."""
     expected = distinct_events(sample_data)
-    first = run_cli("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
-                    "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
+    first = ctstack_script("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
+                           "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
     summary = json.loads(first.stdout)
     assert summary["events_read"] == summary["events_indexed"] + summary["events_duplicate"] + summary["events_failed"]
     assert summary["events_indexed"] == len(expected)
@@ -61,8 +54,8 @@ def test_the_bundled_sample_imports_cleanly_every_distinct_event_once_and_reimpo
     assert not (tmp_path / "dead.ndjson").exists()
     assert es.count(index=f"{index_prefix}-*")["count"] == len(expected)
 
-    second = run_cli("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
-                     "--format", "json", "--dead-letter", str(tmp_path / "dead2.ndjson"))
+    second = ctstack_script("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
+                            "--format", "json", "--dead-letter", str(tmp_path / "dead2.ndjson"))
     again = json.loads(second.stdout)
     assert again["events_indexed"] == 0
     assert again["events_duplicate"] == summary["events_indexed"] + summary["events_duplicate"]
@@ -70,14 +63,14 @@ def test_the_bundled_sample_imports_cleanly_every_distinct_event_once_and_reimpo
 
 
 def test_clean_data_exits_zero_and_prints_a_summary_table(es_url, index_prefix, sample_data):
-    result = run_cli("import", str(sample_data / "cloud-snitch"), "--es-url", es_url, "--index-prefix", index_prefix)
+    result = ctstack_script("import", str(sample_data / "cloud-snitch"), "--es-url", es_url, "--index-prefix", index_prefix)
     assert result.returncode == 0, result.stderr
     assert "events indexed" in result.stdout and "21" in result.stdout
 
 
 def test_edge_case_events_without_a_usable_event_time_fail_alone_with_their_reason(es_url, index_prefix, edge_cases, tmp_path):
-    result = run_cli("import", str(edge_cases), "--es-url", es_url, "--index-prefix", index_prefix,
-                     "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
+    result = ctstack_script("import", str(edge_cases), "--es-url", es_url, "--index-prefix", index_prefix,
+                            "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
     summary = json.loads(result.stdout)
     dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
     assert len(dead) == summary["events_failed"] > 0
@@ -174,14 +167,14 @@ def test_template_is_installed_before_import_and_matches_only_its_prefix(es, ind
 
 
 def test_unreachable_elasticsearch_is_one_sentence_and_non_zero(sample_data):
-    result = run_cli("import", str(sample_data / "cloud-snitch"), "--es-url", "http://127.0.0.1:9")
+    result = ctstack_script("import", str(sample_data / "cloud-snitch"), "--es-url", "http://127.0.0.1:9")
     assert result.returncode == 1
     assert "Cannot reach Elasticsearch at http://127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
 
 
 def test_bad_fields_profile_is_a_clear_error(sample_data):
-    result = run_cli("import", str(sample_data), "--fields", "everything")
+    result = ctstack_script("import", str(sample_data), "--fields", "everything")
     assert result.returncode == 2 and "'everything' is not one of" in result.stderr and "minimal" in result.stderr
 
 
@@ -324,8 +317,8 @@ def test_bulk_options_must_be_whole_numbers_of_at_least_one(es, tmp_path, option
 
 def test_bulk_requests_from_the_command_line(es, es_url, index_prefix, tmp_path):
     write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(1200, seed="cli-inflight"))
-    result = run_cli("import", str(tmp_path / "logs"), "--bulk-requests", "3", "--bulk-size", "100", "--es-url", es_url,
-                     "--index-prefix", index_prefix, "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
+    result = ctstack_script("import", str(tmp_path / "logs"), "--bulk-requests", "3", "--bulk-size", "100", "--es-url", es_url,
+                            "--index-prefix", index_prefix, "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["events_read"], summary["events_indexed"]) == (1200, 1200)
@@ -335,7 +328,7 @@ def test_bulk_requests_from_the_command_line(es, es_url, index_prefix, tmp_path)
 @pytest.mark.parametrize(("option", "bad"), [("--bulk-requests", "0"), ("--bulk-requests", "65"), ("--bulk-requests", "two"),
                                            ("--bulk-size", "0"), ("--bulk-size", "100001")])
 def test_bulk_options_out_of_range_on_the_command_line_are_one_clear_error(tmp_path, option, bad):
-    result = run_cli("import", str(tmp_path), option, bad)
+    result = ctstack_script("import", str(tmp_path), option, bad)
     assert result.returncode == 2
     assert option in result.stderr and "Traceback" not in result.stderr
 
@@ -370,8 +363,8 @@ def test_an_unusable_dead_letter_path_stops_before_anything_is_read(es_url, inde
     _bad_time_trail(tmp_path / "logs")
     (tmp_path / "plain.txt").write_text("a file, not a folder")
     path = tmp_path / "no-such-folder" / "dead.ndjson" if where == "missing folder" else tmp_path / "plain.txt" / "dead.ndjson"
-    result = run_cli("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
-                     "--dead-letter", str(path), "--format", "json")
+    result = ctstack_script("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
+                            "--dead-letter", str(path), "--format", "json")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert f"Cannot create the dead-letter file {path}" in result.stderr
@@ -419,7 +412,7 @@ def test_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, 
     link = tmp_path / "link.ndjson"
     link.symlink_to(target)
     for path in (existing, link):
-        result = run_cli("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(path))
+        result = ctstack_script("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(path))
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert f"The dead-letter file {path} already exists" in result.stderr
     assert existing.read_text() == "earlier run\n" and oct(existing.stat().st_mode & 0o777) == "0o644"
@@ -439,7 +432,7 @@ def test_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, 
 
     clean = tmp_path / "clean"
     write_trail_file(clean / "a.json.gz", [event(eventID="fine")])
-    result = run_cli("import", str(clean), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "unused.ndjson"))
+    result = ctstack_script("import", str(clean), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "unused.ndjson"))
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "unused.ndjson").exists()
 
@@ -489,8 +482,8 @@ def test_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(priva
     install_template(es, "ro")
     es.cluster.put_settings(persistent={"cluster.blocks.read_only": True})
     try:
-        result = run_cli("import", str(tmp_path / "logs"), "--es-url", private_es_node.url, "--index-prefix", "ro")
-        provisioned = run_cli("provision", "--es-url", private_es_node.url, "--index-prefix", "ro", "--skip-kibana")
+        result = ctstack_script("import", str(tmp_path / "logs"), "--es-url", private_es_node.url, "--index-prefix", "ro")
+        provisioned = ctstack_script("provision", "--es-url", private_es_node.url, "--index-prefix", "ro", "--skip-kibana")
         during = run_import(es, local_files([tmp_path / "logs"]), index_prefix="ro", install=False,
                             dead_letter_path=tmp_path / "dead.ndjson")
     finally:

@@ -5,10 +5,10 @@ its environment, never on its command line)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,15 +21,14 @@ from provision.cloudtrail.records import decode_events
 from provision.sources.local import local_files
 from provision.sources.s3source import S3Import
 from tests.support.s3 import BUCKET, ORG_KEY
+from tests.support.cli import ctstack_script
 
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
 NEW_KEY = "AWSLogs/111111111111/CloudTrail/eu-central-1/2017/12/11/111111111111_CloudTrail_eu-central-1_20171211T1505Z_A6kvhMoVeCsc7v8U.json.gz"
 
 pytestmark = pytest.mark.usefixtures("forget_state")
-
-
-def ctstack(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CTSTACK, *args], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+# aws_env sets the S3 endpoint for the command (CTSTACK_S3_ENDPOINT_URL): it is passed on.
+ctstack = partial(ctstack_script, inherit_ctstack_variables=True)
 
 
 def import_json(es_url: str, prefix: str, *args: str) -> dict:

@@ -4,12 +4,10 @@ credentials only in their environment), against moto's server over HTTP for S3 a
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +21,7 @@ from tests.support.s3 import (
     stored, wait_stored,
 )
 from tests.support.trail import event
-
-CTSTACK = str(Path(sys.executable).parent / "ctstack")
+from tests.support.cli import CTSTACK
 
 
 def consumer(queue_url: str, es_url: str, prefix: str, tmp_path: Path, *args: str) -> subprocess.Popen:
@@ -52,7 +49,6 @@ def send(sqs, queue_url: str, bodies: list[dict]) -> None:
 def queue_counts(sqs, queue_url: str) -> tuple[int, int]:
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
 
 
 def test_every_notification_shape_names_its_objects():

@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import urllib.request
 from pathlib import Path
 
 import boto3
 from moto.server import ThreadedMotoServer
+from tests.support.loopback import free_port
 
 REGION = "us-east-1"
 BUCKET = "trails"
 ORG_KEY = "AWSLogs/o-1234abcde/222222222222/CloudTrail/us-east-1/2025/03/06/222222222222_CloudTrail_us-east-1_20250306T0230Z_QF6qcgyiaVnSueXa.json.gz"
 DIGEST_KEY = "AWSLogs/333333333333/CloudTrail-Digest/us-east-1/2025/03/06/333333333333_CloudTrail-Digest_us-east-1_trail_us-east-1_20250306T0330Z.json.gz"
 INSIGHT_KEY = "AWSLogs/333333333333/CloudTrail-Insight/us-east-1/2025/03/06/333333333333_CloudTrail-Insight_us-east-1_20250306T0330Z_x.json.gz"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MotoS3:
@@ -96,8 +90,6 @@ class Listings:
     def discovery(self) -> list[str]:
         """Prefixes listed folder by folder (Delimiter="/") to learn the layout."""
         return [prefix for prefix, delimiter in self.calls if delimiter == "/"]
-
-
 
 
 def trail_key(when, account: str = "111122223333", region: str = "eu-west-1", name: str = "x") -> str:
