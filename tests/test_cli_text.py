@@ -8,6 +8,8 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.trail import event, write_trail
 from tests.support.cli import ctstack_alone
 
@@ -19,6 +21,7 @@ def test_an_error_holding_a_closing_tag_is_one_sentence_not_a_traceback(tmp_path
     assert "nosuch[/PREFIX]" in result.stderr and "Error:" in result.stderr
 
 
+@pytest.mark.slow  # ctstack in a subprocess per case
 def test_bracketed_names_in_paths_and_actions_are_printed_literally(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()

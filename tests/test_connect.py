@@ -89,6 +89,7 @@ def test_up_with_an_unresolvable_host_fails_at_once_naming_the_url(tmp_path):
     no_traceback(result)
 
 
+@pytest.mark.slow  # waits out a 3 s timeout
 def test_up_timeout_with_an_existing_cluster_names_the_url_not_docker_logs(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"  # a port nothing answers on
     result = invoke("up", "--es-url", url, "--timeout", "3", home=tmp_path)

@@ -9,6 +9,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from provision.stack import lifecycle as stack
 from provision.demo.console_work import DAYS
 from provision.demo.generate import SAMPLE_EVENTS
@@ -19,6 +21,7 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # ctstack in a subprocess writing the demo set
 def test_demo_writes_exactly_the_set_up_sample_imports(tmp_path: Path) -> None:
     result = ctstack_alone("demo", "demo-logs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -31,6 +34,7 @@ def test_demo_writes_exactly_the_set_up_sample_imports(tmp_path: Path) -> None:
     assert "ctstack hints demo-logs --workflows" in result.stdout
 
 
+@pytest.mark.slow  # ctstack in a subprocess writing the demo set
 def test_demo_is_deterministic_and_events_sets_the_volume(tmp_path: Path) -> None:
     assert ctstack_alone("demo", "a", "--events", "500", cwd=tmp_path).returncode == 0
     assert ctstack_alone("demo", "b", "--events", "500", cwd=tmp_path).returncode == 0
@@ -51,6 +55,7 @@ def test_demo_refuses_a_folder_that_is_not_empty_in_one_sentence(tmp_path: Path)
     assert negative.returncode == 2 and "0<=x<=10000000" in negative.stderr.replace(" ", "")
 
 
+@pytest.mark.slow  # ctstack in a subprocess writing the demo set
 def test_hints_on_the_demo_shows_its_workflows_with_links_offline(tmp_path: Path) -> None:
     assert ctstack_alone("demo", "demo-logs", cwd=tmp_path).returncode == 0
     result = ctstack_alone("hints", "demo-logs", "--workflows", cwd=tmp_path)

@@ -19,6 +19,7 @@ from provision.sources.local import local_files
 from provision.cloudtrail.template import install_template
 from tests.support.events import event, many_events, write_trail_file
 from tests.support.cli import CTSTACK, ctstack_script
+from tests.conftest import running_node
 
 
 def distinct_events(folder: Path) -> set[str]:
@@ -234,15 +235,10 @@ def test_bulk_bodies_are_what_an_import_sends(tmp_path):
 @pytest.fixture(scope="module")
 def starved_node():
     """A node whose indexing-pressure budget (1 byte) is too small for any bulk request:
-    it answers 429 (es_rejected_execution_exception) every time."""
-    from tests.support.esnode import EsNode, NodeError
-
-    try:
-        node = EsNode(heap="512m", settings={"indexing_pressure.memory.limit": "1b"}).start()
-    except NodeError as err:
-        pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
-    yield node
-    node.stop()
+    it answers 429 (es_rejected_execution_exception) every time. Its tests carry the `es`
+    marker by hand: the node is their own, not one of conftest's Elasticsearch fixtures."""
+    with running_node("the starved Elasticsearch test node", settings={"indexing_pressure.memory.limit": "1b"}) as node:
+        yield node
 
 
 def starved_import(node, tmp_path: Path, events: int, **options):
@@ -263,6 +259,7 @@ def starved_import(node, tmp_path: Path, events: int, **options):
     return summary, rejections() - before
 
 
+@pytest.mark.es
 @pytest.mark.parametrize("bulk_requests", [1, 3])
 def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path, starved_node, bulk_requests):
     """Each chunk is sent 1 + max_retries times, then its events fail with Elasticsearch's
@@ -463,6 +460,7 @@ def test_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
     assert any("cluster_block_exception" in reason for reason in reasons)
 
 
+@pytest.mark.es
 def test_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path, starved_node):
     """A request over the node's whole indexing-pressure budget can never be taken: a chunk
     of one such document fails at once with Elasticsearch's reason, while a larger chunk is

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+import pytest
+
 from provision.cli import commands as cli
 from provision.cli.commands import new_spelling, parse_size
 from tests.support.trail import event, write_trail
@@ -38,6 +40,7 @@ def test_every_command_that_talks_to_elasticsearch_names_its_connection_options_
             assert "IAM user" in user.help, name
 
 
+@pytest.mark.slow  # ctstack in a subprocess per command
 def test_output_formats_are_one_option_showing_its_choices(tmp_path: Path) -> None:
     for name, choices in (("import", "[table|json]"), ("status", "[text|json]"), ("reflag", "[text|json]"), ("hints", "[table|json|csv|markdown|sh]")):
         assert "--json" not in option_names(commands()[name])

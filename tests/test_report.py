@@ -34,6 +34,7 @@ def rendered_dom(page: Path, proxy: RecordingProxy) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_report_renders_with_both_charts_and_the_activity_in_chromium(report_file: Path) -> None:
     with RecordingProxy() as proxy:
         dom = rendered_dom(report_file, proxy)
@@ -48,6 +49,7 @@ def test_the_report_renders_with_both_charts_and_the_activity_in_chromium(report
     assert proxy.page_requests == []
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_report_makes_no_network_request(report_file: Path) -> None:
     html = report_file.read_text(encoding="utf-8")
     assert not re.search(r'''(src|href)\s*=\s*["']?\s*(https?:)?//''', html, re.I)
@@ -58,6 +60,7 @@ def test_the_report_makes_no_network_request(report_file: Path) -> None:
     assert proxy.page_requests == []
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_network_check_catches_a_page_that_fetches(tmp_path: Path) -> None:
     """The control: the same check on a page with one remote image sees the request."""
     page = tmp_path / "fetches.html"

@@ -51,6 +51,7 @@ def test_the_report_charts_the_dense_span_by_day_and_says_what_it_left_off() -> 
     assert "2024-08" not in re.search(r'<svg id="activity-chart".*?</svg>', html, re.S).group(0)
 
 
+@pytest.mark.slow  # headless Chromium
 def test_top_users_are_one_short_line_each_in_the_browser(tmp_path: Path) -> None:
     """Three long e-mail addresses used to wrap mid-domain into rows five lines tall."""
     counter = HintsCounter()
@@ -71,6 +72,7 @@ def test_top_users_are_one_short_line_each_in_the_browser(tmp_path: Path) -> Non
     assert 'class="user"' in dom and "white-space:nowrap" in re.sub(r"\s", "", dom)
 
 
+@pytest.mark.slow  # ctstack in subprocesses on the demo set
 def test_a_workflow_without_links_says_why(tmp_path: Path) -> None:
     stack._sample_writer()(tmp_path / "demo")
     env = {"PYTHONPATH": str(REPO), "PATH": "", "COLUMNS": "250"}
