@@ -23,7 +23,7 @@ import pytest
 from provision.stack import dashboard
 from provision.core import settings
 from provision.cloudtrail.template import template_name
-from tests.support.events import event, write_trail_file
+from tests.support.events import api_call, write_trail_file
 from tests.support.fake_kibana import FakeKibana
 from tests.support.cli import CONNECTION_VARIABLES, invoke, no_traceback
 from tests.support.loopback import free_port
@@ -39,7 +39,7 @@ def prefix(es, index_prefix):
 
 @pytest.fixture()
 def trail(tmp_path) -> Path:
-    return write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"c-{i}", eventName="PutMetricAlarm") for i in range(3)])
+    return write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID=f"c-{i}", eventName="PutMetricAlarm") for i in range(3)])
 
 
 # --- One parsing rule; a URL without a scheme is read as http:// ----------------------------------

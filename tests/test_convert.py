@@ -22,7 +22,7 @@ from provision.ingest.convert import ConvertOptions, Converter, convert_file
 from provision.ingest.importer import bulk_bodies
 from provision.cloudtrail.records import SourceFile
 from provision.sources.local import local_files
-from tests.support.events import event, many_events, write_trail_file
+from tests.support.events import api_call, many_events, write_trail_file
 
 OPTIONS = ConvertOptions("conv")
 
@@ -46,7 +46,7 @@ def outcome(conversion) -> tuple:
 def test_worker_processes_give_the_same_lines_in_the_same_order_as_one_process(tmp_path):
     logs = trail_folder(tmp_path, files=30)
     (logs / "notes.txt").write_text("not a log")                       # skipped by name, in place
-    write_trail_file(logs / "010b.json.gz", [event(eventTime="yesterday")])  # an event that fails
+    write_trail_file(logs / "010b.json.gz", [api_call(eventTime="yesterday")])  # an event that fails
     (logs / "011b.json.gz").write_bytes(b"\x1f\x8b not really gzip")     # a file that is skipped
 
     with Converter(OPTIONS, processes=0) as here:
@@ -63,7 +63,7 @@ def test_worker_processes_give_the_same_lines_in_the_same_order_as_one_process(t
 
 
 def test_failures_carry_the_original_event_and_documents_know_their_position(tmp_path):
-    events = [event(eventID="a"), event(eventID="b", eventTime="not a time"), event(eventID="c")]
+    events = [api_call(eventID="a"), api_call(eventID="b", eventTime="not a time"), api_call(eventID="c")]
     converted = convert_file("x.json", orjson.dumps({"Records": events}), OPTIONS)
     assert converted.events == 3 and converted.documents == 2
     [(position, reason, original)] = converted.failures
@@ -193,8 +193,8 @@ def test_bulk_bodies_are_the_same_with_and_without_worker_processes(tmp_path, mo
 
 
 def test_a_single_document_larger_than_the_byte_limit_goes_alone(tmp_path):
-    big = event(eventID="big", requestParameters={"policy": "x" * 50_000})
-    write_trail_file(tmp_path / "a.json.gz", [event(eventID="1"), big, event(eventID="2")])
+    big = api_call(eventID="big", requestParameters={"policy": "x" * 50_000})
+    write_trail_file(tmp_path / "a.json.gz", [api_call(eventID="1"), big, api_call(eventID="2")])
     chunks = list(bulk_bodies(local_files([tmp_path]), processes=0, max_chunk_bytes=10_000))
     assert [n for n, _ in chunks] == [1, 1, 1]
     assert b'"big"' in chunks[1][1]
@@ -240,9 +240,9 @@ def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tm
 
     monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     logs = trail_folder(tmp_path, files=10, per_file=30)
-    write_trail_file(logs / "004b.json.gz", [event(eventID=f"jun-{processes}", eventTime="2024-06-01T00:00:00Z"),
-                                             event(eventID=f"may-{processes}")])
-    write_trail_file(logs / "005b.json.gz", [event(eventID=f"bad-{processes}", eventTime="")])
+    write_trail_file(logs / "004b.json.gz", [api_call(eventID=f"jun-{processes}", eventTime="2024-06-01T00:00:00Z"),
+                                             api_call(eventID=f"may-{processes}")])
+    write_trail_file(logs / "005b.json.gz", [api_call(eventID=f"bad-{processes}", eventTime="")])
     index = f"{index_prefix}-2024.06"
     es.indices.create(index=index, mappings={"properties": {"cloud": {"properties": {"region": {"type": "long"}}}}})
     summary = run_import(es, local_files([logs]), index_prefix=index_prefix, processes=processes,

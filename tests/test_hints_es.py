@@ -20,7 +20,7 @@ from provision.analysis.hints import Filters, hints_from_sources
 from provision.analysis.hints_es import hints_from_cluster, hints_from_es
 from provision.ingest.importer import run_import
 from provision.sources.local import source_files
-from tests.support.trail import demo_events, event, once_misclassified_events, write_trail
+from tests.support.trail import demo_events, role_event, once_misclassified_events, write_trail
 
 pytestmark = pytest.mark.es
 
@@ -34,7 +34,7 @@ def sources(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list
     tmp_path = tmp_path_factory.mktemp("trails")
     demo = demo_events()
     write_trail(tmp_path / "team", demo)
-    no_id = [event("DeleteEnvironment", "cloudshell.amazonaws.com", event_id=None, user="erin", time=f"2024-08-0{d}T12:00:00Z") for d in (1, 2)]
+    no_id = [role_event("DeleteEnvironment", "cloudshell.amazonaws.com", event_id=None, user="erin", time=f"2024-08-0{d}T12:00:00Z") for d in (1, 2)]
     write_trail(tmp_path / "overlap", demo[::7] + no_id + no_id + once_misclassified_events(), name="overlap", region="us-east-1")
     return [str(sample_data), str(tmp_path)]
 

@@ -17,7 +17,7 @@ from provision.ingest.importer import bulk_bodies, run_import
 from provision.cloudtrail.records import SkipFile, decode_events
 from provision.sources.local import local_files
 from provision.cloudtrail.template import install_template
-from tests.support.events import event, many_events, write_trail_file
+from tests.support.events import api_call, many_events, write_trail_file
 from tests.support.cli import CTSTACK, ctstack_script
 from tests.conftest import running_node
 
@@ -93,10 +93,10 @@ def test_every_edge_case_file_is_imported_or_skipped_with_a_reason(es, index_pre
 
 def test_source_ip_is_an_ip_field_and_absent_for_non_ips(es, index_prefix, tmp_path):
     events = [
-        event(eventID="ip-1", sourceIPAddress="198.51.100.7"),
-        event(eventID="ip-2", sourceIPAddress="ec2.amazonaws.com"),
-        event(eventID="ip-3", sourceIPAddress="251.234.045.249"),
-        event(eventID="ip-4", sourceIPAddress="AWS Internal"),
+        api_call(eventID="ip-1", sourceIPAddress="198.51.100.7"),
+        api_call(eventID="ip-2", sourceIPAddress="ec2.amazonaws.com"),
+        api_call(eventID="ip-3", sourceIPAddress="251.234.045.249"),
+        api_call(eventID="ip-4", sourceIPAddress="AWS Internal"),
     ]
     write_trail_file(tmp_path / "t.json.gz", events)
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix)
@@ -111,7 +111,7 @@ def test_source_ip_is_an_ip_field_and_absent_for_non_ips(es, index_prefix, tmp_p
 
 
 def test_blobs_are_flattened_and_2000_keys_do_not_add_2000_fields(es, index_prefix, tmp_path):
-    wide = event(eventID="wide", requestParameters={f"key{i}": f"value{i}" for i in range(2000)},
+    wide = api_call(eventID="wide", requestParameters={f"key{i}": f"value{i}" for i in range(2000)},
                  brandNewTopLevel={"nested": {f"k{i}": i for i in range(500)}})
     write_trail_file(tmp_path / "wide.json.gz", [wide])
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, profile="full")
@@ -131,9 +131,9 @@ def test_blobs_are_flattened_and_2000_keys_do_not_add_2000_fields(es, index_pref
 
 def test_console_flags_are_stored_and_aggregatable(es, index_prefix, tmp_path):
     events = [
-        event(eventID="c1", userAgent="console.ec2.amazonaws.com", eventName="StopInstances"),
-        event(eventID="c2", userAgent="Mozilla/5.0", eventName="DescribeInstances", readOnly=True),
-        event(eventID="c3", eventName="StopInstances"),
+        api_call(eventID="c1", userAgent="console.ec2.amazonaws.com", eventName="StopInstances"),
+        api_call(eventID="c2", userAgent="Mozilla/5.0", eventName="DescribeInstances", readOnly=True),
+        api_call(eventID="c3", eventName="StopInstances"),
     ]
     write_trail_file(tmp_path / "c.json.gz", events)
     run_import(es, local_files([tmp_path]), index_prefix=index_prefix)
@@ -149,7 +149,7 @@ def test_elasticsearch_rejections_go_to_the_dead_letter_file(es, index_prefix, t
     mapping) is failed with ES's reason and the original event, never dropped."""
     index = f"{index_prefix}-2024.05"
     es.indices.create(index=index, mappings={"properties": {"cloud": {"properties": {"region": {"type": "long"}}}}})
-    write_trail_file(tmp_path / "r.json.gz", [event(eventID="r1"), event(eventID="r2", eventTime="2024-06-01T00:00:00Z")])
+    write_trail_file(tmp_path / "r.json.gz", [api_call(eventID="r1"), api_call(eventID="r2", eventTime="2024-06-01T00:00:00Z")])
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
     assert_accounted(summary)
     assert (summary.events_indexed, summary.events_failed) == (1, 1)
@@ -336,7 +336,7 @@ def test_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es,
     event.id, and a re-import finds it already present."""
     long_id = "x" * 600
     wide_id = "é" * 300  # 300 characters, 600 bytes in UTF-8
-    events = [event(eventID=long_id), event(eventID=wide_id), *many_events(20, seed="ok")]
+    events = [api_call(eventID=long_id), api_call(eventID=wide_id), *many_events(20, seed="ok")]
     write_trail_file(tmp_path / "logs" / "a.json.gz", events)
 
     first = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead1.ndjson")
@@ -352,7 +352,7 @@ def test_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es,
 
 def _bad_time_trail(folder: Path) -> Path:
     """One good event and one without a usable time (it fails, so it goes to the dead-letter file)."""
-    return write_trail_file(folder / "a.json.gz", [event(eventID="good"), event(eventID="bad", eventTime="yesterday")])
+    return write_trail_file(folder / "a.json.gz", [api_call(eventID="good"), api_call(eventID="bad", eventTime="yesterday")])
 
 
 @pytest.mark.parametrize("where", ["missing folder", "under a file"])
@@ -375,7 +375,7 @@ def test_an_unusable_dead_letter_path_stops_before_anything_is_read(es_url, inde
 def test_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefix, tmp_path):
     """Failed events are written back without access key IDs (by name or shape) and without
     credential material; with --keep-access-keys the IDs stay, the secrets still go."""
-    leaky = event(eventID="bad", eventTime="yesterday", errorMessage="denied for AKIAIOSFODNN7EXAMPLE",
+    leaky = api_call(eventID="bad", eventTime="yesterday", errorMessage="denied for AKIAIOSFODNN7EXAMPLE",
                   requestParameters={"accessKeyId": "AKIAQYLPMN5HHHFPZAM2"},
                   responseElements={"credentials": {"sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI"}})
     write_trail_file(tmp_path / "logs" / "a.json.gz", [leaky])
@@ -428,7 +428,7 @@ def test_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, 
         assert [orjson.loads(line)["event"]["eventID"] for line in path.read_bytes().splitlines()] == ["bad"]
 
     clean = tmp_path / "clean"
-    write_trail_file(clean / "a.json.gz", [event(eventID="fine")])
+    write_trail_file(clean / "a.json.gz", [api_call(eventID="fine")])
     result = ctstack_script("import", str(clean), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "unused.ndjson"))
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "unused.ndjson").exists()

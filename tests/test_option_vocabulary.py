@@ -14,7 +14,7 @@ import pytest
 
 from provision.cli import commands as cli
 from provision.cli.commands import new_spelling, parse_size
-from tests.support.trail import event, write_trail
+from tests.support.trail import role_event, write_trail
 from tests.support.cli import ctstack_alone
 
 ES_OPTIONS = {"--es-url", "--es-api-key", "--es-user", "--es-password", "--es-ca-certs"}
@@ -75,8 +75,8 @@ def test_sizes_read_like_1g_and_bytes_alike(tmp_path: Path) -> None:
     assert parse_size("512m") == 512 << 20 and parse_size("1.5k") == 1536
     logs = tmp_path / "logs"
     logs.mkdir()
-    write_trail(logs, [event("RunInstances")] * 40)
-    (logs / "big.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [event("RunInstances")] * 40}).encode()))
+    write_trail(logs, [role_event("RunInstances")] * 40)
+    (logs / "big.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [role_event("RunInstances")] * 40}).encode()))
     result = ctstack_alone("hints", "logs", "--max-file-bytes", "1k", "--format", "json", cwd=tmp_path)
     assert "larger than 1 KB uncompressed" in result.stdout + result.stderr
     bad = ctstack_alone("hints", "logs", "--max-file-bytes", "lots", cwd=tmp_path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.trail import event, write_trail
+from tests.support.trail import role_event, write_trail
 from tests.support.loopback import free_port
 from tests.support.cli import ctstack_alone
 
@@ -26,7 +26,7 @@ def one_line(result: subprocess.CompletedProcess) -> str:
 
 
 def test_a_host_name_that_does_not_resolve_is_named_as_such(tmp_path: Path) -> None:
-    write_trail(tmp_path, [event("RunInstances")])
+    write_trail(tmp_path, [role_event("RunInstances")])
     result = ctstack_alone("import", str(tmp_path), "--es-url", "http://no-such-host.invalid:9200", cwd=tmp_path, env=WITH_PATH)
     text = one_line(result)
     assert result.returncode == 1
@@ -90,7 +90,7 @@ def test_a_folder_where_every_file_is_corrupt_or_empty_exits_1(unreadable_folder
 def test_a_since_in_the_future_is_refused_and_an_empty_filter_says_within_the_filters(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
-    write_trail(logs, [event("RunInstances", time="2024-08-01T10:00:00Z")])
+    write_trail(logs, [role_event("RunInstances", time="2024-08-01T10:00:00Z")])
     future = ctstack_alone("hints", str(logs), "--since", "2099-01-01", cwd=tmp_path, env=WITH_PATH)
     assert future.returncode == 1
     assert "--since 2099-01-01 is in the future (2099-01-01T00:00:00Z): no event can be that recent." in one_line(future)

@@ -15,7 +15,7 @@ import pytest
 
 from provision.core.connection import EsConfig, client
 from provision.cloudtrail.template import template_name
-from tests.support.events import event, write_trail_file
+from tests.support.events import api_call, write_trail_file
 from tests.support.fake_kibana import FakeKibana
 from tests.support.cli import invoke, no_traceback
 
@@ -37,7 +37,7 @@ def prefix(secured_es_node) -> str:
 
 @pytest.fixture()
 def trail(tmp_path) -> Path:
-    return write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"sec-{i}", eventName="PutMetricAlarm") for i in range(5)])
+    return write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID=f"sec-{i}", eventName="PutMetricAlarm") for i in range(5)])
 
 
 def every_command(url: str, node, prefix: str, trail: Path, tmp_path: Path, kibana: FakeKibana, *, ca: bool = True) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ import pytest
 
 from provision.core.connection import EsConfig, client
 from tests.support.cli import CTSTACK, invoke, no_traceback
-from tests.support.events import event, write_trail_file
+from tests.support.events import api_call, write_trail_file
 
 
 @pytest.fixture()
@@ -47,7 +47,7 @@ def test_a_tls_failure_names_its_cause(tls_server, tmp_path):
     url, cert = tls_server
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("this is no certificate\n")
-    trail = write_trail_file(tmp_path / "t.json.gz", [event()])
+    trail = write_trail_file(tmp_path / "t.json.gz", [api_call()])
     cases = {
         str(tmp_path / "missing.pem"): "missing.pem (--es-ca-certs) does not exist",
         str(garbage): "garbage.pem (--es-ca-certs) holds no PEM certificate",
@@ -63,7 +63,7 @@ def test_a_tls_failure_names_its_cause(tls_server, tmp_path):
 
 
 def test_a_dead_letter_folder_that_takes_no_files_is_not_called_missing(es_url, index_prefix, tmp_path):
-    trail = write_trail_file(tmp_path / "t.json.gz", [event()])
+    trail = write_trail_file(tmp_path / "t.json.gz", [api_call()])
     result = invoke("import", str(trail), "--es-url", es_url, "--index-prefix", index_prefix,
                     "--dead-letter", "/proc/ctstack-dead.ndjson", home=tmp_path)
     assert result.exit_code == 1
@@ -74,7 +74,7 @@ def test_a_dead_letter_folder_that_takes_no_files_is_not_called_missing(es_url, 
 
 
 def test_json_output_answers_on_stdout_when_a_cluster_block_stops_the_import(private_es_node, tmp_path):
-    trail = write_trail_file(tmp_path / "t.json.gz", [event()])
+    trail = write_trail_file(tmp_path / "t.json.gz", [api_call()])
     es = client(EsConfig(url=private_es_node.url))
     es.cluster.put_settings(persistent={"cluster.blocks.read_only": True})
     try:
@@ -90,7 +90,7 @@ def test_json_output_answers_on_stdout_when_a_cluster_block_stops_the_import(pri
 
 @pytest.mark.parametrize("prefix", ["CloudTrail", "trail*", "_trail", "a b", "x:y"])
 def test_an_index_prefix_elasticsearch_would_refuse_is_refused_up_front(es, es_url, tmp_path, prefix):
-    trail = write_trail_file(tmp_path / "t.json.gz", [event()])
+    trail = write_trail_file(tmp_path / "t.json.gz", [api_call()])
     for args in (["import", str(trail)], ["hints"], ["report", "--from-es", "-o", str(tmp_path / "r.html")], ["reflag"],
                  ["provision", "--skip-kibana"]):
         result = invoke(*args, "--es-url", es_url, "--index-prefix", prefix, home=tmp_path)

@@ -17,7 +17,7 @@ from provision.core.connection import EsConfig, display_url, parse_url
 from provision.core.errors import CtstackError
 from provision.stack.kibana import KibanaConfig
 from tests.support.cli import invoke, no_traceback
-from tests.support.events import event, write_trail_file
+from tests.support.events import api_call, write_trail_file
 
 # Each password holds the two markers; neither may appear anywhere a person or a file sees.
 MARKS = ("Zq9", "Wv7")
@@ -58,7 +58,7 @@ def test_no_password_in_any_url_option_or_variable_shows_in_any_command(es_url, 
     """Each command that reads a URL, given it by option and by variable, scheme-less (the
     note line) and with a scheme: it works (the test node has no security, so the login is
     sent and ignored) and no output or written file holds the password."""
-    trail = write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"u-{i}", eventName="PutMetricAlarm") for i in range(3)])
+    trail = write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID=f"u-{i}", eventName="PutMetricAlarm") for i in range(3)])
     host = es_url.removeprefix("http://")
     kibana_host = kibana.url.removeprefix("http://")
     report = tmp_path / "report.html"
@@ -92,7 +92,7 @@ def test_no_password_in_any_url_option_or_variable_shows_in_any_command(es_url, 
 
 
 def test_a_broken_url_with_a_password_is_one_sentence_without_it_in_every_command(tmp_path):
-    trail = write_trail_file(tmp_path / "trail.json.gz", [event(eventID="b-1")])
+    trail = write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID="b-1")])
     for url in ("http://elastic:Zq9/Wv7@[::1", "http://elastic:Zq9#Wv7@host:99999", "elastic:Zq9?Wv7@host:port"):
         for args in (["import", str(trail)], ["hints"], ["report", "--from-es"], ["status"], ["reflag"],
                      ["provision", "--skip-kibana"]):
@@ -107,7 +107,7 @@ def test_a_broken_url_with_a_password_is_one_sentence_without_it_in_every_comman
 def test_a_url_without_a_port_reaches_the_default_port_in_every_command(tmp_path):
     """``--es-url http://localhost`` / ``localhost``: no ValueError traceback; the command tries
     port 9200 and says so (whether something answers there is not this test's business)."""
-    trail = write_trail_file(tmp_path / "trail.json.gz", [event(eventID="p-1")])
+    trail = write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID="p-1")])
     for url in ("http://localhost", "localhost", "http://127.0.0.1/"):
         for args in (["import", str(trail)], ["hints"], ["report", "--from-es", "-o", str(tmp_path / "r.html")], ["status"],
                      ["reflag"], ["provision", "--skip-kibana"]):

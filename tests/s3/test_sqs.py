@@ -20,7 +20,7 @@ from tests.support.s3 import (
     BUCKET, DIGEST_KEY, INSIGHT_KEY, S3_TEST_EVENT, cloudtrail_notification, make_queue, put_trail_objects, s3_event, sns_envelope,
     stored, wait_stored,
 )
-from tests.support.trail import event
+from tests.support.trail import role_event
 from tests.support.cli import CTSTACK
 
 
@@ -62,7 +62,7 @@ def test_every_notification_shape_names_its_objects():
     objects, skipped = parse_notification(json.dumps(cloudtrail_notification(BUCKET, [DIGEST_KEY, INSIGHT_KEY])))
     assert objects == [] and len(skipped) == 2
     assert len(parse_notification(json.dumps(s3_event(BUCKET, INSIGHT_KEY)), make_filters(insights=True))[0]) == 1
-    for body in ("not json", "[1]", json.dumps({"Records": [event()]})):
+    for body in ("not json", "[1]", json.dumps({"Records": [role_event()]})):
         with pytest.raises(NotANotification):
             parse_notification(body)
 

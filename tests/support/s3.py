@@ -105,12 +105,12 @@ def put_trail_objects(s3, bucket: str, when, objects: int, events_per_object: in
     import gzip
     import uuid
 
-    from tests.support.trail import event
+    from tests.support.trail import role_event
 
     keys, ids = [], set()
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     for n in range(objects):
-        events = [event(time=stamp, account=account, region=region, event_id=str(uuid.uuid4())) for _ in range(events_per_object)]
+        events = [role_event(time=stamp, account=account, region=region, event_id=str(uuid.uuid4())) for _ in range(events_per_object)]
         ids.update(e["eventID"] for e in events)
         key = trail_key(when, account, region, f"{tag}{n:05d}")
         s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(json.dumps({"Records": events}).encode()))
