@@ -24,6 +24,7 @@ from tests.support.escluster import EsCluster
 from tests.conftest import running
 from tests.support.events import console_write, many_events, write_trail_file
 from tests.support.cli import ctstack_script
+from tests.support.accounting import assert_accounted
 
 FILES, PER_FILE = 60, 1000
 COMPARED = ("events_read", "distinct_events", "console_events", "candidates")
@@ -34,11 +35,6 @@ pytestmark = pytest.mark.es  # its cluster is its own three nodes, not the es fi
 def cluster() -> Iterator[EsCluster]:
     with running("the three-node test cluster", lambda: EsCluster().start()) as started:
         yield started
-
-
-def assert_accounted(summary: ImportSummary) -> None:
-    assert summary.events_read == (summary.events_indexed + summary.events_duplicate + summary.events_failed
-                                   + summary.events_unknown + summary.events_filtered)
 
 
 def test_an_import_survives_a_data_node_killed_and_restarted_and_a_rerun_leaves_the_distinct_events(cluster, tmp_path):

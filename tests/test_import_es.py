@@ -20,6 +20,7 @@ from provision.cloudtrail.template import install_template
 from tests.support.events import api_call, many_events, write_trail_file
 from tests.support.cli import CTSTACK, ctstack_script
 from tests.conftest import running_node
+from tests.support.accounting import assert_accounted
 
 
 def distinct_events(folder: Path) -> set[str]:
@@ -36,10 +37,6 @@ def distinct_events(folder: Path) -> set[str]:
             if isinstance(ev, dict) and isinstance(ev.get("eventTime"), str) and ev["eventTime"][:2] in ("19", "20"):
                 ids.add(event_id(ev))
     return ids
-
-
-def assert_accounted(summary) -> None:
-    assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed + summary.events_unknown
 
 
 def test_the_bundled_sample_imports_cleanly_every_distinct_event_once_and_reimport_adds_nothing(es, es_url, index_prefix, sample_data, tmp_path):

@@ -19,13 +19,9 @@ from provision.sources.local import local_files
 from tests.support.events import many_events, write_trail_file
 from tests.support.lying_proxy import LyingProxy
 from tests.support.cli import ctstack_script
+from tests.support.accounting import assert_accounted
 
 EVENTS = 40
-
-
-def assert_accounted(summary: ImportSummary) -> None:
-    assert summary.events_read == (summary.events_indexed + summary.events_duplicate + summary.events_failed
-                                   + summary.events_unknown + summary.events_filtered)
 
 
 def trail(tmp_path: Path, seed: str) -> Path:
