@@ -164,6 +164,7 @@ def test_template_is_installed_before_import_and_matches_only_its_prefix(es, ind
     es.indices.delete_index_template(name=name)
 
 
+@pytest.mark.slow  # the ctstack script in a subprocess per case
 def test_unreachable_elasticsearch_is_one_sentence_and_non_zero(sample_data):
     result = ctstack_script("import", str(sample_data / "cloud-snitch"), "--es-url", "http://127.0.0.1:9")
     assert result.returncode == 1
@@ -171,6 +172,7 @@ def test_unreachable_elasticsearch_is_one_sentence_and_non_zero(sample_data):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
 
 
+@pytest.mark.slow  # the ctstack script in a subprocess per case
 def test_bad_fields_profile_is_a_clear_error(sample_data):
     result = ctstack_script("import", str(sample_data), "--fields", "everything")
     assert result.returncode == 2 and "'everything' is not one of" in result.stderr and "minimal" in result.stderr
@@ -321,6 +323,7 @@ def test_bulk_requests_from_the_command_line(es, es_url, index_prefix, tmp_path)
 
 @pytest.mark.parametrize(("option", "bad"), [("--bulk-requests", "0"), ("--bulk-requests", "65"), ("--bulk-requests", "two"),
                                            ("--bulk-size", "0"), ("--bulk-size", "100001")])
+@pytest.mark.slow  # the ctstack script in a subprocess per case
 def test_bulk_options_out_of_range_on_the_command_line_are_one_clear_error(tmp_path, option, bad):
     result = ctstack_script("import", str(tmp_path), option, bad)
     assert result.returncode == 2

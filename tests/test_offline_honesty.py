@@ -9,13 +9,13 @@ import gzip
 import json
 
 import orjson
+import pytest
 
 from provision.ingest.importer import run_import
 from provision.cloudtrail.records import ItemStream, UTF8_BOM, decode_events
 from provision.sources.local import local_files
-from tests.support.cli import no_traceback
+from tests.support.cli import invoke, no_traceback
 from tests.support.events import console_write, many_events, write_trail_file
-from tests.support.cli import invoke
 
 BOM = UTF8_BOM
 
@@ -95,6 +95,7 @@ def test_a_file_skipped_as_invalid_json_does_not_claim_a_dead_letter_copy(es, in
     assert not (tmp_path / "dead.ndjson").exists()
 
 
+@pytest.mark.slow  # streams a 48 MB value
 def test_one_huge_value_is_measured_a_logarithmic_number_of_times_not_once_per_chunk(monkeypatch):
     """A 48 MB string inside a Records array, streamed in 1 MB chunks: the reader measures
     the unfinished event again only after reading as many bytes again as it holds, so about

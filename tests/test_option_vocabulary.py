@@ -50,6 +50,7 @@ def test_output_formats_are_one_option_showing_its_choices(tmp_path: Path) -> No
     assert wrong.returncode == 2 and "'everything' is not one of 'minimal', 'standard', 'full'" in " ".join(wrong.stderr.split())
 
 
+@pytest.mark.slow  # ctstack in a subprocess per command
 def test_ranges_are_shown_and_the_same_option_has_the_same_default_everywhere(tmp_path: Path) -> None:
     hints_help = " ".join(ctstack_alone("hints", "--help", cwd=tmp_path).stdout.split())
     assert "--workers INTEGER RANGE [1<=x<=64]" in hints_help
@@ -70,6 +71,7 @@ def test_help_texts_speak_to_users_not_to_the_source_tree(tmp_path: Path) -> Non
             assert "provision/" not in text and ".py" not in text and " ours" not in text, (name, text)
 
 
+@pytest.mark.slow  # ctstack in a subprocess per command
 def test_sizes_read_like_1g_and_bytes_alike(tmp_path: Path) -> None:
     assert parse_size("1g") == parse_size("1G") == parse_size("1073741824") == parse_size("1GiB") == 1 << 30
     assert parse_size("512m") == 512 << 20 and parse_size("1.5k") == 1536
@@ -98,6 +100,7 @@ def test_old_spellings_still_work_for_one_release_with_a_note(es_url: str, tmp_p
     assert new_spelling("import", ["--", "--json"])[0] == ["--", "--json"]
 
 
+@pytest.mark.slow  # ctstack in a subprocess per command
 def test_hints_reads_elasticsearch_with_from_es_as_report_does(tmp_path: Path) -> None:
     for name in ("hints", "report"):
         assert "--from-es" in option_names(commands()[name])

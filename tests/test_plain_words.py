@@ -16,6 +16,7 @@ from tests.support.trail import role_event, write_trail
 from tests.support.loopback import free_port
 from tests.support.cli import ctstack_alone
 
+pytestmark = pytest.mark.slow  # ctstack in a subprocess per case
 # The commands here may look for programs (docker) as a user's would: PATH is kept.
 WITH_PATH = {"PATH": os.environ.get("PATH", "")}
 CLASS_NAME = re.compile(r"\((?:[A-Z][a-z]+)+(?:Error|Exception)\)|[A-Z][a-z]+(?:Error|Exception):")

@@ -43,6 +43,7 @@ def tls_server(tmp_path) -> Iterator[tuple[str, Path]]:
         httpd.server_close()
 
 
+@pytest.mark.slow  # openssl makes a key, a TLS server answers
 def test_a_tls_failure_names_its_cause(tls_server, tmp_path):
     url, cert = tls_server
     garbage = tmp_path / "garbage.pem"
