@@ -31,4 +31,3 @@ def test_the_fast_lane_leaves_out_exactly_the_node_the_heavy_and_the_container_t
     assert "tests/test_connect.py::test_schemeless_url_is_read_as_http_and_said_once_in_every_command" in rest
     assert "tests/s3/test_listing.py::test_whole_bucket_finds_account_and_organisation_trails_but_never_lists_digests" in rest
     assert "tests/test_connect.py::test_a_url_that_cannot_be_parsed_is_one_sentence_in_every_command" in fast
-    assert collected("slow") <= rest and collected("not containers") >= fast
