@@ -6,6 +6,7 @@ with its log tail; nothing here skips."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import uuid
 from pathlib import Path
@@ -60,7 +61,12 @@ def fast_lane_drops(markexpr: str, item: pytest.Item) -> bool:
     if not markexpr or "slow" in markexpr or item.get_closest_marker("slow") is None:
         return False
     markers = {mark.name for mark in item.iter_markers()} | {"es"}
-    return not Expression.compile(markexpr).evaluate(lambda name: name in markers)
+    return not compiled(markexpr).evaluate(lambda name: name in markers)
+
+
+@functools.lru_cache
+def compiled(markexpr: str) -> Expression:
+    return Expression.compile(markexpr)
 
 
 @pytest.fixture(scope="session")
