@@ -21,11 +21,10 @@ from provision.sources.filters import Filters
 from provision.demo.generate import write_sample
 from provision.analysis.hints import hints_from_sources
 from provision.analysis.hints_es import hints_from_es
-from provision.ingest.importer import run_import
-from provision.sources.local import source_files
 from provision.cloudtrail import fields as F
 from tests.support.drift_trail import CFN, EXPECTED, PULUMI_AGENT, SG_WEB, TERRAFORM_AGENT, drift_events
 from tests.support.trail import BROWSER_AGENT, CLI_AGENT, role_event, write_trail
+from tests.support.fresh_import import fresh_import
 
 DRIFT_KEYS = ("drift", "drift_resources", "drift_changes", "drift_activity")
 
@@ -97,15 +96,9 @@ def test_terminal_shows_the_top_drifted_resources(trail: str) -> None:
 
 @pytest.fixture(scope="module")
 def imported(es_config: EsConfig, trail: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
-    es = client(es_config)
-    try:
-        summary = run_import(es, source_files([trail]), index_prefix=prefix, dead_letter_path=tmp_path_factory.mktemp("dead") / "dead.ndjson")
+    with fresh_import(es_config, [trail], tmp_path_factory.mktemp("dead") / "dead.ndjson") as (prefix, summary):
         assert summary.events_indexed == len(drift_events())
         yield prefix
-    finally:
-        es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
-        es.close()
 
 
 @pytest.mark.es

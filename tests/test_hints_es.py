@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -14,13 +13,12 @@ from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
 from provision.cli.commands import app
-from provision.core.connection import EsConfig, client
+from provision.core.connection import EsConfig
 from provision.core.errors import CtstackError
 from provision.analysis.hints import Filters, hints_from_sources
 from provision.analysis.hints_es import hints_from_cluster, hints_from_es
-from provision.ingest.importer import run_import
-from provision.sources.local import source_files
 from tests.support.trail import demo_events, role_event, once_misclassified_events, write_trail
+from tests.support.fresh_import import fresh_import
 
 pytestmark = pytest.mark.es
 
@@ -42,15 +40,9 @@ def sources(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list
 @pytest.fixture(scope="module")
 def imported(es_config: EsConfig, sources: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The sources imported once for this module, with the importer, under a unique prefix."""
-    prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
-    es = client(es_config)
-    try:
-        summary = run_import(es, source_files(sources), index_prefix=prefix, dead_letter_path=tmp_path_factory.mktemp("dead") / "dead.ndjson")
+    with fresh_import(es_config, sources, tmp_path_factory.mktemp("dead") / "dead.ndjson") as (prefix, summary):
         assert summary.events_indexed > 0
         yield prefix
-    finally:
-        es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
-        es.close()
 
 
 def compared(hints) -> dict:
