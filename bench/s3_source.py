@@ -31,7 +31,7 @@ import boto3  # noqa: E402
 
 from provision.sources.s3layout import make_filters  # noqa: E402
 from provision.sources.s3source import S3Import  # noqa: E402
-from tests.support.s3 import free_port  # noqa: E402
+from tests.support.loopback import free_port  # noqa: E402
 
 BUCKET = "bench-trails"
 LATENCY = 0.05   # simulated round trip to S3, seconds

@@ -6,15 +6,20 @@ with its log tail; nothing here skips."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import pytest
+from _pytest.mark.expression import Expression  # how pytest reads -m; no public name for it
 from elasticsearch import Elasticsearch
 
+from provision.analysis.hints import Hints, hints_from_sources
 from provision.core.connection import EsConfig, client, server_version
+from provision.demo.demo_set import write_demo
+from provision.demo.generate import DEFAULT_START
 from tests.support.esnode import EsNode, NodeError
 from tests.support.fake_kibana import FakeKibana
 
@@ -24,6 +29,44 @@ EDGE_CASES = REPO / "tests" / "data" / "edge-cases"
 
 _ES_VERSION_KEY = pytest.StashKey[str]()
 T = TypeVar("T")
+# The fixtures that start or reach a real Elasticsearch: a test that uses one, directly or
+# through another fixture, is marked `es` (see pytest_collection_modifyitems).
+ES_FIXTURES = frozenset({"es_config", "es_url", "es", "index_prefix", "private_es_node", "secured_es_node"})
+# Fixtures that start a moto server: their tests are marked `slow`.
+MOTO_FIXTURES = frozenset({"moto", "aws_env", "moto_cli"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `es` every test whose fixture closure reaches Elasticsearch, and `slow` every test
+    that starts a moto server (tests that start nodes or other heavy things themselves carry
+    the marker by hand); then leave the `slow` tests out of a fast lane (see fast_lane_drops)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & ES_FIXTURES:
+            item.add_marker(pytest.mark.es)
+        if fixtures & MOTO_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+    kept, dropped = [], []
+    for item in items:
+        (dropped if fast_lane_drops(config.option.markexpr, item) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def fast_lane_drops(markexpr: str, item: pytest.Item) -> bool:
+    """True for a `slow` test under a marker expression that leaves Elasticsearch out without
+    naming `slow`: `-m "not es"` is the fast lane, so it leaves the slow tests out too; `-m
+    slow`, `-m "slow and not es"` or no `-m` at all select them as usual."""
+    if not markexpr or "slow" in markexpr or item.get_closest_marker("slow") is None:
+        return False
+    markers = {mark.name for mark in item.iter_markers()} | {"es"}
+    return not compiled(markexpr).evaluate(lambda name: name in markers)
+
+
+@functools.lru_cache
+def compiled(markexpr: str) -> Expression:
+    return Expression.compile(markexpr)
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +162,14 @@ def private_es_node() -> Iterator[EsNode]:
     """A node of this test's own, for tests that kill and restart Elasticsearch."""
     with running_node("a private Elasticsearch test node") as node:
         yield node
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Hints]:
+    """The demo set (written once for the session, read only) and its hints offline, top=0."""
+    root = tmp_path_factory.mktemp("demo")
+    write_demo(root, DEFAULT_START)
+    return root, hints_from_sources([str(root)], top=0)
 
 
 @pytest.fixture()

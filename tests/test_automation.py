@@ -8,15 +8,10 @@ through a wrapper on PATH that adds `--endpoint-url` for that server.
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import stat
 import subprocess
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
-import boto3
 import pytest
 from typer.testing import CliRunner
 
@@ -25,13 +20,9 @@ from provision.report.automation_output import write_scripts
 from provision.cli.commands import app
 from provision.cloudtrail.clickcode import api_input
 from provision.demo.console_work import write_console_work
-from provision.demo.demo_set import write_demo
-from provision.demo.generate import DEFAULT_START
 from provision.analysis.hints import hints_from_sources
 from provision.sources.local import source_files
-from tests.support.s3 import MotoS3
-
-AWS = Path(sys.executable).with_name("aws")
+from tests.support.automation import MotoCli, run_checked, workflow_starting_with
 
 # Events of the public sample data missing a required member CloudTrail does not log: the
 # user gives it in an environment variable.
@@ -39,17 +30,6 @@ SAMPLE_UNLOGGED = {
     ("bedrock.amazonaws.com", "CreateFoundationModelAgreement"): ["OFFER_TOKEN"],  # CloudTrail does not log the offerToken
     ("ec2.amazonaws.com", "DeleteFlowLogs"): ["FLOW_LOG_IDS"],  # logged in an internal {content, tag} form
 }
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    write_demo(root, DEFAULT_START)
-    return root, hints_from_sources([str(root)], top=0)
-
-
-def _workflow(hints, first_action: str):
-    return next(w for w in hints.workflows if w["steps"][0]["action"] == first_action)
 
 
 def test_every_demo_candidate_validates_with_botocore(demo):
@@ -94,14 +74,14 @@ def test_demo_candidates_span_the_dashboard_days(demo):
 
 def test_demo_workflows_links_and_arguments(demo):
     _, hints = demo
-    sg = _workflow(hints, "CreateSecurityGroup")
+    sg = workflow_starting_with(hints, "CreateSecurityGroup")
     assert [s["action"] for s in sg["steps"]] == ["CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "CreateTags"]
     assert {(l["from_step"], l["output"], l["to_step"], l["parameter"]) for l in sg["links"]} == {
         (1, "GroupId", 2, "GroupId"), (1, "GroupId", 3, "Resources[0]")}
     assert sg["occurrences"] >= 12 and sg["days"] >= 12
-    snapshot = _workflow(hints, "CreateSnapshot")
+    snapshot = workflow_starting_with(hints, "CreateSnapshot")
     assert snapshot["links"] == [{"from_step": 1, "output": "SnapshotId", "to_step": 2, "parameter": "Resources[0]"}]
-    developer = _workflow(hints, "CreateUser")
+    developer = workflow_starting_with(hints, "CreateUser")
     assert [a["name"] for a in developer["varying"]] == ["user_name"]  # one name for all three steps
     assert developer["secrets"] == [{"env": "PASSWORD", "uses": ["3:Password"], "reason": "redacted by CloudTrail"}]
     costs = [w["cost"] for w in hints.workflows]
@@ -111,7 +91,7 @@ def test_demo_workflows_links_and_arguments(demo):
 def test_look_alikes_are_not_candidates(tmp_path):
     """CLI automation, CloudFormation acting for a console user, anonymous principals and
     AwsConsoleAction events do the same actions, but are not hand work in the console.
-    The rules are issue 13's classification (provision/cloudtrail/classify.py, the `classify` branch)."""
+    The rules are the console classification (provision/cloudtrail/classify.py, the `classify` branch)."""
     end = datetime(2025, 3, 3, 6, tzinfo=timezone.utc)
     work = write_console_work(tmp_path, end=end)
     hints = hints_from_sources([str(tmp_path)], top=0)
@@ -161,34 +141,6 @@ def test_report_shows_commands_and_workflows(demo):
 # -- real execution against moto's server ------------------------------------------------------
 
 
-class MotoCli:
-    """moto's server, with credentials of a role in ``account`` (moto's STS AssumeRole), and an
-    environment whose `aws` talks to that server with --endpoint-url."""
-
-    def __init__(self, tmp_path: Path, account: str) -> None:
-        assert AWS.exists(), "the AWS CLI is part of the test extras (pip install -e '.[test]')"
-        self.server = MotoS3()
-        self.server.reset()  # moto's backends live in this process, shared by every server it starts
-        sts = self.server.client("sts", aws_access_key_id="testing", aws_secret_access_key="testing")
-        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/admin", RoleSessionName="ctstack-test")["Credentials"]
-        self.keys = {"AWS_ACCESS_KEY_ID": credentials["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-                     "AWS_SESSION_TOKEN": credentials["SessionToken"]}
-        bin_dir = tmp_path / "bin"
-        bin_dir.mkdir(exist_ok=True)
-        wrapper = bin_dir / "aws"
-        wrapper.write_text(f'#!/usr/bin/env bash\nexec {shlex.quote(str(AWS))} --endpoint-url {self.server.url} "$@"\n')
-        wrapper.chmod(0o700)
-        self.env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "AWS_DEFAULT_REGION": "us-east-1",
-                    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, **self.keys}
-
-    def client(self, service: str, region: str = "us-east-1"):
-        return boto3.client(service, endpoint_url=self.server.url, region_name=region, aws_access_key_id=self.keys["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=self.keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=self.keys["AWS_SESSION_TOKEN"])
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
 @pytest.fixture
 def moto_cli(demo, tmp_path):
     """(MotoCli in the demo's account, its environment)."""
@@ -199,22 +151,15 @@ def moto_cli(demo, tmp_path):
         cli.stop()
 
 
-def _run(command: list[str] | str, env: dict, expect: int = 0) -> subprocess.CompletedProcess:
-    args = ["bash", "-c", command] if isinstance(command, str) else command
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == expect, (command, done.stdout, done.stderr)
-    return done
-
-
 def test_security_group_script_runs_and_creates_what_it_says(demo, moto_cli, tmp_path):
     _, hints = demo
     server, env = moto_cli
     ec2 = server.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0).written if "create-security-group" in p.name]
-    names = [a["name"] for a in _workflow(hints, "CreateSecurityGroup")["varying"]]
+    names = [a["name"] for a in workflow_starting_with(hints, "CreateSecurityGroup")["varying"]]
     values = {"group_name": "web-payments", "description": "HTTPS in for payments", "vpc_id": vpc, "tags_value": "payments"}
-    _run([str(path), *(values[n] for n in names)], env)
+    run_checked([str(path), *(values[n] for n in names)], env)
     [group] = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["web-payments"]}])["SecurityGroups"]
     assert group["VpcId"] == vpc
     assert any(p["FromPort"] == 443 and p["ToPort"] == 443 and {"CidrIp": "0.0.0.0/0", "Description": "HTTPS from anywhere"} in p["IpRanges"]
@@ -228,7 +173,7 @@ def test_developer_script_runs_and_the_user_is_in_the_group(demo, moto_cli, tmp_
     iam = server.client("iam")
     iam.create_group(GroupName="developers")
     [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0).written if p.name.endswith("create-user-then-add-user-to-group-then-create-login-profile.sh")]
-    _run([str(path), "new.hire"], {**env, "PASSWORD": "Initial-Passw0rd!"})
+    run_checked([str(path), "new.hire"], {**env, "PASSWORD": "Initial-Passw0rd!"})
     assert [u["UserName"] for u in iam.get_group(GroupName="developers")["Users"]] == ["new.hire"]
     assert iam.get_login_profile(UserName="new.hire")["LoginProfile"]["UserName"] == "new.hire"  # moto keeps no reset flag
 
@@ -237,9 +182,9 @@ def test_bucket_script_runs_and_the_bucket_is_tagged_and_private(demo, moto_cli,
     _, hints = demo
     server, env = moto_cli
     [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0).written if "create-bucket" in p.name]
-    names = [a["name"] for a in _workflow(hints, "CreateBucket")["varying"]]
+    names = [a["name"] for a in workflow_starting_with(hints, "CreateBucket")["varying"]]
     values = {"bucket": "acme-payments-1a2b3c", "tag_set_value": "payments"}
-    _run([str(path), *(values[n] for n in names)], env)
+    run_checked([str(path), *(values[n] for n in names)], env)
     s3 = server.client("s3")
     assert s3.get_bucket_tagging(Bucket="acme-payments-1a2b3c")["TagSet"] == [{"Key": "team", "Value": "payments"}]
     assert s3.get_public_access_block(Bucket="acme-payments-1a2b3c")["PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True
@@ -257,7 +202,7 @@ def test_candidate_cli_commands_run(demo, moto_cli):
         line = by_action[action]["cli"]
         if action == "CreateSecurityGroup":  # the demo's VPC does not exist in moto: use one that does
             line = line.replace(by_action[action]["parameters"]["VpcId"], vpc)
-        _run(line, env)
+        run_checked(line, env)
     user = by_action["CreateUser"]["parameters"]["UserName"]
     assert user in [u["UserName"] for u in server.client("iam").get_group(GroupName="developers")["Users"]]
     bucket = by_action["CreateBucket"]["parameters"]["Bucket"]

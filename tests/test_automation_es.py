@@ -3,56 +3,39 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
 
-from provision.core.connection import EsConfig, client
-from provision.demo.demo_set import write_demo
-from provision.demo.generate import DEFAULT_START
-from provision.analysis.hints import hints_from_sources
+from provision.core.connection import EsConfig
 from provision.analysis.hints_es import hints_from_es
-from provision.ingest.importer import run_import
-from provision.sources.local import source_files
+from tests.support.fresh_import import fresh_import
 
 pytestmark = pytest.mark.es
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("demo")
-    write_demo(root, DEFAULT_START)
-    return root
-
-
 def _import(es_config: EsConfig, root: Path, profile: str, dead: Path) -> Iterator[str]:
-    prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
-    es = client(es_config)
-    try:
-        summary = run_import(es, source_files([str(root)]), index_prefix=prefix, profile=profile, dead_letter_path=dead)
+    with fresh_import(es_config, [str(root)], dead, profile=profile) as (prefix, summary):
         assert summary.events_indexed > 20_000
         yield prefix
-    finally:
-        es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
-        es.close()
 
 
 @pytest.fixture(scope="module")
-def imported_full(es_config: EsConfig, demo_dir: Path, tmp_path_factory) -> Iterator[str]:
-    yield from _import(es_config, demo_dir, "full", tmp_path_factory.mktemp("dead") / "dead.ndjson")
+def imported_full(es_config: EsConfig, demo, tmp_path_factory) -> Iterator[str]:
+    yield from _import(es_config, demo[0], "full", tmp_path_factory.mktemp("dead") / "dead.ndjson")
 
 
 @pytest.fixture(scope="module")
-def imported_standard(es_config: EsConfig, demo_dir: Path, tmp_path_factory) -> Iterator[str]:
-    yield from _import(es_config, demo_dir, "standard", tmp_path_factory.mktemp("dead") / "dead.ndjson")
+def imported_standard(es_config: EsConfig, demo, tmp_path_factory) -> Iterator[str]:
+    yield from _import(es_config, demo[0], "standard", tmp_path_factory.mktemp("dead") / "dead.ndjson")
 
 
 @pytest.fixture(scope="module")
-def offline(demo_dir: Path):
-    return hints_from_sources([str(demo_dir)], top=0)
+def offline(demo):
+    """The demo set's hints offline (conftest's session-wide demo, top=0)."""
+    return demo[1]
 
 
 def _automation(hints) -> dict:

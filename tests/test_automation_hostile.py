@@ -19,7 +19,7 @@ from provision.report import hints_output
 from provision.report.automation_output import print_automation, print_workflows, write_scripts
 from provision.analysis.hints import hints_from_sources
 from tests.support.hostile import CANARY_FILE, REGION, CANARY_TEXT, PWNED_FILE, CanaryListener, hostile_values, write_corpus
-from tests.test_automation import MotoCli, _run
+from tests.support.automation import MotoCli
 
 FORBIDDEN = ("\x1b", "\x07", "\u202e", "\u200b", "\r")
 
@@ -89,6 +89,7 @@ def test_failed_console_calls_are_counted_apart_and_never_automated(corpus):
     assert all("VpcId" not in s["parameters"] for w in hints.workflows for s in w["steps"])
 
 
+@pytest.mark.slow  # the AWS CLI and scripts against a moto server
 def test_every_cli_line_runs_with_its_values_as_data(corpus, sandbox, listener):
     _, info, hints = corpus
     cli, work = sandbox
@@ -112,6 +113,7 @@ def test_every_cli_line_runs_with_its_values_as_data(corpus, sandbox, listener):
     _assert_nothing_escaped(account, work, listener)
 
 
+@pytest.mark.slow  # the AWS CLI and scripts against a moto server
 def test_workflow_script_runs_with_hostile_arguments_as_data(corpus, sandbox, listener, tmp_path):
     _, info, hints = corpus
     cli, work = sandbox

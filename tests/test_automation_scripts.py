@@ -9,17 +9,19 @@ import stat
 import subprocess
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from provision.report.automation_output import write_scripts
 from provision.analysis.hints import hints_from_sources
 from provision.analysis.workflows import MAX_NAME
-from tests.test_automation import MotoCli, _run, _workflow, demo  # noqa: F401  (demo is a fixture)
+from tests.support.automation import MotoCli, run_checked, workflow_starting_with
 
 TWELVE_ACTIONS = ["CreateKeyPair", "CreateVpc", "CreateSubnet", "CreateInternetGateway", "AllocateAddress", "CreateVolume",
                   "CreateSnapshot", "CreateRouteTable", "CreateNetworkAcl", "CreateDhcpOptions", "CreatePlacementGroup", "CreateCustomerGateway"]
 
 
 def _script(hints, tmp_path, first_action: str):
-    name = _workflow(hints, first_action)["name"]
+    name = workflow_starting_with(hints, first_action)["name"]
     [path] = [p for p in write_scripts(hints, tmp_path / "s", top=0).written if p.name.endswith(f"-{name}.sh")]
     return path
 
@@ -42,38 +44,41 @@ def test_every_demo_cli_line_carries_its_region(demo):
     assert len(regions) > 1  # the demo works in several regions
 
 
+@pytest.mark.slow  # bash scripts against a moto server
 def test_dry_run_prints_every_step_and_changes_nothing(demo, tmp_path):
     _, hints = demo
-    cli = MotoCli(tmp_path, _workflow(hints, "CreateBucket")["account"])
+    cli = MotoCli(tmp_path, workflow_starting_with(hints, "CreateBucket")["account"])
     try:
         path = _script(hints, tmp_path, "CreateBucket")
-        done = _run([str(path), "dry-run-bucket", "payments"], {**cli.env, "DRY_RUN": "1"})
+        done = run_checked([str(path), "dry-run-bucket", "payments"], {**cli.env, "DRY_RUN": "1"})
         assert [line.split(":")[0] for line in done.stderr.splitlines() if line.startswith("step ")] == ["step 1", "step 2", "step 3"]
         assert cli.client("s3").list_buckets()["Buckets"] == []
     finally:
         cli.stop()
 
 
+@pytest.mark.slow  # bash scripts against a moto server
 def test_script_stops_before_any_change_in_another_account(demo, tmp_path):
     _, hints = demo
     cli = MotoCli(tmp_path, "999988887777")
     try:
         path = _script(hints, tmp_path, "CreateBucket")
-        done = _run([str(path), "other-account-bucket", "payments"], cli.env, expect=3)
-        assert "999988887777" in done.stderr and _workflow(hints, "CreateBucket")["account"] in done.stderr
+        done = run_checked([str(path), "other-account-bucket", "payments"], cli.env, expect=3)
+        assert "999988887777" in done.stderr and workflow_starting_with(hints, "CreateBucket")["account"] in done.stderr
         assert cli.client("s3").list_buckets()["Buckets"] == []
-        _run([str(path), "--any-account", "other-account-bucket", "payments"], cli.env)  # the explicit override proceeds
+        run_checked([str(path), "--any-account", "other-account-bucket", "payments"], cli.env)  # the explicit override proceeds
         assert [b["Name"] for b in cli.client("s3").list_buckets()["Buckets"]] == ["other-account-bucket"]
     finally:
         cli.stop()
 
 
+@pytest.mark.slow  # bash scripts against a moto server
 def test_failing_step_stops_the_script_with_its_own_exit_code(demo, tmp_path):
     _, hints = demo
-    cli = MotoCli(tmp_path, _workflow(hints, "CreateUser")["account"])
+    cli = MotoCli(tmp_path, workflow_starting_with(hints, "CreateUser")["account"])
     try:
         path = _script(hints, tmp_path, "CreateUser")  # step 2 adds to "developers", which does not exist here
-        done = _run([str(path), "lonely.user"], {**cli.env, "PASSWORD": "Initial-Passw0rd!"}, expect=12)
+        done = run_checked([str(path), "lonely.user"], {**cli.env, "PASSWORD": "Initial-Passw0rd!"}, expect=12)
         assert "step 2 failed" in done.stderr
         assert [u["UserName"] for u in cli.client("iam").list_users()["Users"]] == ["lonely.user"]
     finally:
@@ -89,14 +94,14 @@ def test_secret_missing_from_the_environment_stops_before_anything_runs(demo, tm
 
 def test_region_is_the_logged_one_unless_overridden(demo, tmp_path):
     _, hints = demo
-    workflow = _workflow(hints, "CreateSnapshot")
+    workflow = workflow_starting_with(hints, "CreateSnapshot")
     logged = workflow["steps"][0]["region"]
     path = _script(hints, tmp_path, "CreateSnapshot")
     env = {"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}
-    default = _run([str(path), "vol-1", "before"], env).stderr
+    default = run_checked([str(path), "vol-1", "before"], env).stderr
     assert f"--region {logged}" in default
-    assert "--region ap-south-1" in _run([str(path), "--region", "ap-south-1", "vol-1", "before"], env).stderr
-    assert "--region ap-south-1" in _run([str(path), "vol-1", "before"], {**env, "AWS_REGION": "ap-south-1"}).stderr
+    assert "--region ap-south-1" in run_checked([str(path), "--region", "ap-south-1", "vol-1", "before"], env).stderr
+    assert "--region ap-south-1" in run_checked([str(path), "vol-1", "before"], {**env, "AWS_REGION": "ap-south-1"}).stderr
 
 
 def test_script_into_an_existing_folder_keeps_its_mode(demo, tmp_path):
@@ -167,7 +172,7 @@ def test_a_twelve_step_workflow_gets_a_bounded_name_and_a_script(tmp_path):
     assert subprocess.run(["shellcheck", str(path)], capture_output=True).returncode == 0
     unlogged = {e["env"]: "x" for e in workflow["secrets"]}
     assert "KEY_NAME" in unlogged  # CreateKeyPair's required KeyName was not logged: it comes from the environment
-    done = _run([str(path)], {"PATH": "/usr/bin:/bin", "DRY_RUN": "1", **unlogged})
+    done = run_checked([str(path)], {"PATH": "/usr/bin:/bin", "DRY_RUN": "1", **unlogged})
     assert done.stderr.count("\nstep ") + done.stderr.startswith("step ") == 12
 
 
@@ -193,6 +198,7 @@ WORKFLOW_RUNS = {
 }
 
 
+@pytest.mark.slow  # bash scripts against a moto server
 def test_demo_scripts_run_with_only_their_policy_and_a_missing_action_is_denied(demo, tmp_path):
     """moto's IAM enforcement on (every request signed by the user's key and checked against
     its policies): each script runs as a user holding only its generated policy; with the
@@ -207,7 +213,7 @@ def test_demo_scripts_run_with_only_their_policy_and_a_missing_action_is_denied(
         volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
         users = {}
         for first, (_, step) in WORKFLOW_RUNS.items():
-            workflow = _workflow(hints, first)
+            workflow = workflow_starting_with(hints, first)
             assert workflow["account"] == account
             action = workflow["policy"]["Statement"][0]["Action"]
             removed = next(s["Action"] for s in workflow["policy"]["Statement"] if s["Action"].split(":")[1] == workflow["steps"][step - 1]["operation"])
@@ -216,16 +222,16 @@ def test_demo_scripts_run_with_only_their_policy_and_a_missing_action_is_denied(
         cli.server.set_iam_auth(True)
         base = {k: v for k, v in cli.env.items() if not k.startswith("AWS_") or k in ("AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
         for n, (first, (arguments, step)) in enumerate(WORKFLOW_RUNS.items()):
-            workflow = _workflow(hints, first)
+            workflow = workflow_starting_with(hints, first)
             path = _script(hints, tmp_path / first, first)
             allowed, short, removed, _ = users[first]
             for attempt, keys in (("ok", allowed), ("short", short)):
                 values = [arguments[a["name"]].format(n=f"{n}-{attempt}", vpc=vpc, volume=volume) for a in workflow["varying"]]
                 env = {**base, **keys, "PASSWORD": "Initial-Passw0rd!", "AWS_REGION": "us-east-1"}
                 if attempt == "ok":
-                    _run([str(path), *values], env)
+                    run_checked([str(path), *values], env)
                 else:
-                    done = _run([str(path), *values], env, expect=10 + step)
+                    done = run_checked([str(path), *values], env, expect=10 + step)
                     assert "AccessDenied" in done.stderr or "UnauthorizedOperation" in done.stderr, (first, removed, done.stderr)
     finally:
         cli.stop()
@@ -286,7 +292,7 @@ def test_a_multi_region_workflow_keeps_each_steps_region(tmp_path):
     assert [s["region"] for s in workflow["steps"]] == ["eu-west-1", "us-west-2"]
     [path] = write_scripts(hints, tmp_path / "s").written
     env = {"PATH": "/usr/bin:/bin", "DRY_RUN": "1", "AWS_REGION": "ap-south-1"}  # AWS_REGION does not flatten the regions
-    steps = [line for line in _run([str(path)], env).stderr.splitlines() if line.startswith("step ")]
+    steps = [line for line in run_checked([str(path)], env).stderr.splitlines() if line.startswith("step ")]
     assert ["--region eu-west-1" in steps[0], "--region us-west-2" in steps[1]] == [True, True]
-    steps = [line for line in _run([str(path), "--region", "ap-south-1"], env).stderr.splitlines() if line.startswith("step ")]
+    steps = [line for line in run_checked([str(path), "--region", "ap-south-1"], env).stderr.splitlines() if line.startswith("step ")]
     assert all("--region ap-south-1" in line for line in steps) and len(steps) == 2

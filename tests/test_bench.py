@@ -81,7 +81,7 @@ def test_bench_cost_measures_store_cpu_and_queries_per_profile_before_and_after(
             assert row["store_bytes_per_event"] > 0 and row["es_cpu_s"] > 0
             assert abs(row["disk_ratio"] - row["store_bytes_per_event"] / row["input_gz_bytes_per_event"]) < 0.01
             assert row["hints_query_ms"] > 0 and row["dashboard_query_ms"] > 0
-    # "before" sends documents as before issue 17 (flat dotted keys), "after" as now (nested).
+    # "before" sends documents the old way (flat dotted keys), "after" as now (nested).
     assert {w: row["source_shape"] for w, row in result["cost"]["standard"].items()} == {"before": "flat", "after": "nested"}
     # The old template keeps every field the new one drops from the index: it costs more.
     assert result["cost"]["standard"]["before"]["store_bytes_per_event"] > result["cost"]["standard"]["after"]["store_bytes_per_event"]

@@ -1,7 +1,6 @@
 """How ctstack decides console vs programmatic, read-only vs changing, and what to automate.
 
-Each rule from the importer issue and from issue 13 (console detection without its known false
-positives) has a hand-written case here, in the shapes CloudTrail delivers."""
+Each rule of the importer and of console detection (without its known false positives) has a hand-written case here, in the shapes CloudTrail delivers."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from provision.cloudtrail import classify
 from provision.cloudtrail.classify import event_id, is_automation_candidate, is_console, is_read_only
 from provision.core.errors import CtstackError
 from tests.support.events import (
-    CLI_V2_SERIAL_CONSOLE, CLOUDSHELL_CLI, CONSOLE_USER, cloudformation_create_role, console_write, event, s3_anonymous_read,
+    CLI_V2_SERIAL_CONSOLE, CLOUDSHELL_CLI, CONSOLE_USER, cloudformation_create_role, console_write, api_call, s3_anonymous_read,
 )
 
 @pytest.mark.parametrize(
@@ -42,7 +41,7 @@ from tests.support.events import (
     ],
 )
 def test_console_events(changes):
-    assert is_console(event(**changes))
+    assert is_console(api_call(**changes))
 
 
 @pytest.mark.parametrize(
@@ -70,7 +69,7 @@ def test_console_events(changes):
     ],
 )
 def test_programmatic_events(changes):
-    assert not is_console(event(**changes))
+    assert not is_console(api_call(**changes))
 
 
 @pytest.mark.parametrize(
@@ -97,11 +96,11 @@ def test_programmatic_events(changes):
     ],
 )
 def test_read_only(read_only, name, expected):
-    assert is_read_only(event(readOnly=read_only, eventName=name)) is expected
+    assert is_read_only(api_call(readOnly=read_only, eventName=name)) is expected
 
 
 def test_automation_candidate_is_a_changing_console_action():
-    console_write = event(userAgent="console.ec2.amazonaws.com", eventName="StopInstances", readOnly=False)
+    console_write = api_call(userAgent="console.ec2.amazonaws.com", eventName="StopInstances", readOnly=False)
     assert is_automation_candidate(console_write)
 
 
@@ -114,25 +113,25 @@ def test_automation_candidate_is_a_changing_console_action():
     ],
 )
 def test_not_automation_candidates(changes):
-    assert not is_automation_candidate(event(**changes))
+    assert not is_automation_candidate(api_call(**changes))
 
 
 def test_event_id_is_the_event_id_when_present():
-    assert event_id(event(eventID="abc")) == "abc"
+    assert event_id(api_call(eventID="abc")) == "abc"
 
 
 def test_event_without_id_gets_a_stable_hash_independent_of_key_order():
-    a = event(eventID=None)
+    a = api_call(eventID=None)
     b = dict(reversed(list(a.items())))
     assert event_id(a) == event_id(b)
     assert len(event_id(a)) == 64
-    assert event_id(a) != event_id(event(eventID=None, eventName="Other"))
+    assert event_id(a) != event_id(api_call(eventID=None, eventName="Other"))
 
 
-# -- issue 13: the known false positives -----------------------------------------------------
+# -- The known false positives ---------------------------------------------------------------------
 
 def test_aws_cli_v2_command_metadata_is_not_console():
-    cli_call = event(eventName="EnableSerialConsoleAccess", userAgent=CLI_V2_SERIAL_CONSOLE, readOnly=False)
+    cli_call = api_call(eventName="EnableSerialConsoleAccess", userAgent=CLI_V2_SERIAL_CONSOLE, readOnly=False)
     assert not is_console(cli_call)
     assert not is_automation_candidate(cli_call)
 
@@ -159,7 +158,7 @@ def test_another_account_with_a_principal_is_not_anonymous():
 
 
 def test_console_action_that_is_not_an_api_call_is_console_but_never_a_candidate():
-    action = event(eventType="AwsConsoleAction", eventSource="billingconsole.amazonaws.com", eventName="UpdateBillingPreferences",
+    action = api_call(eventType="AwsConsoleAction", eventSource="billingconsole.amazonaws.com", eventName="UpdateBillingPreferences",
                    userAgent="AWS Internal", sessionCredentialFromConsole=None, readOnly=False, userIdentity=CONSOLE_USER)
     assert is_console(action)
     assert not is_automation_candidate(action)
@@ -174,7 +173,7 @@ def test_call_a_service_made_on_a_users_behalf_is_never_a_candidate():
 
 
 def test_signin_invoked_change_password_stays_a_candidate():
-    change_password = event(
+    change_password = api_call(
         eventSource="iam.amazonaws.com", eventName="ChangePassword", eventVersion="1.05",
         userIdentity={"type": "IAMUser", "principalId": "AIDAEXAMPLEPRINCIPAL", "arn": "arn:aws:iam::111122223333:user/alice",
                       "accountId": "111122223333", "userName": "alice", "invokedBy": "signin.amazonaws.com"},
@@ -185,7 +184,7 @@ def test_signin_invoked_change_password_stays_a_candidate():
     assert is_automation_candidate(change_password)
 
 
-# Issue 13's plumbing list, written out here so a change to PLUMBING_ACTIONS is a decision.
+# The plumbing list, written out here so a change to PLUMBING_ACTIONS is a decision.
 PLUMBING = [
     *(("cloudshell.amazonaws.com", name) for name in
       ("CreateSession", "PutCredentials", "SendHeartBeat", "CreateEnvironment", "StartEnvironment", "StopEnvironment", "DeleteSession")),
@@ -198,7 +197,7 @@ PLUMBING = [
 ]
 
 
-def test_the_plumbing_list_is_issue_13s():
+def test_the_plumbing_list_is_the_one_written_out_here():
     assert sorted(classify.PLUMBING_ACTIONS) == sorted(PLUMBING)
 
 

@@ -12,6 +12,8 @@ import unicodedata
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "cli-reference"
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -108,6 +110,7 @@ def test_the_cli_reference_shows_every_visible_command_and_its_options():
     assert "\x1b" not in page  # no terminal codes, whatever the terminal that rendered it
 
 
+@pytest.mark.slow  # the script in a subprocess per case
 def test_check_exits_1_with_a_diff_when_the_page_is_stale_and_0_when_current(tmp_path):
     current = tmp_path / "cli.md"
     current.write_text(load_script().render_page(), encoding="utf-8")  # current whatever docs/cli.md holds

@@ -11,11 +11,7 @@ replica, and `hints` from Elasticsearch answers what the files say."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -28,27 +24,18 @@ from provision.sources.local import local_files
 from tests.support.escluster import EsCluster
 from tests.conftest import running
 from tests.support.events import console_write, many_events, write_trail_file
+from tests.support.cli import ctstack_script
+from tests.support.accounting import assert_accounted
 
-CTSTACK = str(Path(sys.executable).parent / "ctstack")
 FILES, PER_FILE = 60, 1000
 COMPARED = ("events_read", "distinct_events", "console_events", "candidates")
+pytestmark = pytest.mark.es  # its cluster is its own three nodes, not the es fixtures
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[EsCluster]:
     with running("the three-node test cluster", lambda: EsCluster().start()) as started:
         yield started
-
-
-def assert_accounted(summary: ImportSummary) -> None:
-    assert summary.events_read == (summary.events_indexed + summary.events_duplicate + summary.events_failed
-                                   + summary.events_unknown + summary.events_filtered)
-
-
-def ctstack(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_")}
-    return subprocess.run([CTSTACK, *args], capture_output=True, text=True, timeout=300, env=env,
-                          cwd=os.environ.get("TMPDIR", "/tmp"))
 
 
 def test_an_import_survives_a_data_node_killed_and_restarted_and_a_rerun_leaves_the_distinct_events(cluster, tmp_path):
@@ -64,7 +51,7 @@ def test_an_import_survives_a_data_node_killed_and_restarted_and_a_rerun_leaves_
     def away_and_back() -> None:
         victim.kill()
         seen["away"] = cluster.wait("wait_for_nodes=2", via=entry)["status"]
-        status = ctstack("status", "--es-url", entry.url, "--json")
+        status = ctstack_script("status", "--es-url", entry.url, "--json")
         seen["status_away"] = (status.returncode, json.loads(status.stdout)["elasticsearch"].get("cluster_health"))
         victim.restart()
 
@@ -109,10 +96,10 @@ def test_an_import_survives_a_data_node_killed_and_restarted_and_a_rerun_leaves_
 
         settings = es.indices.get_settings(index="trail-*", name="index.number_of_replicas")
         assert len(settings) == 6 and {s["settings"]["index"]["number_of_replicas"] for s in settings.values()} == {"1"}
-        healthy = ctstack("status", "--es-url", entry.url, "--json")
+        healthy = ctstack_script("status", "--es-url", entry.url, "--json")
         assert healthy.returncode == 0 and json.loads(healthy.stdout)["elasticsearch"]["cluster_health"] == "green"
 
-        from_es = ctstack("hints", "--es-url", entry.url, "--index-prefix", "trail", "--format", "json", "--top", "0")
+        from_es = ctstack_script("hints", "--es-url", entry.url, "--index-prefix", "trail", "--format", "json", "--top", "0")
         assert from_es.returncode == 0, from_es.stderr
         offline = hints_from_sources([str(logs)], top=0).to_json()
         answer = json.loads(from_es.stdout)

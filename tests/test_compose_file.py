@@ -142,6 +142,7 @@ def test_the_checkout_compose_yaml_is_the_packaged_file():
     assert (REPO / "compose.yaml").read_bytes() == stack.compose_file().read_bytes()
 
 
+@pytest.mark.slow  # the setup script waits out a 503 with bash and curl
 def test_the_setup_service_sets_the_kibana_system_password_through_the_security_api(rendered, home):
     """Runs the setup container's script, as Compose renders it, with bash and curl against a
     loopback server playing Elasticsearch: 503 while security starts, then 200 as the

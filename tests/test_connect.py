@@ -1,4 +1,4 @@
-"""Connecting to an existing Elasticsearch and Kibana (issue 15 items 4-7, 14, 18-21): one URL
+"""Connecting to an existing Elasticsearch and Kibana: one URL
 rule for every command, `up` failing at once with advice about the URL, Kibana skipped with a
 line when none is named, S3 reached within a bound, the test node's temp files, and the Kibana
 objects. Elasticsearch is the real test node; Kibana cannot run here, so
@@ -19,24 +19,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from typer.testing import CliRunner
 
 from provision.stack import dashboard
 from provision.core import settings
-from provision.cli.commands import app
 from provision.cloudtrail.template import template_name
-from tests.support.events import event, write_trail_file
+from tests.support.events import api_call, write_trail_file
 from tests.support.fake_kibana import FakeKibana
-from tests.support.cli import no_traceback
+from tests.support.cli import CONNECTION_VARIABLES, invoke, no_traceback
+from tests.support.loopback import free_port
 
 REPO = Path(__file__).resolve().parent.parent
-CLEAN_ENV = {name: None for name in (
-    "CTSTACK_ES_URL", "CTSTACK_ES_USER", "CTSTACK_ES_PASSWORD", "CTSTACK_ES_API_KEY", "CTSTACK_ES_CA_CERTS",
-    "CTSTACK_KIBANA_URL", "CTSTACK_KIBANA_USER", "CTSTACK_KIBANA_PASSWORD", "CTSTACK_KIBANA_API_KEY")}
-
-
-def run(*args: str, home: Path):
-    return CliRunner().invoke(app, list(args), env={**CLEAN_ENV, "CTSTACK_HOME": str(home)})
 
 
 @pytest.fixture()
@@ -47,10 +39,10 @@ def prefix(es, index_prefix):
 
 @pytest.fixture()
 def trail(tmp_path) -> Path:
-    return write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"c-{i}", eventName="PutMetricAlarm") for i in range(3)])
+    return write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID=f"c-{i}", eventName="PutMetricAlarm") for i in range(3)])
 
 
-# --- item 4: one parsing rule; a URL without a scheme is read as http:// -------------------------
+# --- One parsing rule; a URL without a scheme is read as http:// ----------------------------------
 
 def test_schemeless_url_is_read_as_http_and_said_once_in_every_command(es_url, prefix, trail, tmp_path):
     bare = es_url.removeprefix("http://")
@@ -62,7 +54,7 @@ def test_schemeless_url_is_read_as_http_and_said_once_in_every_command(es_url, p
         "provision": ["provision", "--skip-kibana", "--index-prefix", prefix],
     }
     for name, args in commands.items():
-        result = run(*args, "--es-url", bare, home=tmp_path / "home")
+        result = invoke(*args, "--es-url", bare, home=tmp_path / "home")
         assert result.exit_code == 0, (name, result.output)
         assert result.stderr.count(f"--es-url {bare} has no scheme; using http://{bare}.") == 1, (name, result.stderr)
         no_traceback(result)
@@ -71,7 +63,7 @@ def test_schemeless_url_is_read_as_http_and_said_once_in_every_command(es_url, p
 def test_a_url_that_cannot_be_parsed_is_one_sentence_in_every_command(tmp_path, trail):
     for bad in ("http://127.0.0.1:99999", "127.0.0.1:port", "ftp://127.0.0.1:9200", "http://:9200"):
         for args in (["import", str(trail)], ["hints"], ["report", "--from-es"], ["status"], ["provision", "--skip-kibana"], ["up"]):
-            result = run(*args, "--es-url", bad, home=tmp_path / "home")
+            result = invoke(*args, "--es-url", bad, home=tmp_path / "home")
             assert result.exit_code == 1, (bad, args, result.output)
             assert result.stderr.startswith("Error: --es-url ") and result.stderr.strip().count("\n") == 0, (bad, args, result.stderr)
             no_traceback(result)
@@ -79,17 +71,17 @@ def test_a_url_that_cannot_be_parsed_is_one_sentence_in_every_command(tmp_path, 
 
 def test_hints_with_a_source_refuses_es_options_instead_of_ignoring_them(es_url, trail, tmp_path):
     for args in (["hints", str(trail), "--es-url", es_url], ["report", str(trail), "--es-url", es_url, "-o", str(tmp_path / "r.html")]):
-        result = run(*args, home=tmp_path)
+        result = invoke(*args, home=tmp_path)
         assert result.exit_code == 1, result.output
         assert "reads them directly and does not use Elasticsearch" in result.stderr, result.stderr
-    assert run("hints", str(trail), home=tmp_path).exit_code == 0
+    assert invoke("hints", str(trail), home=tmp_path).exit_code == 0
 
 
-# --- items 5 and 6: `up` with an existing cluster --------------------------------------------------
+# --- `up` with an existing cluster ----------------------------------------------------------------
 
 def test_up_with_an_unresolvable_host_fails_at_once_naming_the_url(tmp_path):
     started = time.monotonic()
-    result = run("up", "--es-url", "http://no-such-host.invalid:9200", "--timeout", "60", home=tmp_path)
+    result = invoke("up", "--es-url", "http://no-such-host.invalid:9200", "--timeout", "60", home=tmp_path)
     assert time.monotonic() - started < 15, "must not wait for the timeout"
     assert result.exit_code == 1, result.output
     assert "http://no-such-host.invalid:9200" in result.stderr and "cannot be resolved" in result.stderr, result.stderr
@@ -97,11 +89,10 @@ def test_up_with_an_unresolvable_host_fails_at_once_naming_the_url(tmp_path):
     no_traceback(result)
 
 
+@pytest.mark.slow  # waits out a 3 s timeout
 def test_up_timeout_with_an_existing_cluster_names_the_url_not_docker_logs(tmp_path):
-    with socket.socket() as s:  # a port nothing answers on
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}"
-    result = run("up", "--es-url", url, "--timeout", "3", home=tmp_path)
+    url = f"http://127.0.0.1:{free_port()}"  # a port nothing answers on
+    result = invoke("up", "--es-url", url, "--timeout", "3", home=tmp_path)
     assert result.exit_code == 1, result.output
     assert f"check that {url} is the right address" in result.stderr, result.stderr
     assert "ctstack logs" not in result.output
@@ -112,19 +103,19 @@ def test_up_accepts_a_login_in_the_url_like_every_other_command(es, es_url, pref
     unsecured node ignores it; tests/test_secured_es.py checks it against a secured one)."""
     parts = urlsplit(es_url)
     url = f"http://elastic:pw-{uuid.uuid4().hex}@{parts.netloc}"
-    result = run("up", "--es-url", url, "--index-prefix", prefix, "--timeout", "20", home=tmp_path)
+    result = invoke("up", "--es-url", url, "--index-prefix", prefix, "--timeout", "20", home=tmp_path)
     assert result.exit_code == 0, result.output
     assert f"Elasticsearch: {es_url}" in result.stdout
     assert "pw-" not in result.output
     assert es.indices.exists_index_template(name=template_name(prefix))
 
 
-# --- item 7: no Kibana named for an existing cluster --------------------------------------------
+# --- No Kibana named for an existing cluster ------------------------------------------------------
 
 def test_provision_and_up_skip_kibana_with_one_line_for_an_existing_cluster(es_url, prefix, tmp_path):
     for args in (["provision", "--timeout", "5"], ["up", "--timeout", "20"]):
         started = time.monotonic()
-        result = run(*args, "--es-url", es_url, "--index-prefix", prefix, home=tmp_path)
+        result = invoke(*args, "--es-url", es_url, "--index-prefix", prefix, home=tmp_path)
         assert result.exit_code == 0, result.output
         assert time.monotonic() - started < 15
         lines = [line for line in result.stdout.splitlines() if line.startswith("Kibana skipped:")]
@@ -132,7 +123,7 @@ def test_provision_and_up_skip_kibana_with_one_line_for_an_existing_cluster(es_u
         assert "Dashboard" not in result.stdout
 
 
-# --- item 14: S3 that cannot be reached -------------------------------------------------------------
+# --- S3 that cannot be reached --------------------------------------------------------------------
 
 def test_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_terminal(es_url, tmp_path):
     """An endpoint that accepts connections and never answers (the worst case: every attempt
@@ -144,7 +135,7 @@ def test_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_terminal(es_url, t
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
                "CTSTACK_HOME": str(tmp_path / "home"), "COLUMNS": "200", "PYTHONPATH": str(REPO)}
-        for name in CLEAN_ENV:
+        for name in CONNECTION_VARIABLES:
             env.pop(name, None)
         for command in (["hints", "s3://trail-bucket/AWSLogs/"], ["import", "s3://trail-bucket/AWSLogs/", "--es-url", es_url]):
             primary, secondary = pty.openpty()
@@ -172,7 +163,7 @@ def test_unreachable_s3_fails_within_15_s_with_a_spinner_on_a_terminal(es_url, t
             assert "Traceback" not in text, text
 
 
-# --- item 18: the test node's temp files --------------------------------------------------------
+# --- The test node's temp files -------------------------------------------------------------------
 
 def test_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir(private_es_node):
     node = private_es_node
@@ -184,16 +175,16 @@ def test_the_test_node_keeps_its_jvm_temp_files_in_its_work_dir(private_es_node)
     assert not workdir.exists()
 
 
-# --- items 19-21: the Kibana objects ------------------------------------------------------------
+# --- The Kibana objects ---------------------------------------------------------------------------
 
 def test_the_dashboard_link_uses_the_id_kibana_gave_when_the_id_exists_in_another_space(es_url, prefix, tmp_path):
     kibana = FakeKibana(spaces={"default", "security"}).start()
     try:
         login = ["--kibana-url", kibana.url, "--kibana-user", kibana.user, "--kibana-password", kibana.password]
-        assert run("provision", "--es-url", es_url, "--index-prefix", prefix, "--space", "security", *login, home=tmp_path).exit_code == 0
+        assert invoke("provision", "--es-url", es_url, "--index-prefix", prefix, "--space", "security", *login, home=tmp_path).exit_code == 0
         links = []
         for _ in range(2):  # the second import finds the copy and overwrites it under the same id
-            result = run("provision", "--es-url", es_url, "--index-prefix", prefix, *login, home=tmp_path)
+            result = invoke("provision", "--es-url", es_url, "--index-prefix", prefix, *login, home=tmp_path)
             assert result.exit_code == 0, result.output
             links += [line.removeprefix("Dashboard: ") for line in result.stdout.splitlines() if line.startswith("Dashboard: ")]
         dashboards = [key[1] for key in kibana.objects("default") if key[0] == "dashboard"]
@@ -212,8 +203,8 @@ def test_the_data_view_allows_no_index_and_up_says_panels_fill_after_the_first_i
     assert next(o for o in committed if o["type"] == "index-pattern")["attributes"]["allowNoIndex"] is True
     kibana = FakeKibana(user="elastic", password="pw").start()
     try:
-        result = run("up", "--es-url", es_url, "--user", "elastic", "--password", "pw", "--kibana-url", kibana.url,
-                     "--index-prefix", prefix, "--timeout", "20", home=tmp_path)
+        result = invoke("up", "--es-url", es_url, "--user", "elastic", "--password", "pw", "--kibana-url", kibana.url,
+                        "--index-prefix", prefix, "--timeout", "20", home=tmp_path)
     finally:
         kibana.stop()
     assert result.exit_code == 0, result.output

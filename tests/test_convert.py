@@ -23,7 +23,7 @@ from provision.ingest.convert import Converter
 from provision.ingest.importer import bulk_bodies
 from provision.cloudtrail.records import SourceFile
 from provision.sources.local import local_files
-from tests.support.events import event, many_events, write_trail_file
+from tests.support.events import api_call, many_events, write_trail_file
 
 OPTIONS = ConvertOptions("conv")
 
@@ -43,10 +43,11 @@ def outcome(conversion) -> tuple:
     return conversion.source.name, converted.skipped, conversion.failed, converted.events, lines
 
 
+@pytest.mark.slow  # worker processes
 def test_worker_processes_give_the_same_lines_in_the_same_order_as_one_process(tmp_path):
     logs = trail_folder(tmp_path, files=30)
     (logs / "notes.txt").write_text("not a log")                       # skipped by name, in place
-    write_trail_file(logs / "010b.json.gz", [event(eventTime="yesterday")])  # an event that fails
+    write_trail_file(logs / "010b.json.gz", [api_call(eventTime="yesterday")])  # an event that fails
     (logs / "011b.json.gz").write_bytes(b"\x1f\x8b not really gzip")     # a file that is skipped
 
     with Converter(OPTIONS, processes=0) as here:
@@ -63,7 +64,7 @@ def test_worker_processes_give_the_same_lines_in_the_same_order_as_one_process(t
 
 
 def test_failures_carry_the_original_event_and_documents_know_their_position(tmp_path):
-    events = [event(eventID="a"), event(eventID="b", eventTime="not a time"), event(eventID="c")]
+    events = [api_call(eventID="a"), api_call(eventID="b", eventTime="not a time"), api_call(eventID="c")]
     converted = convert_file("x.json", orjson.dumps({"Records": events}), OPTIONS)
     assert converted.events == 3 and converted.documents == 2
     [(position, reason, original)] = converted.failures
@@ -73,6 +74,7 @@ def test_failures_carry_the_original_event_and_documents_know_their_position(tmp
     assert action == {"create": {"_index": "conv-2024.05", "_id": "c"}}
 
 
+@pytest.mark.slow  # worker processes
 def test_an_unreadable_file_fails_alone_whichever_process_reads_it(tmp_path):
     logs = trail_folder(tmp_path, files=8)
     files = list(local_files([logs]))
@@ -104,6 +106,7 @@ def _children_cpu_seconds() -> dict[int, float]:
     return found
 
 
+@pytest.mark.slow  # worker processes
 def test_a_file_that_kills_its_worker_fails_alone_and_the_rest_convert(tmp_path):
     """A worker that dies (here: SIGKILLed once it has used 1 s of CPU, as a CPU or
     memory limit would end it, which only the poison file's 280,000 events take) loses every
@@ -147,7 +150,8 @@ def test_a_file_that_kills_its_worker_fails_alone_and_the_rest_convert(tmp_path)
     assert all(events == 40 and len(lines) == 40 for name, _, why, events, lines in got if not why)
 
 
-def test_item_01_a_worker_killed_while_batches_wait_to_be_sent_costs_no_file(tmp_path, monkeypatch):
+@pytest.mark.slow  # worker processes
+def test_a_worker_killed_while_batches_wait_to_be_sent_costs_no_file(tmp_path, monkeypatch):
     """Batches of one file each, so four are in flight: a worker killed between two batches
     breaks the pool before the next is sent (the break surfaces in ``_submit``, not in a
     result). Nothing crashes: the lost batches are converted again by new workers, every
@@ -177,6 +181,7 @@ def test_a_small_import_converts_in_the_importing_process(tmp_path):
     assert len(got) == 6 and all(events == 40 for _, _, _, events, _ in got)
 
 
+@pytest.mark.slow  # worker processes
 def test_bulk_bodies_are_the_same_with_and_without_worker_processes(tmp_path, monkeypatch):
     monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     logs = trail_folder(tmp_path, files=15, per_file=150)
@@ -189,8 +194,8 @@ def test_bulk_bodies_are_the_same_with_and_without_worker_processes(tmp_path, mo
 
 
 def test_a_single_document_larger_than_the_byte_limit_goes_alone(tmp_path):
-    big = event(eventID="big", requestParameters={"policy": "x" * 50_000})
-    write_trail_file(tmp_path / "a.json.gz", [event(eventID="1"), big, event(eventID="2")])
+    big = api_call(eventID="big", requestParameters={"policy": "x" * 50_000})
+    write_trail_file(tmp_path / "a.json.gz", [api_call(eventID="1"), big, api_call(eventID="2")])
     chunks = list(bulk_bodies(local_files([tmp_path]), processes=0, max_chunk_bytes=10_000))
     assert [n for n, _ in chunks] == [1, 1, 1]
     assert b'"big"' in chunks[1][1]
@@ -201,6 +206,7 @@ def test_default_processes_follow_the_cores():
     assert convert.default_processes() == (0 if cores < 2 else min(cores, convert.MAX_DEFAULT_PROCESSES))
 
 
+@pytest.mark.slow  # worker processes
 def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path):
     """Spawned workers import the main module again; a script that imports at top level
     without `if __name__ == "__main__":` cannot start them. The error says what to do."""
@@ -219,12 +225,14 @@ def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path):
     assert 'if __name__ == "__main__":' in result.stderr and "processes=0" in result.stderr
 
 
+@pytest.mark.slow  # worker processes
 def test_processes_option_of_the_cli_is_checked():
     ctstack = str(Path(sys.executable).parent / "ctstack")
     result = subprocess.run([ctstack, "import", "/nonexistent", "--processes", "-1"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--processes" in result.stderr
 
 
+@pytest.mark.slow  # worker processes
 @pytest.mark.parametrize("processes", [0, 2])
 def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tmp_path, processes, monkeypatch):
     """Against the real node: documents Elasticsearch refuses go to the dead-letter file with
@@ -233,9 +241,9 @@ def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tm
 
     monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     logs = trail_folder(tmp_path, files=10, per_file=30)
-    write_trail_file(logs / "004b.json.gz", [event(eventID=f"jun-{processes}", eventTime="2024-06-01T00:00:00Z"),
-                                             event(eventID=f"may-{processes}")])
-    write_trail_file(logs / "005b.json.gz", [event(eventID=f"bad-{processes}", eventTime="")])
+    write_trail_file(logs / "004b.json.gz", [api_call(eventID=f"jun-{processes}", eventTime="2024-06-01T00:00:00Z"),
+                                             api_call(eventID=f"may-{processes}")])
+    write_trail_file(logs / "005b.json.gz", [api_call(eventID=f"bad-{processes}", eventTime="")])
     index = f"{index_prefix}-2024.06"
     es.indices.create(index=index, mappings={"properties": {"cloud": {"properties": {"region": {"type": "long"}}}}})
     summary = run_import(es, local_files([logs]), index_prefix=index_prefix, processes=processes,
@@ -250,6 +258,7 @@ def test_import_with_and_without_workers_counts_every_event(es, index_prefix, tm
     assert "no usable eventTime" in dead[f"bad-{processes}"]["reason"]
 
 
+@pytest.mark.slow  # worker processes
 def test_the_ctstack_command_imports_through_worker_processes(es, es_url, index_prefix, tmp_path):
     """`ctstack import` as a user runs it (the console script, whose module spawned workers
     import again) on more than POOL_AFTER_BYTES of logs: the workers start, every event is
@@ -272,6 +281,7 @@ def test_the_ctstack_command_imports_through_worker_processes(es, es_url, index_
     assert (second["events_indexed"], second["events_duplicate"]) == (0, 15_000)
 
 
+@pytest.mark.slow  # worker processes
 def test_workers_of_the_ctstack_script_do_not_import_the_cli(tmp_path):
     """Spawned workers import the main script again; the `ctstack` script's entry module
     imports nothing, so a worker holds no CLI, no Elasticsearch client (quick to start)."""

@@ -289,6 +289,7 @@ def test_console_share_covers_all_events_and_failures_are_split_by_error_code():
 
 # --- packaging ------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a package install into a folder
 def test_a_non_editable_install_produces_the_same_saved_objects(tmp_path):
     """`pip install .` ships the builder: build the wheel (from a clean copy of the sources, so
     no stale build/ directory leaks in), unpack it, generate from there."""

@@ -9,11 +9,11 @@ from provision.cloudtrail import fields as F
 from provision.cloudtrail.documents import DocumentError, index_for, parse_event_time, to_document, valid_ip
 from provision.cloudtrail.nesting import flat_source, nested
 from provision.cloudtrail.template import FIELD_TYPES
-from tests.support.events import event
+from tests.support.events import api_call
 
 
 def test_standard_document_for_an_iam_user_api_call():
-    doc = to_document(event())
+    doc = to_document(api_call())
     assert doc[F.TIMESTAMP] == "2024-05-06T07:08:09Z"
     assert doc[F.EVENT_ID] == "7b4b2a1c-aaaa-bbbb-cccc-ddddeeeeffff"
     assert doc[F.EVENT_ACTION] == "StartInstances"
@@ -34,7 +34,7 @@ def test_standard_document_for_an_iam_user_api_call():
 
 
 def test_every_field_written_is_mapped_by_the_template():
-    full = to_document(event(), profile="full", keep_access_keys=True)
+    full = to_document(api_call(), profile="full", keep_access_keys=True)
     assert set(full) - set(FIELD_TYPES) == set()
 
 
@@ -49,7 +49,7 @@ def test_assumed_role_user_is_the_session_name_and_role_is_the_role():
             "attributes": {"creationDate": "2024-05-06T07:00:00Z", "mfaAuthenticated": "true"},
         },
     }
-    doc = to_document(event(userIdentity=identity))
+    doc = to_document(api_call(userIdentity=identity))
     assert doc[F.USER_NAME] == "bob@example.com"
     assert doc[F.USER_ROLES] == "AWSReservedSSO_Admin_abc"
     assert doc[F.CT_UI_MFA_AUTHENTICATED] is True
@@ -65,12 +65,12 @@ def test_assumed_role_user_is_the_session_name_and_role_is_the_role():
     ],
 )
 def test_user_name_for_other_identities(identity, name):
-    assert to_document(event(userIdentity=identity))[F.USER_NAME] == name
+    assert to_document(api_call(userIdentity=identity))[F.USER_NAME] == name
 
 
 @pytest.mark.parametrize("address", ["ec2.amazonaws.com", "AWS Internal", "251.234.045.249", "not an ip"])
 def test_source_ip_only_for_real_addresses(address):
-    doc = to_document(event(sourceIPAddress=address))
+    doc = to_document(api_call(sourceIPAddress=address))
     assert doc[F.SOURCE_ADDRESS] == address
     assert F.SOURCE_IP not in doc
 
@@ -80,14 +80,14 @@ def test_ipv6_is_an_ip():
 
 
 def test_failure_outcome_from_error_code_or_message():
-    assert to_document(event(errorCode="AccessDenied"))[F.EVENT_OUTCOME] == "failure"
-    doc = to_document(event(errorMessage="You are not authorized"))
+    assert to_document(api_call(errorCode="AccessDenied"))[F.EVENT_OUTCOME] == "failure"
+    doc = to_document(api_call(errorMessage="You are not authorized"))
     assert doc[F.EVENT_OUTCOME] == "failure" and doc[F.CT_ERROR_MESSAGE] == "You are not authorized"
 
 
 @pytest.mark.parametrize("result, outcome", [("Success", "success"), ("Failure", "failure")])
 def test_console_login_outcome_from_response_elements(result, outcome):
-    login = event(eventType="AwsConsoleSignIn", eventName="ConsoleLogin", eventSource="signin.amazonaws.com",
+    login = api_call(eventType="AwsConsoleSignIn", eventName="ConsoleLogin", eventSource="signin.amazonaws.com",
                   responseElements={"ConsoleLogin": result})
     doc = to_document(login)
     assert doc[F.EVENT_OUTCOME] == outcome
@@ -95,7 +95,7 @@ def test_console_login_outcome_from_response_elements(result, outcome):
 
 
 def test_minimal_profile_keeps_only_time_action_provider_region_account_and_flags():
-    doc = to_document(event(), profile="minimal")
+    doc = to_document(api_call(), profile="minimal")
     assert set(doc) == {
         F.TIMESTAMP, F.EVENT_ACTION, F.EVENT_PROVIDER, F.CLOUD_REGION, F.CLOUD_ACCOUNT_ID,
         F.CONSOLE, F.READ_ONLY, F.AUTOMATION_CANDIDATE,
@@ -104,14 +104,14 @@ def test_minimal_profile_keeps_only_time_action_provider_region_account_and_flag
 
 
 def test_full_profile_adds_response_elements_and_the_original_event():
-    doc = to_document(event(), profile="full")
+    doc = to_document(api_call(), profile="full")
     assert doc[F.CT_RESPONSE_ELEMENTS]["instancesSet"]["items"][0]["currentState"]["name"] == "pending"
     original = orjson.loads(doc[F.CT_ORIGINAL])
-    assert original["eventID"] == event()["eventID"]
+    assert original["eventID"] == api_call()["eventID"]
 
 
 def test_access_key_ids_are_never_stored_unless_asked():
-    sts = event(eventName="GetSessionToken", responseElements={"credentials": {"accessKeyId": "ASIAEXAMPLE", "expiration": "x"}},
+    sts = api_call(eventName="GetSessionToken", responseElements={"credentials": {"accessKeyId": "ASIAEXAMPLE", "expiration": "x"}},
                 requestParameters={"nested": [{"AccessKeyId": "AKIAINPARAMS"}]})
     text = orjson.dumps(to_document(sts, profile="full")).decode()
     assert "AKIA" not in text and "ASIA" not in text
@@ -123,7 +123,7 @@ def test_access_key_ids_are_never_stored_unless_asked():
 def test_access_key_ids_are_removed_from_unknown_fields_and_the_bulk_line_too():
     from provision.cloudtrail.documents import document_and_line
 
-    odd = event(brandNewField={"session": {"accessKeyId": "ASIAINUNKNOWN"}, "keep": 1})
+    odd = api_call(brandNewField={"session": {"accessKeyId": "ASIAINUNKNOWN"}, "keep": 1})
     doc, line = document_and_line(odd, "standard", False, "s3://b/k.json.gz")
     assert doc[F.CT_UNMAPPED] == {"brandNewField": {"session": {}, "keep": 1}}
     assert b"ASIA" not in line and flat_source(orjson.loads(line)) == doc and orjson.loads(line) == nested(doc)
@@ -132,19 +132,19 @@ def test_access_key_ids_are_removed_from_unknown_fields_and_the_bulk_line_too():
 
 
 def test_unknown_top_level_fields_are_kept_unmapped():
-    doc = to_document(event(brandNewField={"a": 1}, anotherOne="x"))
+    doc = to_document(api_call(brandNewField={"a": 1}, anotherOne="x"))
     assert doc[F.CT_UNMAPPED] == {"brandNewField": {"a": 1}, "anotherOne": "x"}
 
 
 def test_odd_value_types_become_keyword_text():
-    doc = to_document(event(eventName=12, awsRegion={"weird": True}, userAgent=["a"]))
+    doc = to_document(api_call(eventName=12, awsRegion={"weird": True}, userAgent=["a"]))
     assert doc[F.EVENT_ACTION] == "12"
     assert doc[F.CLOUD_REGION] == '{"weird":true}'
     assert doc[F.USER_AGENT] == '["a"]'
 
 
 def test_non_object_blobs_are_wrapped_for_the_flattened_field():
-    doc = to_document(event(requestParameters="a string", additionalEventData=[1, 2]))
+    doc = to_document(api_call(requestParameters="a string", additionalEventData=[1, 2]))
     assert doc[F.CT_REQUEST_PARAMETERS] == {"value": "a string"}
     assert doc[F.CT_ADDITIONAL_EVENTDATA] == {"value": [1, 2]}
 
@@ -152,7 +152,7 @@ def test_non_object_blobs_are_wrapped_for_the_flattened_field():
 @pytest.mark.parametrize("value", [None, "", "ThisIsAWrongEventTime", "2024-13-01T00:00:00Z", 1700000000])
 def test_events_without_a_usable_event_time_fail_with_that_reason(value):
     with pytest.raises(DocumentError, match="eventTime"):
-        to_document(event(eventTime=value))
+        to_document(api_call(eventTime=value))
 
 
 def test_event_times_are_normalised_to_utc():
@@ -166,14 +166,14 @@ def test_not_an_object_fails():
 
 
 def test_monthly_index_name():
-    assert index_for("ctstack-cloudtrail", to_document(event())) == "ctstack-cloudtrail-2024.05"
+    assert index_for("ctstack-cloudtrail", to_document(api_call())) == "ctstack-cloudtrail-2024.05"
 
 
 def test_cached_classification_tells_apart_every_input_of_the_rules():
     """Flags are cached per combination of the fields the rules read: events that differ only
     in invokedBy, anonymity or eventSource must not share an answer."""
     browser = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/126.0"
-    base = event(userAgent=browser, eventName="CreateSession", eventSource="ec2.amazonaws.com")
+    base = api_call(userAgent=browser, eventName="CreateSession", eventSource="ec2.amazonaws.com")
 
     def flags(**identity_changes):
         changed = dict(base, userIdentity={**base["userIdentity"], **identity_changes})
@@ -193,10 +193,10 @@ def test_cached_classification_tells_apart_every_input_of_the_rules():
 def _leaky_event() -> dict:
     """Access keys under names of every case and separator, inside free text and ARNs, and
     credential material in responseElements (as AssumeRole and GetSessionToken return it)."""
-    return event(
+    return api_call(
         eventName="AssumeRole",
         errorMessage="User: arn:aws:sts::111122223333:assumed-role/R/AKIAIOSFODNN7EXAMPLE is not authorized",
-        userIdentity={**event()["userIdentity"], "arn": "arn:aws:sts::111122223333:assumed-role/R/ASIAY34FZKBOKMUTVV7A"},
+        userIdentity={**api_call()["userIdentity"], "arn": "arn:aws:sts::111122223333:assumed-role/R/ASIAY34FZKBOKMUTVV7A"},
         requestParameters={"AccessKeyID": "AKIAQYLPMN5HHHFPZAM2", "nested": [{"access_key_id": "AKIAQYLPMN5HHHFPZAM3"}],
                            "deeper": {"accesskeyid": "opaque-non-key-shaped", "ACCESS-KEY-ID": "x"}, "roleSessionName": "ok"},
         responseElements={"credentials": {"accessKeyId": "ASIAY34FZKBOKMUTVV7B", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG",
@@ -211,7 +211,7 @@ ACCESS_KEYS = ("AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A", "AKIAQYLPMN5HHHFP
 
 
 @pytest.mark.parametrize("profile", ["minimal", "standard", "full"])
-def test_item_16_access_keys_by_any_name_or_shape_and_credentials_are_never_stored(profile):
+def test_access_keys_by_any_name_or_shape_and_credentials_are_never_stored(profile):
     from provision.cloudtrail.documents import document_and_line
 
     doc, line = document_and_line(_leaky_event(), profile, False, "f.json")
@@ -234,11 +234,11 @@ def test_item_16_access_keys_by_any_name_or_shape_and_credentials_are_never_stor
         assert kept_doc[F.CT_RESPONSE_ELEMENTS]["credentials"] == {"accessKeyId": "ASIAY34FZKBOKMUTVV7B", "expiration": "Jan 1, 2030"}
 
 
-def test_item_16_values_that_merely_mention_keys_are_kept():
+def test_values_that_merely_mention_keys_are_kept():
     """Names and shapes, not words: a KMS key id, an S3 object key, GenerateDataKey stay."""
     from provision.cloudtrail.documents import document_and_line
 
-    kms = event(eventName="GenerateDataKey", requestParameters={"keyId": "alias/app", "key": "logs/AKIA-not-a-key.txt"})
+    kms = api_call(eventName="GenerateDataKey", requestParameters={"keyId": "alias/app", "key": "logs/AKIA-not-a-key.txt"})
     doc, _line = document_and_line(kms, "standard", False)
     assert doc[F.CT_REQUEST_PARAMETERS] == {"keyId": "alias/app", "key": "logs/AKIA-not-a-key.txt"}
     assert doc[F.EVENT_ACTION] == "GenerateDataKey"
@@ -250,7 +250,7 @@ def test_documents_are_sent_nested_and_read_back_flat_whatever_their_shape():
     earlier versions sent, and from a mix, and leaves request/response blobs whole."""
     from provision.cloudtrail.documents import document_and_line
 
-    doc, line = document_and_line(event(requestParameters={"a.b": {"c": 1}, "groupName": "web"}), "full", False, "f.json")
+    doc, line = document_and_line(api_call(requestParameters={"a.b": {"c": 1}, "groupName": "web"}), "full", False, "f.json")
     sent = orjson.loads(line)
     assert not [name for name in sent if "." in name]
     assert sent["event"]["action"] == doc[F.EVENT_ACTION]

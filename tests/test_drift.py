@@ -21,11 +21,10 @@ from provision.sources.filters import Filters
 from provision.demo.generate import write_sample
 from provision.analysis.hints import hints_from_sources
 from provision.analysis.hints_es import hints_from_es
-from provision.ingest.importer import run_import
-from provision.sources.local import source_files
 from provision.cloudtrail import fields as F
 from tests.support.drift_trail import CFN, EXPECTED, PULUMI_AGENT, SG_WEB, TERRAFORM_AGENT, drift_events
-from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, write_trail
+from tests.support.trail import BROWSER_AGENT, CLI_AGENT, role_event, write_trail
+from tests.support.fresh_import import fresh_import
 
 DRIFT_KEYS = ("drift", "drift_resources", "drift_changes", "drift_activity")
 
@@ -70,10 +69,10 @@ def test_console_recreation_makes_the_console_the_owner(tmp_path: Path) -> None:
     """A console change after the console re-created a name automation once created is not drift."""
     role = {"roleName": "batch"}
     events = [
-        event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, time="2024-08-01T09:00:00Z", requestParameters=role),
-        event("DeleteRole", "iam.amazonaws.com", user="alice", time="2024-08-02T09:00:00Z", requestParameters=role),
-        event("CreateRole", "iam.amazonaws.com", user="alice", time="2024-08-02T09:05:00Z", requestParameters=role),
-        event("PutRolePolicy", "iam.amazonaws.com", user="alice", time="2024-08-02T09:10:00Z", requestParameters={**role, "policyName": "p", "policyDocument": "{}"}),
+        role_event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, time="2024-08-01T09:00:00Z", requestParameters=role),
+        role_event("DeleteRole", "iam.amazonaws.com", user="alice", time="2024-08-02T09:00:00Z", requestParameters=role),
+        role_event("CreateRole", "iam.amazonaws.com", user="alice", time="2024-08-02T09:05:00Z", requestParameters=role),
+        role_event("PutRolePolicy", "iam.amazonaws.com", user="alice", time="2024-08-02T09:10:00Z", requestParameters={**role, "policyName": "p", "policyDocument": "{}"}),
     ]
     write_trail(tmp_path, events)
     drift = hints_from_sources([str(tmp_path)]).drift
@@ -97,15 +96,9 @@ def test_terminal_shows_the_top_drifted_resources(trail: str) -> None:
 
 @pytest.fixture(scope="module")
 def imported(es_config: EsConfig, trail: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
-    es = client(es_config)
-    try:
-        summary = run_import(es, source_files([trail]), index_prefix=prefix, dead_letter_path=tmp_path_factory.mktemp("dead") / "dead.ndjson")
+    with fresh_import(es_config, [trail], tmp_path_factory.mktemp("dead") / "dead.ndjson") as (prefix, summary):
         assert summary.events_indexed == len(drift_events())
         yield prefix
-    finally:
-        es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
-        es.close()
 
 
 @pytest.mark.es
@@ -152,7 +145,7 @@ def test_everything_that_happened_to_a_group_is_one_search(es_config: EsConfig, 
     ("aws-cli/2.17.0 md/command#terraform.plan", {}, ("automation", None)),  # a token must match whole
 ], ids=["console", "cloudformation", "terraform", "pulumi", "cli", "ansible", "aws-service", "unknown", "lookalike"])
 def test_actor_of_a_change(agent: str, extra: dict, expected: tuple) -> None:
-    assert classify.actor(event("StopInstances", agent=agent, **extra)) == expected
+    assert classify.actor(role_event("StopInstances", agent=agent, **extra)) == expected
 
 
 def test_cloudformation_stack_name_from_tags() -> None:
@@ -205,7 +198,7 @@ def test_resources_of_the_sample_events(sample_events: list[dict], source: str, 
 
 
 def test_run_instances_creates_the_instance_and_only_names_what_it_uses() -> None:
-    record = event("RunInstances", requestParameters={"instancesSet": {"items": [{"imageId": "ami-0123456789abcdef0", "minCount": 1, "maxCount": 1}]},
+    record = role_event("RunInstances", requestParameters={"instancesSet": {"items": [{"imageId": "ami-0123456789abcdef0", "minCount": 1, "maxCount": 1}]},
                                                      "subnetId": "subnet-0123456789abcdef0"},
                    responseElements={"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef1", "imageId": "ami-0123456789abcdef0",
                                                                  "vpcId": "vpc-0123456789abcdef0"}]}})
@@ -227,13 +220,13 @@ def test_an_arn_and_a_bare_id_meet(arn: str, normalised: str) -> None:
 
 
 def test_names_inside_json_documents_are_not_resources() -> None:
-    record = event("PutRolePolicy", "iam.amazonaws.com", requestParameters={
+    record = role_event("PutRolePolicy", "iam.amazonaws.com", requestParameters={
         "roleName": "app", "policyName": "p", "policyDocument": json.dumps({"Statement": [{"Resource": "arn:aws:s3:::other-bucket"}]})})
     assert resources.touched(record).named == ("arn:aws:iam::111122223333:role/app",)
 
 
 def test_hostile_request_parameters_name_nothing_and_fail_nothing() -> None:
-    record = event("AuthorizeSecurityGroupIngress", requestParameters={"groupId": {"$(id)": ["x" * 10]}, "ipPermissions": "--help"})
+    record = role_event("AuthorizeSecurityGroupIngress", requestParameters={"groupId": {"$(id)": ["x" * 10]}, "ipPermissions": "--help"})
     doc = to_document(record)
     assert doc[F.ACTOR] == "console"
     assert F.RESOURCES_CHANGED not in doc
@@ -278,8 +271,8 @@ def test_report_has_a_drift_table_and_chart(trail: str) -> None:
 
 def _drift_by(folder: Path, user: str):
     """Hints on a trail where ``user`` changes a Terraform-made role in the console: one drift."""
-    events = [event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, requestParameters={"roleName": "r"}),
-              event("PutRolePolicy", "iam.amazonaws.com", user=user, time="2024-08-02T10:00:00Z",
+    events = [role_event("CreateRole", "iam.amazonaws.com", user="ci", agent=TERRAFORM_AGENT, requestParameters={"roleName": "r"}),
+              role_event("PutRolePolicy", "iam.amazonaws.com", user=user, time="2024-08-02T10:00:00Z",
                     requestParameters={"roleName": "r", "policyName": "p", "policyDocument": "{}"})]
     write_trail(folder, events)
     return hints_from_sources([str(folder)])

@@ -10,7 +10,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.es  # starts a node of its own, through the script, not a fixture
 
 
 def test_start_prints_a_url_that_answers_and_stop_leaves_no_process(tmp_path):

@@ -1,4 +1,4 @@
-"""Issue 15: the first hour with ctstack, as a newcomer meets it (README, filters, quiet
+"""The first hour with ctstack, as a newcomer meets it (README, filters, quiet
 results, output polish). Every test goes through the command line (typer's runner or a
 subprocess); Elasticsearch is the real test node."""
 
@@ -6,25 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import subprocess
 import sys
-import textwrap
-from io import StringIO
 from pathlib import Path
-from types import SimpleNamespace
 
-from rich.console import Console
 from typer.testing import CliRunner
 
 from provision.cli import commands as cli
-from provision.cloudtrail.nesting import flat_source
-from provision.cloudtrail.fields import EVENT_ACTION
-from provision.analysis.hints import HintsCounter
-from provision.cli.progress import ImportProgress
-from provision.report.html import render_report
-from tests.support.trail import ACCOUNT, CLI_AGENT, event, write_trail
+from tests.support.trail import role_event, write_trail
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -35,27 +24,21 @@ def run(*args: str, input: str | None = None):
     return CliRunner().invoke(cli.app, list(args), input=input)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def two_account_trail(folder: Path) -> Path:
     """Console changes in two accounts and two days, one file each (as CloudTrail delivers)."""
     events = [
-        event("CreateUser", "iam.amazonaws.com", time="2024-08-01T10:00:00Z"),
-        event("CreateRole", "iam.amazonaws.com", time="2024-08-03T10:00:00Z", region="us-east-1"),
+        role_event("CreateUser", "iam.amazonaws.com", time="2024-08-01T10:00:00Z"),
+        role_event("CreateRole", "iam.amazonaws.com", time="2024-08-03T10:00:00Z", region="us-east-1"),
     ]
     write_trail(folder, events, name="a")
-    other = [event("PutMetricAlarm", "monitoring.amazonaws.com", account=OTHER_ACCOUNT, user="bob", time="2024-08-02T09:00:00Z")]
+    other = [role_event("PutMetricAlarm", "monitoring.amazonaws.com", account=OTHER_ACCOUNT, user="bob", time="2024-08-02T09:00:00Z")]
     path = folder / "other" / f"{OTHER_ACCOUNT}_CloudTrail_eu-west-1_20240802T0900Z_b.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"Records": other}))
     return folder
 
 
-# -- item 2: README figures and names ---------------------------------------------------------
+# -- README figures and names ----------------------------------------------------------------------
 
 def test_readme_python_example_runs(tmp_path, es_url, index_prefix):
     """The README's Python example imports from `provision` only, and works as written."""
@@ -63,7 +46,7 @@ def test_readme_python_example_runs(tmp_path, es_url, index_prefix):
     imports = [line for line in code.splitlines() if line.startswith(("import ", "from "))]
     assert imports and all(line.startswith("from provision import ") for line in imports)
     logs = tmp_path / "logs"
-    write_trail(logs, [event()])
+    write_trail(logs, [role_event()])
     script = tmp_path / "example.py"
     # The example as written, with the test's index prefix and no worker processes.
     script.write_text(code.replace('["logs/"])', f'["logs/"], index_prefix={index_prefix!r}, processes=0)', 1)

@@ -7,7 +7,6 @@ Kibana's documented /api/status contract (full body when authenticated, redacted
 from __future__ import annotations
 
 import base64
-import socket
 
 import pytest
 
@@ -15,6 +14,7 @@ from provision.stack import health
 from provision.core.connection import EsConfig
 from provision.core.errors import CtstackError
 from tests.support.fake_services import Reply, ScriptedServer, es_health, es_starting, kibana_not_ready, kibana_status
+from tests.support.loopback import free_port
 
 PASSWORD = "s3cret-Pa55word-for-tests"
 BASIC = "Basic " + base64.b64encode(f"elastic:{PASSWORD}".encode()).decode()
@@ -22,12 +22,6 @@ BASIC = "Basic " + base64.b64encode(f"elastic:{PASSWORD}".encode()).decode()
 
 def target(url: str, password: str = PASSWORD) -> EsConfig:
     return EsConfig(url=url, user="elastic", password=password)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_elasticsearch_wait_rides_out_503_and_red_until_yellow():

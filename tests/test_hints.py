@@ -21,7 +21,7 @@ from provision.analysis.hints import Filters, HintsCounter, hints_from_files, hi
 from provision.report.hints_output import to_csv, to_json, to_markdown
 from provision.cloudtrail.records import SourceFile
 from provision.sources.local import local_files
-from tests.support.trail import BROWSER_AGENT, CLI_AGENT, event, issue_13_events, write_trail
+from tests.support.trail import BROWSER_AGENT, CLI_AGENT, role_event, once_misclassified_events, write_trail
 
 
 def count(events: list[dict], filters: Filters = Filters(), top: int = 0):
@@ -39,10 +39,10 @@ def actions(hints) -> dict[str, int]:
 
 def test_only_console_events_that_change_something_are_candidates() -> None:
     hints = count([
-        event("RunInstances", agent=BROWSER_AGENT),                                   # console, changes
-        event("DescribeInstances", agent=BROWSER_AGENT, read_only=True),              # console, reads
-        event("TerminateInstances", agent=CLI_AGENT),                                 # programmatic
-        event("ConsoleLogin", "signin.amazonaws.com", eventType="AwsConsoleSignIn", agent=BROWSER_AGENT),  # a sign-in
+        role_event("RunInstances", agent=BROWSER_AGENT),                                   # console, changes
+        role_event("DescribeInstances", agent=BROWSER_AGENT, read_only=True),              # console, reads
+        role_event("TerminateInstances", agent=CLI_AGENT),                                 # programmatic
+        role_event("ConsoleLogin", "signin.amazonaws.com", eventType="AwsConsoleSignIn", agent=BROWSER_AGENT),  # a sign-in
     ])
     assert actions(hints) == {"RunInstances": 1}
     assert hints.console_events == 3
@@ -62,7 +62,7 @@ def test_only_console_events_that_change_something_are_candidates() -> None:
     ],
 )
 def test_every_console_signal_makes_a_change_a_candidate(how: str, fields: dict) -> None:
-    hints = count([event("CreateSecurityGroup", **fields)])
+    hints = count([role_event("CreateSecurityGroup", **fields)])
     assert actions(hints) == {"CreateSecurityGroup": 1}, how
 
 
@@ -78,15 +78,15 @@ def test_every_console_signal_makes_a_change_a_candidate(how: str, fields: dict)
     ],
 )
 def test_read_only_events_are_not_candidates(name: str, read_only, candidate: bool) -> None:
-    hints = count([event(name, read_only=read_only)])
+    hints = count([role_event(name, read_only=read_only)])
     assert (name in actions(hints)) is candidate
 
 
 # -- distinct events -------------------------------------------------------------------------
 
 def test_the_same_event_in_two_files_counts_once(tmp_path: Path) -> None:
-    twice = event("CreateUser", "iam.amazonaws.com")
-    write_trail(tmp_path / "trail-a", [twice, event("CreateUser", "iam.amazonaws.com")])
+    twice = role_event("CreateUser", "iam.amazonaws.com")
+    write_trail(tmp_path / "trail-a", [twice, role_event("CreateUser", "iam.amazonaws.com")])
     write_trail(tmp_path / "trail-b", [twice])  # an overlapping second trail delivers it again
     hints = hints_from_sources([str(tmp_path)])
     assert hints.events_read == 3
@@ -95,8 +95,8 @@ def test_the_same_event_in_two_files_counts_once(tmp_path: Path) -> None:
 
 
 def test_events_without_an_event_id_are_told_apart_by_their_content() -> None:
-    same = event("PutBucketPolicy", "s3.amazonaws.com", event_id=None)
-    other = event("PutBucketPolicy", "s3.amazonaws.com", event_id=None, time="2024-08-01T10:00:01Z")
+    same = role_event("PutBucketPolicy", "s3.amazonaws.com", event_id=None)
+    other = role_event("PutBucketPolicy", "s3.amazonaws.com", event_id=None, time="2024-08-01T10:00:01Z")
     hints = count([same, dict(same), other])
     assert hints.events_read == 3
     assert hints.distinct_events == 2
@@ -107,11 +107,11 @@ def test_events_without_an_event_id_are_told_apart_by_their_content() -> None:
 
 def test_a_candidate_has_count_users_days_first_last_top_users_and_cli() -> None:
     hints = count([
-        event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice", time="2024-08-01T09:00:00Z"),
-        event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice", time="2024-08-01T17:30:00Z"),
-        event("PutMetricAlarm", "monitoring.amazonaws.com", user="bob", time="2024-08-03T08:15:00Z"),
-        event("PutMetricAlarm", "monitoring.amazonaws.com", user="carol", time="2024-08-02T12:00:00Z"),
-        event("PutMetricAlarm", "monitoring.amazonaws.com", user="dave", time="2024-07-31T23:59:59Z"),
+        role_event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice", time="2024-08-01T09:00:00Z"),
+        role_event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice", time="2024-08-01T17:30:00Z"),
+        role_event("PutMetricAlarm", "monitoring.amazonaws.com", user="bob", time="2024-08-03T08:15:00Z"),
+        role_event("PutMetricAlarm", "monitoring.amazonaws.com", user="carol", time="2024-08-02T12:00:00Z"),
+        role_event("PutMetricAlarm", "monitoring.amazonaws.com", user="dave", time="2024-07-31T23:59:59Z"),
     ])
     [alarm] = hints.candidates
     assert (alarm.provider, alarm.action, alarm.count, alarm.users, alarm.days_active) == ("monitoring.amazonaws.com", "PutMetricAlarm", 5, 4, 4)
@@ -122,10 +122,10 @@ def test_a_candidate_has_count_users_days_first_last_top_users_and_cli() -> None
 
 
 def test_candidates_are_ranked_by_count_and_top_cuts_the_list() -> None:
-    events = [event("CreateBucket", "s3.amazonaws.com") for _ in range(3)]
-    events += [event("CreateUser", "iam.amazonaws.com") for _ in range(2)]
-    events += [event("AttachUserPolicy", "iam.amazonaws.com") for _ in range(2)]
-    events += [event("DeleteEnvironment", "cloudshell.amazonaws.com")]
+    events = [role_event("CreateBucket", "s3.amazonaws.com") for _ in range(3)]
+    events += [role_event("CreateUser", "iam.amazonaws.com") for _ in range(2)]
+    events += [role_event("AttachUserPolicy", "iam.amazonaws.com") for _ in range(2)]
+    events += [role_event("DeleteEnvironment", "cloudshell.amazonaws.com")]
     assert [c.action for c in count(events, top=0).candidates] == ["CreateBucket", "AttachUserPolicy", "CreateUser", "DeleteEnvironment"]
     top2 = count(events, top=2)
     assert [c.action for c in top2.candidates] == ["CreateBucket", "AttachUserPolicy"]
@@ -134,16 +134,16 @@ def test_candidates_are_ranked_by_count_and_top_cuts_the_list() -> None:
 
 
 def test_a_console_only_action_has_no_cli_command() -> None:
-    [shell] = count([event("DeleteEnvironment", "cloudshell.amazonaws.com")]).candidates
+    [shell] = count([role_event("DeleteEnvironment", "cloudshell.amazonaws.com")]).candidates
     assert shell.cli is None
 
 
 def test_console_actions_and_daily_activity_feed_the_report() -> None:
     hints = count([
-        event("RunInstances", time="2024-08-01T10:00:00Z"),
-        event("DescribeInstances", read_only=True, time="2024-08-01T11:00:00Z"),
-        event("DescribeInstances", read_only=True, time="2024-08-03T11:00:00Z"),
-        event("RunInstances", agent=CLI_AGENT, time="2024-08-02T11:00:00Z"),  # not console: not shown
+        role_event("RunInstances", time="2024-08-01T10:00:00Z"),
+        role_event("DescribeInstances", read_only=True, time="2024-08-01T11:00:00Z"),
+        role_event("DescribeInstances", read_only=True, time="2024-08-03T11:00:00Z"),
+        role_event("RunInstances", agent=CLI_AGENT, time="2024-08-02T11:00:00Z"),  # not console: not shown
     ])
     assert [(a.action, a.count) for a in hints.console_actions] == [("DescribeInstances", 2), ("RunInstances", 1)]
     assert [(d.day, d.read_only, d.changing) for d in hints.activity] == [("2024-08-01", 1, 1), ("2024-08-03", 1, 0)]
@@ -153,9 +153,9 @@ def test_console_actions_and_daily_activity_feed_the_report() -> None:
 
 def test_filters_keep_only_matching_events() -> None:
     events = [
-        event("CreateUser", "iam.amazonaws.com", user="alice", account="111111111111", region="eu-west-1", time="2024-08-01T10:00:00Z"),
-        event("CreateRole", "iam.amazonaws.com", user="bob", account="222222222222", region="us-east-1", time="2024-08-02T10:00:00Z"),
-        event("CreatePolicy", "iam.amazonaws.com", user="bob", account="111111111111", region="us-east-1", time="2024-08-03T23:59:59Z"),
+        role_event("CreateUser", "iam.amazonaws.com", user="alice", account="111111111111", region="eu-west-1", time="2024-08-01T10:00:00Z"),
+        role_event("CreateRole", "iam.amazonaws.com", user="bob", account="222222222222", region="us-east-1", time="2024-08-02T10:00:00Z"),
+        role_event("CreatePolicy", "iam.amazonaws.com", user="bob", account="111111111111", region="us-east-1", time="2024-08-03T23:59:59Z"),
     ]
     assert set(actions(count(events, Filters(accounts=("111111111111",))))) == {"CreateUser", "CreatePolicy"}
     assert set(actions(count(events, Filters(regions=("us-east-1",))))) == {"CreateRole", "CreatePolicy"}
@@ -180,7 +180,7 @@ def test_time_bounds_are_checked() -> None:
 # -- nothing read is lost --------------------------------------------------------------------
 
 def test_every_file_and_event_read_is_accounted_for(tmp_path: Path) -> None:
-    write_trail(tmp_path, [event("CreateUser", "iam.amazonaws.com"), event("CreateUser", "iam.amazonaws.com", eventTime=None)])
+    write_trail(tmp_path, [role_event("CreateUser", "iam.amazonaws.com"), role_event("CreateUser", "iam.amazonaws.com", eventTime=None)])
     (tmp_path / "broken.json").write_text("{not json")
 
     def unreadable() -> bytes:
@@ -196,7 +196,7 @@ def test_every_file_and_event_read_is_accounted_for(tmp_path: Path) -> None:
 
 
 def test_console_look_alikes_are_not_candidates_but_honest_console_events_still_count() -> None:
-    hints = count(issue_13_events())
+    hints = count(once_misclassified_events())
     assert actions(hints) == {"ChangePassword": 1}  # signin-invoked: the console's own calls
     console = {a.action for a in hints.console_actions}
     assert {"EnableSerialConsoleAccess", "GetObject", "PutObject"}.isdisjoint(console)  # aws-cli v2, anonymous
@@ -204,8 +204,8 @@ def test_console_look_alikes_are_not_candidates_but_honest_console_events_still_
 
 
 def test_ignored_actions_are_not_candidates_by_name_or_by_source() -> None:
-    events = [event("StopInstances"), event("StartInstances"), event("CreateUser", "iam.amazonaws.com"),
-              event("AttachRolePolicy", "iam.amazonaws.com")]
+    events = [role_event("StopInstances"), role_event("StartInstances"), role_event("CreateUser", "iam.amazonaws.com"),
+              role_event("AttachRolePolicy", "iam.amazonaws.com")]
     filters = Filters.from_text(ignore_actions=["ec2.amazonaws.com:StopInstances", "iam.amazonaws.com:*"])
     hints = count(events, filters)
     assert actions(hints) == {"StartInstances": 1}
@@ -215,7 +215,7 @@ def test_ignored_actions_are_not_candidates_by_name_or_by_source() -> None:
 
 
 def test_ignore_action_on_the_command_line(tmp_path: Path) -> None:
-    write_trail(tmp_path, [event("StopInstances"), event("StartInstances"), event("CreateUser", "iam.amazonaws.com")])
+    write_trail(tmp_path, [role_event("StopInstances"), role_event("StartInstances"), role_event("CreateUser", "iam.amazonaws.com")])
     ignore = ["--ignore-action", "ec2.amazonaws.com:StopInstances", "--ignore-action", "iam.amazonaws.com:*"]
     hints = CliRunner().invoke(app, ["hints", str(tmp_path), "--format", "json", *ignore])
     assert hints.exit_code == 0, hints.output
@@ -232,9 +232,9 @@ def test_ignore_action_on_the_command_line(tmp_path: Path) -> None:
 
 def sample_hints():
     return count([
-        event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice"),
-        event("PutMetricAlarm", "monitoring.amazonaws.com", user="bob"),
-        event("DeleteEnvironment", "cloudshell.amazonaws.com", user="carol"),
+        role_event("PutMetricAlarm", "monitoring.amazonaws.com", user="alice"),
+        role_event("PutMetricAlarm", "monitoring.amazonaws.com", user="bob"),
+        role_event("DeleteEnvironment", "cloudshell.amazonaws.com", user="carol"),
     ])
 
 
@@ -257,7 +257,7 @@ def test_csv_and_markdown_list_the_candidates() -> None:
 
 
 def test_the_command_reads_folders_offline(tmp_path: Path) -> None:
-    write_trail(tmp_path, [event("PutMetricAlarm", "monitoring.amazonaws.com"), event("RunInstances", agent=CLI_AGENT)])
+    write_trail(tmp_path, [role_event("PutMetricAlarm", "monitoring.amazonaws.com"), role_event("RunInstances", agent=CLI_AGENT)])
     result = CliRunner().invoke(app, ["hints", str(tmp_path), "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -275,13 +275,13 @@ def test_the_command_says_what_is_wrong(tmp_path: Path) -> None:
     assert bad_format.exit_code == 2 and "'xml' is not one of 'table', 'json'" in " ".join(bad_format.output.split())
 
 
-def test_item_18_csv_formula_cells_and_markdown_html_pipes_newlines_are_neutralised() -> None:
+def test_csv_formula_cells_and_markdown_html_pipes_newlines_are_neutralised() -> None:
     """Action and user names come from the logs, so from anyone who can call an API:
     a spreadsheet must not run them as formulas, and a markdown table must not render
     them as HTML or break its rows on them."""
     hints = count([
-        event('=HYPERLINK("http://evil.example","x")', "ec2.amazonaws.com", user="@SUM(1+1)"),
-        event("Run|Instances<img src=x onerror=alert(1)>\nnext row", "+cmd.amazonaws.com", user="-2+3"),
+        role_event('=HYPERLINK("http://evil.example","x")', "ec2.amazonaws.com", user="@SUM(1+1)"),
+        role_event("Run|Instances<img src=x onerror=alert(1)>\nnext row", "+cmd.amazonaws.com", user="-2+3"),
     ])
     rows = list(csv.reader(io.StringIO(to_csv(hints))))[1:]
     cells = [cell for row in rows for cell in row]

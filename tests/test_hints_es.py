@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -14,13 +13,12 @@ from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
 from provision.cli.commands import app
-from provision.core.connection import EsConfig, client
+from provision.core.connection import EsConfig
 from provision.core.errors import CtstackError
 from provision.analysis.hints import Filters, hints_from_sources
 from provision.analysis.hints_es import hints_from_cluster, hints_from_es
-from provision.ingest.importer import run_import
-from provision.sources.local import source_files
-from tests.support.trail import demo_events, event, issue_13_events, write_trail
+from tests.support.trail import demo_events, role_event, once_misclassified_events, write_trail
+from tests.support.fresh_import import fresh_import
 
 pytestmark = pytest.mark.es
 
@@ -30,27 +28,21 @@ COMPARED = ("distinct_events", "console_events", "automation_candidates", "candi
 @pytest.fixture(scope="module")
 def sources(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The shared sample data plus a team's console activity, with an overlapping second trail
-    (the same events delivered twice), events without an eventID and issue 13's false positives."""
+    (the same events delivered twice), events without an eventID and the once-misclassified lookalikes."""
     tmp_path = tmp_path_factory.mktemp("trails")
     demo = demo_events()
     write_trail(tmp_path / "team", demo)
-    no_id = [event("DeleteEnvironment", "cloudshell.amazonaws.com", event_id=None, user="erin", time=f"2024-08-0{d}T12:00:00Z") for d in (1, 2)]
-    write_trail(tmp_path / "overlap", demo[::7] + no_id + no_id + issue_13_events(), name="overlap", region="us-east-1")
+    no_id = [role_event("DeleteEnvironment", "cloudshell.amazonaws.com", event_id=None, user="erin", time=f"2024-08-0{d}T12:00:00Z") for d in (1, 2)]
+    write_trail(tmp_path / "overlap", demo[::7] + no_id + no_id + once_misclassified_events(), name="overlap", region="us-east-1")
     return [str(sample_data), str(tmp_path)]
 
 
 @pytest.fixture(scope="module")
 def imported(es_config: EsConfig, sources: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The sources imported once for this module, with the importer, under a unique prefix."""
-    prefix = f"ctstack-test-{uuid.uuid4().hex[:10]}"
-    es = client(es_config)
-    try:
-        summary = run_import(es, source_files(sources), index_prefix=prefix, dead_letter_path=tmp_path_factory.mktemp("dead") / "dead.ndjson")
+    with fresh_import(es_config, sources, tmp_path_factory.mktemp("dead") / "dead.ndjson") as (prefix, summary):
         assert summary.events_indexed > 0
         yield prefix
-    finally:
-        es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
-        es.close()
 
 
 def compared(hints) -> dict:

@@ -1,5 +1,5 @@
-"""Issue 14, reading side: strange files and values fail alone, with their reason, and never
-crash, hang or hide a loss (items 2-5, 7, 10-13, 23; item 1 is in test_convert.py). The
+"""Reading hostile input: strange files and values fail alone, with their reason, and never
+crash, hang or hide a loss (a worker killed mid-file is in test_convert.py). The
 importer runs against the real Elasticsearch node; hints and report through the real CLI."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from provision.ingest.importer import run_import
 from provision.cloudtrail.records import FileFailed, SkipFile, Unreadable
 from provision.cloudtrail.decode import decode_events, read_files
 from provision.sources.local import local_files
-from tests.support.events import event, write_trail_file
+from tests.support.events import api_call, write_trail_file
 
 OPTIONS = ConvertOptions("hostile")
 
@@ -47,11 +47,11 @@ def no_traceback(result) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
 
 
-# -- item 2: FIFOs, sockets and devices ---------------------------------------------------------
+# -- FIFOs, sockets and devices --------------------------------------------------------------------
 
 def _with_fifo(tmp_path: Path) -> tuple[Path, Path]:
     logs = tmp_path / "logs"
-    write_trail_file(logs / "a.json.gz", [event(eventID="a")])
+    write_trail_file(logs / "a.json.gz", [api_call(eventID="a")])
     fifo = logs / "pipe.json"
     os.mkfifo(fifo)  # nobody ever writes it: reading it would block forever
     return logs, fifo
@@ -67,7 +67,7 @@ def _in_thread(func, *args):
     return out[0]
 
 
-def test_item_02_fifo_in_folder_is_skipped_not_read(tmp_path):
+def test_fifo_in_folder_is_skipped_not_read(tmp_path):
     logs, fifo = _with_fifo(tmp_path)
     reads = _in_thread(lambda: [(r.source.name, r.skipped, r.failed) for r in read_files(local_files([logs]))])
     assert (str(fifo), reads[1][1], None) == reads[1] and reads[1][1].startswith("not a regular file")
@@ -77,7 +77,7 @@ def test_item_02_fifo_in_folder_is_skipped_not_read(tmp_path):
     assert report.exit_code == 0, report.output
 
 
-def test_item_02_fifo_named_on_the_command_line_fails_with_the_reason(tmp_path, es, index_prefix):
+def test_fifo_named_on_the_command_line_fails_with_the_reason(tmp_path, es, index_prefix):
     logs, fifo = _with_fifo(tmp_path)
     summary = _in_thread(lambda: run_import(es, local_files([logs / "a.json.gz", fifo]), index_prefix=index_prefix,
                                             dead_letter_path=tmp_path / "d.ndjson", processes=0))
@@ -87,7 +87,7 @@ def test_item_02_fifo_named_on_the_command_line_fails_with_the_reason(tmp_path, 
     assert json.loads(hints.stdout)["failed_files"][0]["reason"].startswith("not a regular file")
 
 
-# -- item 3: deep nesting ------------------------------------------------------------------------
+# -- Deep nesting ----------------------------------------------------------------------------------
 
 def _deep(levels: int) -> dict:
     value: object = "bottom"
@@ -97,9 +97,9 @@ def _deep(levels: int) -> dict:
 
 
 @pytest.mark.parametrize("levels", [300, 1100])
-def test_item_03_an_event_too_deep_fails_alone_and_its_dead_letter_line_says_what_it_holds(tmp_path, es, index_prefix, levels):
-    deep = orjson.dumps(event(eventID="deep")).replace(b'"requestParameters":', b'"requestParameters":' + b"[" * levels + b"1" + b"]" * levels + b',"was":', 1)
-    good = [orjson.dumps(event(eventID=f"g{i}")) for i in range(3)]
+def test_an_event_too_deep_fails_alone_and_its_dead_letter_line_says_what_it_holds(tmp_path, es, index_prefix, levels):
+    deep = orjson.dumps(api_call(eventID="deep")).replace(b'"requestParameters":', b'"requestParameters":' + b"[" * levels + b"1" + b"]" * levels + b',"was":', 1)
+    good = [orjson.dumps(api_call(eventID=f"g{i}")) for i in range(3)]
     raw = b'{"Records":[' + b",".join([good[0], deep, good[1], good[2]]) + b"]}"
     (tmp_path / "deep.json").write_bytes(raw)
     dead = tmp_path / "dead.ndjson"
@@ -117,20 +117,20 @@ def test_item_03_an_event_too_deep_fails_alone_and_its_dead_letter_line_says_wha
     assert summary.failure_reasons == {f"nested deeper than {254 if levels < 1024 else 1024} levels": 1}
 
 
-# -- item 4: dates outside Python's range --------------------------------------------------------
+# -- Dates outside Python's range ------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+09:00", "9999-12-31T23:30:00-01:00"])
-def test_item_04_event_time_out_of_range_fails_that_event_alone(value):
-    raw = orjson.dumps({"Records": [event(eventID="a"), event(eventID="b", eventTime=value), event(eventID="c")]})
+def test_event_time_out_of_range_fails_that_event_alone(value):
+    raw = orjson.dumps({"Records": [api_call(eventID="a"), api_call(eventID="b", eventTime=value), api_call(eventID="c")]})
     converted = convert_file("x.json", raw, OPTIONS)
     assert (converted.events, converted.documents) == (3, 2)
     [(position, reason, original)] = converted.failures
     assert position == 1 and reason.startswith("eventTime out of range") and original["eventID"] == "b"
 
 
-def test_item_04_a_bad_creation_date_is_kept_as_text(es, index_prefix, tmp_path):
-    identity = dict(event()["userIdentity"], sessionContext={"attributes": {"creationDate": "9999-12-31T23:30:00-01:00"}})
-    odd = event(eventID="odd-session", userIdentity=identity)
+def test_a_bad_creation_date_is_kept_as_text(es, index_prefix, tmp_path):
+    identity = dict(api_call()["userIdentity"], sessionContext={"attributes": {"creationDate": "9999-12-31T23:30:00-01:00"}})
+    odd = api_call(eventID="odd-session", userIdentity=identity)
     doc = to_document(odd)
     assert doc["aws.cloudtrail.user_identity.session_context.creation_date"] == "9999-12-31T23:30:00-01:00"
     write_trail_file(tmp_path / "a.json.gz", [odd])
@@ -138,17 +138,17 @@ def test_item_04_a_bad_creation_date_is_kept_as_text(es, index_prefix, tmp_path)
     assert summary.events_indexed == 1 and summary.ok  # the mapping keeps what it cannot read, in _source
 
 
-# -- item 5: one strict timestamp rule -----------------------------------------------------------
+# -- One strict timestamp rule ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["2024-08-01T13:30: 5Z", "٢٠٢٤-08-01T13:30:05Z", "+024-08-01T13:30:05Z",
                                    "2024-08-01T13:30:0_5Z", "2024-08-01 13:30:05Z", "2024-8-01T13:30:05Z",
                                    "2024-08-01T13:30:05+2:00", "20240801T133005Z"])
-def test_item_05_junk_timestamps_are_refused_by_import_and_hints_alike(value, tmp_path):
+def test_junk_timestamps_are_refused_by_import_and_hints_alike(value, tmp_path):
     with pytest.raises(DocumentError, match="no usable eventTime"):
         parse_event_time(value)
-    converted = convert_file("x.json", orjson.dumps([event(eventTime=value)]), OPTIONS)
+    converted = convert_file("x.json", orjson.dumps([api_call(eventTime=value)]), OPTIONS)
     assert converted.documents == 0 and converted.indices == []   # no junk index such as ctstack-cloudtrail-+024.08
-    write_trail_file(tmp_path / "a.json.gz", [event(eventTime=value, userAgent="signin.amazonaws.com")])
+    write_trail_file(tmp_path / "a.json.gz", [api_call(eventTime=value, userAgent="signin.amazonaws.com")])
     result = cli("hints", str(tmp_path), "--format", "json", "--since", "2024-01-01")
     no_traceback(result)
     assert json.loads(result.output)["unusable_reasons"] == {"no usable eventTime": 1}
@@ -157,19 +157,19 @@ def test_item_05_junk_timestamps_are_refused_by_import_and_hints_alike(value, tm
 @pytest.mark.parametrize("value, expected", [("2024-08-01T13:30:05Z", "2024-08-01T13:30:05Z"),
                                              ("2024-08-01T13:30:05.5+02:00", "2024-08-01T11:30:05.500000Z"),
                                              ("2024-08-01T13:30:05", "2024-08-01T13:30:05Z")])
-def test_item_05_the_documented_layouts_are_read(value, expected):
+def test_the_documented_layouts_are_read(value, expected):
     assert parse_event_time(value) == expected
 
 
-# -- item 7: hints and report never print a traceback --------------------------------------------
+# -- Hints and report never print a traceback ------------------------------------------------------
 
-def test_item_07_hints_and_report_end_with_their_answer_on_hostile_files(tmp_path):
+def test_hints_and_report_end_with_their_answer_on_hostile_files(tmp_path):
     logs = tmp_path / "logs"
-    write_trail_file(logs / "range.json.gz", [event(eventID="r", eventTime="9999-12-31T23:30:00-01:00")])
-    write_trail_file(logs / "junk.json.gz", [event(eventID="j", eventTime="2024-08-01T13:30: 5Z")])
-    (logs / "deep.json").write_bytes(orjson.dumps(event(eventID="d")).replace(b'"requestParameters":', b'"requestParameters":' + b"[" * 2000 + b"]" * 2000 + b',"x":'))
+    write_trail_file(logs / "range.json.gz", [api_call(eventID="r", eventTime="9999-12-31T23:30:00-01:00")])
+    write_trail_file(logs / "junk.json.gz", [api_call(eventID="j", eventTime="2024-08-01T13:30: 5Z")])
+    (logs / "deep.json").write_bytes(orjson.dumps(api_call(eventID="d")).replace(b'"requestParameters":', b'"requestParameters":' + b"[" * 2000 + b"]" * 2000 + b',"x":'))
     (logs / "bomb.json.gz").write_bytes(gzip.compress(b" " * (3 << 20)))
-    write_trail_file(logs / "ok.json.gz", [event(eventID="ok")])
+    write_trail_file(logs / "ok.json.gz", [api_call(eventID="ok")])
     result = cli("hints", str(logs), "--format", "json", "--max-file-bytes", str(1 << 20))
     no_traceback(result)
     assert result.exit_code == 1  # a file could not be read: the exit code says so, as import's does
@@ -182,10 +182,10 @@ def test_item_07_hints_and_report_end_with_their_answer_on_hostile_files(tmp_pat
     assert report.exit_code == 1 and (tmp_path / "r.html").exists()
 
 
-# -- item 10: bad lines, concatenated files, truncated gzip --------------------------------------
+# -- Bad lines, concatenated files, truncated gzip -------------------------------------------------
 
-def test_item_10_a_truncated_line_fails_alone_and_exit_code_says_so(es, index_prefix, tmp_path):
-    lines = [orjson.dumps(event(eventID=f"l{i}")) for i in range(4)]
+def test_a_truncated_line_fails_alone_and_exit_code_says_so(es, index_prefix, tmp_path):
+    lines = [orjson.dumps(api_call(eventID=f"l{i}")) for i in range(4)]
     lines[2] = lines[2][: len(lines[2]) // 2]  # cut off mid-event
     (tmp_path / "export.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     dead = tmp_path / "dead.ndjson"
@@ -193,21 +193,21 @@ def test_item_10_a_truncated_line_fails_alone_and_exit_code_says_so(es, index_pr
     assert (summary.events_read, summary.events_indexed, summary.events_failed) == (4, 3, 1) and accounted(summary)
     assert not summary.ok and summary.files_skipped == 0
     [line] = dead_lines(dead)
-    # The dead-letter line keeps the line's text, scrubbed of access key IDs like documents (issue 14 item 15).
+    # The dead-letter line keeps the line's text, scrubbed of access key IDs like documents.
     assert line["reason"].startswith("invalid JSON")
     assert line["event"] == lines[2].decode().replace("AKIAEXAMPLEKEY000001", "[access key ID removed]")
 
 
-def test_item_10_concatenated_delivery_files_are_all_read():
-    first = orjson.dumps({"Records": [event(eventID="a"), event(eventID="b")]})
-    second = orjson.dumps({"Records": [event(eventID="c")]})
+def test_concatenated_delivery_files_are_all_read():
+    first = orjson.dumps({"Records": [api_call(eventID="a"), api_call(eventID="b")]})
+    second = orjson.dumps({"Records": [api_call(eventID="c")]})
     events = decode_events("all.json", first + second)
     assert [e["eventID"] for e in events] == ["a", "b", "c"] and events.partly is None
     assert [e["eventID"] for e in decode_events("all.json.gz", gzip.compress(first) + gzip.compress(second))] == ["a", "b", "c"]
 
 
-def test_item_10_a_truncated_gzip_gives_its_readable_events_and_the_file_is_partly_read(es, index_prefix, tmp_path):
-    events = [event(eventID=f"t{i}", requestParameters={"pad": os.urandom(200).hex()}) for i in range(200)]
+def test_a_truncated_gzip_gives_its_readable_events_and_the_file_is_partly_read(es, index_prefix, tmp_path):
+    events = [api_call(eventID=f"t{i}", requestParameters={"pad": os.urandom(200).hex()}) for i in range(200)]
     whole = gzip.compress(orjson.dumps({"Records": events}))
     (tmp_path / "cut.json.gz").write_bytes(whole[: len(whole) // 2])
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, dead_letter_path=tmp_path / "d.ndjson")
@@ -219,25 +219,25 @@ def test_item_10_a_truncated_gzip_gives_its_readable_events_and_the_file_is_part
     assert hints.events_read == summary.events_read and hints.failed_files == summary.failed_files
 
 
-# -- item 11: digests by name --------------------------------------------------------------------
+# -- Digests by name -------------------------------------------------------------------------------
 
-def test_item_11_a_folder_named_like_digests_is_read():
-    assert decode_events("review/CloudTrail-Digest-review/a.json", orjson.dumps([event()]))
+def test_a_folder_named_like_digests_is_read():
+    assert decode_events("review/CloudTrail-Digest-review/a.json", orjson.dumps([api_call()]))
     for digest in ("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz",
                    "copies/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240101T000000Z.json.gz"):
         with pytest.raises(SkipFile, match="digest"):
             decode_events(digest, b"{}")
 
 
-# -- item 12: unreadable sub-folders -------------------------------------------------------------
+# -- Unreadable sub-folders ------------------------------------------------------------------------
 
-def test_item_12_an_unreadable_sub_folder_is_a_failed_source(es, index_prefix, tmp_path):
+def test_an_unreadable_sub_folder_is_a_failed_source(es, index_prefix, tmp_path):
     """A folder that cannot be listed: mode 0 for a normal user; as root (whom modes do not
     stop) the folder is replaced by a file after the walk has seen it, which fails the same
     listing call."""
-    write_trail_file(tmp_path / "a" / "1.json.gz", [event(eventID="a1")])
+    write_trail_file(tmp_path / "a" / "1.json.gz", [api_call(eventID="a1")])
     locked = tmp_path / "b"
-    write_trail_file(locked / "2.json.gz", [event(eventID="b2")])
+    write_trail_file(locked / "2.json.gz", [api_call(eventID="b2")])
     walker = local_files([tmp_path])
     first = next(walker)  # a/1.json.gz: the top folder is listed, b is next
     if os.geteuid() == 0:
@@ -256,11 +256,11 @@ def test_item_12_an_unreadable_sub_folder_is_a_failed_source(es, index_prefix, t
     assert failed["path"] == str(locked) and failed["reason"].startswith("could not list the folder: ")
 
 
-# -- item 13: gzip bombs -------------------------------------------------------------------------
+# -- Gzip bombs ------------------------------------------------------------------------------------
 
-def test_item_13_a_gzip_bomb_fails_at_the_cap_without_taking_the_memory(es, index_prefix, tmp_path):
+def test_a_gzip_bomb_fails_at_the_cap_without_taking_the_memory(es, index_prefix, tmp_path):
     (tmp_path / "bomb.json.gz").write_bytes(gzip.compress(b"[" + b" " * (64 << 20) + b"]", compresslevel=9))
-    write_trail_file(tmp_path / "ok.json.gz", [event(eventID="ok")])
+    write_trail_file(tmp_path / "ok.json.gz", [api_call(eventID="ok")])
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, dead_letter_path=tmp_path / "d.ndjson",
                          max_file_bytes=8 << 20, processes=0)
     assert summary.events_indexed == 1 and not summary.ok
@@ -270,26 +270,26 @@ def test_item_13_a_gzip_bomb_fails_at_the_cap_without_taking_the_memory(es, inde
         decode_events("bomb.json.gz", (tmp_path / "bomb.json.gz").read_bytes(), max_bytes=8 << 20)
 
 
-def test_item_13_a_plain_file_over_the_cap_fails_unread(tmp_path):
+def test_a_plain_file_over_the_cap_fails_unread(tmp_path):
     big = tmp_path / "big.json"
-    big.write_bytes(orjson.dumps([event()]) + b" " * 2048)
+    big.write_bytes(orjson.dumps([api_call()]) + b" " * 2048)
     [read] = read_files(local_files([big]), max_bytes=1024)
     assert read.failed == "larger than 1 KB uncompressed, the limit per file (--max-file-bytes)"
 
 
-def test_item_13_default_cap_is_one_gigabyte():
+def test_default_cap_is_one_gigabyte():
     from provision.cloudtrail import records
 
     assert records.MAX_FILE_BYTES == 1 << 30
     assert "--max-file-bytes" in cli("import", "--help").output
 
 
-# -- item 23: integers beyond 64 bits ------------------------------------------------------------
+# -- Integers beyond 64 bits -----------------------------------------------------------------------
 
-def test_item_23_integers_beyond_64_bits_stay_exact_in_event_original_and_the_dead_letter_file(es, index_prefix, tmp_path):
+def test_integers_beyond_64_bits_stay_exact_in_event_original_and_the_dead_letter_file(es, index_prefix, tmp_path):
     big = "123456789012345678901234567890"
-    good = orjson.dumps(event(eventID="big")).replace(b'"requestParameters":', b'"requestParameters":{"n":' + big.encode() + b'},"was":', 1)
-    bad = orjson.dumps(event(eventID="bad", eventTime="not a time")).replace(b'"requestParameters":', b'"n2":-' + big.encode() + b',"requestParameters":', 1)
+    good = orjson.dumps(api_call(eventID="big")).replace(b'"requestParameters":', b'"requestParameters":{"n":' + big.encode() + b'},"was":', 1)
+    bad = orjson.dumps(api_call(eventID="bad", eventTime="not a time")).replace(b'"requestParameters":', b'"n2":-' + big.encode() + b',"requestParameters":', 1)
     (tmp_path / "big.json").write_bytes(b'{"Records":[' + good + b"," + bad + b"]}")
     dead = tmp_path / "dead.ndjson"
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, dead_letter_path=dead, profile="full")
@@ -321,9 +321,9 @@ def _streamed(monkeypatch) -> list[int]:
 
 
 @pytest.mark.parametrize("gz", [True, False])
-def test_item_13_a_large_file_streams_in_parts_and_every_event_is_accounted_for(es, index_prefix, tmp_path, monkeypatch, gz):
+def test_a_large_file_streams_in_parts_and_every_event_is_accounted_for(es, index_prefix, tmp_path, monkeypatch, gz):
     parts = _streamed(monkeypatch)
-    events = [event(eventID=f"s{i}", eventTime="2024-07-01T00:00:00Z" if i % 97 == 5 else "2024-05-06T07:08:09Z")
+    events = [api_call(eventID=f"s{i}", eventTime="2024-07-01T00:00:00Z" if i % 97 == 5 else "2024-05-06T07:08:09Z")
               for i in range(600)]
     events[300]["eventTime"] = "not a time"
     path = write_trail_file(tmp_path / "big.json.gz", events, gz=gz)   # the name says .gz; the content decides
@@ -345,11 +345,11 @@ def test_item_13_a_large_file_streams_in_parts_and_every_event_is_accounted_for(
     assert hints.events_read == 600 and hints.events_unusable == 1 and hints.distinct_events == 599
 
 
-def test_item_13_a_streamed_file_cut_off_keeps_its_events_and_a_bomb_stops_at_the_cap(es, index_prefix, tmp_path, monkeypatch):
+def test_a_streamed_file_cut_off_keeps_its_events_and_a_bomb_stops_at_the_cap(es, index_prefix, tmp_path, monkeypatch):
     _streamed(monkeypatch)
-    whole = gzip.compress(orjson.dumps({"Records": [event(eventID=f"c{i}", requestParameters={"pad": os.urandom(100).hex()}) for i in range(600)]}))
+    whole = gzip.compress(orjson.dumps({"Records": [api_call(eventID=f"c{i}", requestParameters={"pad": os.urandom(100).hex()}) for i in range(600)]}))
     (tmp_path / "cut.json.gz").write_bytes(whole[: len(whole) * 3 // 4])
-    (tmp_path / "bomb.json.gz").write_bytes(gzip.compress(b'{"Records":[' + orjson.dumps(event(eventID="b")) + b"," + b" " * (32 << 20) + b"]}"))
+    (tmp_path / "bomb.json.gz").write_bytes(gzip.compress(b'{"Records":[' + orjson.dumps(api_call(eventID="b")) + b"," + b" " * (32 << 20) + b"]}"))
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, dead_letter_path=tmp_path / "d.ndjson",
                          processes=0, max_file_bytes=16 << 20)
     assert accounted(summary) and 300 < summary.events_indexed < 600 and not summary.ok
@@ -358,9 +358,9 @@ def test_item_13_a_streamed_file_cut_off_keeps_its_events_and_a_bomb_stops_at_th
     assert reasons["cut.json.gz"].startswith("partly read: corrupt gzip: truncated after")
 
 
-def test_item_03_a_deep_event_holding_a_big_integer_fails_alone_too():
+def test_a_deep_event_holding_a_big_integer_fails_alone_too():
     """The exact-integer parser (Python's json) has its own depth limit: the same reason."""
     deep = b'{"eventID":"d","n":123456789012345678901234567890,"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
-    events = decode_events("x.json", b'{"Records":[' + orjson.dumps(event(eventID="a")) + b"," + deep + b"]}")
+    events = decode_events("x.json", b'{"Records":[' + orjson.dumps(api_call(eventID="a")) + b"," + deep + b"]}")
     assert events[0]["eventID"] == "a"
     assert isinstance(events[1], Unreadable) and events[1].reason.startswith("nested deeper than 1024 levels")

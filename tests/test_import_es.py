@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -19,9 +18,10 @@ from provision.cloudtrail.records import SkipFile
 from provision.cloudtrail.decode import decode_events
 from provision.sources.local import local_files
 from provision.cloudtrail.template import install_template
-from tests.support.events import event, many_events, write_trail_file
-
-CTSTACK = str(Path(sys.executable).parent / "ctstack")
+from tests.support.events import api_call, many_events, write_trail_file
+from tests.support.cli import CTSTACK, ctstack_script
+from tests.conftest import running_node
+from tests.support.accounting import assert_accounted
 
 
 def distinct_events(folder: Path) -> set[str]:
@@ -40,21 +40,12 @@ def distinct_events(folder: Path) -> set[str]:
     return ids
 
 
-def assert_accounted(summary) -> None:
-    assert summary.events_read == summary.events_indexed + summary.events_duplicate + summary.events_failed + summary.events_unknown
-
-
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([CTSTACK, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})}, cwd=os.environ.get("TMPDIR", "/tmp"))
-
-
 def test_the_bundled_sample_imports_cleanly_every_distinct_event_once_and_reimport_adds_nothing(es, es_url, index_prefix, sample_data, tmp_path):
     """A user who imports tests/data/cloudtrail sees exit 0 and no dead-letter file: the edge
     cases that are meant to fail live apart, in tests/data/edge-cases."""
     expected = distinct_events(sample_data)
-    first = run_cli("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
-                    "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
+    first = ctstack_script("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
+                           "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
     summary = json.loads(first.stdout)
     assert summary["events_read"] == summary["events_indexed"] + summary["events_duplicate"] + summary["events_failed"]
     assert summary["events_indexed"] == len(expected)
@@ -62,8 +53,8 @@ def test_the_bundled_sample_imports_cleanly_every_distinct_event_once_and_reimpo
     assert not (tmp_path / "dead.ndjson").exists()
     assert es.count(index=f"{index_prefix}-*")["count"] == len(expected)
 
-    second = run_cli("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
-                     "--format", "json", "--dead-letter", str(tmp_path / "dead2.ndjson"))
+    second = ctstack_script("import", str(sample_data), "--es-url", es_url, "--index-prefix", index_prefix,
+                            "--format", "json", "--dead-letter", str(tmp_path / "dead2.ndjson"))
     again = json.loads(second.stdout)
     assert again["events_indexed"] == 0
     assert again["events_duplicate"] == summary["events_indexed"] + summary["events_duplicate"]
@@ -71,14 +62,14 @@ def test_the_bundled_sample_imports_cleanly_every_distinct_event_once_and_reimpo
 
 
 def test_clean_data_exits_zero_and_prints_a_summary_table(es_url, index_prefix, sample_data):
-    result = run_cli("import", str(sample_data / "cloud-snitch"), "--es-url", es_url, "--index-prefix", index_prefix)
+    result = ctstack_script("import", str(sample_data / "cloud-snitch"), "--es-url", es_url, "--index-prefix", index_prefix)
     assert result.returncode == 0, result.stderr
     assert "events indexed" in result.stdout and "21" in result.stdout
 
 
 def test_edge_case_events_without_a_usable_event_time_fail_alone_with_their_reason(es_url, index_prefix, edge_cases, tmp_path):
-    result = run_cli("import", str(edge_cases), "--es-url", es_url, "--index-prefix", index_prefix,
-                     "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
+    result = ctstack_script("import", str(edge_cases), "--es-url", es_url, "--index-prefix", index_prefix,
+                            "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
     summary = json.loads(result.stdout)
     dead = [orjson.loads(line) for line in (tmp_path / "dead.ndjson").read_bytes().splitlines()]
     assert len(dead) == summary["events_failed"] > 0
@@ -100,10 +91,10 @@ def test_every_edge_case_file_is_imported_or_skipped_with_a_reason(es, index_pre
 
 def test_source_ip_is_an_ip_field_and_absent_for_non_ips(es, index_prefix, tmp_path):
     events = [
-        event(eventID="ip-1", sourceIPAddress="198.51.100.7"),
-        event(eventID="ip-2", sourceIPAddress="ec2.amazonaws.com"),
-        event(eventID="ip-3", sourceIPAddress="251.234.045.249"),
-        event(eventID="ip-4", sourceIPAddress="AWS Internal"),
+        api_call(eventID="ip-1", sourceIPAddress="198.51.100.7"),
+        api_call(eventID="ip-2", sourceIPAddress="ec2.amazonaws.com"),
+        api_call(eventID="ip-3", sourceIPAddress="251.234.045.249"),
+        api_call(eventID="ip-4", sourceIPAddress="AWS Internal"),
     ]
     write_trail_file(tmp_path / "t.json.gz", events)
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix)
@@ -118,7 +109,7 @@ def test_source_ip_is_an_ip_field_and_absent_for_non_ips(es, index_prefix, tmp_p
 
 
 def test_blobs_are_flattened_and_2000_keys_do_not_add_2000_fields(es, index_prefix, tmp_path):
-    wide = event(eventID="wide", requestParameters={f"key{i}": f"value{i}" for i in range(2000)},
+    wide = api_call(eventID="wide", requestParameters={f"key{i}": f"value{i}" for i in range(2000)},
                  brandNewTopLevel={"nested": {f"k{i}": i for i in range(500)}})
     write_trail_file(tmp_path / "wide.json.gz", [wide])
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, profile="full")
@@ -138,9 +129,9 @@ def test_blobs_are_flattened_and_2000_keys_do_not_add_2000_fields(es, index_pref
 
 def test_console_flags_are_stored_and_aggregatable(es, index_prefix, tmp_path):
     events = [
-        event(eventID="c1", userAgent="console.ec2.amazonaws.com", eventName="StopInstances"),
-        event(eventID="c2", userAgent="Mozilla/5.0", eventName="DescribeInstances", readOnly=True),
-        event(eventID="c3", eventName="StopInstances"),
+        api_call(eventID="c1", userAgent="console.ec2.amazonaws.com", eventName="StopInstances"),
+        api_call(eventID="c2", userAgent="Mozilla/5.0", eventName="DescribeInstances", readOnly=True),
+        api_call(eventID="c3", eventName="StopInstances"),
     ]
     write_trail_file(tmp_path / "c.json.gz", events)
     run_import(es, local_files([tmp_path]), index_prefix=index_prefix)
@@ -156,7 +147,7 @@ def test_elasticsearch_rejections_go_to_the_dead_letter_file(es, index_prefix, t
     mapping) is failed with ES's reason and the original event, never dropped."""
     index = f"{index_prefix}-2024.05"
     es.indices.create(index=index, mappings={"properties": {"cloud": {"properties": {"region": {"type": "long"}}}}})
-    write_trail_file(tmp_path / "r.json.gz", [event(eventID="r1"), event(eventID="r2", eventTime="2024-06-01T00:00:00Z")])
+    write_trail_file(tmp_path / "r.json.gz", [api_call(eventID="r1"), api_call(eventID="r2", eventTime="2024-06-01T00:00:00Z")])
     summary = run_import(es, local_files([tmp_path]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
     assert_accounted(summary)
     assert (summary.events_indexed, summary.events_failed) == (1, 1)
@@ -174,15 +165,17 @@ def test_template_is_installed_before_import_and_matches_only_its_prefix(es, ind
     es.indices.delete_index_template(name=name)
 
 
+@pytest.mark.slow  # the ctstack script in a subprocess per case
 def test_unreachable_elasticsearch_is_one_sentence_and_non_zero(sample_data):
-    result = run_cli("import", str(sample_data / "cloud-snitch"), "--es-url", "http://127.0.0.1:9")
+    result = ctstack_script("import", str(sample_data / "cloud-snitch"), "--es-url", "http://127.0.0.1:9")
     assert result.returncode == 1
     assert "Cannot reach Elasticsearch at http://127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
 
 
+@pytest.mark.slow  # the ctstack script in a subprocess per case
 def test_bad_fields_profile_is_a_clear_error(sample_data):
-    result = run_cli("import", str(sample_data), "--fields", "everything")
+    result = ctstack_script("import", str(sample_data), "--fields", "everything")
     assert result.returncode == 2 and "'everything' is not one of" in result.stderr and "minimal" in result.stderr
 
 
@@ -242,15 +235,10 @@ def test_bulk_bodies_are_what_an_import_sends(tmp_path):
 @pytest.fixture(scope="module")
 def starved_node():
     """A node whose indexing-pressure budget (1 byte) is too small for any bulk request:
-    it answers 429 (es_rejected_execution_exception) every time."""
-    from tests.support.esnode import EsNode, NodeError
-
-    try:
-        node = EsNode(heap="512m", settings={"indexing_pressure.memory.limit": "1b"}).start()
-    except NodeError as err:
-        pytest.fail(f"the Elasticsearch test node could not start:\n{err}", pytrace=False)
-    yield node
-    node.stop()
+    it answers 429 (es_rejected_execution_exception) every time. Its tests carry the `es`
+    marker by hand: the node is their own, not one of conftest's Elasticsearch fixtures."""
+    with running_node("the starved Elasticsearch test node", settings={"indexing_pressure.memory.limit": "1b"}) as node:
+        yield node
 
 
 def starved_import(node, tmp_path: Path, events: int, **options):
@@ -271,6 +259,7 @@ def starved_import(node, tmp_path: Path, events: int, **options):
     return summary, rejections() - before
 
 
+@pytest.mark.es
 @pytest.mark.parametrize("bulk_requests", [1, 3])
 def test_429_rejections_are_retried_with_backoff_then_dead_lettered(tmp_path, starved_node, bulk_requests):
     """Each chunk is sent 1 + max_retries times, then its events fail with Elasticsearch's
@@ -325,8 +314,8 @@ def test_bulk_options_must_be_whole_numbers_of_at_least_one(es, tmp_path, option
 
 def test_bulk_requests_from_the_command_line(es, es_url, index_prefix, tmp_path):
     write_trail_file(tmp_path / "logs" / "a.json.gz", many_events(1200, seed="cli-inflight"))
-    result = run_cli("import", str(tmp_path / "logs"), "--bulk-requests", "3", "--bulk-size", "100", "--es-url", es_url,
-                     "--index-prefix", index_prefix, "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
+    result = ctstack_script("import", str(tmp_path / "logs"), "--bulk-requests", "3", "--bulk-size", "100", "--es-url", es_url,
+                            "--index-prefix", index_prefix, "--format", "json", "--dead-letter", str(tmp_path / "dead.ndjson"))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["events_read"], summary["events_indexed"]) == (1200, 1200)
@@ -335,19 +324,20 @@ def test_bulk_requests_from_the_command_line(es, es_url, index_prefix, tmp_path)
 
 @pytest.mark.parametrize(("option", "bad"), [("--bulk-requests", "0"), ("--bulk-requests", "65"), ("--bulk-requests", "two"),
                                            ("--bulk-size", "0"), ("--bulk-size", "100001")])
+@pytest.mark.slow  # the ctstack script in a subprocess per case
 def test_bulk_options_out_of_range_on_the_command_line_are_one_clear_error(tmp_path, option, bad):
-    result = run_cli("import", str(tmp_path), option, bad)
+    result = ctstack_script("import", str(tmp_path), option, bad)
     assert result.returncode == 2
     assert option in result.stderr and "Traceback" not in result.stderr
 
 
-def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):
+def test_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempotently(es, index_prefix, tmp_path):
     """Elasticsearch refuses an _id over 512 bytes, and with it the whole bulk request: such
     an event gets a fixed-length _id (sha256: of its eventID), keeps its eventID as logged in
     event.id, and a re-import finds it already present."""
     long_id = "x" * 600
     wide_id = "é" * 300  # 300 characters, 600 bytes in UTF-8
-    events = [event(eventID=long_id), event(eventID=wide_id), *many_events(20, seed="ok")]
+    events = [api_call(eventID=long_id), api_call(eventID=wide_id), *many_events(20, seed="ok")]
     write_trail_file(tmp_path / "logs" / "a.json.gz", events)
 
     first = run_import(es, local_files([tmp_path / "logs"]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead1.ndjson")
@@ -363,16 +353,16 @@ def test_item_9_an_event_id_over_512_bytes_fails_nothing_and_reimports_idempoten
 
 def _bad_time_trail(folder: Path) -> Path:
     """One good event and one without a usable time (it fails, so it goes to the dead-letter file)."""
-    return write_trail_file(folder / "a.json.gz", [event(eventID="good"), event(eventID="bad", eventTime="yesterday")])
+    return write_trail_file(folder / "a.json.gz", [api_call(eventID="good"), api_call(eventID="bad", eventTime="yesterday")])
 
 
 @pytest.mark.parametrize("where", ["missing folder", "under a file"])
-def test_item_6_an_unusable_dead_letter_path_stops_before_anything_is_read(es_url, index_prefix, tmp_path, where):
+def test_an_unusable_dead_letter_path_stops_before_anything_is_read(es_url, index_prefix, tmp_path, where):
     _bad_time_trail(tmp_path / "logs")
     (tmp_path / "plain.txt").write_text("a file, not a folder")
     path = tmp_path / "no-such-folder" / "dead.ndjson" if where == "missing folder" else tmp_path / "plain.txt" / "dead.ndjson"
-    result = run_cli("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
-                     "--dead-letter", str(path), "--format", "json")
+    result = ctstack_script("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
+                            "--dead-letter", str(path), "--format", "json")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert f"Cannot create the dead-letter file {path}" in result.stderr
@@ -383,10 +373,10 @@ def test_item_6_an_unusable_dead_letter_path_stops_before_anything_is_read(es_ur
     assert es.indices.get(index=f"{index_prefix}-*") == {}  # not one event went in
 
 
-def test_item_15_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefix, tmp_path):
+def test_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefix, tmp_path):
     """Failed events are written back without access key IDs (by name or shape) and without
     credential material; with --keep-access-keys the IDs stay, the secrets still go."""
-    leaky = event(eventID="bad", eventTime="yesterday", errorMessage="denied for AKIAIOSFODNN7EXAMPLE",
+    leaky = api_call(eventID="bad", eventTime="yesterday", errorMessage="denied for AKIAIOSFODNN7EXAMPLE",
                   requestParameters={"accessKeyId": "AKIAQYLPMN5HHHFPZAM2"},
                   responseElements={"credentials": {"sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI"}})
     write_trail_file(tmp_path / "logs" / "a.json.gz", [leaky])
@@ -407,7 +397,7 @@ def test_item_15_the_dead_letter_file_is_scrubbed_like_documents(es, index_prefi
             assert "accessKeyId" not in line["event"]["userIdentity"]
 
 
-def test_item_17_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, index_prefix, tmp_path):
+def test_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(es_url, index_prefix, tmp_path):
     """An existing file (kept as it was) and a symlink (its target untouched) are refused
     with one sentence before anything is read; the default name is unique per run and
     created 0600; a run in which nothing failed leaves no file behind."""
@@ -420,7 +410,7 @@ def test_item_17_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(
     link = tmp_path / "link.ndjson"
     link.symlink_to(target)
     for path in (existing, link):
-        result = run_cli("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(path))
+        result = ctstack_script("import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(path))
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert f"The dead-letter file {path} already exists" in result.stderr
     assert existing.read_text() == "earlier run\n" and oct(existing.stat().st_mode & 0o777) == "0o644"
@@ -439,13 +429,13 @@ def test_item_17_the_dead_letter_file_is_new_0600_and_never_a_symlink_or_shared(
         assert [orjson.loads(line)["event"]["eventID"] for line in path.read_bytes().splitlines()] == ["bad"]
 
     clean = tmp_path / "clean"
-    write_trail_file(clean / "a.json.gz", [event(eventID="fine")])
-    result = run_cli("import", str(clean), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "unused.ndjson"))
+    write_trail_file(clean / "a.json.gz", [api_call(eventID="fine")])
+    result = ctstack_script("import", str(clean), "--es-url", es_url, "--index-prefix", index_prefix, "--dead-letter", str(tmp_path / "unused.ndjson"))
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "unused.ndjson").exists()
 
 
-def test_item_19_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
+def test_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
     """The flood-stage watermark puts a read-only-allow-delete block on indices, answered
     429 per item: the first answer stops the run with one sentence naming the block and its
     fix, instead of each chunk being retried with backoff. Set here on the test's own index
@@ -471,7 +461,8 @@ def test_item_19_flood_stage_block_stops_at_once(es, index_prefix, tmp_path):
     assert any("cluster_block_exception" in reason for reason in reasons)
 
 
-def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path, starved_node):
+@pytest.mark.es
+def test_a_single_document_over_the_indexing_pressure_budget_is_not_retried(tmp_path, starved_node):
     """A request over the node's whole indexing-pressure budget can never be taken: a chunk
     of one such document fails at once with Elasticsearch's reason, while a larger chunk is
     still retried with backoff (test above: another document may be what is too big)."""
@@ -480,7 +471,7 @@ def test_item_19_a_single_document_over_the_indexing_pressure_budget_is_not_retr
     assert rejections == 3  # each document sent once, not 1 + 6 times
 
 
-def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(private_es_node, tmp_path):
+def test_a_cluster_read_only_block_is_named_not_called_a_missing_privilege(private_es_node, tmp_path):
     """cluster.blocks.read_only answers 403: before the run (installing the template) and
     during it (the bulk request), the sentence names the block and how to lift it."""
     from provision.core.connection import EsConfig, client
@@ -490,8 +481,8 @@ def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privile
     install_template(es, "ro")
     es.cluster.put_settings(persistent={"cluster.blocks.read_only": True})
     try:
-        result = run_cli("import", str(tmp_path / "logs"), "--es-url", private_es_node.url, "--index-prefix", "ro")
-        provisioned = run_cli("provision", "--es-url", private_es_node.url, "--index-prefix", "ro", "--skip-kibana")
+        result = ctstack_script("import", str(tmp_path / "logs"), "--es-url", private_es_node.url, "--index-prefix", "ro")
+        provisioned = ctstack_script("provision", "--es-url", private_es_node.url, "--index-prefix", "ro", "--skip-kibana")
         during = run_import(es, local_files([tmp_path / "logs"]), index_prefix="ro", install=False,
                             dead_letter_path=tmp_path / "dead.ndjson")
     finally:
@@ -508,7 +499,7 @@ def test_item_20_a_cluster_read_only_block_is_named_not_called_a_missing_privile
     assert (during.events_indexed, during.events_failed) == (0, 50)
 
 
-def test_item_21_events_of_a_request_elasticsearch_never_answered_are_outcome_unknown(private_es_node, tmp_path):
+def test_events_of_a_request_elasticsearch_never_answered_are_outcome_unknown(private_es_node, tmp_path):
     """Stop the node (SIGSTOP) while the import runs: the bulk request on the wire times out.
     It is not sent again (a repeat would call its events "already present"), its events are
     counted as of unknown outcome, not failed, and the summary says to re-run; after the node

@@ -6,9 +6,6 @@ every event read is accounted for; no traceback; a re-run settles what was left 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,14 +19,10 @@ from provision.ingest.summary import UNKNOWN, ImportSummary
 from provision.sources.local import local_files
 from tests.support.events import many_events, write_trail_file
 from tests.support.lying_proxy import LyingProxy
+from tests.support.cli import ctstack_script
+from tests.support.accounting import assert_accounted
 
-CTSTACK = str(Path(sys.executable).parent / "ctstack")
 EVENTS = 40
-
-
-def assert_accounted(summary: ImportSummary) -> None:
-    assert summary.events_read == (summary.events_indexed + summary.events_duplicate + summary.events_failed
-                                   + summary.events_unknown + summary.events_filtered)
 
 
 def trail(tmp_path: Path, seed: str) -> Path:
@@ -130,17 +123,11 @@ def test_an_answer_that_drips_is_cut_at_the_request_timeout(es, es_config, index
     assert settled.ok and settled.events_duplicate == EVENTS
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_")}
-    return subprocess.run([CTSTACK, *args], capture_output=True, text=True, timeout=300, env=env,
-                          cwd=os.environ.get("TMPDIR", "/tmp"))
-
-
 def test_the_import_command_through_a_captive_portal_reports_unknown_and_exits_1(es_config, index_prefix, tmp_path):
     folder = trail(tmp_path, "cli")
     with LyingProxy(es_config.url, "html_200") as proxy:
-        done = run_cli("import", str(folder), "--es-url", proxy.url, "--index-prefix", index_prefix, "--json",
-                       "--dead-letter", str(tmp_path / "dead.ndjson"))
+        done = ctstack_script("import", str(folder), "--es-url", proxy.url, "--index-prefix", index_prefix, "--json",
+                              "--dead-letter", str(tmp_path / "dead.ndjson"))
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     summary = json.loads(done.stdout)
@@ -159,6 +146,6 @@ def test_reflag_through_a_mangling_proxy_is_one_sentence_not_a_traceback(es, es_
     es.update(index=hit["_index"], id=hit["_id"], doc=nested({F.CONSOLE: True, F.AUTOMATION_CANDIDATE: True}), refresh=True)
     for mode in ("no_items", "html_200"):
         with LyingProxy(es_config.url, mode) as proxy:
-            done = run_cli("reflag", "--es-url", proxy.url, "--index-prefix", index_prefix)
+            done = ctstack_script("reflag", "--es-url", proxy.url, "--index-prefix", index_prefix)
         assert done.returncode == 1, (mode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr and "Error:" in done.stderr

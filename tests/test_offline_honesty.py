@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import orjson
-from typer.testing import CliRunner
+import pytest
 
-from provision.cli.commands import app
 from provision.ingest.importer import run_import
 from provision.cloudtrail.records import UTF8_BOM
 from provision.cloudtrail.decode import decode_events
 from provision.cloudtrail.itemstream import ItemStream
 from provision.sources.local import local_files
-from tests.support.cli import no_traceback
+from tests.support.cli import invoke, no_traceback
 from tests.support.events import console_write, many_events, write_trail_file
 
 BOM = UTF8_BOM
@@ -36,10 +34,6 @@ def deep_text(text: str) -> str:
     return re.sub(r'"@@DEEP(\d+)@@"', lambda m: '{"a":' * (int(m[1]) - 1) + "{}" + "}" * (int(m[1]) - 1), text)
 
 
-def run(*args: str, home: Path):
-    return CliRunner().invoke(app, list(args), env={"CTSTACK_HOME": str(home), "CTSTACK_ES_URL": None})
-
-
 def test_events_nested_too_deep_are_unusable_in_hints_and_report_not_a_traceback(tmp_path):
     """Depths the parser reads but a document cannot hold (254-1023): `import` fails them
     alone; `hints` and `report` count them as not usable and go on."""
@@ -50,10 +44,10 @@ def test_events_nested_too_deep_are_unusable_in_hints_and_report_not_a_traceback
     (logs).mkdir()
     (logs / "trail.json").write_text(deep_text(json.dumps({"Records": deep + fine})))
     for args in (["hints", str(logs)], ["hints", str(logs), "--format", "json"], ["report", str(logs), "-o", str(tmp_path / "r.html")]):
-        result = run(*args, home=tmp_path)
+        result = invoke(*args, home=tmp_path)
         no_traceback(result)
         assert result.exit_code == 0, (args, result.output)
-    data = json.loads(run("hints", str(logs), "--format", "json", home=tmp_path).output)
+    data = json.loads(invoke("hints", str(logs), "--format", "json", home=tmp_path).output)
     # The standard profile keeps a console change's response too: a response too deep fails it, as import does.
     assert data["events_unusable"] == 4 and data["unusable_reasons"] == {"nested deeper than 254 levels": 4}
     assert data["candidates"][0]["count"] == 3
@@ -66,15 +60,15 @@ def test_hints_and_report_exit_1_when_a_file_could_not_be_read_in_full_as_import
     (logs / "cut.json.gz").write_bytes(cut[: len(cut) // 2])                         # partly read
     write_trail_file(logs / "big.json", many_events(200, seed="big"), gz=False)     # over --max-file-bytes
     limit = str((logs / "big.json").stat().st_size - 1)
-    imported = run("import", str(logs), "--es-url", es_url, "--index-prefix", index_prefix, "--max-file-bytes", limit,
-                   "--dead-letter", str(tmp_path / "dead.ndjson"), home=tmp_path)
+    imported = invoke("import", str(logs), "--es-url", es_url, "--index-prefix", index_prefix, "--max-file-bytes", limit,
+                      "--dead-letter", str(tmp_path / "dead.ndjson"), home=tmp_path)
     assert imported.exit_code == 1, imported.output
     for args in (["hints", str(logs)], ["hints", str(logs), "--format", "json"], ["report", str(logs), "-o", str(tmp_path / "r.html")]):
-        result = run(*args, "--max-file-bytes", limit, home=tmp_path)
+        result = invoke(*args, "--max-file-bytes", limit, home=tmp_path)
         no_traceback(result)
         assert result.exit_code == 1, (args, result.output)
         assert "2 files could not be read in full" in result.stderr, result.stderr
-    assert run("hints", str(logs / "good.json.gz"), home=tmp_path).exit_code == 0
+    assert invoke("hints", str(logs / "good.json.gz"), home=tmp_path).exit_code == 0
 
 
 def test_a_file_that_starts_with_a_utf8_bom_is_read_not_skipped(es, index_prefix, tmp_path):
@@ -103,6 +97,7 @@ def test_a_file_skipped_as_invalid_json_does_not_claim_a_dead_letter_copy(es, in
     assert not (tmp_path / "dead.ndjson").exists()
 
 
+@pytest.mark.slow  # streams a 48 MB value
 def test_one_huge_value_is_measured_a_logarithmic_number_of_times_not_once_per_chunk(monkeypatch):
     """A 48 MB string inside a Records array, streamed in 1 MB chunks: the reader measures
     the unfinished event again only after reading as many bytes again as it holds, so about

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import provision
 
 
@@ -31,6 +33,7 @@ def test_importing_the_package_alone_loads_no_client_and_no_layer():
     assert loaded == "['provision.entry']"
 
 
+@pytest.mark.slow  # a Python subprocess running the documented example
 def test_the_documented_example_runs_from_the_package_names(tmp_path):
     from provision import Filters, hints_from_sources, write_demo
 

@@ -10,9 +10,9 @@ import pytest
 from provision.cloudtrail.records import SkipFile
 from provision.cloudtrail.decode import decode_events
 from provision.sources.local import local_files
-from tests.support.events import event
+from tests.support.events import api_call
 
-EV = event()
+EV = api_call()
 
 
 def test_cloudtrail_delivery_file_gzipped():

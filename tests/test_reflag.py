@@ -21,15 +21,14 @@ from provision.analysis.hints_es import hints_from_es
 from provision.ingest.importer import run_import
 from provision.sources.local import source_files
 from provision.ingest.reflag import event_from_document, flags_of, reflag
-from tests.support import events as hand_written
-from tests.support.events import cloudformation_create_role, console_write, s3_anonymous_read
-from tests.support.trail import demo_events, event, issue_13_events, write_trail
+from tests.support.events import api_call, cloudformation_create_role, console_write, s3_anonymous_read
+from tests.support.trail import demo_events, role_event, once_misclassified_events, write_trail
 
 COMPARED = ("distinct_events", "console_events", "automation_candidates", "candidate_actions", "candidates", "console_actions", "activity")
 
 
 def old_flags(e: dict) -> dict[str, bool]:
-    """How ctstack flagged events before issue 13: a substring test on the agent, no identity rules."""
+    """How ctstack flagged events before the identity rules: a substring test on the agent, no identity rules."""
     agent = e.get("userAgent")
     agent = agent.strip().strip("[]").strip().lower() if isinstance(agent, str) else ""
     from_console = e.get("sessionCredentialFromConsole") in (True, "true")
@@ -41,14 +40,14 @@ def old_flags(e: dict) -> dict[str, bool]:
 
 @pytest.mark.parametrize("profile", ["standard", "full"])
 def test_flags_from_a_document_equal_the_importers(profile: str) -> None:
-    odd = [hand_written.event(userAgent=12), hand_written.event(userAgent={"ua": "console.amazonaws.com"}),
-           hand_written.event(readOnly="maybe", eventName="GetObject"), hand_written.event(eventName=7, eventSource=None),
-           hand_written.event(userIdentity={"accountId": "ANONYMOUS_PRINCIPAL"}, recipientAccountId=None, userAgent="Mozilla/5.0"),
-           hand_written.event(userIdentity={"type": "AssumedRole", "invokedBy": {"odd": 1}}, userAgent="Mozilla/5.0"),
-           hand_written.event(userIdentity={"type": "AssumedRole", "invokedBy": ""}, userAgent="Mozilla/5.0"),
+    odd = [api_call(userAgent=12), api_call(userAgent={"ua": "console.amazonaws.com"}),
+           api_call(readOnly="maybe", eventName="GetObject"), api_call(eventName=7, eventSource=None),
+           api_call(userIdentity={"accountId": "ANONYMOUS_PRINCIPAL"}, recipientAccountId=None, userAgent="Mozilla/5.0"),
+           api_call(userIdentity={"type": "AssumedRole", "invokedBy": {"odd": 1}}, userAgent="Mozilla/5.0"),
+           api_call(userIdentity={"type": "AssumedRole", "invokedBy": ""}, userAgent="Mozilla/5.0"),
            console_write(), s3_anonymous_read(), cloudformation_create_role()]
     checked = 0
-    for e in [*issue_13_events(), *demo_events(days=3), *odd]:
+    for e in [*once_misclassified_events(), *demo_events(days=3), *odd]:
         doc = to_document(e, profile=profile)
         assert flags_of(event_from_document(doc)) == {k: doc[k] for k in (F.CONSOLE, F.READ_ONLY, F.AUTOMATION_CANDIDATE)}, e
         checked += 1
@@ -56,20 +55,20 @@ def test_flags_from_a_document_equal_the_importers(profile: str) -> None:
 
 
 def test_a_minimal_document_cannot_be_reflagged() -> None:
-    assert event_from_document(to_document(event(), profile="minimal")) is None
+    assert event_from_document(to_document(role_event(), profile="minimal")) is None
 
 
 @pytest.mark.es
 def test_reflag_gives_old_documents_the_current_flags(es: Elasticsearch, es_config: EsConfig, index_prefix: str, tmp_path: Path) -> None:
-    trail = [*demo_events(days=7), *issue_13_events()]
+    trail = [*demo_events(days=7), *once_misclassified_events()]
     write_trail(tmp_path / "logs", trail)
     # (a read: a minimal document has no user.name, which candidates count)
-    write_trail(tmp_path / "minimal", [event("DescribeInstances", read_only=True, time="2024-08-02T10:00:00Z")], name="minimal")
+    write_trail(tmp_path / "minimal", [role_event("DescribeInstances", read_only=True, time="2024-08-02T10:00:00Z")], name="minimal")
     run_import(es, source_files([str(tmp_path / "logs")]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
     run_import(es, source_files([str(tmp_path / "minimal")]), index_prefix=index_prefix, profile="minimal", dead_letter_path=tmp_path / "dead.ndjson")
     # What an older ctstack wrote: the same documents with the old flags.
     stale = [e for e in trail if old_flags(e) != flags_of(e)]
-    assert len(stale) >= 8, "issue 13's events must be flagged differently by the old rules"
+    assert len(stale) >= 8, "the once-misclassified events must be flagged differently by the old rules"
     body = []
     for e in stale:
         body += [{"update": {"_index": f"{index_prefix}-{e['eventTime'][:4]}.{e['eventTime'][5:7]}", "_id": event_id(e)}}, {"doc": nested(old_flags(e))}]
@@ -97,7 +96,7 @@ def test_reflag_keeps_each_document_in_its_own_shape(es: Elasticsearch, index_pr
     today's nested objects. A partial update merges objects into objects and dotted keys into
     dotted keys, so each is updated in its own shape: the flag ends with one value, the new one,
     and both shapes are read alike."""
-    new_shape, old_shape = (event("EnableSerialConsoleAccess", agent=issue_13_events()[0]["userAgent"], time=f"2024-08-0{d}T10:00:00Z")
+    new_shape, old_shape = (role_event("EnableSerialConsoleAccess", agent=once_misclassified_events()[0]["userAgent"], time=f"2024-08-0{d}T10:00:00Z")
                             for d in (1, 2))
     write_trail(tmp_path, [new_shape])
     run_import(es, source_files([str(tmp_path)]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
@@ -121,7 +120,7 @@ def test_reflag_keeps_each_document_in_its_own_shape(es: Elasticsearch, index_pr
 
 @pytest.mark.es
 def test_plumbing_is_no_candidate_from_elasticsearch_even_before_reflag(es: Elasticsearch, index_prefix: str, tmp_path: Path) -> None:
-    shell = [event("CreateSession", "cloudshell.amazonaws.com"), event("StartInstances")]
+    shell = [role_event("CreateSession", "cloudshell.amazonaws.com"), role_event("StartInstances")]
     write_trail(tmp_path, shell)
     run_import(es, source_files([str(tmp_path)]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
     es.update(index=f"{index_prefix}-2024.08", id=event_id(shell[0]), doc=nested({F.AUTOMATION_CANDIDATE: True}), refresh=True)
@@ -130,8 +129,8 @@ def test_plumbing_is_no_candidate_from_elasticsearch_even_before_reflag(es: Elas
 
 @pytest.mark.es
 def test_the_command_reports_and_fails_honestly(es: Elasticsearch, es_config: EsConfig, index_prefix: str, tmp_path: Path) -> None:
-    cli_call = event("EnableSerialConsoleAccess", agent=issue_13_events()[0]["userAgent"])
-    write_trail(tmp_path, [cli_call, event("StartInstances")])
+    cli_call = role_event("EnableSerialConsoleAccess", agent=once_misclassified_events()[0]["userAgent"])
+    write_trail(tmp_path, [cli_call, role_event("StartInstances")])
     run_import(es, source_files([str(tmp_path)]), index_prefix=index_prefix, dead_letter_path=tmp_path / "dead.ndjson")
     index = f"{index_prefix}-2024.08"
     es.update(index=index, id=event_id(cli_call), doc=nested({F.CONSOLE: True, F.AUTOMATION_CANDIDATE: True}), refresh=True)

@@ -13,7 +13,7 @@ from provision.cli.commands import app
 from provision.analysis.hints import HintsCounter
 from provision.report.html import render_report
 from tests.support.chromium import ChromiumMissing, RecordingProxy, file_url, run_chromium
-from tests.support.trail import demo_events, event, write_trail
+from tests.support.trail import demo_events, role_event, write_trail
 
 
 @pytest.fixture()
@@ -34,6 +34,7 @@ def rendered_dom(page: Path, proxy: RecordingProxy) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_report_renders_with_both_charts_and_the_activity_in_chromium(report_file: Path) -> None:
     with RecordingProxy() as proxy:
         dom = rendered_dom(report_file, proxy)
@@ -48,6 +49,7 @@ def test_the_report_renders_with_both_charts_and_the_activity_in_chromium(report
     assert proxy.page_requests == []
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_report_makes_no_network_request(report_file: Path) -> None:
     html = report_file.read_text(encoding="utf-8")
     assert not re.search(r'''(src|href)\s*=\s*["']?\s*(https?:)?//''', html, re.I)
@@ -58,6 +60,7 @@ def test_the_report_makes_no_network_request(report_file: Path) -> None:
     assert proxy.page_requests == []
 
 
+@pytest.mark.slow  # headless Chromium
 def test_the_network_check_catches_a_page_that_fetches(tmp_path: Path) -> None:
     """The control: the same check on a page with one remote image sees the request."""
     page = tmp_path / "fetches.html"
@@ -69,14 +72,14 @@ def test_the_network_check_catches_a_page_that_fetches(tmp_path: Path) -> None:
 
 def test_text_from_the_logs_is_escaped() -> None:
     counter = HintsCounter()
-    counter.add(event("<script>alert(1)</script>", "evil.amazonaws.com", user="<img src=x onerror=alert(2)>"))
+    counter.add(role_event("<script>alert(1)</script>", "evil.amazonaws.com", user="<img src=x onerror=alert(2)>"))
     html = render_report(counter.result())
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 def test_an_empty_report_still_renders(tmp_path: Path) -> None:
-    write_trail(tmp_path / "logs", [event("DescribeInstances", read_only=True)])
+    write_trail(tmp_path / "logs", [role_event("DescribeInstances", read_only=True)])
     output = tmp_path / "empty.html"
     result = CliRunner().invoke(app, ["report", str(tmp_path / "logs"), "-o", str(output)])
     assert result.exit_code == 0, result.output
@@ -85,7 +88,7 @@ def test_an_empty_report_still_renders(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_output_is_one_clear_error(tmp_path: Path) -> None:
-    write_trail(tmp_path / "logs", [event()])
+    write_trail(tmp_path / "logs", [role_event()])
     result = CliRunner().invoke(app, ["report", str(tmp_path / "logs"), "-o", str(tmp_path / "no-such-folder" / "r.html")])
     assert result.exit_code == 1 and "Cannot write the report" in result.output
 
@@ -104,15 +107,15 @@ def test_the_candidates_donut_keeps_the_whole_when_top_cuts_the_table() -> None:
 def test_long_ranges_are_shown_per_week_and_per_month() -> None:
     counter = HintsCounter()
     for day in ("2024-01-01", "2024-03-15", "2024-06-30"):
-        counter.add(event(time=f"{day}T10:00:00Z"))
+        counter.add(role_event(time=f"{day}T10:00:00Z"))
     assert "Console events per week (UTC)" in render_report(counter.result())
-    counter.add(event(time="2026-06-30T10:00:00Z"))
+    counter.add(role_event(time="2026-06-30T10:00:00Z"))
     html = render_report(counter.result())
     assert "Console events per month (UTC)" in html
     assert html.count('<rect class="bar changing"') == 4
 
 
-def test_item_17_the_report_is_written_0600_and_never_through_a_symlink(tmp_path: Path) -> None:
+def test_the_report_is_written_0600_and_never_through_a_symlink(tmp_path: Path) -> None:
     """The report names users: it is written 0600, also over an existing 0644 file, and a
     symlink at the output path is refused rather than followed."""
     write_trail(tmp_path / "logs", demo_events())

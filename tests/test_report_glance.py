@@ -17,7 +17,7 @@ from provision.report.charts import dense_span
 from provision.analysis.hints import HintsCounter
 from provision.report.html import render_report
 from tests.support.chromium import ChromiumMissing, file_url, run_chromium
-from tests.support.trail import event
+from tests.support.trail import role_event
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,23 +41,24 @@ def test_a_few_stray_events_far_from_the_rest_are_said_not_drawn() -> None:
 
 def test_the_report_charts_the_dense_span_by_day_and_says_what_it_left_off() -> None:
     counter = HintsCounter()
-    counter.add(event("RunInstances", time="2024-08-01T10:00:00Z", event_id="old-one"))
+    counter.add(role_event("RunInstances", time="2024-08-01T10:00:00Z", event_id="old-one"))
     for day in range(1, 29):
         for n in range(40):
-            counter.add(event("RunInstances", time=f"2026-11-{day:02d}T10:{n:02d}:00Z", event_id=f"e-{day}-{n}"))
+            counter.add(role_event("RunInstances", time=f"2026-11-{day:02d}T10:{n:02d}:00Z", event_id=f"e-{day}-{n}"))
     html = render_report(counter.result())
     assert "Console events per day (UTC)" in html
     assert "1 console event from 2024-08-01 to 2024-08-01, far from the rest, is left off this chart" in html
     assert "2024-08" not in re.search(r'<svg id="activity-chart".*?</svg>', html, re.S).group(0)
 
 
+@pytest.mark.slow  # headless Chromium
 def test_top_users_are_one_short_line_each_in_the_browser(tmp_path: Path) -> None:
     """Three long e-mail addresses used to wrap mid-domain into rows five lines tall."""
     counter = HintsCounter()
     users = ("alice.longname@acme-corporation.example", "bob.longname@acme-corporation.example", "carol.longname@acme-corporation.example")
     for i, user in enumerate(users):
         for n in range(3 - i):
-            counter.add(event("StartInstances", user=user, event_id=f"{user}-{n}"))
+            counter.add(role_event("StartInstances", user=user, event_id=f"{user}-{n}"))
     html = render_report(counter.result())
     cell = re.search(r'<span class="user" title="([^"]*)">([^<]*)</span><small>([^<]*)</small>', html)
     assert cell.group(2) == "alice.longname@acme-corporation.example (3)" and cell.group(3) == "+2 more"
@@ -71,6 +72,7 @@ def test_top_users_are_one_short_line_each_in_the_browser(tmp_path: Path) -> Non
     assert 'class="user"' in dom and "white-space:nowrap" in re.sub(r"\s", "", dom)
 
 
+@pytest.mark.slow  # ctstack in subprocesses on the demo set
 def test_a_workflow_without_links_says_why(tmp_path: Path) -> None:
     stack._sample_writer()(tmp_path / "demo")
     env = {"PYTHONPATH": str(REPO), "PATH": "", "COLUMNS": "250"}

@@ -18,7 +18,7 @@ from provision.cloudtrail.documents import document_and_line
 from provision.cloudtrail.scrub import scrub_secret_values, scrubbed_line
 from provision.ingest.importer import run_import
 from provision.sources.local import local_files
-from tests.support.events import console_write, event, write_trail_file
+from tests.support.events import console_write, api_call, write_trail_file
 
 MARK = "Zq9"  # every secret below holds it; nothing a person or a file sees may
 

@@ -1,6 +1,6 @@
 """Every way of logging in to Elasticsearch, against a real node with security on (TLS on
 HTTP, the `elastic` user from the keystore's bootstrap.password: the `secured_es_node`
-fixture), and issue 14 item 14: a password never appears in any command's output, whether
+fixture), and that a password never appears in any command's output, whether
 the command succeeds or fails. Kibana cannot run here: where a command also talks to Kibana,
 tests/support/fake_kibana.py stands in, a local HTTP server enforcing Kibana's documented
 saved objects import and status API contract."""
@@ -12,22 +12,12 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from typer.testing import CliRunner
 
-from provision.cli.commands import app
 from provision.core.connection import EsConfig, client
 from provision.cloudtrail.template import template_name
-from tests.support.events import event, write_trail_file
+from tests.support.events import api_call, write_trail_file
 from tests.support.fake_kibana import FakeKibana
-from tests.support.cli import no_traceback
-
-CLEAN_ENV = {name: None for name in (
-    "CTSTACK_ES_URL", "CTSTACK_ES_USER", "CTSTACK_ES_PASSWORD", "CTSTACK_ES_API_KEY", "CTSTACK_ES_CA_CERTS",
-    "CTSTACK_KIBANA_URL", "CTSTACK_KIBANA_USER", "CTSTACK_KIBANA_PASSWORD", "CTSTACK_KIBANA_API_KEY")}
-
-
-def run(*args: str, home: Path):
-    return CliRunner().invoke(app, list(args), env={**CLEAN_ENV, "CTSTACK_HOME": str(home)})
+from tests.support.cli import invoke, no_traceback
 
 
 def with_login(url: str, user: str, password: str) -> str:
@@ -47,7 +37,7 @@ def prefix(secured_es_node) -> str:
 
 @pytest.fixture()
 def trail(tmp_path) -> Path:
-    return write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"sec-{i}", eventName="PutMetricAlarm") for i in range(5)])
+    return write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID=f"sec-{i}", eventName="PutMetricAlarm") for i in range(5)])
 
 
 def every_command(url: str, node, prefix: str, trail: Path, tmp_path: Path, kibana: FakeKibana, *, ca: bool = True) -> dict[str, list[str]]:
@@ -81,12 +71,12 @@ def test_a_password_in_the_url_is_printed_by_no_command_on_success(secured_es_no
     node = secured_es_node
     url = with_login(node.url, "elastic", node.password)
     for name, args in every_command(url, node, prefix, trail, tmp_path, kibana).items():
-        result = run(*args, home=tmp_path / "home")
+        result = invoke(*args, home=tmp_path / "home")
         assert result.exit_code == 0, (name, result.output)
         assert node.password not in result.output and quote(node.password, safe="") not in result.output, name
         assert "***@" in result.output or url not in result.output, name
     assert node.password not in (tmp_path / "r.html").read_text()
-    assert "Dashboard:" in run(*every_command(url, node, prefix, trail, tmp_path, kibana)["provision"], home=tmp_path / "home").stdout
+    assert "Dashboard:" in invoke(*every_command(url, node, prefix, trail, tmp_path, kibana)["provision"], home=tmp_path / "home").stdout
 
 
 def test_a_password_in_the_url_is_printed_by_no_command_on_failure(secured_es_node, prefix, trail, tmp_path, kibana):
@@ -97,7 +87,7 @@ def test_a_password_in_the_url_is_printed_by_no_command_on_failure(secured_es_no
     for password, ca, expected in ((wrong, True, "401"), (node.password, False, "--es-ca-certs")):
         url = with_login(node.url, "elastic", password)
         for name, args in every_command(url, node, prefix, trail, tmp_path, kibana, ca=ca).items():
-            result = run(*args, home=tmp_path / "home")
+            result = invoke(*args, home=tmp_path / "home")
             assert result.exit_code == 1, (name, result.output)
             assert password not in result.output and quote(password, safe="") not in result.output, (name, result.output)
             assert expected in result.output, (name, result.output)
@@ -106,8 +96,8 @@ def test_a_password_in_the_url_is_printed_by_no_command_on_failure(secured_es_no
 
 def test_security_basic_auth_over_tls_with_ca_certs_imports(secured_es_node, prefix, trail, tmp_path):
     node = secured_es_node
-    result = run("import", str(trail), "--es-url", node.url, "--es-user", "elastic", "--es-password", node.password,
-                 "--es-ca-certs", node.ca_certs, "--index-prefix", prefix, "--format", "json", home=tmp_path)
+    result = invoke("import", str(trail), "--es-url", node.url, "--es-user", "elastic", "--es-password", node.password,
+                    "--es-ca-certs", node.ca_certs, "--index-prefix", prefix, "--format", "json", home=tmp_path)
     assert result.exit_code == 0, result.output
     assert '"events_indexed": 5' in result.stdout
 
@@ -115,8 +105,8 @@ def test_security_basic_auth_over_tls_with_ca_certs_imports(secured_es_node, pre
 def test_security_a_wrong_password_is_one_sentence_with_401(secured_es_node, prefix, trail, tmp_path):
     node = secured_es_node
     for args in (["import", str(trail), "--index-prefix", prefix], ["status"], ["hints", "--index-prefix", prefix]):
-        result = run(*args, "--es-url", node.url, "--es-user", "elastic", "--es-password", "not-the-password",
-                     "--es-ca-certs", node.ca_certs, home=tmp_path)
+        result = invoke(*args, "--es-url", node.url, "--es-user", "elastic", "--es-password", "not-the-password",
+                        "--es-ca-certs", node.ca_certs, home=tmp_path)
         assert result.exit_code == 1, result.output
         assert "401" in result.output and "not-the-password" not in result.output, result.output
         if args[0] != "status":  # status reports on several parts; the others end in one sentence
@@ -128,7 +118,7 @@ def test_security_tls_without_the_ca_is_one_sentence(secured_es_node, prefix, tr
     node = secured_es_node
     for args in (["import", str(trail), "--index-prefix", prefix], ["hints", "--index-prefix", prefix],
                  ["up", "--index-prefix", prefix, "--timeout", "60"]):
-        result = run(*args, "--es-url", node.url, "--es-user", "elastic", "--es-password", node.password, home=tmp_path)
+        result = invoke(*args, "--es-url", node.url, "--es-user", "elastic", "--es-password", node.password, home=tmp_path)
         assert result.exit_code == 1, result.output
         assert "TLS" in result.stderr and "--es-ca-certs" in result.stderr, result.output
         assert result.stderr.strip().splitlines()[-1].startswith("Error:"), result.stderr
@@ -138,10 +128,10 @@ def test_security_tls_without_the_ca_is_one_sentence(secured_es_node, prefix, tr
 def test_security_userinfo_in_the_url_logs_in_and_is_not_printed(secured_es_node, prefix, trail, tmp_path):
     node = secured_es_node
     url = with_login(node.url, "elastic", node.password)
-    result = run("import", str(trail), "--es-url", url, "--es-ca-certs", node.ca_certs, "--index-prefix", prefix, "--format", "json", home=tmp_path)
+    result = invoke("import", str(trail), "--es-url", url, "--es-ca-certs", node.ca_certs, "--index-prefix", prefix, "--format", "json", home=tmp_path)
     assert result.exit_code == 0, result.output
     assert '"events_indexed": 5' in result.stdout
-    status = run("status", "--es-url", url, "--es-ca-certs", node.ca_certs, home=tmp_path)
+    status = invoke("status", "--es-url", url, "--es-ca-certs", node.ca_certs, home=tmp_path)
     assert status.exit_code == 0 and "https://***@127.0.0.1" not in status.stdout and f"{node.url}" in status.stdout, status.output
     assert node.password not in status.output
 
@@ -161,12 +151,12 @@ def api_key(secured_es_node) -> str:
 def test_an_api_key_imports_and_serves_hints_and_status_and_is_never_printed(secured_es_node, prefix, trail, tmp_path, api_key):
     node = secured_es_node
     login = ["--es-url", node.url, "--es-api-key", api_key, "--es-ca-certs", node.ca_certs]
-    imported = run("import", str(trail), *login, "--index-prefix", prefix, "--json", home=tmp_path)
+    imported = invoke("import", str(trail), *login, "--index-prefix", prefix, "--json", home=tmp_path)
     assert imported.exit_code == 0, imported.output
     assert '"events_indexed": 5' in imported.stdout
-    hints = run("hints", *login, "--index-prefix", prefix, "--format", "json", home=tmp_path)
+    hints = invoke("hints", *login, "--index-prefix", prefix, "--format", "json", home=tmp_path)
     assert hints.exit_code == 0, hints.output
-    status = run("status", *login, "--json", home=tmp_path)
+    status = invoke("status", *login, "--json", home=tmp_path)
     assert status.exit_code == 0, status.output
     assert '"reachable": true' in status.stdout
     for result in (imported, hints, status):
@@ -180,8 +170,8 @@ def test_an_invalidated_api_key_is_one_sentence_with_401(secured_es_node, prefix
     created = es.security.create_api_key(name=f"ctstack-test-{uuid.uuid4().hex[:8]}")
     es.security.invalidate_api_key(ids=[created["id"]])
     es.close()
-    result = run("import", str(trail), "--es-url", node.url, "--es-api-key", created["encoded"], "--es-ca-certs", node.ca_certs,
-                 "--index-prefix", prefix, home=tmp_path)
+    result = invoke("import", str(trail), "--es-url", node.url, "--es-api-key", created["encoded"], "--es-ca-certs", node.ca_certs,
+                    "--index-prefix", prefix, home=tmp_path)
     assert result.exit_code == 1, result.output
     assert "401" in result.output and created["encoded"] not in result.output, result.output
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error:"), result.stderr

@@ -16,19 +16,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from typer.testing import CliRunner
 
-from provision.cli.commands import app
 from provision.core.connection import EsConfig, client
-from tests.support.cli import no_traceback
-from tests.support.events import event, write_trail_file
-
-CLEAN_ENV = {name: None for name in ("CTSTACK_ES_URL", "CTSTACK_ES_USER", "CTSTACK_ES_PASSWORD", "CTSTACK_ES_API_KEY",
-                                     "CTSTACK_ES_CA_CERTS", "CTSTACK_KIBANA_URL")}
-
-
-def run(*args: str, home: Path):
-    return CliRunner().invoke(app, list(args), env={**CLEAN_ENV, "CTSTACK_HOME": str(home)})
+from tests.support.cli import CTSTACK, invoke, no_traceback
+from tests.support.events import api_call, write_trail_file
 
 
 @pytest.fixture()
@@ -52,11 +43,12 @@ def tls_server(tmp_path) -> Iterator[tuple[str, Path]]:
         httpd.server_close()
 
 
+@pytest.mark.slow  # openssl makes a key, a TLS server answers
 def test_a_tls_failure_names_its_cause(tls_server, tmp_path):
     url, cert = tls_server
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("this is no certificate\n")
-    trail = write_trail_file(tmp_path / "t.json.gz", [event()])
+    trail = write_trail_file(tmp_path / "t.json.gz", [api_call()])
     cases = {
         str(tmp_path / "missing.pem"): "missing.pem (--es-ca-certs) does not exist",
         str(garbage): "garbage.pem (--es-ca-certs) holds no PEM certificate",
@@ -65,30 +57,30 @@ def test_a_tls_failure_names_its_cause(tls_server, tmp_path):
     }
     for ca, cause in cases.items():
         for args in (["import", str(trail)], ["status"], ["hints"], ["reflag"]):
-            result = run(*args, "--es-url", url, "--es-ca-certs", ca, home=tmp_path / "home")
+            result = invoke(*args, "--es-url", url, "--es-ca-certs", ca, home=tmp_path / "home")
             no_traceback(result)
             assert result.exit_code == 1, (args, result.output)
             assert cause in result.output and "TlsError" not in result.output, (args, result.output)
 
 
 def test_a_dead_letter_folder_that_takes_no_files_is_not_called_missing(es_url, index_prefix, tmp_path):
-    trail = write_trail_file(tmp_path / "t.json.gz", [event()])
-    result = run("import", str(trail), "--es-url", es_url, "--index-prefix", index_prefix,
-                 "--dead-letter", "/proc/ctstack-dead.ndjson", home=tmp_path)
+    trail = write_trail_file(tmp_path / "t.json.gz", [api_call()])
+    result = invoke("import", str(trail), "--es-url", es_url, "--index-prefix", index_prefix,
+                    "--dead-letter", "/proc/ctstack-dead.ndjson", home=tmp_path)
     assert result.exit_code == 1
     assert "the folder /proc does not take new files" in result.stderr and "does not exist" not in result.stderr, result.stderr
-    result = run("import", str(trail), "--es-url", es_url, "--index-prefix", index_prefix,
-                 "--dead-letter", str(tmp_path / "no" / "dead.ndjson"), home=tmp_path)
+    result = invoke("import", str(trail), "--es-url", es_url, "--index-prefix", index_prefix,
+                    "--dead-letter", str(tmp_path / "no" / "dead.ndjson"), home=tmp_path)
     assert "does not exist" in result.stderr
 
 
 def test_json_output_answers_on_stdout_when_a_cluster_block_stops_the_import(private_es_node, tmp_path):
-    trail = write_trail_file(tmp_path / "t.json.gz", [event()])
+    trail = write_trail_file(tmp_path / "t.json.gz", [api_call()])
     es = client(EsConfig(url=private_es_node.url))
     es.cluster.put_settings(persistent={"cluster.blocks.read_only": True})
     try:
-        result = run("import", str(trail), "--es-url", private_es_node.url, "--json", "--dead-letter", str(tmp_path / "d.ndjson"),
-                     home=tmp_path)
+        result = invoke("import", str(trail), "--es-url", private_es_node.url, "--json", "--dead-letter", str(tmp_path / "d.ndjson"),
+                        home=tmp_path)
     finally:
         es.cluster.put_settings(persistent={"cluster.blocks.read_only": None})
     no_traceback(result)
@@ -99,10 +91,10 @@ def test_json_output_answers_on_stdout_when_a_cluster_block_stops_the_import(pri
 
 @pytest.mark.parametrize("prefix", ["CloudTrail", "trail*", "_trail", "a b", "x:y"])
 def test_an_index_prefix_elasticsearch_would_refuse_is_refused_up_front(es, es_url, tmp_path, prefix):
-    trail = write_trail_file(tmp_path / "t.json.gz", [event()])
+    trail = write_trail_file(tmp_path / "t.json.gz", [api_call()])
     for args in (["import", str(trail)], ["hints"], ["report", "--from-es", "-o", str(tmp_path / "r.html")], ["reflag"],
                  ["provision", "--skip-kibana"]):
-        result = run(*args, "--es-url", es_url, "--index-prefix", prefix, home=tmp_path)
+        result = invoke(*args, "--es-url", es_url, "--index-prefix", prefix, home=tmp_path)
         no_traceback(result)
         assert result.exit_code == 1, (args, result.output)
         assert result.stderr.startswith(f"Error: --index-prefix {prefix!r} "), (args, result.stderr)
@@ -117,16 +109,14 @@ def test_killing_the_multiprocessing_resource_tracker_prints_no_traceback(es_url
     accounted for, and stderr holds no stdlib traceback or warning about it."""
     import os
     import signal
-    import sys
     import time
 
     from tests.support.events import many_events
 
     for i in range(20):  # uncompressed: past the bytes converted in-process before the pool starts
         write_trail_file(tmp_path / "logs" / f"{i}.json", many_events(2000, seed=f"tracker{i}"), gz=False)
-    ctstack = str(Path(sys.executable).parent / "ctstack")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_")}
-    proc = subprocess.Popen([ctstack, "import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
+    proc = subprocess.Popen([CTSTACK, "import", str(tmp_path / "logs"), "--es-url", es_url, "--index-prefix", index_prefix,
                              "--processes", "2", "--json", "--dead-letter", str(tmp_path / "dead.ndjson")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     killed = False

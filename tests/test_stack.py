@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shlex
-import socket
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from provision.cloudtrail.fields import AUTOMATION_CANDIDATE, TIMESTAMP
 from tests.support import fake_compose
 from tests.support.fake_compose import FakeCompose
 from tests.support.fake_services import ScriptedServer, docker_engine_routes, es_health, es_starting, kibana_status
+from tests.support.loopback import free_port
 
 
 @pytest.fixture()
@@ -96,12 +96,6 @@ class RecordedSteps:
 
 def basic(password: str) -> str:
     return "Basic " + base64.b64encode(f"elastic:{password}".encode()).decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- secrets ---------------------------------------------------------------------------------

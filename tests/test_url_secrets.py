@@ -10,21 +10,15 @@ saved-objects contract)."""
 from __future__ import annotations
 
 import string
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from provision.cli.commands import app
 from provision.core.connection import EsConfig, display_url, parse_url
 from provision.core.errors import CtstackError
 from provision.stack.kibana import KibanaConfig
-from tests.support.cli import no_traceback
-from tests.support.events import event, write_trail_file
+from tests.support.cli import invoke, no_traceback
+from tests.support.events import api_call, write_trail_file
 
-CLEAN_ENV = {name: None for name in (
-    "CTSTACK_ES_URL", "CTSTACK_ES_USER", "CTSTACK_ES_PASSWORD", "CTSTACK_ES_API_KEY", "CTSTACK_ES_CA_CERTS",
-    "CTSTACK_KIBANA_URL", "CTSTACK_KIBANA_USER", "CTSTACK_KIBANA_PASSWORD", "CTSTACK_KIBANA_API_KEY")}
 # Each password holds the two markers; neither may appear anywhere a person or a file sees.
 MARKS = ("Zq9", "Wv7")
 PASSWORDS = [f"Zq9{c}Wv7" for c in string.punctuation + " "] + ["Zq9Wv7", f"Zq9{string.punctuation}Wv7"]
@@ -60,15 +54,11 @@ def test_a_url_without_a_port_gets_the_services_port_over_http():
     assert parse_url("http://[::1]").url == "http://[::1]:9200"
 
 
-def run(args: list[str], env: dict, home: Path):
-    return CliRunner().invoke(app, args, env={**CLEAN_ENV, "CTSTACK_HOME": str(home), **env})
-
-
 def test_no_password_in_any_url_option_or_variable_shows_in_any_command(es_url, index_prefix, kibana, tmp_path):
     """Each command that reads a URL, given it by option and by variable, scheme-less (the
     note line) and with a scheme: it works (the test node has no security, so the login is
     sent and ignored) and no output or written file holds the password."""
-    trail = write_trail_file(tmp_path / "trail.json.gz", [event(eventID=f"u-{i}", eventName="PutMetricAlarm") for i in range(3)])
+    trail = write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID=f"u-{i}", eventName="PutMetricAlarm") for i in range(3)])
     host = es_url.removeprefix("http://")
     kibana_host = kibana.url.removeprefix("http://")
     report = tmp_path / "report.html"
@@ -85,7 +75,7 @@ def test_no_password_in_any_url_option_or_variable_shows_in_any_command(es_url, 
             url = shape.format(p=password, h=host)
             for name, args in es_commands.items():
                 for given in ({"args": ["--es-url", url], "env": {}}, {"args": [], "env": {"CTSTACK_ES_URL": url}}):
-                    result = run(args + given["args"], given["env"], tmp_path / "home")
+                    result = invoke(*args + given["args"], home=tmp_path / "home", env=given["env"])
                     assert result.exit_code == 0, (name, url, result.output)
                     no_traceback(result)
                     assert_hidden(result.output, result.stderr)
@@ -95,19 +85,19 @@ def test_no_password_in_any_url_option_or_variable_shows_in_any_command(es_url, 
                          ["provision", "--es-url", es_url, "--kibana-url", kibana_url, "--index-prefix", index_prefix]):
                 for env in ({}, {"CTSTACK_KIBANA_URL": kibana_url}):
                     call = [a for a in args if a != kibana_url and a != "--kibana-url"] if env else args
-                    result = run(call, env, tmp_path / "home")
+                    result = invoke(*call, home=tmp_path / "home", env=env)
                     no_traceback(result)
                     assert_hidden(result.output, result.stderr)
     assert_hidden(*(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".gz"))
 
 
 def test_a_broken_url_with_a_password_is_one_sentence_without_it_in_every_command(tmp_path):
-    trail = write_trail_file(tmp_path / "trail.json.gz", [event(eventID="b-1")])
+    trail = write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID="b-1")])
     for url in ("http://elastic:Zq9/Wv7@[::1", "http://elastic:Zq9#Wv7@host:99999", "elastic:Zq9?Wv7@host:port"):
         for args in (["import", str(trail)], ["hints"], ["report", "--from-es"], ["status"], ["reflag"],
                      ["provision", "--skip-kibana"]):
             for env in ({}, {"CTSTACK_ES_URL": url}):
-                result = run(args + ([] if env else ["--es-url", url]), env, tmp_path / "home")
+                result = invoke(*args + ([] if env else ["--es-url", url]), home=tmp_path / "home", env=env)
                 assert result.exit_code == 1, (args, url, result.output)
                 no_traceback(result)
                 assert result.stderr.startswith("Error: --es-url "), result.stderr
@@ -117,11 +107,11 @@ def test_a_broken_url_with_a_password_is_one_sentence_without_it_in_every_comman
 def test_a_url_without_a_port_reaches_the_default_port_in_every_command(tmp_path):
     """``--es-url http://localhost`` / ``localhost``: no ValueError traceback; the command tries
     port 9200 and says so (whether something answers there is not this test's business)."""
-    trail = write_trail_file(tmp_path / "trail.json.gz", [event(eventID="p-1")])
+    trail = write_trail_file(tmp_path / "trail.json.gz", [api_call(eventID="p-1")])
     for url in ("http://localhost", "localhost", "http://127.0.0.1/"):
         for args in (["import", str(trail)], ["hints"], ["report", "--from-es", "-o", str(tmp_path / "r.html")], ["status"],
                      ["reflag"], ["provision", "--skip-kibana"]):
-            result = run(args + ["--es-url", url], {}, tmp_path / "home")
+            result = invoke(*args + ["--es-url", url], home=tmp_path / "home")
             no_traceback(result)
             assert "has no " in result.stderr and ":9200" in result.stderr, (args, url, result.stderr)
 
@@ -136,11 +126,11 @@ def test_aws_endpoint_and_queue_urls_with_a_login_are_refused_without_showing_it
             for args, env in ((["hints", "s3://trails/AWSLogs/", "--endpoint-url", url], aws),
                               (["hints", "s3://trails/AWSLogs/"], {**aws, "CTSTACK_S3_ENDPOINT_URL": url}),
                               (["import", "--sqs-queue", f"{url}/123456789012/q", "--es-url", es_url], aws)):
-                result = run(args, env, tmp_path / "home")
+                result = invoke(*args, home=tmp_path / "home", env=env)
                 no_traceback(result)
                 assert result.exit_code == 1, (args, result.output)
                 assert "holds a user or password" in result.stderr, (args, result.stderr)
                 assert_hidden(result.output, result.stderr)
-    result = run(["hints", "s3://trails/AWSLogs/"], {**aws, "CTSTACK_S3_ENDPOINT_URL": "127.0.0.1:1"}, tmp_path / "home")
+    result = invoke("hints", "s3://trails/AWSLogs/", home=tmp_path / "home", env={**aws, "CTSTACK_S3_ENDPOINT_URL": "127.0.0.1:1"})
     no_traceback(result)
     assert "CTSTACK_S3_ENDPOINT_URL 127.0.0.1:1 is not an http:// or https:// URL." in result.stderr

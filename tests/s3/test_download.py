@@ -108,7 +108,7 @@ def test_a_named_profile_supplies_the_credentials(trail_bucket, aws_env, monkeyp
     assert len(listed) == len(trail_bucket)
 
 
-def test_item_22_headbucket_denied_but_listing_allowed_proceeds(trail_bucket, as_iam_user):
+def test_headbucket_denied_but_listing_allowed_proceeds(trail_bucket, as_iam_user):
     """On real AWS a ListBucket grant limited by s3:prefix answers HeadBucket with 403 while
     listing that prefix works; moto names HeadBucket's permission s3:HeadBucket, so denying
     it gives the same answers. The import goes on when the listing probe succeeds."""
@@ -121,7 +121,7 @@ def test_item_22_headbucket_denied_but_listing_allowed_proceeds(trail_bucket, as
     assert all(gzip.decompress(f.read()) for f in files[:3])
 
 
-def test_item_22_headbucket_and_listing_denied_is_still_one_sentence(trail_bucket, as_iam_user):
+def test_headbucket_and_listing_denied_is_still_one_sentence(trail_bucket, as_iam_user):
     as_iam_user("no-head-no-list", policy({"Effect": "Deny", "Action": ["s3:HeadBucket", "s3:ListBucket"], "Resource": f"arn:aws:s3:::{BUCKET}"}))
 
     with pytest.raises(CtstackError) as err:

@@ -9,7 +9,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,8 +22,8 @@ from provision.ingest.continuous import ES_UNAVAILABLE, OK, StopSwitch
 from provision.ingest.follow import Follower, round_filters
 from provision.sources.s3layout import make_filters
 from tests.support.s3 import BUCKET, put_trail_objects, stored, wait_stored
+from tests.support.cli import CTSTACK
 
-CTSTACK = str(Path(sys.executable).parent / "ctstack")
 
 pytestmark = pytest.mark.usefixtures("forget_state")
 
@@ -72,7 +71,6 @@ class FollowerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(30)
-
 
 
 def follower_mid_round(aws_env, es, es_url: str, prefix: str, tmp_path: Path) -> tuple[set[str], FollowerProcess]:
@@ -211,7 +209,7 @@ def test_follower_from_python_stops_when_asked(aws_env, es, index_prefix):
 
 
 def test_a_follower_filters_events_exactly_and_keeps_one_dead_letter_file(aws_env, es, index_prefix, tmp_path):
-    """Issue 15 item 8 for --follow: events outside the filters are counted, not imported,
+    """With --follow, events outside the filters are counted, not imported,
     round after round; and one dead-letter file serves every round (removed when unused)."""
     from provision.ingest.options import ImportOptions
     from provision.sources.filters import Filters

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from provision.cli.commands import app
 from provision.analysis.hints import Filters, hints_from_sources
 from tests.support.s3 import BUCKET, MotoS3, upload_tree
-from tests.support.trail import ACCOUNT, demo_events, event, write_trail
+from tests.support.trail import ACCOUNT, demo_events, role_event, write_trail
 
 
 def compared(hints) -> dict:
@@ -32,7 +32,7 @@ def test_hints_from_a_bucket_equal_hints_from_the_same_files(trail_bucket: list[
 
 def test_filters_prune_the_listing_and_still_count_exactly(trail_bucket: list[str], aws_env: MotoS3, tmp_path: Path) -> None:
     # An event at 23:58 delivered after midnight lands in the next day's file: still counted.
-    late = event("CreateUser", "iam.amazonaws.com", time="2024-08-01T23:58:00Z")
+    late = role_event("CreateUser", "iam.amazonaws.com", time="2024-08-01T23:58:00Z")
     path = tmp_path / "AWSLogs" / ACCOUNT / "CloudTrail" / "eu-west-1" / "2024" / "08" / "02" / f"{ACCOUNT}_CloudTrail_eu-west-1_20240802T0005Z_late.json.gz"
     path.parent.mkdir(parents=True)
     path.write_bytes(gzip.compress(json.dumps({"Records": [late]}).encode()))
@@ -43,7 +43,7 @@ def test_filters_prune_the_listing_and_still_count_exactly(trail_bucket: list[st
 
 
 def test_the_command_mixes_folders_and_buckets(trail_bucket: list[str], aws_env: MotoS3, tmp_path: Path) -> None:
-    write_trail(tmp_path / "local", [event("PutMetricAlarm", "monitoring.amazonaws.com")])
+    write_trail(tmp_path / "local", [role_event("PutMetricAlarm", "monitoring.amazonaws.com")])
     result = CliRunner().invoke(app, ["hints", str(tmp_path / "local"), f"s3://{BUCKET}/AWSLogs/", "--format", "json", "--endpoint-url", aws_env.url])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)

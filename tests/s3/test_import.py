@@ -5,10 +5,10 @@ its environment, never on its command line)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,15 +21,14 @@ from provision.cloudtrail.decode import decode_events
 from provision.sources.local import local_files
 from provision.sources.s3source import S3Import
 from tests.support.s3 import BUCKET, ORG_KEY
+from tests.support.cli import ctstack_script
 
 CTSTACK = str(Path(sys.executable).parent / "ctstack")
 NEW_KEY = "AWSLogs/111111111111/CloudTrail/eu-central-1/2017/12/11/111111111111_CloudTrail_eu-central-1_20171211T1505Z_A6kvhMoVeCsc7v8U.json.gz"
 
 pytestmark = pytest.mark.usefixtures("forget_state")
-
-
-def ctstack(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CTSTACK, *args], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+# aws_env sets the S3 endpoint for the command (CTSTACK_S3_ENDPOINT_URL): it is passed on.
+ctstack = partial(ctstack_script, inherit_ctstack_variables=True)
 
 
 def import_json(es_url: str, prefix: str, *args: str) -> dict:
@@ -182,7 +181,7 @@ def test_a_state_that_cannot_be_written_costs_a_redownload_not_the_import(trail_
 
 
 def test_a_second_run_says_nothing_new_and_filters_apply_to_s3_events(trail_bucket, es, es_url, index_prefix):
-    """Issue 15 items 8 and 11: S3 events are filtered exactly like local ones (the listing
+    """S3 events are filtered exactly like local ones (the listing
     takes whole days, the events the bound), and a run that finds everything imported says so."""
     first = import_json(es_url, index_prefix, f"s3://{BUCKET}", "--since", "2024-08-01T13:00:00Z", "--until", "2024-08-01")
     assert first["events_filtered"] > 0 and first["events_indexed"] > 0
@@ -195,7 +194,7 @@ def test_a_second_run_says_nothing_new_and_filters_apply_to_s3_events(trail_buck
     assert re.search(r"Nothing new: the [\d,]+ objects listed were imported by earlier runs", " ".join(again.stdout.split())), again.stdout
 
 
-def test_item_8_elasticsearch_dying_during_an_s3_import_stops_it_like_a_local_import(trail_bucket, private_es_node, monkeypatch, tmp_path):
+def test_elasticsearch_dying_during_an_s3_import_stops_it_like_a_local_import(trail_bucket, private_es_node, monkeypatch, tmp_path):
     """Kill the node while objects are being looked up in the import state (one lookup per
     object here, so the next lookup meets the dead node): the import stops with its summary,
     every event read is accounted for, the verdict is not ok, and the reason is that

@@ -4,12 +4,10 @@ credentials only in their environment), against moto's server over HTTP for S3 a
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,9 +20,8 @@ from tests.support.s3 import (
     BUCKET, DIGEST_KEY, INSIGHT_KEY, S3_TEST_EVENT, cloudtrail_notification, make_queue, put_trail_objects, s3_event, sns_envelope,
     stored, wait_stored,
 )
-from tests.support.trail import event
-
-CTSTACK = str(Path(sys.executable).parent / "ctstack")
+from tests.support.trail import role_event
+from tests.support.cli import CTSTACK
 
 
 def consumer(queue_url: str, es_url: str, prefix: str, tmp_path: Path, *args: str) -> subprocess.Popen:
@@ -54,7 +51,6 @@ def queue_counts(sqs, queue_url: str) -> tuple[int, int]:
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-
 def test_every_notification_shape_names_its_objects():
     key = "AWSLogs/111122223333/CloudTrail/eu-west-1/2025/03/06/a b.json.gz"
     assert [o.key for o in parse_notification(json.dumps(s3_event(BUCKET, key)))[0]] == [key]  # "+" decoded
@@ -66,7 +62,7 @@ def test_every_notification_shape_names_its_objects():
     objects, skipped = parse_notification(json.dumps(cloudtrail_notification(BUCKET, [DIGEST_KEY, INSIGHT_KEY])))
     assert objects == [] and len(skipped) == 2
     assert len(parse_notification(json.dumps(s3_event(BUCKET, INSIGHT_KEY)), make_filters(insights=True))[0]) == 1
-    for body in ("not json", "[1]", json.dumps({"Records": [event()]})):
+    for body in ("not json", "[1]", json.dumps({"Records": [role_event()]})):
         with pytest.raises(NotANotification):
             parse_notification(body)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.trail import ACCOUNT, CLI_AGENT, event
+from tests.support.trail import ACCOUNT, CLI_AGENT, role_event
 
 CFN = "cloudformation.amazonaws.com"
 TERRAFORM_AGENT = ("APN/1.0 HashiCorp/1.0 Terraform/1.9.5 (+https://www.terraform.io) terraform-provider-aws/5.64.0 "
@@ -23,7 +23,7 @@ FUNCTION_PULUMI = "thumbnailer"
 
 
 def _cfn(name: str, source: str, time: str, params: dict, response: Any = None) -> dict:
-    return event(name, source, user="AWSCloudFormation", time=time, agent=CFN, sourceIPAddress=CFN,
+    return role_event(name, source, user="AWSCloudFormation", time=time, agent=CFN, sourceIPAddress=CFN,
                  requestParameters=params, responseElements=response,
                  userIdentity={"type": "AssumedRole", "principalId": "AROAEXAMPLECFN:AWSCloudFormation",
                                "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/cfn-exec/AWSCloudFormation", "accountId": ACCOUNT,
@@ -52,44 +52,44 @@ def drift_events() -> list[dict]:
         _cfn("PutBucketTagging", "s3.amazonaws.com", "2024-08-01T09:01:30Z",
              {"bucketName": BUCKET_CFN, "tagging": "", "Tagging": {"TagSet": {"Tag": [{"Key": "aws:cloudformation:stack-name", "Value": "web-prod"}]}}}),
         # Terraform: a security group and a role
-        event("CreateSecurityGroup", user="ci-deploy", time="2024-08-01T10:00:00Z", agent=TERRAFORM_AGENT,
+        role_event("CreateSecurityGroup", user="ci-deploy", time="2024-08-01T10:00:00Z", agent=TERRAFORM_AGENT,
               requestParameters={"groupName": "tf-db-sg", "groupDescription": "db", "vpcId": VPC}, responseElements={"_return": True, "groupId": SG_TF}),
-        event("CreateRole", "iam.amazonaws.com", user="ci-deploy", time="2024-08-01T10:01:00Z", agent=TERRAFORM_AGENT, region="us-east-1",
+        role_event("CreateRole", "iam.amazonaws.com", user="ci-deploy", time="2024-08-01T10:01:00Z", agent=TERRAFORM_AGENT, region="us-east-1",
               requestParameters={"roleName": ROLE_TF, "assumeRolePolicyDocument": "{}"},
               responseElements={"role": {"roleName": ROLE_TF, "arn": f"arn:aws:iam::{ACCOUNT}:role/{ROLE_TF}", "path": "/"}}),
         # Terraform changes a bucket that is older than the trail
-        event("PutBucketVersioning", "s3.amazonaws.com", user="ci-deploy", time="2024-08-01T10:02:00Z", agent=TERRAFORM_AGENT,
+        role_event("PutBucketVersioning", "s3.amazonaws.com", user="ci-deploy", time="2024-08-01T10:02:00Z", agent=TERRAFORM_AGENT,
               requestParameters={"bucketName": BUCKET_OLD, "versioning": "", "VersioningConfiguration": {"Status": "Enabled"}}),
         # Pulumi: a function
-        event("CreateFunction20150331", "lambda.amazonaws.com", user="ci-deploy", time="2024-08-01T10:03:00Z", agent=PULUMI_AGENT,
+        role_event("CreateFunction20150331", "lambda.amazonaws.com", user="ci-deploy", time="2024-08-01T10:03:00Z", agent=PULUMI_AGENT,
               requestParameters={"functionName": FUNCTION_PULUMI, "runtime": "python3.12", "role": f"arn:aws:iam::{ACCOUNT}:role/{ROLE_TF}", "handler": "app.handler"},
               responseElements={"functionName": FUNCTION_PULUMI, "functionArn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{FUNCTION_PULUMI}"}),
         # The console creates its own group
-        event("CreateSecurityGroup", user="dave", time="2024-08-02T08:00:00Z",
+        role_event("CreateSecurityGroup", user="dave", time="2024-08-02T08:00:00Z",
               requestParameters={"groupName": "dave-test", "groupDescription": "t", "vpcId": VPC}, responseElements={"_return": True, "groupId": SG_CONSOLE}),
         # --- drift: console changes to managed resources
-        event("AuthorizeSecurityGroupIngress", user="alice", time="2024-08-03T11:00:00Z", requestParameters=_ingress(SG_WEB), responseElements={"_return": True}),
-        event("AuthorizeSecurityGroupIngress", user="bob", time="2024-08-04T11:00:00Z", requestParameters=_ingress(SG_WEB), responseElements={"_return": True}),
-        event("PutBucketPolicy", "s3.amazonaws.com", user="bob", time="2024-08-03T12:00:00Z",
+        role_event("AuthorizeSecurityGroupIngress", user="alice", time="2024-08-03T11:00:00Z", requestParameters=_ingress(SG_WEB), responseElements={"_return": True}),
+        role_event("AuthorizeSecurityGroupIngress", user="bob", time="2024-08-04T11:00:00Z", requestParameters=_ingress(SG_WEB), responseElements={"_return": True}),
+        role_event("PutBucketPolicy", "s3.amazonaws.com", user="bob", time="2024-08-03T12:00:00Z",
               requestParameters={"bucketName": BUCKET_CFN, "policy": "", "bucketPolicy": {"Version": "2012-10-17", "Statement": []}}),
-        event("AttachRolePolicy", "iam.amazonaws.com", user="alice", time="2024-08-03T13:00:00Z", region="us-east-1",
+        role_event("AttachRolePolicy", "iam.amazonaws.com", user="alice", time="2024-08-03T13:00:00Z", region="us-east-1",
               requestParameters={"roleName": ROLE_TF, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
-        event("DeleteSecurityGroup", user="carol", time="2024-08-05T09:00:00Z", requestParameters={"groupId": SG_TF}, responseElements={"_return": True}),
-        event("PutBucketPolicy", "s3.amazonaws.com", user="carol", time="2024-08-05T10:00:00Z",
+        role_event("DeleteSecurityGroup", user="carol", time="2024-08-05T09:00:00Z", requestParameters={"groupId": SG_TF}, responseElements={"_return": True}),
+        role_event("PutBucketPolicy", "s3.amazonaws.com", user="carol", time="2024-08-05T10:00:00Z",
               requestParameters={"bucketName": BUCKET_OLD, "policy": "", "bucketPolicy": {"Version": "2012-10-17", "Statement": []}}),
-        event("UpdateFunctionConfiguration20150331v2", "lambda.amazonaws.com", user="alice", time="2024-08-05T11:00:00Z",
+        role_event("UpdateFunctionConfiguration20150331v2", "lambda.amazonaws.com", user="alice", time="2024-08-05T11:00:00Z",
               requestParameters={"functionName": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{FUNCTION_PULUMI}", "timeout": 60}),
         # CloudFormation's next deploy overwrites the hand-opened port
         _cfn("RevokeSecurityGroupIngress", "ec2.amazonaws.com", "2024-08-06T09:00:00Z", _ingress(SG_WEB), {"_return": True}),
         # --- look-alikes that are not drift
-        event("AuthorizeSecurityGroupIngress", user="dave", time="2024-08-03T15:00:00Z", requestParameters=_ingress(SG_CONSOLE), responseElements={"_return": True}),
-        event("DescribeSecurityGroups", user="alice", time="2024-08-03T10:59:00Z", read_only=True,
+        role_event("AuthorizeSecurityGroupIngress", user="dave", time="2024-08-03T15:00:00Z", requestParameters=_ingress(SG_CONSOLE), responseElements={"_return": True}),
+        role_event("DescribeSecurityGroups", user="alice", time="2024-08-03T10:59:00Z", read_only=True,
               requestParameters={"securityGroupIdSet": {"items": [{"groupId": SG_WEB}]}}),
-        event("GetBucketPolicy", "s3.amazonaws.com", user="bob", time="2024-08-03T11:59:00Z", read_only=True, requestParameters={"bucketName": BUCKET_CFN, "policy": ""}),
-        event("AuthorizeSecurityGroupIngress", user="ci-deploy", time="2024-08-03T16:00:00Z", agent=CLI_AGENT, requestParameters=_ingress(SG_WEB), responseElements={"_return": True}),
-        event("PutBucketPolicy", "s3.amazonaws.com", user="erin", time="2024-08-03T17:00:00Z", errorCode="AccessDenied", errorMessage="Access Denied",
+        role_event("GetBucketPolicy", "s3.amazonaws.com", user="bob", time="2024-08-03T11:59:00Z", read_only=True, requestParameters={"bucketName": BUCKET_CFN, "policy": ""}),
+        role_event("AuthorizeSecurityGroupIngress", user="ci-deploy", time="2024-08-03T16:00:00Z", agent=CLI_AGENT, requestParameters=_ingress(SG_WEB), responseElements={"_return": True}),
+        role_event("PutBucketPolicy", "s3.amazonaws.com", user="erin", time="2024-08-03T17:00:00Z", errorCode="AccessDenied", errorMessage="Access Denied",
               requestParameters={"bucketName": BUCKET_CFN, "policy": "", "bucketPolicy": {"Statement": []}}),
-        event("CreateSession", "cloudshell.amazonaws.com", user="alice", time="2024-08-03T18:00:00Z"),
+        role_event("CreateSession", "cloudshell.amazonaws.com", user="alice", time="2024-08-03T18:00:00Z"),
     ]
     return events
 

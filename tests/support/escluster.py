@@ -10,7 +10,8 @@ import time
 import urllib.error
 from dataclasses import dataclass, field
 
-from tests.support.esnode import EsNode, NodeError, _http_json, free_port
+from tests.support.esnode import EsNode, NodeError, _http_json
+from tests.support.loopback import free_port
 
 CLUSTER_HEAP = "384m"  # per node: the smallest that indexes 60,000 events without memory pressure
 

@@ -23,7 +23,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.core import settings
+from tests.support.loopback import free_port
 
 ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
 RUN_AS_USER = "ctstack-es"
@@ -183,12 +183,6 @@ def analysis_plugin(version: str, java_home: Path) -> Path:
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
     return plugin
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _http_json(url: str, timeout: float = 5.0, ca_certs: str | None = None, login: tuple[str, str | None] | None = None) -> dict:

@@ -1,4 +1,7 @@
-"""Hand-written CloudTrail events for tests: a realistic base event, changed per case."""
+"""Hand-written CloudTrail events for tests: `api_call()`, a realistic aws-cli call by an IAM
+user (BASE_EVENT) changed per case, and the shapes console detection must tell apart. An
+event made by a person in an assumed role, console by default, is `role_event()` in
+tests/support/trail.py."""
 
 from __future__ import annotations
 
@@ -38,8 +41,8 @@ BASE_EVENT: dict[str, Any] = {
 }
 
 
-def event(**changes: Any) -> dict:
-    """A copy of BASE_EVENT with top-level changes; a value of None removes the key."""
+def api_call(**changes: Any) -> dict:
+    """An aws-cli call: a copy of BASE_EVENT with top-level changes; a value of None removes the key."""
     ev = copy.deepcopy(BASE_EVENT)
     for key, value in changes.items():
         if value is None:
@@ -61,7 +64,7 @@ def many_events(count: int, seed: str = "x", month: str = "2024-05") -> list[dic
     """`count` distinct events (deterministic eventIDs) spread over one month."""
     out = []
     for i in range(count):
-        out.append(event(
+        out.append(api_call(
             eventID=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}-{i}")),
             eventTime=f"{month}-{(i % 28) + 1:02d}T{(i // 28) % 24:02d}:{i % 60:02d}:00Z",
             eventName=("DescribeInstances", "StartInstances", "ListBuckets", "PutBucketPolicy")[i % 4],
@@ -69,7 +72,7 @@ def many_events(count: int, seed: str = "x", month: str = "2024-05") -> list[dic
     return out
 
 
-# Issue 13's shapes: what the console, aws-cli v2, S3 and CloudFormation really send.
+# The shapes console detection must tell apart: what the console, aws-cli v2, S3 and CloudFormation really send.
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15"
 # aws-cli 2.x appends the command it ran as metadata: the word "console" in it is no console.
 CLI_V2_SERIAL_CONSOLE = (
@@ -94,7 +97,7 @@ CONSOLE_USER = {
 
 def console_write(**changes) -> dict:
     """A change made by a console user in a browser: an automation candidate unless a rule says no."""
-    return event(**{"userIdentity": CONSOLE_USER, "userAgent": BROWSER, "sessionCredentialFromConsole": "true",
+    return api_call(**{"userIdentity": CONSOLE_USER, "userAgent": BROWSER, "sessionCredentialFromConsole": "true",
                     "readOnly": False, **changes})
 
 
@@ -103,7 +106,7 @@ ANONYMOUS = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PR
 
 def s3_anonymous_read(**changes) -> dict:
     """A public website's object fetched by a browser: S3 brackets the agent, nobody is signed in."""
-    return event(**{
+    return api_call(**{
         "eventVersion": "1.10", "userIdentity": ANONYMOUS, "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
         "userAgent": "[Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36]",
         "requestParameters": {"bucketName": "www.example.com", "Host": "www.example.com.s3.amazonaws.com", "key": "index.html"},

@@ -1,13 +1,22 @@
-"""What the tests' own HTTP proxies on 127.0.0.1 share: a threaded server for their handler,
-and passing one request on to the real server behind them."""
+"""What the tests' own servers on 127.0.0.1 share: a free port, a threaded server for a
+proxy's handler, and passing one request on to the real server behind it."""
 
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import SplitResult
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (the OS's pick; free until someone binds it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 

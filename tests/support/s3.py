@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import urllib.request
 from pathlib import Path
 
 import boto3
 from moto.server import ThreadedMotoServer
+from tests.support.loopback import free_port
 
 REGION = "us-east-1"
 BUCKET = "trails"
 ORG_KEY = "AWSLogs/o-1234abcde/222222222222/CloudTrail/us-east-1/2025/03/06/222222222222_CloudTrail_us-east-1_20250306T0230Z_QF6qcgyiaVnSueXa.json.gz"
 DIGEST_KEY = "AWSLogs/333333333333/CloudTrail-Digest/us-east-1/2025/03/06/333333333333_CloudTrail-Digest_us-east-1_trail_us-east-1_20250306T0330Z.json.gz"
 INSIGHT_KEY = "AWSLogs/333333333333/CloudTrail-Insight/us-east-1/2025/03/06/333333333333_CloudTrail-Insight_us-east-1_20250306T0330Z_x.json.gz"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MotoS3:
@@ -98,8 +92,6 @@ class Listings:
         return [prefix for prefix, delimiter in self.calls if delimiter == "/"]
 
 
-
-
 def trail_key(when, account: str = "111122223333", region: str = "eu-west-1", name: str = "x") -> str:
     """The key CloudTrail gives a delivery file written at ``when`` (a UTC datetime)."""
     return (f"AWSLogs/{account}/CloudTrail/{region}/{when:%Y/%m/%d}/"
@@ -113,12 +105,12 @@ def put_trail_objects(s3, bucket: str, when, objects: int, events_per_object: in
     import gzip
     import uuid
 
-    from tests.support.trail import event
+    from tests.support.trail import role_event
 
     keys, ids = [], set()
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     for n in range(objects):
-        events = [event(time=stamp, account=account, region=region, event_id=str(uuid.uuid4())) for _ in range(events_per_object)]
+        events = [role_event(time=stamp, account=account, region=region, event_id=str(uuid.uuid4())) for _ in range(events_per_object)]
         ids.update(e["eventID"] for e in events)
         key = trail_key(when, account, region, f"{tag}{n:05d}")
         s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(json.dumps({"Records": events}).encode()))

@@ -1,6 +1,6 @@
 """Hand-written CloudTrail events and files, shaped like the real ones in tests/data/cloudtrail.
 
-`event()` makes one event; by default a console action by alice that changes something.
+`role_event()` makes one event; by default a console action by alice that changes something.
 `write_trail()` writes events the way CloudTrail delivers them to S3.
 """
 
@@ -22,7 +22,7 @@ CLI_AGENT = "aws-cli/2.17.0 md/awscrt#0.20.11 ua/2.0 os/linux#6.8 md/arch#x86_64
 _ids = itertools.count(1)
 
 
-def event(
+def role_event(
     name: str = "RunInstances",
     source: str = "ec2.amazonaws.com",
     *,
@@ -117,11 +117,11 @@ def demo_events(seed: int = 7, days: int = 28, per_day: int = 24) -> list[dict]:
             source, name, read_only, people = rng.choice(habits)
             user = rng.choice(_TEAM if read_only else _TEAM[:people])
             region = rng.choice(["eu-west-1", "eu-west-1", "us-east-1"])
-            events.append(event(name, source, user=user, time=_day(day, rng), read_only=read_only, region=region))
+            events.append(role_event(name, source, user=user, time=_day(day, rng), read_only=read_only, region=region))
         for user in rng.sample(_TEAM, 3):
-            events.append(event("ConsoleLogin", "signin.amazonaws.com", user=user, time=_day(day, rng), eventType="AwsConsoleSignIn", read_only=False))
+            events.append(role_event("ConsoleLogin", "signin.amazonaws.com", user=user, time=_day(day, rng), eventType="AwsConsoleSignIn", read_only=False))
         for _ in range(10):
-            events.append(event("PutObject", "s3.amazonaws.com", user="ci-deploy", time=_day(day, rng), agent=CLI_AGENT))
+            events.append(role_event("PutObject", "s3.amazonaws.com", user="ci-deploy", time=_day(day, rng), agent=CLI_AGENT))
     return events
 
 
@@ -135,25 +135,25 @@ def _day(day: int, rng) -> str:
 CLI_V2_COMMAND_AGENT = CLI_AGENT + " md/prompt#off md/command#ec2.enable-serial-console-access"
 
 
-def issue_13_events(time: str = "2024-08-03T09:00:00Z") -> list[dict]:
-    """One event of each kind issue 13 found misclassified, in CloudTrail's shapes: none is a
+def once_misclassified_events(time: str = "2024-08-03T09:00:00Z") -> list[dict]:
+    """One event of each kind once misclassified as console work, in CloudTrail's shapes: none is a
     candidate except the signin-invoked ChangePassword."""
     signin_user = {"type": "IAMUser", "principalId": "AIDAEXAMPLEPRINCIPAL", "arn": f"arn:aws:iam::{ACCOUNT}:user/frank",
                    "accountId": ACCOUNT, "userName": "frank", "invokedBy": "signin.amazonaws.com"}
-    stack_role = event("CreateRole", "iam.amazonaws.com", user="grace", time=time, agent="cloudformation.amazonaws.com",
+    stack_role = role_event("CreateRole", "iam.amazonaws.com", user="grace", time=time, agent="cloudformation.amazonaws.com",
                        sourceIPAddress="cloudformation.amazonaws.com", sessionCredentialFromConsole="true")
     stack_role["userIdentity"]["invokedBy"] = "cloudformation.amazonaws.com"
     return [
-        event("EnableSerialConsoleAccess", user="heidi", time=time, agent=CLI_V2_COMMAND_AGENT),
-        event("GetObject", "s3.amazonaws.com", time=time, read_only=True, userIdentity=dict(ANONYMOUS), eventCategory="Data",
+        role_event("EnableSerialConsoleAccess", user="heidi", time=time, agent=CLI_V2_COMMAND_AGENT),
+        role_event("GetObject", "s3.amazonaws.com", time=time, read_only=True, userIdentity=dict(ANONYMOUS), eventCategory="Data",
               agent="[Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36]"),
-        event("PutObject", "s3.amazonaws.com", time=time, userIdentity=dict(ANONYMOUS), eventCategory="Data",
+        role_event("PutObject", "s3.amazonaws.com", time=time, userIdentity=dict(ANONYMOUS), eventCategory="Data",
               agent="[Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0]"),
         stack_role,
-        event("ChangePassword", "iam.amazonaws.com", time=time, agent="signin.amazonaws.com", userIdentity=signin_user),
-        event("UpdateBillingPreferences", "billingconsole.amazonaws.com", user="grace", time=time, agent=CONSOLE_AGENT,
+        role_event("ChangePassword", "iam.amazonaws.com", time=time, agent="signin.amazonaws.com", userIdentity=signin_user),
+        role_event("UpdateBillingPreferences", "billingconsole.amazonaws.com", user="grace", time=time, agent=CONSOLE_AGENT,
               eventType="AwsConsoleAction"),
-        *(event(name, source, user="grace", time=time) for source, name in (
+        *(role_event(name, source, user="grace", time=time) for source, name in (
             ("cloudshell.amazonaws.com", "CreateEnvironment"), ("cloudshell.amazonaws.com", "CreateSession"),
             ("cloudshell.amazonaws.com", "PutCredentials"), ("support.amazonaws.com", "CreateCase"),
             ("sso.amazonaws.com", "Federate"), ("logs.amazonaws.com", "StartQuery"), ("signin.amazonaws.com", "SwitchRole"),
