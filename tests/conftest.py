@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import os
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import pytest
-from _pytest.mark.expression import Expression  # how pytest reads -m; no public name for it
 from elasticsearch import Elasticsearch
 
 from provision.analysis.hints import Hints, hints_from_sources
@@ -61,12 +61,22 @@ def fast_lane_drops(markexpr: str, item: pytest.Item) -> bool:
     if not markexpr or "slow" in markexpr or item.get_closest_marker("slow") is None:
         return False
     markers = {mark.name for mark in item.iter_markers()} | {"es"}
-    return not compiled(markexpr).evaluate(lambda name: name in markers)
+    return not selects(markexpr, markers)
 
 
-@functools.lru_cache
-def compiled(markexpr: str) -> Expression:
-    return Expression.compile(markexpr)
+_MARK_TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+
+
+@functools.lru_cache(maxsize=None)
+def _mark_tokens(markexpr: str) -> tuple[str, ...]:
+    return tuple(_MARK_TOKEN.findall(markexpr))
+
+
+def selects(markexpr: str, markers: set[str]) -> bool:
+    """Whether ``-m markexpr`` selects a test with these markers: pytest's grammar (names,
+    `and`, `or`, `not`, parentheses) evaluated with Python's own precedence, which is the same."""
+    words = [w if w in ("and", "or", "not", "(", ")") else str(w in markers) for w in _mark_tokens(markexpr)]
+    return bool(eval(" ".join(words), {"__builtins__": {}}, {}))  # only True/False/and/or/not/() reach eval
 
 
 @pytest.fixture(scope="session")
