@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape as markup_escape  # terminal text; html.escape is for the report
 from rich.table import Table
 
-from provision.cloudtrail.clickcode import printable
+from provision.cloudtrail.commandline import printable
 from provision.core.errors import CtstackError
 from provision.analysis.hints import Hints, iso
 from provision.report.hints_output import minutes_text

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from provision.cloudtrail.clickcode import printable
+from provision.cloudtrail.commandline import printable
 from provision.analysis.hints import Candidate, Hints
 from provision.core.wording import plural, skipped_notes
 
