@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -23,15 +24,18 @@ from provision.cli.vocabulary import (IMPORT_FORMATS, MAX_FILE_SIZE, TEXT_FORMAT
                                       StackKibanaImage, StackKibanaUrl, StatusKibanaUrl, Timeout, Top, Until, Users, Vocabulary,
                                       es_config, existing_es, say_if_scheme_added, where_from)
 from provision.cloudtrail.documents import PROFILES
-from provision.cloudtrail.records import MAX_FILE_BYTES
 from provision.core import interrupt, settings
 from provision.core.connection import EsConfig, display_url, parse_url
 from provision.core.errors import CtstackError
 from provision.core.wording import nothing_readable, number, plural
+from provision.analysis.hints import Hints
+from provision.analysis.hints_request import HintsRequest, ranked_hints
 from provision.demo.generate import SAMPLE_EVENTS
 from provision.report.hints_output import FORMATS as HINTS_FORMATS
 from provision.sources.filters import Filters
 from provision.stack import health, lifecycle as stack
+from provision.stack import local_settings
+from provision.stack import compose as docker_compose
 
 
 app = typer.Typer(
@@ -245,7 +249,7 @@ def up(
     try:
         with err_console.status("Starting…") as live:
             result = stack.up(options, reporter=RichReporter(live))
-    except stack.DockerUnavailable as err:
+    except docker_compose.DockerUnavailable as err:
         raise CtstackError(f"{err} {WITHOUT_DOCKER}") from None
     typer.echo(f"Elasticsearch: {display_url(result.es_url)}")
     if result.kibana_url:
@@ -283,7 +287,7 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting the volumes.")] = False,
 ) -> None:
     """Stop the local stack; its data stays unless --volumes."""
-    local = stack.LocalStack()
+    local = docker_compose.LocalStack()
     if volumes and not yes:
         local.check_engine()  # ask only when there is something to delete
         local.require_setup()
@@ -302,7 +306,7 @@ def status(
     """Containers, health, CloudTrail event count and newest event; exit 1 if Elasticsearch is unreachable."""
     existing = existing_es(es_url, api_key, user, password, ca_certs)
     es_cfg = existing or es_config(None, api_key, user, password, ca_certs)
-    local_kibana = not existing and stack.local_kibana_enabled()
+    local_kibana = not existing and local_settings.local_kibana_enabled()
     kibana_source = where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL")
     kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (settings.LOCAL_KIBANA_URL if local_kibana else None)
     kibana = None
@@ -311,7 +315,7 @@ def status(
 
         kibana = resolve_kibana_config(kibana_url, es=es_cfg)
         say_if_scheme_added(kibana_url, kibana_source, kibana.url)
-    report = stack.status(es_cfg, kibana, stack=None if existing else stack.LocalStack())
+    report = stack.status(es_cfg, kibana, stack=None if existing else docker_compose.LocalStack())
     if output_format == "json":
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -328,7 +332,7 @@ def logs(
     tail: Annotated[Optional[int], typer.Option("--tail", min=0, help="Only the last N lines per container.", show_default=False)] = None,
 ) -> None:
     """Show the local stack's container logs."""
-    raise typer.Exit(stack.LocalStack().logs(service, follow=follow, tail=tail))
+    raise typer.Exit(docker_compose.LocalStack().logs(service, follow=follow, tail=tail))
 
 
 @app.command()
@@ -352,7 +356,7 @@ def provision(
     if not (skip_kibana or kibana_named):
         if not is_local_stack(es_cfg.url):
             skipped_note = stack.kibana_skipped_note(es_cfg.url)
-        elif not stack.local_kibana_enabled():
+        elif not local_settings.local_kibana_enabled():
             skipped_note = stack.NO_KIBANA_NOTE
     kibana_cfg = None
     if not (skip_kibana or skipped_note):
@@ -401,40 +405,14 @@ def demo(
     typer.echo(f"      ctstack import {folder}             (into Elasticsearch; `ctstack up --sample` does this for the local stack)")
 
 
-def _ranked_hints(rank: str, top: int, compute):
-    """count: hints as computed (most frequent first, cut at top); time: all, by console minutes, then cut."""
-    from provision.analysis.hints import RANKS, rank_by_time
+def _read_hints(request: HintsRequest) -> Hints:
+    """ranked_hints, with a spinner on a terminal while S3 is reached."""
+    from provision.sources.s3layout import is_s3_url
 
-    if rank not in RANKS:
-        raise CtstackError(f"--rank must be one of {', '.join(RANKS)}, not {rank!r}.")
-    return compute(top) if rank == "count" else rank_by_time(compute(0), top)
-
-
-def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings,
-                   max_file_bytes=MAX_FILE_BYTES):
-    """Hints from the sources given, else from Elasticsearch (hints and report alike)."""
-    from provision.analysis.hints import hints_from_sources
-    from provision.analysis.hints_es import hints_from_cluster
-
-    if sources and from_es:
-        raise CtstackError("Give either folders/files/s3:// URLs or --from-es, not both.")
-    if sources and (es_url or api_key or es_user or password or ca_certs):
-        # Reading files and asking Elasticsearch are two different answers: never pick one silently.
-        raise CtstackError("With folders, files or s3:// sources ctstack reads them directly and does not use Elasticsearch; "
-                           "leave out --es-url/--es-api-key/--es-user/--es-password/--es-ca-certs, or leave out the sources to ask Elasticsearch.")
-    if sources:
-        from provision.sources.s3layout import is_s3_url
-
-        if err_console.is_terminal and any(is_s3_url(s) for s in sources):
-            with err_console.status("Reading the sources (reaching S3)…"):
-                return hints_from_sources(sources, filters, top, s3_settings, max_file_bytes)
-        return hints_from_sources(sources, filters, top, s3_settings, max_file_bytes)
-    try:
-        return hints_from_cluster(es_config(es_url, api_key, es_user, password, ca_certs), filters, top, index_prefix)
-    except CtstackError as err:
-        if from_es:
-            raise
-        raise CtstackError(f"{err} Or read CloudTrail logs directly, no Elasticsearch needed: ctstack {command} ./logs/ (or s3://BUCKET/PREFIX).") from None
+    if err_console.is_terminal and any(is_s3_url(s) for s in request.sources):
+        with err_console.status("Reading the sources (reaching S3)…"):
+            return ranked_hints(request)
+    return ranked_hints(request)
 
 
 @app.command("hints")
@@ -459,10 +437,11 @@ def hints_(
     """
     from provision.report import hints_output
 
-    filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
-    s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _ranked_hints(rank, top, lambda n: _compute_hints("hints", sources, from_es, filters, n, index_prefix, es_url, api_key, es_user,
-                                                               password, ca_certs, s3_settings, max_file_bytes))
+    result = _read_hints(HintsRequest(
+        "hints", tuple(sources or ()), from_es, Filters.from_text(account, region, user, since, until, ignore_action or ()), top, rank,
+        index_prefix, es=functools.partial(es_config, es_url, api_key, es_user, password, ca_certs),
+        es_options_given=any((es_url, api_key, es_user, password, ca_certs)),
+        s3_options={"profile": profile, "workers": workers, "endpoint_url": endpoint_url}, max_file_bytes=max_file_bytes))
     if output_format == "table":
         hints_output.print_table(result, Console())
         print_automation(result, workflows)
@@ -495,10 +474,11 @@ def report(
     """
     from provision.report.html import write_report
 
-    filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
-    s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _ranked_hints(rank, top, lambda n: _compute_hints("report", sources, from_es, filters, n, index_prefix, es_url, api_key, es_user,
-                                                               password, ca_certs, s3_settings, max_file_bytes))
+    result = _read_hints(HintsRequest(
+        "report", tuple(sources or ()), from_es, Filters.from_text(account, region, user, since, until, ignore_action or ()), top, rank,
+        index_prefix, es=functools.partial(es_config, es_url, api_key, es_user, password, ca_certs),
+        es_options_given=any((es_url, api_key, es_user, password, ca_certs)),
+        s3_options={"profile": profile, "workers": workers, "endpoint_url": endpoint_url}, max_file_bytes=max_file_bytes))
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
     exit_if_files_failed(result)
