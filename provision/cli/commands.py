@@ -14,24 +14,25 @@ from rich.markup import escape
 
 from provision import __version__
 from provision.cli.progress import ImportProgress
-from provision.cli.render import (RichReporter, WITHOUT_DOCKER, err_console, exit_if_files_failed, interrupted_counts,
-                                  no_terminal_is_fine, print_automation, print_import_summary, print_status, round_line, tell,
-                                  user_errors, write_workflow_scripts)
-from provision.cli.vocabulary import (IMPORT_FORMATS, MAX_FILE_SIZE, TEXT_FORMATS, Accounts, ApiKey, BulkRequests, BulkSize, CaCerts,
-                                      EsPassword, EsUrl, EsUser, ExitWhenEmpty, Follow, HintSources, IgnoreAction, IndexPrefix, Interval,
-                                      KibanaApiKey, KibanaPassword, KibanaUrl, KibanaUser, MaxFileBytes, NoKibana, PollSeconds, Rank,
-                                      Regions, S3EndpointUrl, S3Full, S3Insights, S3Profile, S3Workers, Since, SqsQueue, StackEsImage,
-                                      StackKibanaImage, StackKibanaUrl, StatusKibanaUrl, Timeout, Top, Until, Users, Vocabulary,
-                                      es_config, existing_es, say_if_scheme_added, where_from)
+from provision.cli.render import (WITHOUT_DOCKER, RichReporter, err_console, exit_after_signal, exit_if_files_failed,
+                                  no_terminal_is_fine, print_automation, print_demo_written, print_import_summary, print_status,
+                                  print_up_result, round_line, tell, user_errors, write_workflow_scripts)
+from provision.cli.vocabulary import (IMPORT_FORMATS, MAX_FILE_SIZE, Accounts, ApiKey, BulkRequests, BulkSize, CaCerts,
+                                      EsPassword, EsUrl, EsUser, ExitWhenEmpty, Follow, HintSources, IgnoreAction, IndexPrefix,
+                                      Interval, KibanaApiKey, KibanaPassword, KibanaUrl, KibanaUser, MaxFileBytes, NoKibana,
+                                      PollSeconds, Rank, Regions, S3EndpointUrl, S3Full, S3Insights, S3Profile, S3Workers, Since,
+                                      SqsQueue, StackEsImage, StackKibanaImage, StackKibanaUrl, StatusKibanaUrl, TextFormat,
+                                      Timeout, Top, Until, Users, Vocabulary, es_config, existing_es, say_if_scheme_added,
+                                      where_from)
 from provision.cloudtrail.documents import PROFILES
 from provision.core import interrupt, settings
 from provision.core.connection import EsConfig, display_url, parse_url
 from provision.core.errors import CtstackError
-from provision.core.wording import nothing_readable, number, plural
+from provision.core.wording import nothing_readable, plural
 from provision.analysis.hints import Hints
 from provision.analysis.hints_request import HintsRequest, ranked_hints
 from provision.demo.generate import SAMPLE_EVENTS
-from provision.report.hints_output import FORMATS as HINTS_FORMATS
+from provision.report.hints_output import HintsFormat
 from provision.sources.filters import Filters
 from provision.stack import health, lifecycle as stack
 from provision.stack import local_settings
@@ -251,27 +252,12 @@ def up(
             result = stack.up(options, reporter=RichReporter(live))
     except docker_compose.DockerUnavailable as err:
         raise CtstackError(f"{err} {WITHOUT_DOCKER}") from None
-    typer.echo(f"Elasticsearch: {display_url(result.es_url)}")
-    if result.kibana_url:
-        typer.echo(f"Kibana:        {display_url(result.kibana_url)}" + (f"  (user {settings.LOCAL_ES_USER})" if result.local else ""))
-    if result.kibana_skipped:
-        typer.echo(result.kibana_skipped)
-    if result.dashboard_url:
-        # Until events are imported its panels have nothing to show; after, it opens on their time range.
-        url = _on_the_data(result.dashboard_url, options.es or es_config(None, api_key, user, password, ca_certs), index_prefix) \
-            if result.imported else result.dashboard_url
-        typer.echo(f"Dashboard:     {display_url(url)}" + ("" if result.imported else "  (its panels fill after the first `ctstack import`)"))
-    if result.credentials_file:
-        typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
-    if result.imported:
-        i = result.imported
-        typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}")
-        if getattr(i, "dead_letter", None):
-            typer.echo(f"Failed events: {i.dead_letter}")
-        if i.interrupted:
-            tell(f"[bold yellow]{escape(i.aborted[:1].upper() + i.aborted[1:])}:[/] {escape(interrupted_counts(i))}; "
-                  "run the same command to finish (events already present are counted, not doubled).")
-            raise typer.Exit(interrupt.exit_code(interrupt.received()))
+    dashboard = result.dashboard_url
+    if dashboard and result.imported:  # it opens on the imported events' time range
+        dashboard = _on_the_data(dashboard, options.es or es_config(None, api_key, user, password, ca_certs), index_prefix)
+    print_up_result(result, dashboard)
+    if result.imported and result.imported.interrupted:
+        raise exit_after_signal()
     if not result.ok:
         raise typer.Exit(1)
     if follow:
@@ -299,7 +285,7 @@ def down(
 @app.command()
 @user_errors
 def status(
-    output_format: Annotated[Literal[TEXT_FORMATS], typer.Option("--format", help="text, or json.")] = "text",
+    output_format: Annotated[TextFormat, typer.Option("--format", help="text, or json.")] = "text",
     kibana_url: StatusKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
@@ -384,25 +370,11 @@ def demo(
 
     90 days of people repeating console work (17 actions, linked workflows) plus everyday
     traffic, gzipped in CloudTrail's S3 layout. No Docker, no AWS account needed."""
-    from provision.demo.console_work import DAYS
-    from provision.demo.demo_set import write_demo
-    from provision.demo.generate import demo_start
+    from provision.demo.demo_set import write_demo_folder
 
-    if folder.exists() and not folder.is_dir():
-        raise CtstackError(f"{folder} is a file; give a new or empty folder.")
-    if folder.is_dir() and any(folder.iterdir()):
-        raise CtstackError(f"{folder} is not empty; give a new or empty folder (the demo set is written whole).")
-    start = demo_start()
     with err_console.status(f"Writing the demo logs to {escape(str(folder))}…"):
-        try:
-            stats = write_demo(folder, start=start, events=events)
-        except OSError as err:
-            raise CtstackError(f"Cannot write the demo logs to {folder}: {err.strerror or err}.") from None
-    typer.echo(f"Wrote {plural(stats.events, 'event')} in {plural(stats.files, 'file')} to {folder}: {DAYS} days of console work "
-               f"up to {start:%Y-%m-%d}, then {number(events)} events of everyday traffic.")
-    typer.echo(f"Next: ctstack hints {folder} --workflows   (no Elasticsearch needed)")
-    typer.echo(f"      ctstack report {folder}             (an HTML page)")
-    typer.echo(f"      ctstack import {folder}             (into Elasticsearch; `ctstack up --sample` does this for the local stack)")
+        written = write_demo_folder(folder, events=events)
+    print_demo_written(folder, written, events)
 
 
 def _read_hints(request: HintsRequest) -> Hints:
@@ -422,7 +394,7 @@ def hints_(
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
     top: Top = 20, rank: Rank = "count",
-    output_format: Annotated[Literal[HINTS_FORMATS], typer.Option("--format", help="How to print the hints (sh: commands and workflow scripts).")] = "table",
+    output_format: Annotated[HintsFormat, typer.Option("--format", help="How to print the hints (sh: commands and workflow scripts).")] = "table",
     from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch (what no source means too).")] = False,
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
@@ -488,7 +460,7 @@ def report(
 @user_errors
 def reflag(
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Re-flag the indices <prefix>-*.")] = settings.INDEX_PREFIX,
-    output_format: Annotated[Literal[TEXT_FORMATS], typer.Option("--format", help="text, or json: one JSON summary on stdout.")] = "text",
+    output_format: Annotated[TextFormat, typer.Option("--format", help="text, or json: one JSON summary on stdout.")] = "text",
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
     """Work out the ctstack.* flags of imported documents again with the current rules, and update those that changed."""
@@ -509,7 +481,7 @@ def reflag(
             tell(f"[bold yellow]{escape(summary.aborted[:1].upper() + summary.aborted[1:])}[/] after {summary.documents_read:,} documents: "
                   "run the same command to re-flag the rest (documents already right are left as they are).")
     if summary.aborted:
-        raise typer.Exit(interrupt.exit_code(interrupt.received()))
+        raise exit_after_signal()
     if not summary.ok:
         raise typer.Exit(1)
 

@@ -4,7 +4,7 @@ Annotated options the commands share, so one option reads the same in every comm
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, get_args
 
 import typer
 import typer.core
@@ -87,8 +87,10 @@ def size_text(size: int) -> str:
     return str(size)
 
 
-IMPORT_FORMATS = ("table", "json")
-TEXT_FORMATS = ("text", "json")
+ImportFormat = Literal["table", "json"]
+TextFormat = Literal["text", "json"]
+IMPORT_FORMATS = get_args(ImportFormat)
+TEXT_FORMATS = get_args(TextFormat)
 
 
 MAX_FILE_SIZE = size_text(MAX_FILE_BYTES)  # "1g": the default as --help shows it
@@ -120,7 +122,7 @@ def say_if_scheme_added(raw: str | None, option: str, url: str) -> None:
     """One line on stderr when a URL without a scheme was read as http://, or one without a
     port got the service's (connection.parse_url's rule)."""
     parsed = parse_url(raw, option) if raw else None
-    if parsed and (parsed.scheme_added or parsed.port_added):
+    if raw and parsed and (parsed.scheme_added or parsed.port_added):
         missing = " or ".join(word for word, added in (("scheme", parsed.scheme_added), ("port", parsed.port_added)) if added)
         err_console.print(f"Note: {option} {escape(display_url(raw))} has no {missing}; using {escape(display_url(url))}.", highlight=False)
 

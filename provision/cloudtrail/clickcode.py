@@ -222,7 +222,7 @@ class _Mapper:
             if isinstance(value, dict) and len(value) == 1 and wire and _norm(next(iter(value))) == wire:
                 value = next(iter(value.values()))  # S3 XML: "TagSet": {"Tag": [...]}
             items = _items(value)
-            converted = []
+            converted: list[Any] = []
             for i, item in enumerate(items):
                 if inner.type_name not in ("structure", "list", "map") and isinstance(item, dict):
                     if len(item) != 1:  # not a wrapped scalar: nothing here says what it means

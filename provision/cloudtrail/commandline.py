@@ -171,7 +171,7 @@ def secret_refs(parameters: dict[str, Any], placeholders: Sequence[dict[str, Any
     return refs
 
 
-def _at(value: Any, parts: list) -> Any:
+def _at(value: Any, parts: Sequence[Any]) -> Any:
     for part in parts:
         try:
             value = value[part]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect
 import random
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import orjson
 
@@ -59,7 +59,7 @@ def _describe_instances(rng, a, region):
 def _state_change(prev: tuple[int, str], cur: tuple[int, str]):
     def build(rng, a, region):
         instance = rng.choice(a.instances)
-        params = {"instancesSet": {"items": [{"instanceId": instance}]}}
+        params: dict[str, Any] = {"instancesSet": {"items": [{"instanceId": instance}]}}
         if prev[1] == "running" and cur[1] == "stopping":
             params["force"] = False
         response = {"requestId": random_uuid(rng), "instancesSet": {"items": [{
@@ -197,7 +197,7 @@ def _kms(op: str):
     def build(rng, a, region):
         key = rng.choice(a.kms_keys)
         arn = f"arn:aws:kms:{region}:{a.id}:key/{key}"
-        params = {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+        params: dict[str, Any] = {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
         if op == "GenerateDataKey":
             params = {"keyId": f"alias/{a.name}-data", "keySpec": "AES_256"}
         params["encryptionContext"] = {"aws:lambda:FunctionArn": f"arn:aws:lambda:{region}:{a.id}:function:{rng.choice(a.functions)}"}

@@ -177,7 +177,7 @@ class _Generator:
             else:
                 source_ip = actor.ip or random_ipv4(rng, AWS_NETS)
                 agent = actor.agent or BOTO3
-        error = None
+        error: tuple[str | None, str] | None = None
         roll = rng.random()
         if event_type == "AwsApiCall":
             if actor is not None and actor.kind in ("console", "root") and not action.read_only and roll < 0.04:
@@ -234,7 +234,7 @@ class _Generator:
             host = CONSOLE_HOST.get(service, "{s}.{r}.amazonaws.com").format(s=service, r=region)
             event["tlsDetails"] = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": host}
         if event_type == "AwsServiceEvent":
-            event["serviceEventDetails"] = ({"keyId": resources[0]["ARN"].rsplit("/", 1)[1]} if action.name == "RotateKey"
+            event["serviceEventDetails"] = ({"keyId": resources[0]["ARN"].rsplit("/", 1)[1]} if action.name == "RotateKey" and resources
                                             else {"secretId": f"arn:aws:secretsmanager:{region}:{account.id}:secret:{account.secrets[0]}"})
         if console and event_type == "AwsApiCall":
             event["sessionCredentialFromConsole"] = "true"
@@ -270,7 +270,7 @@ def write_sample(dest_dir: str | Path, *, events: int = SAMPLE_EVENTS, seed: int
                           regions=sorted({r for a in gen.accounts for r in a.regions}))
     made_dirs: set[Path] = set()
     digest_logs: dict[tuple[str, str], DigestLog] = {}
-    busiest = {(a.id, max(a.regions, key=a.regions.get)) for a in gen.accounts}   # where digest files are written
+    busiest = {(a.id, max(a.regions, key=lambda r: a.regions[r])) for a in gen.accounts}   # where digest files are written
 
     def write(key: str, payload: bytes) -> int:
         path = dest / key

@@ -9,6 +9,7 @@ without an engine; everything else is plain Python.
 from __future__ import annotations
 
 import collections
+import importlib
 import json
 import os
 import re
@@ -79,8 +80,10 @@ class DockerUnavailable(CtstackError):
 
 def check_docker_engine() -> None:
     """Ping the Docker engine through the docker SDK; raise one sentence if it is not there."""
-    import docker
     import requests
+
+    # By name: a type checker run in a checkout takes the repo's docker/ folder for the SDK.
+    docker = importlib.import_module("docker")
 
     try:
         docker.from_env(timeout=5).ping()

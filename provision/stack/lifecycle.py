@@ -30,6 +30,11 @@ class ImportReport(Protocol):
     events_indexed: int
     events_duplicate: int
     events_failed: int
+    dead_letter: str | None
+    aborted: str | None
+
+    @property
+    def interrupted(self) -> bool: ...
 
 
 @dataclass(frozen=True)
