@@ -15,7 +15,7 @@ from rich.markup import escape
 from provision import __version__
 from provision.cli.progress import ImportProgress
 from provision.cli.render import (WITHOUT_DOCKER, RichReporter, err_console, exit_after_signal, exit_if_files_failed,
-                                  no_terminal_is_fine, print_automation, print_demo_written, print_import_summary, print_status,
+                                  no_terminal_is_fine, print_automation, print_demo_written, print_import_summary, print_provisioned, print_status,
                                   print_up_result, round_line, tell, user_errors, write_workflow_scripts)
 from provision.cli.vocabulary import (IMPORT_FORMATS, MAX_FILE_SIZE, Accounts, ApiKey, BulkRequests, BulkSize, CaCerts,
                                       EsPassword, EsUrl, EsUser, ExitWhenEmpty, Follow, HintSources, IgnoreAction, IndexPrefix,
@@ -26,7 +26,7 @@ from provision.cli.vocabulary import (IMPORT_FORMATS, MAX_FILE_SIZE, Accounts, A
                                       where_from)
 from provision.cloudtrail.documents import PROFILES
 from provision.core import interrupt, settings
-from provision.core.connection import EsConfig, display_url, parse_url
+from provision.core.connection import EsConfig, parse_url
 from provision.core.errors import CtstackError
 from provision.core.wording import nothing_readable, plural
 from provision.analysis.hints import Hints
@@ -333,29 +333,18 @@ def provision(
 ) -> None:
     """Install the index template and the Kibana data view + dashboard (re-running overwrites)."""
     from provision.stack.kibana import resolve_kibana_config
-    from provision.stack.provisioning import is_local_stack, provision_all
+    from provision.stack.provisioning import provision_all
 
     es_cfg = es_config(es_url, api_key, user, password, ca_certs)
     kibana_named = kibana_url or os.environ.get("CTSTACK_KIBANA_URL")
-    # The local Kibana belongs to the local Elasticsearch only: another cluster's Kibana must be named.
-    skipped_note = None
-    if not (skip_kibana or kibana_named):
-        if not is_local_stack(es_cfg.url):
-            skipped_note = stack.kibana_skipped_note(es_cfg.url)
-        elif not local_settings.local_kibana_enabled():
-            skipped_note = stack.NO_KIBANA_NOTE
+    skipped_note = None if skip_kibana else stack.kibana_left_out(es_cfg.url, kibana_named=bool(kibana_named))
     kibana_cfg = None
     if not (skip_kibana or skipped_note):
         kibana_cfg = resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)
         say_if_scheme_added(kibana_named, where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL"), kibana_cfg.url)
     result = provision_all(es_cfg, kibana_cfg, space, index_prefix=index_prefix, kibana_timeout=timeout)
-    typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {display_url(es_cfg.url)}.")
-    if skipped_note:
-        typer.echo(skipped_note)
-    if result.kibana_version:
-        names = ", ".join(f"{o['type']} {o['destination_id']}" for o in result.imported)
-        typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
-        typer.echo(f"Dashboard: {display_url(_on_the_data(result.dashboard_url, es_cfg, index_prefix) if result.dashboard_url else '')}")
+    print_provisioned(result, es_cfg.url, skipped_note,
+                      _on_the_data(result.dashboard_url, es_cfg, index_prefix) if result.dashboard_url else None)
 
 
 

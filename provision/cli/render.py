@@ -21,6 +21,7 @@ from provision.demo.console_work import DAYS
 from provision.demo.demo_set import DemoWritten
 from provision.sources.filters import Filters
 from provision.stack import lifecycle as stack
+from provision.stack.provisioning import ProvisionResult
 err_console = stderr_console()
 
 F = TypeVar("F", bound=Callable)
@@ -271,3 +272,14 @@ def print_demo_written(folder: Path, written: DemoWritten, events: int) -> None:
     typer.echo(f"Next: ctstack hints {folder} --workflows   (no Elasticsearch needed)")
     typer.echo(f"      ctstack report {folder}             (an HTML page)")
     typer.echo(f"      ctstack import {folder}             (into Elasticsearch; `ctstack up --sample` does this for the local stack)")
+
+
+def print_provisioned(result: ProvisionResult, es_url: str, skipped_note: str | None, dashboard_url: str | None) -> None:
+    """What `ctstack provision` installed where, why Kibana was left out if it was, and the dashboard."""
+    typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {display_url(es_url)}.")
+    if skipped_note:
+        typer.echo(skipped_note)
+    if result.kibana_version:
+        names = ", ".join(f"{o['type']} {o['destination_id']}" for o in result.imported)
+        typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {result.space or 'default'} ({names}).")
+        typer.echo(f"Dashboard: {display_url(dashboard_url or '')}")

@@ -16,7 +16,8 @@ from provision.core.connection import EsConfig, connected, display_url, read_env
 from provision.core.errors import CtstackError
 from provision.cloudtrail.fields import TIMESTAMP
 from provision.stack.compose import LocalStack
-from provision.stack.local_settings import compose_file, ensure_credentials, resolve_stack_settings, sample_dir, write_stack_env
+from provision.stack.local_settings import (compose_file, ensure_credentials, local_kibana_enabled, resolve_stack_settings, sample_dir,
+                                          write_stack_env)
 
 
 NO_KIBANA_NOTE = ("Kibana skipped: the local stack runs without Kibana (`ctstack up --no-kibana`), so the data view and "
@@ -187,6 +188,19 @@ def _use_existing_cluster(options: UpOptions, reporter: Reporter) -> tuple[UpRes
     if kibana is None:
         result.kibana_skipped = kibana_skipped_note(es_cfg.url)
     return result, es_cfg, kibana
+
+
+def kibana_left_out(es_url: str, kibana_named: bool) -> str | None:
+    """Why `provision` installs no Kibana objects, or None when it does: the local Kibana belongs
+    to the local Elasticsearch only (another cluster's Kibana must be named), and a stack started
+    with `up --no-kibana` has none."""
+    from provision.stack.provisioning import is_local_stack
+
+    if kibana_named:
+        return None
+    if not is_local_stack(es_url):
+        return kibana_skipped_note(es_url)
+    return None if local_kibana_enabled() else NO_KIBANA_NOTE
 
 
 def kibana_skipped_note(es_url: str) -> str:
