@@ -206,15 +206,6 @@ def import_(
         raise typer.Exit(1)
 
 
-def _on_the_data(url: str, es_cfg: EsConfig, index_prefix: str) -> str:
-    """The dashboard URL on the imported events' time range (the saved range, the last 90
-    days, may miss them or show them as a sliver); as it was when the range cannot be read."""
-    from provision.stack.kibana import with_time_range
-
-    span = stack.elasticsearch_status(es_cfg, index_prefix)
-    return with_time_range(url, span.get("oldest_event"), span.get("newest_event"))
-
-
 @app.command()
 @user_errors
 def up(
@@ -254,7 +245,7 @@ def up(
         raise CtstackError(f"{err} {WITHOUT_DOCKER}") from None
     dashboard = result.dashboard_url
     if dashboard and result.imported:  # it opens on the imported events' time range
-        dashboard = _on_the_data(dashboard, options.es or es_config(None, api_key, user, password, ca_certs), index_prefix)
+        dashboard = stack.dashboard_on_the_data(dashboard, options.es or es_config(None, api_key, user, password, ca_certs), index_prefix)
     print_up_result(result, dashboard)
     if result.imported and result.imported.interrupted:
         raise exit_after_signal()
@@ -344,7 +335,7 @@ def provision(
         say_if_scheme_added(kibana_named, where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL"), kibana_cfg.url)
     result = provision_all(es_cfg, kibana_cfg, space, index_prefix=index_prefix, kibana_timeout=timeout)
     print_provisioned(result, es_cfg.url, skipped_note,
-                      _on_the_data(result.dashboard_url, es_cfg, index_prefix) if result.dashboard_url else None)
+                      stack.dashboard_on_the_data(result.dashboard_url, es_cfg, index_prefix) if result.dashboard_url else None)
 
 
 

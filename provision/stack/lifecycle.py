@@ -299,3 +299,12 @@ def elasticsearch_status(es_cfg: EsConfig, index_prefix: str = settings.INDEX_PR
     except CtstackError as err:  # unreachable or refused (reachable stays False), or a query failed
         info["error"] = str(err)
     return info
+
+
+def dashboard_on_the_data(url: str, es_cfg: EsConfig, index_prefix: str = settings.INDEX_PREFIX) -> str:
+    """The dashboard URL on the imported events' time range (the saved range, the last 90
+    days, may miss them or show them as a sliver); as it was when the range cannot be read."""
+    from provision.stack.kibana import with_time_range
+
+    span = elasticsearch_status(es_cfg, index_prefix)
+    return with_time_range(url, span.get("oldest_event"), span.get("newest_event"))
