@@ -1,4 +1,4 @@
-"""`ctstack import` as it sent documents before issue 17: flat dotted keys ("event.action"),
+"""`ctstack import` as it sent documents before the cheaper documents: flat dotted keys ("event.action"),
 1,000 documents per bulk request, one request in flight. For bench/run.py's before/after cost
 comparison (with bench/template_before.json); everything else is today's code.
 

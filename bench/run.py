@@ -226,7 +226,7 @@ def _tree_rss_kb(pid: int) -> int:
 def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX, processes: int | None = None,
         fields: str = "standard", bulk_requests: int | None = None, before: bool = False) -> dict:
     """`python -m provision import DATA --format json` in its own process: its summary, wall time, peak RSS.
-    ``before``: documents and bulk requests as they were before issue 17 (bench/import_before.py)."""
+    ``before``: documents and bulk requests as they were before the cheaper documents (bench/import_before.py)."""
     dead = workdir / "e2e-dead-letter.ndjson"
     dead.unlink(missing_ok=True)
     program = [str(IMPORT_BEFORE)] if before else ["-m", "provision"]
@@ -284,7 +284,7 @@ def count_docs(es, prefix: str) -> int:
 # --- 5. what a document costs Elasticsearch ----------------------------------------------------------
 
 PROFILES = ("minimal", "standard", "full")
-# The template as it was before issue 17 (settings and mappings), installed by --cost under
+# The template as it was before the cheaper documents (settings and mappings), installed by --cost under
 # its own name at a higher priority than ctstack's, so the import's own template is outranked.
 TEMPLATE_BEFORE = Path(__file__).resolve().parent / "template_before.json"
 # ... and the import as it sent documents then: flat dotted keys, 1,000 per request, one in flight.
@@ -322,7 +322,7 @@ def store_bytes(es, prefix: str) -> tuple[int, int]:
 
 
 def source_shape(es, prefix: str) -> str:
-    """How the imported documents' _source is shaped: "flat" (dotted keys, as before issue 17)
+    """How the imported documents' _source is shaped: "flat" (dotted keys, as before the cheaper documents)
     or "nested" (objects, as sent now)."""
     source = es.search(index=f"{prefix}-*", size=1)["hits"]["hits"][0]["_source"]
     return "flat" if any("." in name for name in source) else "nested"
@@ -459,10 +459,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--es-url", help="measure against this cluster instead of starting a node (its figures are then its own)")
     parser.add_argument("--index-prefix", default=INDEX_PREFIX, help="indices the bench writes and deletes (default %(default)s)")
     parser.add_argument("--processes", type=int, help="converting processes for the pipeline and the import (default: the import's own default)")
-    parser.add_argument("--cost", action="store_true", help="also measure what a document costs Elasticsearch (CPU, store) per profile, before/after issue 17's template")
+    parser.add_argument("--cost", action="store_true", help="also measure what a document costs Elasticsearch (CPU, store) per profile, before/after the cheaper documents' template")
     parser.add_argument("--cost-only", action="store_true", help="measure only that (skip the four rates)")
     parser.add_argument("--cost-fields", default=",".join(PROFILES), help="the profiles --cost measures (default %(default)s)")
-    parser.add_argument("--template-before", type=Path, default=TEMPLATE_BEFORE, help="settings+mappings JSON compared against ctstack's template (default: the one before issue 17)")
+    parser.add_argument("--template-before", type=Path, default=TEMPLATE_BEFORE, help="settings+mappings JSON compared against ctstack's template (default: the one before the cheaper documents)")
     parser.add_argument("--es-pid", type=int, help="with --es-url: the node's process id, for its CPU time")
     parser.add_argument("--cost-rounds", type=int, default=1, help="rounds of the --cost imports (before and after alternate; CPU: the median) (default %(default)s)")
     parser.add_argument("--concurrency", help="also measure e2e events/s at each of these --bulk-requests values (e.g. 1,2,4)")

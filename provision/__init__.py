@@ -40,6 +40,8 @@ _EXPORTS = {
     "hints_from_files": "provision.analysis.hints",
     "hints_from_es": "provision.analysis.hints_es",
     "hints_from_cluster": "provision.analysis.hints_es",
+    "HintsRequest": "provision.analysis.hints_request",
+    "ranked_hints": "provision.analysis.hints_request",
     "render_report": "provision.report.html",
     "write_report": "provision.report.html",
     "write_demo": "provision.demo.demo_set",
@@ -66,6 +68,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and editors see; at run time the names load lazily
     from provision.analysis.hints import Hints, hints_from_files, hints_from_sources
     from provision.analysis.hints_es import hints_from_cluster, hints_from_es
+    from provision.analysis.hints_request import HintsRequest, ranked_hints
     from provision.core.connection import EsConfig, connected, resolve_es_config
     from provision.core.errors import CtstackError
     from provision.demo.demo_set import write_demo

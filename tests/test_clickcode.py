@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import shlex
 
-from provision.cloudtrail.clickcode import api_input, api_output, boto3_call, cli_line
+from provision.cloudtrail.boto3call import boto3_call
+from provision.cloudtrail.clickcode import api_input, api_output
+from provision.cloudtrail.commandline import cli_line
 
 
 def test_lower_camel_member_names_map_case_insensitively():
@@ -151,7 +153,7 @@ def test_values_the_aws_cli_would_not_take_as_plain_values_go_through_cli_input_
 def test_secrets_are_read_from_the_environment_in_every_form():
     import subprocess
 
-    from provision.cloudtrail.clickcode import Ref, json_word
+    from provision.cloudtrail.commandline import Ref, json_word
 
     r = api_input("iam.amazonaws.com", "CreateLoginProfile", {"userName": "bob", "password": "HIDDEN_DUE_TO_SECURITY_REASONS"})
     assert '--password="$PASSWORD"' in cli_line(r.service, r.operation, r.parameters, "us-east-1", r.placeholders)

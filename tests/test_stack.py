@@ -22,6 +22,8 @@ from typer.testing import CliRunner
 
 from provision.cli import commands as cli
 from provision.stack import health, lifecycle as stack
+from provision.stack import local_settings
+from provision.stack import compose as docker_compose
 from provision.core import settings
 from provision.core.connection import EsConfig, read_env_file
 from provision.core.errors import CtstackError
@@ -39,7 +41,7 @@ def home(tmp_path, monkeypatch) -> Path:
     # run against the real ES node in test_up_against_an_existing_cluster_provisions_and_imports.
     monkeypatch.setattr(stack, "post_up_steps", stack.PostUpSteps)
     monkeypatch.setenv("CTSTACK_HOME", str(tmp_path / "ctstack-home"))
-    for name in stack.SECRET_NAMES + stack.STACK_ENV_NAMES + ("CTSTACK_ES_URL", "CTSTACK_KIBANA_URL", settings.ES_IMAGE_ENV, settings.KIBANA_IMAGE_ENV):
+    for name in local_settings.SECRET_NAMES + local_settings.STACK_ENV_NAMES + ("CTSTACK_ES_URL", "CTSTACK_KIBANA_URL", settings.ES_IMAGE_ENV, settings.KIBANA_IMAGE_ENV):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "ctstack-home"
 
@@ -66,8 +68,8 @@ def engine_running() -> None:
 
 
 @pytest.fixture()
-def local(compose, es_server, kibana_server) -> stack.LocalStack:
-    return stack.LocalStack(runner=compose, check_engine=engine_running, es_url=es_server.url, kibana_url=kibana_server.url)
+def local(compose, es_server, kibana_server) -> docker_compose.LocalStack:
+    return docker_compose.LocalStack(runner=compose, check_engine=engine_running, es_url=es_server.url, kibana_url=kibana_server.url)
 
 
 @dataclass
@@ -107,8 +109,8 @@ def test_first_up_writes_every_secret_once_in_a_0600_file_in_a_0700_dir(home, lo
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     secrets = read_env_file(path)
-    assert set(stack.SECRET_NAMES) <= secrets.keys()
-    values = [secrets[name] for name in stack.SECRET_NAMES]
+    assert set(local_settings.SECRET_NAMES) <= secrets.keys()
+    values = [secrets[name] for name in local_settings.SECRET_NAMES]
     assert len(set(values)) == len(values), "every secret is generated separately"
     assert all(len(v) >= 32 for v in values), "Kibana needs 32+ character encryption keys"
 
@@ -122,10 +124,10 @@ def test_an_existing_file_keeps_its_secrets_gets_missing_ones_appended_and_is_ma
     path.parent.mkdir(parents=True)
     path.write_text("ELASTIC_PASSWORD=kept-from-an-older-ctstack\n")
     os.chmod(path, 0o644)
-    assert stack.ensure_credentials() is False
+    assert local_settings.ensure_credentials() is False
     secrets = read_env_file(path)
     assert secrets["ELASTIC_PASSWORD"] == "kept-from-an-older-ctstack"
-    assert set(stack.SECRET_NAMES) <= secrets.keys()
+    assert set(local_settings.SECRET_NAMES) <= secrets.keys()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
@@ -135,7 +137,7 @@ def test_an_existing_file_keeps_its_secrets_gets_missing_ones_appended_and_is_ma
 def test_up_runs_compose_up_wait_with_the_packaged_file_and_both_env_files(home, local, compose):
     stack.up(stack.UpOptions(timeout=120), stack=local)
     (command,) = compose.calls  # FakeCompose had real Compose render the project first
-    assert command[command.index("-f") + 1] == str(stack.compose_file())
+    assert command[command.index("-f") + 1] == str(local_settings.compose_file())
     env_files = [command[i + 1] for i, arg in enumerate(command) if arg == "--env-file"]
     assert env_files == [str(settings.credentials_file()), str(settings.stack_env_file())]
     assert fake_compose.subcommand(command)[1] == ["up", "--detach", "--wait", "--wait-timeout", "120"]
@@ -188,7 +190,7 @@ def test_heap_and_locale_are_remembered_and_validated(home, local):
 def test_no_docker_engine_means_one_sentence_and_nothing_started_or_written(home, compose, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")  # nothing listens there
     with pytest.raises(CtstackError) as caught:
-        stack.up(stack.UpOptions(), stack=stack.LocalStack(runner=compose))
+        stack.up(stack.UpOptions(), stack=docker_compose.LocalStack(runner=compose))
     assert str(caught.value).startswith("The Docker engine is not reachable")
     assert "start Docker Desktop" in str(caught.value)
     assert compose.calls == [] and not settings.credentials_file().exists()
@@ -197,13 +199,13 @@ def test_no_docker_engine_means_one_sentence_and_nothing_started_or_written(home
 def test_the_engine_check_pings_the_engine_api(monkeypatch):
     with ScriptedServer(docker_engine_routes()) as engine:
         monkeypatch.setenv("DOCKER_HOST", engine.url.replace("http://", "tcp://"))
-        stack.check_docker_engine()
+        docker_compose.check_docker_engine()
     assert ("/v1.45/_ping", None) in engine.requests
 
 
 def test_a_stack_that_never_gets_healthy_times_out_with_a_pointer_to_the_logs(home, compose, kibana_server):
     with ScriptedServer({"/_cluster/health": [es_starting()]}) as es:
-        local = stack.LocalStack(runner=compose, check_engine=engine_running, es_url=es.url, kibana_url=kibana_server.url)
+        local = docker_compose.LocalStack(runner=compose, check_engine=engine_running, es_url=es.url, kibana_url=kibana_server.url)
         with pytest.raises(health.HealthTimeout, match=r"Elasticsearch at .* not ready after 1 s .*HTTP 503.*`ctstack logs es`"):
             stack.up(stack.UpOptions(timeout=1), stack=local)
 
@@ -212,14 +214,14 @@ def test_failed_compose_up_with_low_vm_max_map_count_says_how_to_fix_it(home, es
     compose = FakeCompose(up_returncode=1, logs_text=(
         "elasticsearch-1  | bootstrap check failure [1] of [1]: max virtual memory areas vm.max_map_count [65530] "
         "is too low, increase to at least [262144]\n"))
-    local = stack.LocalStack(runner=compose, check_engine=engine_running, es_url=es_server.url, kibana_url=kibana_server.url)
+    local = docker_compose.LocalStack(runner=compose, check_engine=engine_running, es_url=es_server.url, kibana_url=kibana_server.url)
     with pytest.raises(CtstackError, match=r"vm.max_map_count is too low; run `sudo sysctl -w vm.max_map_count=1048576`"):
         stack.up(stack.UpOptions(), stack=local)
     assert [c[0] for c in compose.subcommands()] == ["up", "logs"]
 
 
 def test_other_compose_up_failures_point_to_the_logs(home, es_server, kibana_server):
-    local = stack.LocalStack(runner=FakeCompose(up_returncode=17), check_engine=engine_running, es_url=es_server.url, kibana_url=kibana_server.url)
+    local = docker_compose.LocalStack(runner=FakeCompose(up_returncode=17), check_engine=engine_running, es_url=es_server.url, kibana_url=kibana_server.url)
     with pytest.raises(CtstackError, match=r"`docker compose up` failed \(exit 17\); `ctstack logs es`"):
         stack.up(stack.UpOptions(), stack=local)
 
@@ -231,7 +233,7 @@ def test_sample_and_imports_run_after_provisioning_in_order(home, local, kibana_
     recorded = RecordedSteps()
     result = stack.up(stack.UpOptions(imports=("/data/trail", "s3://bucket/AWSLogs/"), sample=True, index_prefix="demo"),
                       stack=local, steps=recorded.steps())
-    sample = stack.sample_dir()
+    sample = local_settings.sample_dir()
     assert recorded.calls == [
         ("provision", result.es_url, kibana_server.url, "demo"),
         ("sample", sample),
@@ -261,7 +263,7 @@ def test_an_existing_cluster_skips_docker_and_compose_entirely(home, compose, es
 
     recorded = RecordedSteps()
     options = stack.UpOptions(es=EsConfig(url=es_server.url, api_key="a2V5OnNlY3JldA=="), kibana_url=kibana_server.url + "/")
-    result = stack.up(options, stack=stack.LocalStack(runner=compose, check_engine=no_engine), steps=recorded.steps())
+    result = stack.up(options, stack=docker_compose.LocalStack(runner=compose, check_engine=no_engine), steps=recorded.steps())
     assert compose.calls == [] and not settings.credentials_file().exists()
     assert not result.local and result.credentials_file is None
     assert kibana_server.requests == [("/api/status", "ApiKey a2V5OnNlY3JldA==")]
@@ -297,7 +299,7 @@ def test_down_before_any_up_says_there_is_nothing_to_stop(home, local, compose):
 
 
 def test_logs_maps_short_service_names(home, local, compose):
-    stack.ensure_credentials()
+    local_settings.ensure_credentials()
     assert local.logs("es", tail=10) == 0
     assert local.logs(None, follow=True) == 0
     assert compose.subcommands() == [["logs", "--tail", "10", "elasticsearch"], ["logs", "--follow"]]
@@ -307,9 +309,9 @@ def test_logs_maps_short_service_names(home, local, compose):
 
 def test_ps_output_of_old_and_new_compose_versions_is_understood():
     rows = [{"Service": "elasticsearch", "State": "running", "Health": "healthy"}]
-    assert stack.parse_ps_json(json.dumps(rows)) == rows                       # Compose < 2.21
-    assert stack.parse_ps_json("".join(json.dumps(r) + "\n" for r in rows)) == rows  # one per line
-    assert stack.parse_ps_json("") == []
+    assert docker_compose.parse_ps_json(json.dumps(rows)) == rows                       # Compose < 2.21
+    assert docker_compose.parse_ps_json("".join(json.dumps(r) + "\n" for r in rows)) == rows  # one per line
+    assert docker_compose.parse_ps_json("") == []
 
 
 def test_elasticsearch_status_counts_events_and_finds_the_newest(es, es_config, index_prefix):
@@ -333,7 +335,7 @@ def test_elasticsearch_status_of_an_empty_cluster_and_of_an_unreachable_one(es_c
 
 
 def test_status_lists_containers_and_kibana_level(home, local, kibana_server, es_config):
-    stack.ensure_credentials()
+    local_settings.ensure_credentials()
     report = stack.status(es_config, EsConfig(url=kibana_server.url), stack=local)
     assert report.engine == "running"
     assert [(c["service"], c["state"], c["health"]) for c in report.containers] == [
@@ -367,7 +369,7 @@ def test_cli_up_prints_urls_and_the_credentials_path_but_never_a_secret(cli_env)
     assert result.exit_code == 0, result.output
     secrets = read_env_file(settings.credentials_file())
     output = result.stdout + result.stderr
-    for name in stack.SECRET_NAMES:
+    for name in local_settings.SECRET_NAMES:
         assert secrets[name] not in output, f"{name} was printed"
     assert f"Kibana:        {cli_env.kibana.url}  (user elastic)" in result.stdout
     assert f"Credentials:   {settings.credentials_file()}" in result.stdout
@@ -394,7 +396,7 @@ def test_cli_status_json_without_elasticsearch_exits_1(cli_env, monkeypatch):
     assert report["engine"] == "running" and len(report["containers"]) == 3
     assert report["elasticsearch"]["reachable"] is False
     assert report["kibana"]["level"] == "available"
-    assert report["compose_file"] == str(stack.compose_file())
+    assert report["compose_file"] == str(local_settings.compose_file())
 
 
 def test_cli_without_docker_prints_one_sentence_and_exits_non_zero(home, monkeypatch):

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from provision.analysis import automation_policy
 from provision.analysis.console_time import per_month, step_seconds
-from provision.cloudtrail import clickcode
+from provision.cloudtrail import boto3call, clickcode, commandline, inputpaths
 from provision.cloudtrail import fields as F
 
 SAMPLE_PER_USER = 100  # Elasticsearch's default index.max_inner_result_window: top_hits can give no more
@@ -105,7 +105,7 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
     latest, region = mapped[-1].api, mapped[-1].event.region
     if latest.service is None or latest.operation is None:
         return None, NO_API
-    varying, constant = clickcode.varying_paths([m.api.parameters for m in mapped])
+    varying, constant = inputpaths.varying_paths([m.api.parameters for m in mapped])
     policy, policy_notes = automation_policy.policy([(latest.service, latest.operation, latest.parameters, set())])
     return {
         "service": latest.service,
@@ -114,8 +114,8 @@ def automation(mapped: list[_Mapped]) -> tuple[dict[str, Any] | None, str | None
         "varying": varying,
         "constant": constant,
         "region": region,
-        "cli": clickcode.cli_line(latest.service, latest.operation, latest.parameters, region or None, latest.placeholders),
-        "boto3": clickcode.boto3_call(latest.service, latest.operation, latest.parameters, region or None, latest.placeholders),
+        "cli": commandline.cli_line(latest.service, latest.operation, latest.parameters, region or None, latest.placeholders),
+        "boto3": boto3call.boto3_call(latest.service, latest.operation, latest.parameters, region or None, latest.placeholders),
         "valid": latest.valid,
         "message": latest.message,
         "unmapped": latest.unmapped,

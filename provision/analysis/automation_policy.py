@@ -52,7 +52,7 @@ def iam_action(service: str, operation: str) -> str:
     renamed = IAM_ACTIONS.get((service, operation))
     if renamed:
         return renamed
-    metadata = clickcode._service_model(service).metadata
+    metadata = clickcode.service_model(service).metadata
     signing = metadata.get("signingName") or metadata.get("endpointPrefix") or service
     return f"{IAM_PREFIXES.get(signing, signing)}:{operation}"
 

@@ -1,6 +1,6 @@
 """A repeated workflow as a bash script a user can run as it is.
 
-What every script does, in order (the README's "Workflow scripts" says the same to users):
+What every script does, in order (docs/hints-and-automation.md, "Workflow scripts", says the same to users):
 
 1. `set -euo pipefail`; options `--region REGION` (every step), `--any-account`, `--help`;
    then exactly its positional arguments (the inputs that varied across occurrences and that
@@ -25,8 +25,10 @@ import re
 import shlex
 from typing import Any
 
-from provision.cloudtrail import clickcode
-from provision.cloudtrail.clickcode import Ref, printable
+from botocore import xform_name
+
+from provision.cloudtrail import commandline, inputpaths
+from provision.cloudtrail.commandline import Ref, printable
 
 STEP_EXIT_BASE = 10   # a failing step N exits with STEP_EXIT_BASE + N
 ACCOUNT_EXIT = 3      # the credentials are for another account (or cannot be checked)
@@ -70,7 +72,7 @@ def secret_refs(parameters: dict[str, Any], secrets: list[dict[str, Any]], step:
     for secret in secrets:
         for s, parts in secret["uses"]:
             if s == step:
-                refs.update(clickcode.secret_refs(parameters, [{"parts": list(parts), "env": secret["env"]}]))
+                refs.update(commandline.secret_refs(parameters, [{"parts": list(parts), "env": secret["env"]}]))
     return refs
 
 
@@ -86,9 +88,9 @@ def script(workflow: dict[str, Any], links: list[tuple[int, tuple, int, tuple]],
             replacements[s][parts] = Ref(a["name"], number=not isinstance(a["value"], str))
     captures: dict[int, list[tuple[str, str]]] = {}
     for i, out, j, parts in links:
-        variable = f"step{i + 1}_" + "_".join(clickcode.xform_name(str(p)) for p in out if not isinstance(p, int))
+        variable = f"step{i + 1}_" + "_".join(xform_name(str(p)) for p in out if not isinstance(p, int))
         variable = re.sub(r"[^a-z0-9_]", "_", variable.lower())
-        query = clickcode.path_text(out)
+        query = inputpaths.path_text(out)
         if (query, variable) not in captures.setdefault(i, []):
             captures[i].append((query, variable))
         replacements[j][parts] = Ref(variable)
@@ -106,15 +108,15 @@ def script(workflow: dict[str, Any], links: list[tuple[int, tuple, int, tuple]],
              + ("; so does AWS_REGION)." if len(regions) == 1 else "; AWS_REGION does not, the steps' regions differ)."),
              f"# DRY_RUN=1 prints every step and runs none. A failing step N stops it with exit code {STEP_EXIT_BASE} + N."]
     if links:
-        lines += [_comment(f"Step {j + 1} {clickcode.path_text(p)} is the {clickcode.path_text(o)} step {i + 1} creates (captured from its output).")
+        lines += [_comment(f"Step {j + 1} {inputpaths.path_text(p)} is the {inputpaths.path_text(o)} step {i + 1} creates (captured from its output).")
                   for i, o, j, p in links]
     else:
         lines.append("# No step's output is captured: what an earlier step created, a later one takes as an argument.")
     for a in arguments:
-        lines.append(_comment(f"Argument {a['name'].upper()} feeds " + ", ".join(f"step {s + 1} {clickcode.path_text(p)}" for s, p in a["uses"]) + "."))
+        lines.append(_comment(f"Argument {a['name'].upper()} feeds " + ", ".join(f"step {s + 1} {inputpaths.path_text(p)}" for s, p in a["uses"]) + "."))
     for e in secrets:
         lines.append(_comment(f"Environment variable {e['env']} ({e['reason']}) feeds "
-                              + ", ".join(f"step {s + 1} {clickcode.path_text(p)}" for s, p in e["uses"]) + "."))
+                              + ", ".join(f"step {s + 1} {inputpaths.path_text(p)}" for s, p in e["uses"]) + "."))
     for i, s in enumerate(steps):
         if not s["service"]:
             lines.append(_comment(f"Step {i + 1} {s['action']} has no public API: it stays a step done in the console."))
@@ -122,10 +124,10 @@ def script(workflow: dict[str, Any], links: list[tuple[int, tuple, int, tuple]],
     usage = " ".join(a["name"].upper() for a in arguments)
     lines.append(_say(f"usage: {workflow['name']}.sh [--region REGION] [--any-account] [--]{(' ' + usage) if usage else ''}"))
     for a in arguments:
-        uses = ", ".join(f"step {s + 1} {clickcode.path_text(p)}" for s, p in a["uses"])
+        uses = ", ".join(f"step {s + 1} {inputpaths.path_text(p)}" for s, p in a["uses"])
         lines.append(_say(f"  {a['name'].upper()}: {uses}; last used: {a['value']}"))
     for e in secrets:
-        lines.append(_say(f"  environment {e['env']}: " + ", ".join(f"step {s + 1} {clickcode.path_text(p)}" for s, p in e["uses"])
+        lines.append(_say(f"  environment {e['env']}: " + ", ".join(f"step {s + 1} {inputpaths.path_text(p)}" for s, p in e["uses"])
                           + f" ({e['reason']})"))
     lines.append(_say("  DRY_RUN=1 prints every step and runs none; --any-account skips the account check; "
                       + ("--region or AWS_REGION sets the region." if len(regions) == 1 else "--region sets every step's region.")))
@@ -156,7 +158,7 @@ def script(workflow: dict[str, Any], links: list[tuple[int, tuple, int, tuple]],
     for k, region in enumerate(regions, 1):
         variable = "ct_region" if len(regions) == 1 else f"ct_region_{k}"
         region_vars[region] = variable
-        if clickcode.is_region(region):
+        if commandline.is_region(region):
             lines.append(f'{variable}="${{ct_region_override:-{region}}}"')
         else:
             lines.append(f'{variable}="${{ct_region_override:?the region of a step was not logged: give --region}}"')
@@ -179,7 +181,7 @@ def script(workflow: dict[str, Any], links: list[tuple[int, tuple, int, tuple]],
             lines.append(_comment(f"step {i + 1}: {step['action']}"))
             lines.append(_say(f"step {i + 1}: {step['action']} is done in the console (no public API): do it there by hand."))
             continue
-        command = clickcode.command(step["service"], step["operation"], clickcode.substitute(step["parameters"], replacements[i]),
+        command = commandline.command(step["service"], step["operation"], commandline.substitute(step["parameters"], replacements[i]),
                                     region_word=f'"${region_vars[step["region"]]}"', splice=splice)
         lines.append(_comment(f"step {i + 1}: {step['action']}"))
         outs = captures.get(i)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import Elasticsearch
 
 from provision.analysis import automation
 from provision.cloudtrail import classify
@@ -20,7 +20,7 @@ from provision.cloudtrail import fields as F
 from provision.core import settings
 from provision.cloudtrail.awscli import cli_command
 from provision.cloudtrail.template import check_index_prefix
-from provision.core.connection import EsConfig, connect, describe_error, display_url
+from provision.core.connection import EsConfig, connected, display_url
 from provision.cloudtrail.nesting import flat_source
 from provision.ingest.drift_marks import drift_from_es
 from provision.core.errors import CtstackError
@@ -247,10 +247,5 @@ def _iso_millis(millis: float) -> str:
 def hints_from_cluster(cfg: EsConfig, filters: Filters = Filters(), top: int = DEFAULT_TOP, index_prefix: str = settings.INDEX_PREFIX) -> Hints:
     """Connect (one clear error when Elasticsearch is unreachable or refuses us) and aggregate."""
     check_index_prefix(index_prefix)
-    es, _version = connect(cfg)
-    try:
+    with connected(cfg) as es:
         return hints_from_es(es, filters, top, index_prefix, source=f"{display_url(cfg.url)} {index_prefix}-*")
-    except (TransportError, ApiError) as err:
-        raise CtstackError(describe_error(err, cfg)) from None
-    finally:
-        es.close()

@@ -24,7 +24,9 @@ from typing import Any
 
 from provision.analysis import automation_policy, automation_script
 from provision.analysis.console_time import moment, per_month, step_seconds
-from provision.cloudtrail import clickcode
+from botocore import xform_name
+
+from provision.cloudtrail import clickcode, commandline, inputpaths
 
 SESSION_GAP = timedelta(minutes=30)
 MIN_OCCURRENCES = 2
@@ -57,15 +59,15 @@ def _links(session: list) -> set[tuple[int, tuple, int, tuple]]:
             out = clickcode.api_output(api.service, api.operation, m.event.response)
         else:
             out = {}
-        outputs.append({v: p for p, v in clickcode.leaf_items(out)
+        outputs.append({v: p for p, v in inputpaths.leaf_items(out)
                         if isinstance(v, str) and len(v) >= MIN_LINK_LENGTH and all(_QUERY_NAME.match(str(x)) for x in p)})
     found = set()
     for j, m in enumerate(session):
-        for parts, value in clickcode.leaf_items(m.api.parameters):
+        for parts, value in inputpaths.leaf_items(m.api.parameters):
             if not isinstance(value, str) or len(value) < MIN_LINK_LENGTH:
                 continue
             for i in range(j - 1, -1, -1):
-                inputs = {v for _, v in clickcode.leaf_items(session[i].api.parameters) if isinstance(v, str)}
+                inputs = {v for _, v in inputpaths.leaf_items(session[i].api.parameters) if isinstance(v, str)}
                 if value in outputs[i] and value not in inputs:
                     found.add((i, outputs[i][value], j, parts))
                     break
@@ -95,7 +97,7 @@ def find_workflows(mapped: list, top: int = 0) -> list[dict[str, Any]]:
 def workflow_name(actions: list[str]) -> str:
     """`create-security-group-then-create-tags`: only [a-z0-9-], at most :data:`MAX_NAME`
     characters (a long one ends in a digest of the whole, so names stay distinct)."""
-    name = "-then-".join(clickcode.xform_name(clickcode.printable(a), "-") for a in actions)
+    name = "-then-".join(xform_name(commandline.printable(a), "-") for a in actions)
     name = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "workflow"
     if len(name) > MAX_NAME:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
@@ -139,12 +141,12 @@ def _workflow(sequence, occurrences: list[list], links: set) -> dict[str, Any]:
         "account": _account(latest[0].event),
         "console_minutes_per_month": _minutes_per_month(occurrences),
         "links": [
-            {"from_step": i + 1, "output": clickcode.path_text(out), "to_step": j + 1, "parameter": clickcode.path_text(parts)}
+            {"from_step": i + 1, "output": inputpaths.path_text(out), "to_step": j + 1, "parameter": inputpaths.path_text(parts)}
             for i, out, j, parts in sorted(links)
         ],
-        "varying": [{"name": a["name"], "uses": [f"{s + 1}:{clickcode.path_text(p)}" for s, p in a["uses"]], "last_value": a["value"]}
+        "varying": [{"name": a["name"], "uses": [f"{s + 1}:{inputpaths.path_text(p)}" for s, p in a["uses"]], "last_value": a["value"]}
                     for a in arguments],
-        "secrets": [{"env": e["env"], "uses": [f"{s + 1}:{clickcode.path_text(p)}" for s, p in e["uses"]], "reason": e["reason"]}
+        "secrets": [{"env": e["env"], "uses": [f"{s + 1}:{inputpaths.path_text(p)}" for s, p in e["uses"]], "reason": e["reason"]}
                     for e in secrets],
     }
     variable: dict[int, set[str]] = {}
@@ -174,11 +176,11 @@ def _arguments(occurrences: list[list], linked_inputs: set) -> tuple[list[dict[s
             secret = secrets.setdefault(p["env"], {"env": p["env"], "uses": [], "reason": p["reason"]})
             secret["uses"].append((i, tuple(p["parts"])))
         secret_parts = {tuple(p["parts"]) for p in m.api.placeholders}
-        varying = set(clickcode.varying_paths([s[i].api.parameters for s in occurrences])[0])
-        for parts, value in clickcode.leaf_items(m.api.parameters):
+        varying = set(inputpaths.varying_paths([s[i].api.parameters for s in occurrences])[0])
+        for parts, value in inputpaths.leaf_items(m.api.parameters):
             if (i, parts) in linked_inputs or isinstance(value, (dict, list)):
                 continue
-            if any(parts[: len(s)] == s for s in secret_parts) or clickcode.path_text(parts) not in varying:
+            if any(parts[: len(s)] == s for s in secret_parts) or inputpaths.path_text(parts) not in varying:
                 continue
             key = json.dumps(value)
             argument = by_value.get(key)
@@ -194,9 +196,9 @@ def _argument_name(api: Any, parts: tuple, taken: list[dict[str, Any]]) -> str:
     `Tags[1].Value` -> tags_value, `GroupName` -> group_name; `arg` when there is none."""
     members = clickcode.member_names(api.service, api.operation, parts)
     if len(members) > 1 and members[-1] in ("Value", "Key", "Name", "Id"):
-        base = "_".join(clickcode.xform_name(p) for p in members[-2:])
+        base = "_".join(xform_name(p) for p in members[-2:])
     else:
-        base = clickcode.xform_name(members[-1]) if members else "arg"
+        base = xform_name(members[-1]) if members else "arg"
     base = re.sub(r"[^a-z0-9_]", "_", base.lower()).strip("_") or "arg"
     names = {a["name"] for a in taken}
     name, n = base, 2

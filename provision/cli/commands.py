@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -13,27 +14,31 @@ from rich.markup import escape
 
 from provision import __version__
 from provision.cli.progress import ImportProgress
-from provision.cli.render import (RichReporter, WITHOUT_DOCKER, err_console, exit_if_files_failed, interrupted_counts,
-                                  no_terminal_is_fine, print_automation, print_import_summary, print_status, round_line, tell,
-                                  user_errors, write_workflow_scripts)
-from provision.cli.vocabulary import (IMPORT_FORMATS, MAX_FILE_SIZE, TEXT_FORMATS, Accounts, ApiKey, BulkRequests, BulkSize, CaCerts,
-                                      EsPassword, EsUrl, EsUser, ExitWhenEmpty, Follow, HintSources, IgnoreAction, IndexPrefix, Interval,
-                                      KibanaApiKey, KibanaPassword, KibanaUrl, KibanaUser, MaxFileBytes, NoKibana, PollSeconds, Rank,
-                                      Regions, S3EndpointUrl, S3Full, S3Insights, S3Profile, S3Workers, Since, SqsQueue, StackEsImage,
-                                      StackKibanaImage, StackKibanaUrl, StatusKibanaUrl, Timeout, Top, Until, Users, Vocabulary,
-                                      es_config, existing_es, say_if_scheme_added, where_from)
-from provision.cloudtrail.documents import PROFILES
-from provision.cloudtrail.records import MAX_FILE_BYTES
-from provision.core import interrupt, settings
-from provision.core.connection import EsConfig, display_url, parse_url
+from provision.cli.render import (WITHOUT_DOCKER, RichReporter, err_console, exit_after_signal, exit_if_files_failed,
+                                  no_terminal_is_fine, print_automation, print_demo_written, print_import_summary, print_provisioned, print_status,
+                                  print_up_result, round_line, tell, user_errors, write_workflow_scripts)
+from provision.cli.vocabulary import (ImportFormat, MAX_FILE_SIZE, Accounts, ApiKey, BulkRequests, BulkSize, CaCerts,
+                                      EsPassword, EsUrl, EsUser, ExitWhenEmpty, Follow, HintSources, IgnoreAction, IndexPrefix,
+                                      Interval, KibanaApiKey, KibanaPassword, KibanaUrl, KibanaUser, MaxFileBytes, NoKibana,
+                                      PollSeconds, Rank, Regions, S3EndpointUrl, S3Full, S3Insights, S3Profile, S3Workers, Since,
+                                      SqsQueue, StackEsImage, StackKibanaImage, StackKibanaUrl, StatusKibanaUrl, TextFormat,
+                                      Timeout, Top, Until, Users, Vocabulary, es_config, existing_es, say_if_scheme_added,
+                                      where_from)
+from provision.cloudtrail.documents import Profile
+from provision.core import settings
+from provision.core.connection import EsConfig, parse_url
 from provision.core.errors import CtstackError
-from provision.core.wording import nothing_readable, number, plural
+from provision.core.wording import nothing_readable, plural
+from provision.analysis.hints import Hints
+from provision.analysis.hints_request import HintsRequest, ranked_hints
 from provision.demo.generate import SAMPLE_EVENTS
-from provision.report.hints_output import FORMATS as HINTS_FORMATS
+from provision.report.hints_output import HintsFormat
 from provision.ingest.options import ImportOptions
 from provision.sources.filters import Filters
 from provision.sources.s3options import S3Options
 from provision.stack import health, lifecycle as stack
+from provision.stack import local_settings
+from provision.stack import compose as docker_compose
 
 
 app = typer.Typer(
@@ -143,9 +148,9 @@ def _consume_queue(cfg: EsConfig, queue_url: str, s3: S3Options, options: Import
 @user_errors
 def import_(
     sources: Annotated[Optional[list[str]], typer.Argument(help="Folders (walked recursively), files, or s3://BUCKET/PREFIX URLs of CloudTrail logs.", show_default=False)] = None,
-    output_format: Annotated[Literal[IMPORT_FORMATS], typer.Option("--format",
+    output_format: Annotated[ImportFormat, typer.Option("--format",
                                                help="table, or json: one JSON summary on stdout (with --follow/--sqs-queue one line per round or batch).")] = "table",
-    fields_profile: Annotated[Literal[PROFILES], typer.Option("--fields", help="What each document keeps (README: fields).")] = "standard",
+    fields_profile: Annotated[Profile, typer.Option("--fields", help="What each document keeps (docs/importing.md, fields profiles).")] = "standard",
     keep_access_keys: Annotated[bool, typer.Option("--keep-access-keys", help="Store access key IDs (never stored otherwise).")] = False,
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Indices are named <prefix>-YYYY.MM.")] = settings.INDEX_PREFIX,
     dead_letter: Annotated[Optional[Path], typer.Option("--dead-letter", help="Where failed events go (NDJSON, 0600; an existing file is refused); default ./ctstack-dead-letter-<time>-<random>.ndjson, kept only when an event failed.", show_default=False)] = None,
@@ -190,18 +195,9 @@ def import_(
         else:
             print_import_summary(summary, Console(), filters or None)
     if summary.interrupted:
-        raise typer.Exit(interrupt.exit_code(interrupt.received()))
+        raise exit_after_signal()
     if not summary.ok or nothing_readable(summary.events_read, summary.skipped_files):
         raise typer.Exit(1)
-
-
-def _on_the_data(url: str, es_cfg: EsConfig, index_prefix: str) -> str:
-    """The dashboard URL on the imported events' time range (the saved range, the last 90
-    days, may miss them or show them as a sliver); as it was when the range cannot be read."""
-    from provision.stack.kibana import with_time_range
-
-    span = stack.elasticsearch_status(es_cfg, index_prefix)
-    return with_time_range(url, span.get("oldest_event"), span.get("newest_event"))
 
 
 @app.command()
@@ -239,29 +235,14 @@ def up(
     try:
         with err_console.status("Starting…") as live:
             result = stack.up(options, reporter=RichReporter(live))
-    except stack.DockerUnavailable as err:
+    except docker_compose.DockerUnavailable as err:
         raise CtstackError(f"{err} {WITHOUT_DOCKER}") from None
-    typer.echo(f"Elasticsearch: {display_url(result.es_url)}")
-    if result.kibana_url:
-        typer.echo(f"Kibana:        {display_url(result.kibana_url)}" + (f"  (user {settings.LOCAL_ES_USER})" if result.local else ""))
-    if result.kibana_skipped:
-        typer.echo(result.kibana_skipped)
-    if result.dashboard_url:
-        # Until events are imported its panels have nothing to show; after, it opens on their time range.
-        url = _on_the_data(result.dashboard_url, options.es or es_config(None, api_key, user, password, ca_certs), index_prefix) \
-            if result.imported else result.dashboard_url
-        typer.echo(f"Dashboard:     {display_url(url)}" + ("" if result.imported else "  (its panels fill after the first `ctstack import`)"))
-    if result.credentials_file:
-        typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
-    if result.imported:
-        i = result.imported
-        typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}")
-        if getattr(i, "dead_letter", None):
-            typer.echo(f"Failed events: {i.dead_letter}")
-        if i.interrupted:
-            tell(f"[bold yellow]{escape(i.aborted[:1].upper() + i.aborted[1:])}:[/] {escape(interrupted_counts(i))}; "
-                  "run the same command to finish (events already present are counted, not doubled).")
-            raise typer.Exit(interrupt.exit_code(interrupt.received()))
+    dashboard = result.dashboard_url
+    if dashboard and result.imported:  # it opens on the imported events' time range
+        dashboard = stack.dashboard_on_the_data(dashboard, options.es or es_config(None, api_key, user, password, ca_certs), index_prefix)
+    print_up_result(result, dashboard)
+    if result.imported and result.imported.interrupted:
+        raise exit_after_signal()
     if not result.ok:
         raise typer.Exit(1)
     if follow:
@@ -277,7 +258,7 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting the volumes.")] = False,
 ) -> None:
     """Stop the local stack; its data stays unless --volumes."""
-    local = stack.LocalStack()
+    local = docker_compose.LocalStack()
     if volumes and not yes:
         local.check_engine()  # ask only when there is something to delete
         local.require_setup()
@@ -289,14 +270,14 @@ def down(
 @app.command()
 @user_errors
 def status(
-    output_format: Annotated[Literal[TEXT_FORMATS], typer.Option("--format", help="text, or json.")] = "text",
+    output_format: Annotated[TextFormat, typer.Option("--format", help="text, or json.")] = "text",
     kibana_url: StatusKibanaUrl = None,
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
     """Containers, health, CloudTrail event count and newest event; exit 1 if Elasticsearch is unreachable."""
     existing = existing_es(es_url, api_key, user, password, ca_certs)
     es_cfg = existing or es_config(None, api_key, user, password, ca_certs)
-    local_kibana = not existing and stack.local_kibana_enabled()
+    local_kibana = not existing and local_settings.local_kibana_enabled()
     kibana_source = where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL")
     kibana_url = kibana_url or os.environ.get("CTSTACK_KIBANA_URL") or (settings.LOCAL_KIBANA_URL if local_kibana else None)
     kibana = None
@@ -305,7 +286,7 @@ def status(
 
         kibana = resolve_kibana_config(kibana_url, es=es_cfg)
         say_if_scheme_added(kibana_url, kibana_source, kibana.url)
-    report = stack.status(es_cfg, kibana, stack=None if existing else stack.LocalStack())
+    report = stack.status(es_cfg, kibana, stack=None if existing else docker_compose.LocalStack())
     if output_format == "json":
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -322,7 +303,7 @@ def logs(
     tail: Annotated[Optional[int], typer.Option("--tail", min=0, help="Only the last N lines per container.", show_default=False)] = None,
 ) -> None:
     """Show the local stack's container logs."""
-    raise typer.Exit(stack.LocalStack().logs(service, follow=follow, tail=tail))
+    raise typer.Exit(docker_compose.LocalStack().logs(service, follow=follow, tail=tail))
 
 
 @app.command()
@@ -337,29 +318,18 @@ def provision(
 ) -> None:
     """Install the index template and the Kibana data view + dashboard (re-running overwrites)."""
     from provision.stack.kibana import resolve_kibana_config
-    from provision.stack.provisioning import is_local_stack, provision_all
+    from provision.stack.provisioning import provision_all
 
     es_cfg = es_config(es_url, api_key, user, password, ca_certs)
     kibana_named = kibana_url or os.environ.get("CTSTACK_KIBANA_URL")
-    # The local Kibana belongs to the local Elasticsearch only: another cluster's Kibana must be named.
-    skipped_note = None
-    if not (skip_kibana or kibana_named):
-        if not is_local_stack(es_cfg.url):
-            skipped_note = stack.kibana_skipped_note(es_cfg.url)
-        elif not stack.local_kibana_enabled():
-            skipped_note = stack.NO_KIBANA_NOTE
+    skipped_note = None if skip_kibana else stack.kibana_left_out(es_cfg.url, kibana_named=bool(kibana_named))
     kibana_cfg = None
     if not (skip_kibana or skipped_note):
         kibana_cfg = resolve_kibana_config(kibana_url, kibana_api_key, kibana_user, kibana_password, es=es_cfg)
         say_if_scheme_added(kibana_named, where_from(kibana_url, "--kibana-url", "CTSTACK_KIBANA_URL"), kibana_cfg.url)
     result = provision_all(es_cfg, kibana_cfg, space, index_prefix=index_prefix, kibana_timeout=timeout)
-    typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {display_url(es_cfg.url)}.")
-    if skipped_note:
-        typer.echo(skipped_note)
-    if result.kibana_version:
-        names = ", ".join(f"{o['type']} {o['destination_id']}" for o in result.imported)
-        typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {space or 'default'} ({names}).")
-        typer.echo(f"Dashboard: {display_url(_on_the_data(result.dashboard_url, es_cfg, index_prefix) if result.dashboard_url else '')}")
+    print_provisioned(result, es_cfg.url, skipped_note,
+                      stack.dashboard_on_the_data(result.dashboard_url, es_cfg, index_prefix) if result.dashboard_url else None)
 
 
 
@@ -374,61 +344,21 @@ def demo(
 
     90 days of people repeating console work (17 actions, linked workflows) plus everyday
     traffic, gzipped in CloudTrail's S3 layout. No Docker, no AWS account needed."""
-    from provision.demo.console_work import DAYS
-    from provision.demo.demo_set import write_demo
-    from provision.demo.generate import demo_start
+    from provision.demo.demo_set import write_demo_folder
 
-    if folder.exists() and not folder.is_dir():
-        raise CtstackError(f"{folder} is a file; give a new or empty folder.")
-    if folder.is_dir() and any(folder.iterdir()):
-        raise CtstackError(f"{folder} is not empty; give a new or empty folder (the demo set is written whole).")
-    start = demo_start()
     with err_console.status(f"Writing the demo logs to {escape(str(folder))}…"):
-        try:
-            stats = write_demo(folder, start=start, events=events)
-        except OSError as err:
-            raise CtstackError(f"Cannot write the demo logs to {folder}: {err.strerror or err}.") from None
-    typer.echo(f"Wrote {plural(stats.events, 'event')} in {plural(stats.files, 'file')} to {folder}: {DAYS} days of console work "
-               f"up to {start:%Y-%m-%d}, then {number(events)} events of everyday traffic.")
-    typer.echo(f"Next: ctstack hints {folder} --workflows   (no Elasticsearch needed)")
-    typer.echo(f"      ctstack report {folder}             (an HTML page)")
-    typer.echo(f"      ctstack import {folder}             (into Elasticsearch; `ctstack up --sample` does this for the local stack)")
+        written = write_demo_folder(folder, events=events)
+    print_demo_written(folder, written, events)
 
 
-def _ranked_hints(rank: str, top: int, compute):
-    """count: hints as computed (most frequent first, cut at top); time: all, by console minutes, then cut."""
-    from provision.analysis.hints import RANKS, rank_by_time
+def _read_hints(request: HintsRequest) -> Hints:
+    """ranked_hints, with a spinner on a terminal while S3 is reached."""
+    from provision.sources.s3layout import is_s3_url
 
-    if rank not in RANKS:
-        raise CtstackError(f"--rank must be one of {', '.join(RANKS)}, not {rank!r}.")
-    return compute(top) if rank == "count" else rank_by_time(compute(0), top)
-
-
-def _compute_hints(command, sources, from_es, filters, top, index_prefix, es_url, api_key, es_user, password, ca_certs, s3_settings,
-                   max_file_bytes=MAX_FILE_BYTES):
-    """Hints from the sources given, else from Elasticsearch (hints and report alike)."""
-    from provision.analysis.hints import hints_from_sources
-    from provision.analysis.hints_es import hints_from_cluster
-
-    if sources and from_es:
-        raise CtstackError("Give either folders/files/s3:// URLs or --from-es, not both.")
-    if sources and (es_url or api_key or es_user or password or ca_certs):
-        # Reading files and asking Elasticsearch are two different answers: never pick one silently.
-        raise CtstackError("With folders, files or s3:// sources ctstack reads them directly and does not use Elasticsearch; "
-                           "leave out --es-url/--es-api-key/--es-user/--es-password/--es-ca-certs, or leave out the sources to ask Elasticsearch.")
-    if sources:
-        from provision.sources.s3layout import is_s3_url
-
-        if err_console.is_terminal and any(is_s3_url(s) for s in sources):
-            with err_console.status("Reading the sources (reaching S3)…"):
-                return hints_from_sources(sources, filters, top, s3_settings, max_file_bytes)
-        return hints_from_sources(sources, filters, top, s3_settings, max_file_bytes)
-    try:
-        return hints_from_cluster(es_config(es_url, api_key, es_user, password, ca_certs), filters, top, index_prefix)
-    except CtstackError as err:
-        if from_es:
-            raise
-        raise CtstackError(f"{err} Or read CloudTrail logs directly, no Elasticsearch needed: ctstack {command} ./logs/ (or s3://BUCKET/PREFIX).") from None
+    if err_console.is_terminal and any(is_s3_url(s) for s in request.sources):
+        with err_console.status("Reading the sources (reaching S3)…"):
+            return ranked_hints(request)
+    return ranked_hints(request)
 
 
 @app.command("hints")
@@ -438,7 +368,7 @@ def hints_(
     account: Accounts = None, region: Regions = None, since: Since = None, until: Until = None, user: Users = None,
     ignore_action: IgnoreAction = None,
     top: Top = 20, rank: Rank = "count",
-    output_format: Annotated[Literal[HINTS_FORMATS], typer.Option("--format", help="How to print the hints (sh: commands and workflow scripts).")] = "table",
+    output_format: Annotated[HintsFormat, typer.Option("--format", help="How to print the hints (sh: commands and workflow scripts).")] = "table",
     from_es: Annotated[bool, typer.Option("--from-es", help="Read from Elasticsearch (what no source means too).")] = False,
     index_prefix: IndexPrefix = settings.INDEX_PREFIX,
     es_url: EsUrl = None, api_key: ApiKey = None, es_user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
@@ -453,10 +383,11 @@ def hints_(
     """
     from provision.report import hints_output
 
-    filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
-    s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _ranked_hints(rank, top, lambda n: _compute_hints("hints", sources, from_es, filters, n, index_prefix, es_url, api_key, es_user,
-                                                               password, ca_certs, s3_settings, max_file_bytes))
+    result = _read_hints(HintsRequest(
+        "hints", tuple(sources or ()), from_es, Filters.from_text(account, region, user, since, until, ignore_action or ()), top, rank,
+        index_prefix, es=functools.partial(es_config, es_url, api_key, es_user, password, ca_certs),
+        es_options_given=any((es_url, api_key, es_user, password, ca_certs)),
+        s3_options={"profile": profile, "workers": workers, "endpoint_url": endpoint_url}, max_file_bytes=max_file_bytes))
     if output_format == "table":
         hints_output.print_table(result, Console())
         print_automation(result, workflows)
@@ -489,10 +420,11 @@ def report(
     """
     from provision.report.html import write_report
 
-    filters = Filters.from_text(account, region, user, since, until, ignore_action or ())
-    s3_settings = {"profile": profile, "workers": workers, "endpoint_url": endpoint_url}
-    result = _ranked_hints(rank, top, lambda n: _compute_hints("report", sources, from_es, filters, n, index_prefix, es_url, api_key, es_user,
-                                                               password, ca_certs, s3_settings, max_file_bytes))
+    result = _read_hints(HintsRequest(
+        "report", tuple(sources or ()), from_es, Filters.from_text(account, region, user, since, until, ignore_action or ()), top, rank,
+        index_prefix, es=functools.partial(es_config, es_url, api_key, es_user, password, ca_certs),
+        es_options_given=any((es_url, api_key, es_user, password, ca_certs)),
+        s3_options={"profile": profile, "workers": workers, "endpoint_url": endpoint_url}, max_file_bytes=max_file_bytes))
     path = write_report(result, output)
     err_console.print(f"Report written to {path} ({plural(result.candidate_actions, 'action')} to automate).", markup=False, highlight=False)
     exit_if_files_failed(result)
@@ -502,7 +434,7 @@ def report(
 @user_errors
 def reflag(
     index_prefix: Annotated[str, typer.Option("--index-prefix", help="Re-flag the indices <prefix>-*.")] = settings.INDEX_PREFIX,
-    output_format: Annotated[Literal[TEXT_FORMATS], typer.Option("--format", help="text, or json: one JSON summary on stdout.")] = "text",
+    output_format: Annotated[TextFormat, typer.Option("--format", help="text, or json: one JSON summary on stdout.")] = "text",
     es_url: EsUrl = None, api_key: ApiKey = None, user: EsUser = None, password: EsPassword = None, ca_certs: CaCerts = None,
 ) -> None:
     """Work out the ctstack.* flags of imported documents again with the current rules, and update those that changed."""
@@ -523,7 +455,7 @@ def reflag(
             tell(f"[bold yellow]{escape(summary.aborted[:1].upper() + summary.aborted[1:])}[/] after {summary.documents_read:,} documents: "
                   "run the same command to re-flag the rest (documents already right are left as they are).")
     if summary.aborted:
-        raise typer.Exit(interrupt.exit_code(interrupt.received()))
+        raise exit_after_signal()
     if not summary.ok:
         raise typer.Exit(1)
 

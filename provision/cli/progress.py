@@ -75,6 +75,8 @@ class ImportProgress:
         self._draw(summary, now)
 
     def _draw(self, summary: Any, now: float) -> None:
+        if self._live is None:  # not on a terminal: nothing to draw on
+            return
         elapsed = max(now - self._started, 1e-9)
         line = (
             f"files {summary.files_read:,} (skipped {summary.files_skipped:,})  "

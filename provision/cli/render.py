@@ -13,11 +13,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from provision.cli.progress import stderr_console
-from provision.core import interrupt
+from provision.core import interrupt, settings
+from provision.core.connection import display_url
 from provision.core.errors import CtstackError
 from provision.core.wording import number, plural, skipped_notes
+from provision.demo.console_work import DAYS
+from provision.demo.demo_set import DemoWritten
 from provision.sources.filters import Filters
 from provision.stack import lifecycle as stack
+from provision.stack.provisioning import ProvisionResult
 err_console = stderr_console()
 
 F = TypeVar("F", bound=Callable)
@@ -51,6 +55,12 @@ def user_errors(func: F) -> F:
             raise typer.Exit(interrupt.exit_code(stopped.signum)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def exit_after_signal() -> typer.Exit:
+    """The exit of a run a signal stopped: 128 + the signal's number (1 if none was recorded)."""
+    signum = interrupt.received()
+    return typer.Exit(interrupt.exit_code(signum) if signum is not None else 1)
 
 
 def tell(markup: str) -> None:
@@ -137,7 +147,7 @@ def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
     if not summary.events_read:
         return f"No events: {'the file was' if summary.files_read == 1 else 'every file was'} skipped or could not be read (above)."
     if summary.events_filtered == summary.events_read:
-        return f"None of the {plural(summary.events_read, 'event')} read passes the filters ({filters.describe()}): nothing was imported."
+        return f"None of the {plural(summary.events_read, 'event')} read passes the filters ({filters.describe() if filters else 'none'}): nothing was imported."
     return None
 
 
@@ -230,3 +240,46 @@ def write_workflow_scripts(result, script_dir: Path | None) -> None:
     paths = done.written
     stale = f"; {len(done.removed):,} stale from an earlier run removed" if done.removed else ""
     err_console.print(f"{len(paths):,} workflow script{'' if len(paths) == 1 else 's'} written to {script_dir}{stale}.", markup=False, highlight=False)
+
+
+def print_up_result(result: stack.UpResult, dashboard_url: str | None) -> None:
+    """Where the stack is, its dashboard (on the imported events' time range when there are
+    some), the credentials file and what was imported; an interrupted import says so."""
+    typer.echo(f"Elasticsearch: {display_url(result.es_url)}")
+    if result.kibana_url:
+        typer.echo(f"Kibana:        {display_url(result.kibana_url)}" + (f"  (user {settings.LOCAL_ES_USER})" if result.local else ""))
+    if result.kibana_skipped:
+        typer.echo(result.kibana_skipped)
+    if dashboard_url:
+        # Until events are imported its panels have nothing to show.
+        typer.echo(f"Dashboard:     {display_url(dashboard_url)}" + ("" if result.imported else "  (its panels fill after the first `ctstack import`)"))
+    if result.credentials_file:
+        typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
+    if result.imported:
+        i = result.imported
+        typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}")
+        if getattr(i, "dead_letter", None):
+            typer.echo(f"Failed events: {i.dead_letter}")
+        if i.interrupted:
+            tell(f"[bold yellow]{escape((i.aborted or '')[:1].upper() + (i.aborted or '')[1:])}:[/] {escape(interrupted_counts(i))}; "
+                 "run the same command to finish (events already present are counted, not doubled).")
+
+
+def print_demo_written(folder: Path, written: DemoWritten, events: int) -> None:
+    """What `ctstack demo` wrote, and the next commands to run on it."""
+    typer.echo(f"Wrote {plural(written.stats.events, 'event')} in {plural(written.stats.files, 'file')} to {folder}: {DAYS} days of console work "
+               f"up to {written.start:%Y-%m-%d}, then {number(events)} events of everyday traffic.")
+    typer.echo(f"Next: ctstack hints {folder} --workflows   (no Elasticsearch needed)")
+    typer.echo(f"      ctstack report {folder}             (an HTML page)")
+    typer.echo(f"      ctstack import {folder}             (into Elasticsearch; `ctstack up --sample` does this for the local stack)")
+
+
+def print_provisioned(result: ProvisionResult, es_url: str, skipped_note: str | None, dashboard_url: str | None) -> None:
+    """What `ctstack provision` installed where, why Kibana was left out if it was, and the dashboard."""
+    typer.echo(f"Index template for {result.index_prefix}-* installed in Elasticsearch {result.es_version} at {display_url(es_url)}.")
+    if skipped_note:
+        typer.echo(skipped_note)
+    if result.kibana_version:
+        names = ", ".join(f"{o['type']} {o['destination_id']}" for o in result.imported)
+        typer.echo(f"Kibana {result.kibana_version}: imported {len(result.imported)} saved objects into space {result.space or 'default'} ({names}).")
+        typer.echo(f"Dashboard: {display_url(dashboard_url or '')}")

@@ -4,7 +4,7 @@ Annotated options the commands share, so one option reads the same in every comm
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, get_args
 
 import typer
 import typer.core
@@ -87,8 +87,10 @@ def size_text(size: int) -> str:
     return str(size)
 
 
-IMPORT_FORMATS = ("table", "json")
-TEXT_FORMATS = ("text", "json")
+ImportFormat = Literal["table", "json"]
+TextFormat = Literal["text", "json"]
+IMPORT_FORMATS = get_args(ImportFormat)
+TEXT_FORMATS = get_args(TextFormat)
 
 
 MAX_FILE_SIZE = size_text(MAX_FILE_BYTES)  # "1g": the default as --help shows it
@@ -101,7 +103,7 @@ EsPassword = Annotated[Optional[str], typer.Option("--es-password", help="Elasti
 CaCerts = Annotated[Optional[str], typer.Option("--es-ca-certs", help="CA bundle for a TLS Elasticsearch (env CTSTACK_ES_CA_CERTS; was --ca-certs).", show_default=False)]
 MaxFileBytes = Annotated[int, typer.Option("--max-file-bytes", parser=parse_size, metavar="SIZE",
                                            help="A file that expands to more than this (after gunzip) fails unread, so a gzip bomb cannot take the memory: 1g, 512m or bytes.")]
-BulkRequests = Annotated[int, typer.Option("--bulk-requests", min=1, max=64, help="Bulk requests kept in flight at once; more can help a cluster of several nodes (README: Performance).")]
+BulkRequests = Annotated[int, typer.Option("--bulk-requests", min=1, max=64, help="Bulk requests kept in flight at once; more can help a cluster of several nodes (docs/performance.md).")]
 BulkSize = Annotated[int, typer.Option("--bulk-size", min=1, max=100_000, help="Documents per bulk request, at most (and at most 8 MB); smaller suits a small cluster.")]
 
 
@@ -120,7 +122,7 @@ def say_if_scheme_added(raw: str | None, option: str, url: str) -> None:
     """One line on stderr when a URL without a scheme was read as http://, or one without a
     port got the service's (connection.parse_url's rule)."""
     parsed = parse_url(raw, option) if raw else None
-    if parsed and (parsed.scheme_added or parsed.port_added):
+    if raw and parsed and (parsed.scheme_added or parsed.port_added):
         missing = " or ".join(word for word, added in (("scheme", parsed.scheme_added), ("port", parsed.port_added)) if added)
         err_console.print(f"Note: {option} {escape(display_url(raw))} has no {missing}; using {escape(display_url(url))}.", highlight=False)
 

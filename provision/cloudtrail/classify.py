@@ -209,7 +209,7 @@ def event_id(event: dict) -> str:
     return hashlib.sha256(orjson.dumps(event, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-# Who made a change (provision.cloudtrail.drift): the rules, in order, and their public sources in the README.
+# Who made a change (provision.cloudtrail.drift): the rules, in order, and their public sources in docs/hints-and-automation.md.
 ACTOR_CONSOLE = "console"
 ACTOR_CLOUDFORMATION = "cloudformation"
 ACTOR_TERRAFORM = "terraform"

@@ -27,7 +27,9 @@ from an environment variable named for the member (`PASSWORD`, `NEW_PASSWORD`). 
 placeholders counted as present, is then checked with botocore's own
 :class:`~botocore.validate.ParamValidator`.
 
-Pure functions: no I/O besides reading botocore's models (cached for the process).
+Pure functions: no I/O besides reading botocore's models (cached for the process). Paths in an
+input are :mod:`provision.cloudtrail.inputpaths`'s; the AWS CLI command line for an input is
+:mod:`provision.cloudtrail.commandline`'s, the boto3 call :mod:`provision.cloudtrail.boto3call`'s.
 """
 
 from __future__ import annotations
@@ -35,16 +37,16 @@ from __future__ import annotations
 import functools
 import json
 import re
-import shlex
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator
 
 from botocore import xform_name
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 
 from provision.cloudtrail import awscli
+from provision.cloudtrail.inputpaths import join_path
 
 REDACTED = frozenset({"HIDDEN_DUE_TO_SECURITY_REASONS", "***", "HIDDEN", "<sensitiveDataRemoved>"})
 # What the wire shape cannot tell: (botocore service or "*", logged key) -> API member.
@@ -58,7 +60,6 @@ RENAMES: dict[tuple[str, str], str] = {
 NOISE: dict[str, frozenset[str]] = {"s3": frozenset({"Host", "host", "xmlns"})}
 # CloudTrail's own timestamp text in some services: "Mar 6, 2025 2:30:00 PM".
 _CLOUDTRAIL_TIME_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p")
-_SIMPLE = re.compile(r"^[A-Za-z0-9_./:@+=,-]+$")
 
 
 @dataclass
@@ -85,11 +86,11 @@ def operation_model(event_source: str | None, event_name: str | None) -> Operati
 
 @functools.lru_cache(maxsize=2048)
 def _operation_model(service: str, operation: str) -> OperationModel:
-    return _service_model(service).operation_model(operation)
+    return service_model(service).operation_model(operation)
 
 
 @functools.lru_cache(maxsize=None)
-def _service_model(service: str):
+def service_model(service: str):
     from botocore.model import ServiceModel
 
     return ServiceModel(awscli._loader().load_service_model(service, "service-2"), service_name=service)
@@ -194,9 +195,9 @@ class _Mapper:
                 if hoisted is not None and key.endswith("Set"):
                     out.update(self.structure(shape, hoisted, path, parts))
                     continue
-                self.result.unmapped.append(_join(path, key))
+                self.result.unmapped.append(join_path(path, key))
                 continue
-            converted = self.value(shape.members[member], value, _join(path, member), (*parts, member), member)
+            converted = self.value(shape.members[member], value, join_path(path, member), (*parts, member), member)
             if converted is not _DROP:
                 out[member] = converted
         return out
@@ -221,7 +222,7 @@ class _Mapper:
             if isinstance(value, dict) and len(value) == 1 and wire and _norm(next(iter(value))) == wire:
                 value = next(iter(value.values()))  # S3 XML: "TagSet": {"Tag": [...]}
             items = _items(value)
-            converted = []
+            converted: list[Any] = []
             for i, item in enumerate(items):
                 if inner.type_name not in ("structure", "list", "map") and isinstance(item, dict):
                     if len(item) != 1:  # not a wrapped scalar: nothing here says what it means
@@ -376,30 +377,6 @@ def _member_index(shape: Shape) -> _MemberIndex:
     return _MemberIndex(direct, sets)
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-# -- from API input to command lines ---------------------------------------------------------
-
-
-def leaf_items(value: Any, parts: tuple = ()) -> Iterator[tuple[tuple, Any]]:
-    """Every scalar in an API input with its path as parts: (`IpPermissions`, 0, `IpRanges`, 0, `CidrIp`).
-    Parts, not text: a logged map key may hold dots and brackets."""
-    if isinstance(value, dict):
-        if not value and parts:
-            yield parts, value
-        for key, inner in value.items():
-            yield from leaf_items(inner, (*parts, str(key)))
-    elif isinstance(value, list):
-        if not value and parts:
-            yield parts, value
-        for i, inner in enumerate(value):
-            yield from leaf_items(inner, (*parts, i))
-    else:
-        yield parts, value
-
-
 def member_names(service: str | None, operation: str | None, parts: tuple) -> list[str]:
     """botocore's member names along a path of the operation's input (map keys and list
     indices, which come from the logs or the position, are left out)."""
@@ -422,210 +399,3 @@ def member_names(service: str | None, operation: str | None, parts: tuple) -> li
         else:
             break
     return names
-
-
-def path_text(parts: tuple | list) -> str:
-    """A path for people: `IpPermissions[0].IpRanges[0].CidrIp`."""
-    text = ""
-    for part in parts:
-        text = f"{text}[{part}]" if isinstance(part, int) else _join(text, part)
-    return text
-
-
-def leaves(value: Any) -> Iterator[tuple[str, Any]]:
-    """Every scalar in an API input with its path as text (see :func:`path_text`)."""
-    for parts, inner in leaf_items(value):
-        yield path_text(parts), inner
-
-
-def varying_paths(inputs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """(paths whose value differs, or is missing, across the inputs; paths with one value)."""
-    values: dict[str, set[str]] = {}
-    seen: dict[str, int] = {}
-    for parameters in inputs:
-        for path, value in leaves(parameters):
-            values.setdefault(path, set()).add(json.dumps(value, sort_keys=True))
-            seen[path] = seen.get(path, 0) + 1
-    varying = sorted(p for p in values if len(values[p]) > 1 or seen[p] < len(inputs))
-    constant = sorted(p for p in values if p not in set(varying))
-    return varying, constant
-
-
-def is_nested(value: Any) -> bool:
-    """True for a structure, a map or a list of non-scalars."""
-    if isinstance(value, dict):
-        return True
-    return isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)
-
-
-# What the AWS CLI reads as a reference rather than a value: `file://x` is the file's text,
-# `fileb://` its bytes, and AWS CLI v1 fetches `http(s)://` (its `cli_follow_urlparam`).
-CLI_REFERENCE_PREFIXES = ("file://", "fileb://", "http://", "https://")
-_NOT_PRINTABLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
-)
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-
-
-def printable(text: Any) -> str:
-    """Logged text as one line that cannot drive a terminal: control characters (escape
-    sequences, newlines), bidirectional overrides and zero-width characters removed."""
-    return _NOT_PRINTABLE.sub("", text if isinstance(text, str) else str(text))
-
-
-def is_region(region: Any) -> bool:
-    return isinstance(region, str) and bool(_REGION.match(region))
-
-
-def _read_as_option_or_reference(value: Any) -> bool:
-    """A logged value the AWS CLI would not take as a plain value on its command line."""
-    if isinstance(value, list):  # a list item the AWS CLI would parse as JSON ([..] {..}) is no plain item either
-        return any(_read_as_option_or_reference(v) or (isinstance(v, str) and v.lstrip()[:1] in ("[", "{")) for v in value)
-    if not isinstance(value, str):
-        return False
-    head = value.lstrip().lower()
-    return value == "" or head.startswith("-") or head.startswith(CLI_REFERENCE_PREFIXES) or value != printable(value)
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A shell variable in place of a value: an argument, a captured output, a secret."""
-
-    name: str
-    number: bool = False  # spliced into JSON as a number or boolean (checked by the script)
-
-
-def _has_ref(value: Any) -> bool:
-    if isinstance(value, Ref):
-        return True
-    if isinstance(value, dict):
-        return any(_has_ref(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_ref(v) for v in value)
-    return False
-
-
-def substitute(value: Any, replacements: dict[tuple, Ref], parts: tuple = ()) -> Any:
-    """The input with the value at each path of ``replacements`` replaced by its :class:`Ref`."""
-    if parts in replacements:
-        return replacements[parts]
-    if isinstance(value, dict):
-        return {k: substitute(v, replacements, (*parts, k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v, replacements, (*parts, i)) for i, v in enumerate(value)]
-    return value
-
-
-def option(member: str) -> str:
-    return "--" + xform_name(member, "-")
-
-
-def shell_word(value: Any) -> str:
-    """One shell word for a value: strings as they are, anything else as JSON; quoted only if needed."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return text if _SIMPLE.match(text) else shlex.quote(text)
-
-
-def env_reference(ref: Ref) -> str:
-    """How a one-line command reads a variable: `"$NEW_PASSWORD"`."""
-    return f'"${ref.name}"'
-
-
-def json_word(members: dict[str, Any], splice: Callable[[Ref], str] | None = None) -> str:
-    """The input as one shell word of JSON for --cli-input-json; each :class:`Ref` becomes
-    ``splice(ref)``, shell text that expands to the JSON of its value (a one-line command
-    splices `"$VAR"` inside the JSON's quotes)."""
-    refs: list[Ref] = []
-
-    def mark(ref: Any) -> str:
-        if not isinstance(ref, Ref):
-            raise TypeError(f"not JSON: {type(ref).__name__}")
-        refs.append(ref)
-        return f"\x00{len(refs) - 1}\x00"
-
-    text = json.dumps(members, separators=(",", ":"), default=mark)
-    pieces = re.split(r'"\\u0000(\d+)\\u0000"', text)
-    words = []
-    for k, piece in enumerate(pieces):
-        if k % 2:
-            ref = refs[int(piece)]
-            words.append(splice(ref) if splice else (env_reference(ref) if ref.number else f"'\"'{env_reference(ref)}'\"'"))
-        elif piece:
-            words.append(shlex.quote(piece))
-    return "".join(words)
-
-
-def command(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
-            splice: Callable[[Ref], str] | None = None, region_word: str | None = None) -> str:
-    """A command line that cannot be turned against its user: plain values as options; values
-    the AWS CLI would read as an option or a file or URL reference, nested values and
-    variables inside --cli-input-json (which the AWS CLI never expands); then --region."""
-    words = [awscli.aws_command(service, operation)]
-    as_json: dict[str, Any] = {}
-    for member, value in parameters.items():
-        if isinstance(value, Ref) and splice is None and not value.number:
-            words.append(f"{option(member)}={env_reference(value)}")  # `=`: a value starting with - stays a value
-        elif _has_ref(value) or is_nested(value) or _read_as_option_or_reference(value):
-            as_json[member] = value
-        elif isinstance(value, bool):
-            words.append(option(member) if value else "--no-" + xform_name(member, "-"))
-        elif isinstance(value, list) and value:
-            words.append(option(member))
-            words.extend(shell_word(v) for v in value)
-        else:
-            words.extend([option(member), shell_word(value)])
-    if as_json:
-        words.extend(["--cli-input-json", json_word(as_json, splice)])
-    if region_word is not None:
-        words.extend(["--region", region_word])
-    elif region is not None:
-        words.append(f"--region {region}" if is_region(region) else "--region=" + shlex.quote(region))
-    return " ".join(words)
-
-
-def cli_line(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
-             placeholders: Sequence[dict[str, Any]] = ()) -> str:
-    """A ready command line: secrets (placeholders) read from their environment variables."""
-    return command(service, operation, substitute(parameters, secret_refs(parameters, placeholders)), region)
-
-
-def secret_refs(parameters: dict[str, Any], placeholders: Sequence[dict[str, Any]]) -> dict[tuple, Ref]:
-    """Where each placeholder's environment variable goes (a list's first item for a list)."""
-    refs = {}
-    for p in placeholders:
-        parts = tuple(p["parts"])
-        value = _at(parameters, parts)
-        if isinstance(value, list):
-            parts, value = (*parts, 0), (value[0] if value else "")
-        if isinstance(value, (dict, list)):
-            continue  # a structure cannot come from one variable: it stays as logged ({})
-        refs[parts] = Ref(p["env"], number=not isinstance(value, str))
-    return refs
-
-
-def _at(value: Any, parts: list) -> Any:
-    for part in parts:
-        try:
-            value = value[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return value
-
-
-class _Environ:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f'os.environ["{self.name}"]'
-
-
-def boto3_call(service: str, operation: str, parameters: dict[str, Any], region: str | None = None,
-               placeholders: Sequence[dict[str, Any]] = ()) -> str:
-    """The same call in Python: `boto3.client("ec2", region_name=...).create_tags(Resources=[...], ...)`;
-    secrets from os.environ. repr() makes every logged value a literal."""
-    secrets = {parts: _Environ(ref.name) for parts, ref in secret_refs(parameters, placeholders).items()}
-    values = substitute(parameters, secrets)  # type: ignore[arg-type]
-    arguments = ", ".join(f"{member}={value!r}" for member, value in values.items())
-    client = f'"{service}"' + (f", region_name={region!r}" if region else "")
-    return f"boto3.client({client}).{xform_name(operation)}({arguments})"

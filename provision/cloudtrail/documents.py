@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
@@ -25,7 +25,8 @@ from provision.cloudtrail.scrub import may_hold_access_key, may_hold_secret_name
 from provision.cloudtrail.timestamps import GOOD_TIMES, TimeOutOfRange, parse_time
 from provision.cloudtrail.values import boolean, keyword_text, put
 
-PROFILES = ("minimal", "standard", "full")
+Profile = Literal["minimal", "standard", "full"]
+PROFILES: tuple[str, ...] = get_args(Profile)
 
 # Top-level CloudTrail keys handled explicitly below; any other top-level key is kept as
 # sent, unmapped, under aws.cloudtrail.unmapped (standard and full), so nothing new is lost.

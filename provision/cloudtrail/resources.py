@@ -161,8 +161,10 @@ def touched(event: dict) -> Touched:
     if not isinstance(action, str):
         return NOTHING
     found = awscli.service_and_operation(source, action)
-    region = event.get("awsRegion") if isinstance(event.get("awsRegion"), str) else ""
-    identity = event.get("userIdentity") if isinstance(event.get("userIdentity"), dict) else {}
+    logged_region = event.get("awsRegion")
+    region = logged_region if isinstance(logged_region, str) else ""
+    logged_identity = event.get("userIdentity")
+    identity: dict[str, Any] = logged_identity if isinstance(logged_identity, dict) else {}
     account = event.get("recipientAccountId") or identity.get("accountId") or ""
     partition = "aws"
     arn_found = _ARN.match(str(identity.get("arn") or ""))

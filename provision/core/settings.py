@@ -32,10 +32,10 @@ STATE_INDEX = "ctstack-state"                 # which S3 objects were imported (
 S3_WORKERS = 8
 
 # Bulk requests an import keeps in flight at once (--bulk-requests). Chosen by measurement
-# (README, Performance): on our 2-core machine 2 imported 28% faster than 1, and 4 no faster than 2.
+# (docs/performance.md): on a 2-core machine 2 imported 28% faster than 1, and 4 no faster than 2.
 BULK_REQUESTS = 2
 # Documents per bulk request, at most (--bulk-size; and at most 8 MB): measured, 5,000 cost
-# Elasticsearch about a fifth less CPU per event than 1,000 (README, Performance).
+# Elasticsearch about a fifth less CPU per event than 1,000 (docs/performance.md).
 BULK_SIZE = 5000
 
 # Local stack defaults.

@@ -37,6 +37,8 @@ from pathlib import Path
 import orjson
 
 from provision.demo import generate as g
+from provision.demo import delivery
+from provision.demo import organisation as org
 
 DAYS = 90
 REGION = "us-east-1"
@@ -77,15 +79,15 @@ class _Writer:
     def __init__(self, seed: int, end: datetime) -> None:
         self.rng = random.Random(seed)
         rng = random.Random(g.SAMPLE_SEED)
-        self.account = g._build_accounts(rng)[0]          # the demo's production account
-        self.vpcs = ["vpc-" + g._hex(self.rng, 17) for _ in range(3)]
+        self.account = org.build_accounts(rng)[0]          # the demo's production account
+        self.vpcs = ["vpc-" + org.random_hex(self.rng, 17) for _ in range(3)]
         self.end = end
         self.events: list[dict] = []
         self.stats = DemoWork()
-        self.people = {p: g._assumed_role(self.rng, self.account, g._SSO_ROLE, f"{p}@{g._EMAIL_DOMAIN}", mfa=True)
+        self.people = {p: org.assumed_role(self.rng, self.account, org.SSO_ROLE, f"{p}@{org.EMAIL_DOMAIN}", mfa=True)
                        for p in ("alice", "bob", "carol", "dave", "frank", "erin", "grace")}
-        self.ci = g._assumed_role(self.rng, self.account, self.account.roles[4], "gitlab-deploy")
-        self.terraform = g._assumed_role(self.rng, self.account, self.account.roles[4], "terraform-payments")
+        self.ci = org.assumed_role(self.rng, self.account, self.account.roles[4], "gitlab-deploy")
+        self.terraform = org.assumed_role(self.rng, self.account, self.account.roles[4], "terraform-payments")
 
     # -- events ---------------------------------------------------------------------------
     def _event(self, identity: dict, when: datetime, source: str, name: str, params, response, *, read_only: bool = False,
@@ -94,12 +96,12 @@ class _Writer:
         event = {
             "eventVersion": "1.10", "userIdentity": identity, "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "eventSource": f"{source}.amazonaws.com", "eventName": name, "awsRegion": REGION,
-            "sourceIPAddress": ip or g._office_ip(rng), "userAgent": agent or rng.choice(g._BROWSERS),
+            "sourceIPAddress": ip or org.office_ip(rng), "userAgent": agent or rng.choice(org.BROWSERS),
             "requestParameters": params, "responseElements": response,
-            "requestID": g._uuid4(rng), "eventID": _own_event_id(g._uuid4(rng)), "readOnly": read_only, "eventType": event_type,
+            "requestID": org.random_uuid(rng), "eventID": _own_event_id(org.random_uuid(rng)), "readOnly": read_only, "eventType": event_type,
             "managementEvent": True, "recipientAccountId": self.account.id, "eventCategory": "Management",
             "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                           "clientProvidedHostHeader": g._CONSOLE_HOST.get(source, "{s}.{r}.amazonaws.com").format(s=source, r=REGION)},
+                           "clientProvidedHostHeader": g.CONSOLE_HOST.get(source, "{s}.{r}.amazonaws.com").format(s=source, r=REGION)},
         }
         if console:
             event["sessionCredentialFromConsole"] = "true"
@@ -108,7 +110,7 @@ class _Writer:
 
     def _session(self, person: str, start: datetime) -> dict:
         identity = copy.deepcopy(self.people[person])
-        identity["accessKeyId"] = "ASIA" + g._chars(self.rng, 16)
+        identity["accessKeyId"] = "ASIA" + org.random_chars(self.rng, 16)
         identity["sessionContext"]["attributes"]["creationDate"] = (start - timedelta(minutes=self.rng.randrange(1, 20))).strftime("%Y-%m-%dT%H:%M:%SZ")
         return identity
 
@@ -124,11 +126,11 @@ class _Writer:
     # -- security group for a web service (alice, Mondays) ----------------------------------
     def security_group(self, identity: dict, when: datetime, service: str, *, agent=None, ip=None, console=True) -> datetime:
         rng, a = self.rng, self.account
-        group_id = "sg-" + g._hex(rng, 17)
+        group_id = "sg-" + org.random_hex(rng, 17)
         name = f"web-{service}"
         self._event(identity, when, "ec2", "CreateSecurityGroup",
                     {"groupName": name, "groupDescription": f"HTTPS in for {service}", "vpcId": rng.choice(self.vpcs)},
-                    {"requestId": g._uuid4(rng), "_return": True, "groupId": group_id,
+                    {"requestId": org.random_uuid(rng), "_return": True, "groupId": group_id,
                      "securityGroupArn": f"arn:aws:ec2:{REGION}:{a.id}:security-group/{group_id}"}, agent=agent, ip=ip, console=console)
         when += timedelta(seconds=rng.randrange(20, 90))
         self._event(identity, when, "ec2", "AuthorizeSecurityGroupIngress",
@@ -136,30 +138,30 @@ class _Writer:
                         "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "groups": {},
                         "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": "HTTPS from anywhere"}]},
                         "ipv6Ranges": {}, "prefixListIds": {}}]}},
-                    {"requestId": g._uuid4(rng), "_return": True, "securityGroupRuleSet": {"items": [{
-                        "groupOwnerId": a.id, "groupId": group_id, "securityGroupRuleId": "sgr-" + g._hex(rng, 17), "isEgress": False,
+                    {"requestId": org.random_uuid(rng), "_return": True, "securityGroupRuleSet": {"items": [{
+                        "groupOwnerId": a.id, "groupId": group_id, "securityGroupRuleId": "sgr-" + org.random_hex(rng, 17), "isEgress": False,
                         "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "description": "HTTPS from anywhere"}]}},
                     agent=agent, ip=ip, console=console)
         when += timedelta(seconds=rng.randrange(20, 90))
         self._event(identity, when, "ec2", "CreateTags",
                     {"resourcesSet": {"items": [{"resourceId": group_id}]},
                      "tagSet": {"items": [{"key": "service", "value": service}, {"key": "owner", "value": "web-team"}]}},
-                    {"requestId": g._uuid4(rng), "_return": True}, agent=agent, ip=ip, console=console)
+                    {"requestId": org.random_uuid(rng), "_return": True}, agent=agent, ip=ip, console=console)
         return when
 
     # -- snapshot and tag (bob, working days) ------------------------------------------------
     def snapshot(self, identity: dict, when: datetime) -> datetime:
         rng = self.rng
         volume = rng.choice(self.account.volumes[:5])
-        snapshot_id = "snap-" + g._hex(rng, 17)
+        snapshot_id = "snap-" + org.random_hex(rng, 17)
         self._event(identity, when, "ec2", "CreateSnapshot", {"volumeId": volume, "description": f"before release {when:%Y-%m-%d}"},
-                    {"requestId": g._uuid4(rng), "snapshotId": snapshot_id, "volumeId": volume, "status": "pending",
+                    {"requestId": org.random_uuid(rng), "snapshotId": snapshot_id, "volumeId": volume, "status": "pending",
                      "startTime": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "progress": "", "ownerId": self.account.id,
                      "volumeSize": rng.choice((20, 50, 100)), "encrypted": True, "description": f"before release {when:%Y-%m-%d}"})
         when += timedelta(seconds=rng.randrange(15, 60))
         self._event(identity, when, "ec2", "CreateTags",
                     {"resourcesSet": {"items": [{"resourceId": snapshot_id}]}, "tagSet": {"items": [{"key": "retention", "value": "30d"}]}},
-                    {"requestId": g._uuid4(rng), "_return": True})
+                    {"requestId": org.random_uuid(rng), "_return": True})
         return when
 
     # -- a new developer (carol, now and then) -----------------------------------------------
@@ -167,7 +169,7 @@ class _Writer:
         rng, a = self.rng, self.account
         created = f"{when:%b} {when.day}, {when.year} {(when.hour % 12) or 12}:{when:%M:%S %p}"  # as IAM logs it
         self._event(identity, when, "iam", "CreateUser", {"userName": user},
-                    {"user": {"path": "/", "userName": user, "userId": "AIDA" + g._chars(rng, 17), "arn": f"arn:aws:iam::{a.id}:user/{user}",
+                    {"user": {"path": "/", "userName": user, "userId": "AIDA" + org.random_chars(rng, 17), "arn": f"arn:aws:iam::{a.id}:user/{user}",
                               "createDate": created}})
         when += timedelta(seconds=rng.randrange(20, 80))
         self._event(identity, when, "iam", "AddUserToGroup", {"groupName": DEVELOPERS_GROUP, "userName": user}, None)
@@ -181,7 +183,7 @@ class _Writer:
     def new_bucket(self, identity: dict, when: datetime, bucket: str, team: str) -> datetime:
         rng = self.rng
         host = f"{bucket}.s3.amazonaws.com"
-        agent = g._S3_CONSOLE_AGENT
+        agent = org.S3_CONSOLE_AGENT
         self._event(identity, when, "s3", "CreateBucket", {"bucketName": bucket, "Host": host}, None, agent=agent)
         when += timedelta(seconds=rng.randrange(10, 40))
         self._event(identity, when, "s3", "PutPublicAccessBlock",
@@ -202,7 +204,7 @@ class _Writer:
         self.stats.drift[resource] = (tool, stack, count + 1)
 
     def _cfn_identity(self) -> dict:
-        return g._assumed_role(self.rng, self.account, f"{STACK}-cfn-exec", "AWSCloudFormation", invoked_by=CLOUDFORMATION)
+        return org.assumed_role(self.rng, self.account, f"{STACK}-cfn-exec", "AWSCloudFormation", invoked_by=CLOUDFORMATION)
 
     def _ssh(self, group_id: str) -> dict:
         return {"groupId": group_id, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "groups": {},
@@ -212,15 +214,15 @@ class _Writer:
         """The stack and the workspace, created on the second and third day."""
         rng, a = self.rng, self.account
         tags = [{"key": "aws:cloudformation:stack-name", "value": STACK},
-                {"key": "aws:cloudformation:stack-id", "value": f"arn:aws:cloudformation:{REGION}:{a.id}:stack/{STACK}/{g._uuid4(rng)}"}]
+                {"key": "aws:cloudformation:stack-id", "value": f"arn:aws:cloudformation:{REGION}:{a.id}:stack/{STACK}/{org.random_uuid(rng)}"}]
         cfn, when = self._cfn_identity(), first + timedelta(days=1, hours=10)
-        self.stack_group = "sg-" + g._hex(rng, 17)
-        self.stack_bucket = f"acme-{STACK}-assets-{g._hex(rng, 6)}"
+        self.stack_group = "sg-" + org.random_hex(rng, 17)
+        self.stack_bucket = f"acme-{STACK}-assets-{org.random_hex(rng, 6)}"
         self.stack_role = f"{STACK}-task"
         self._event(cfn, when, "ec2", "CreateSecurityGroup",
-                    {"groupName": f"{STACK}-WebSecurityGroup-{g._chars(rng, 12)}", "groupDescription": "web", "vpcId": self.vpcs[0],
+                    {"groupName": f"{STACK}-WebSecurityGroup-{org.random_chars(rng, 12)}", "groupDescription": "web", "vpcId": self.vpcs[0],
                      "tagSpecificationSet": {"items": [{"resourceType": "security-group", "tags": tags}]}},
-                    {"requestId": g._uuid4(rng), "_return": True, "groupId": self.stack_group}, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
+                    {"requestId": org.random_uuid(rng), "_return": True, "groupId": self.stack_group}, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
         self._event(cfn, when + timedelta(seconds=20), "s3", "CreateBucket", {"bucketName": self.stack_bucket, "Host": f"{self.stack_bucket}.s3.amazonaws.com"},
                     None, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
         self._event(cfn, when + timedelta(seconds=40), "s3", "PutBucketTagging",
@@ -232,12 +234,12 @@ class _Writer:
                     {"role": {"roleName": self.stack_role, "arn": f"arn:aws:iam::{a.id}:role/{self.stack_role}", "path": "/"}},
                     agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
         tf, when = self.terraform, first + timedelta(days=2, hours=3)
-        self.tf_group = "sg-" + g._hex(rng, 17)
+        self.tf_group = "sg-" + org.random_hex(rng, 17)
         self.tf_role = "payments-app"
-        self.tf_bucket = f"acme-payments-ledger-{g._hex(rng, 6)}"
-        agent, ip = g._TERRAFORM, g._ipv4(rng, g._AWS_NETS)
+        self.tf_bucket = f"acme-payments-ledger-{org.random_hex(rng, 6)}"
+        agent, ip = org.TERRAFORM, org.random_ipv4(rng, org.AWS_NETS)
         self._event(tf, when, "ec2", "CreateSecurityGroup", {"groupName": "payments-db", "groupDescription": "Managed by Terraform", "vpcId": self.vpcs[1]},
-                    {"requestId": g._uuid4(rng), "_return": True, "groupId": self.tf_group}, agent=agent, ip=ip, console=False)
+                    {"requestId": org.random_uuid(rng), "_return": True, "groupId": self.tf_group}, agent=agent, ip=ip, console=False)
         self._event(tf, when + timedelta(seconds=5), "iam", "CreateRole", {"roleName": self.tf_role, "assumeRolePolicyDocument": "{\"Statement\":[]}"},
                     {"role": {"roleName": self.tf_role, "arn": f"arn:aws:iam::{a.id}:role/{self.tf_role}", "path": "/"}}, agent=agent, ip=ip, console=False)
         self._event(tf, when + timedelta(seconds=9), "s3", "CreateBucket", {"bucketName": self.tf_bucket, "Host": f"{self.tf_bucket}.s3.amazonaws.com"},
@@ -251,12 +253,12 @@ class _Writer:
             when = date.replace(hour=15, minute=rng.randrange(60), second=rng.randrange(60))
             erin = self._session("erin", when)
             self._reads(erin, when - timedelta(minutes=1), [("ec2", "DescribeSecurityGroups", {"securityGroupIdSet": {"items": [{"groupId": self.stack_group}]}, "filterSet": {}})])
-            self._event(erin, when, "ec2", "AuthorizeSecurityGroupIngress", self._ssh(self.stack_group), {"requestId": g._uuid4(rng), "_return": True})
+            self._event(erin, when, "ec2", "AuthorizeSecurityGroupIngress", self._ssh(self.stack_group), {"requestId": org.random_uuid(rng), "_return": True})
             self._change("AuthorizeSecurityGroupIngress")
             self._drift(self.stack_group, "cloudformation", STACK)
             # the next morning's deploy puts the template back
             self._event(self._cfn_identity(), when + timedelta(hours=17), "ec2", "RevokeSecurityGroupIngress", self._ssh(self.stack_group),
-                        {"requestId": g._uuid4(rng), "_return": True}, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
+                        {"requestId": org.random_uuid(rng), "_return": True}, agent=CLOUDFORMATION, ip=CLOUDFORMATION, console=False)
         if day in (20, 61):   # frank: a bucket policy on the workspace's bucket
             when = date.replace(hour=11, minute=rng.randrange(60), second=rng.randrange(60))
             frank = self._session("frank", when)
@@ -264,7 +266,7 @@ class _Writer:
             self._event(frank, when, "s3", "PutBucketPolicy",
                         {"bucketPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{a.id}:root"},
                                                                                    "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{self.tf_bucket}/*"}]},
-                         "bucketName": self.tf_bucket, "Host": f"{self.tf_bucket}.s3.amazonaws.com", "policy": ""}, None, agent=g._S3_CONSOLE_AGENT)
+                         "bucketName": self.tf_bucket, "Host": f"{self.tf_bucket}.s3.amazonaws.com", "policy": ""}, None, agent=org.S3_CONSOLE_AGENT)
             self._change("PutBucketPolicy")
             self._drift(f"arn:aws:s3:::{self.tf_bucket}", "terraform", None)
         if day == 33:  # grace: admin rights on the workspace's role
@@ -275,7 +277,7 @@ class _Writer:
             self._drift(f"arn:aws:iam::{a.id}:role/{self.tf_role}", "terraform", None)
         if day == DAYS - 4:  # erin deletes the workspace's security group
             when = date.replace(hour=10, minute=rng.randrange(60), second=rng.randrange(60))
-            self._event(self._session("erin", when), when, "ec2", "DeleteSecurityGroup", {"groupId": self.tf_group}, {"requestId": g._uuid4(rng), "_return": True})
+            self._event(self._session("erin", when), when, "ec2", "DeleteSecurityGroup", {"groupId": self.tf_group}, {"requestId": org.random_uuid(rng), "_return": True})
             self._change("DeleteSecurityGroup")
             self._drift(self.tf_group, "terraform", None)
         if day % 21 == 4:   # look-alike: the pipeline's CLI tags the stack's bucket (automation, not the console)
@@ -283,7 +285,7 @@ class _Writer:
             self._event(self.ci, when, "s3", "PutBucketTagging",
                         {"tagging": "", "bucketName": self.stack_bucket, "Host": f"{self.stack_bucket}.s3.amazonaws.com",
                          "Tagging": {"TagSet": {"Tag": [{"Key": "cost-center", "Value": "4711"}]}}},
-                        None, agent=g._cli_agent(rng, "s3api", "PutBucketTagging"), ip=g._ipv4(rng, g._AWS_NETS), console=False)
+                        None, agent=org.cli_agent(rng, "s3api", "PutBucketTagging"), ip=org.random_ipv4(rng, org.AWS_NETS), console=False)
             stats.look_alikes["automation-edit"] = stats.look_alikes.get("automation-edit", 0) + 1
 
     # -- the plan ----------------------------------------------------------------------------------
@@ -322,8 +324,8 @@ class _Writer:
                     self._change(name)
                 stats.workflows["snapshot"] = stats.workflows.get("snapshot", 0) + 1
                 ci_when = date.replace(hour=2, minute=rng.randrange(60), second=rng.randrange(60))
-                self.security_group(self.ci, ci_when, f"preview-{day}", agent=g._cli_agent(rng, "ec2", "CreateSecurityGroup"),
-                                    ip=g._ipv4(rng, g._AWS_NETS), console=False)
+                self.security_group(self.ci, ci_when, f"preview-{day}", agent=org.cli_agent(rng, "ec2", "CreateSecurityGroup"),
+                                    ip=org.random_ipv4(rng, org.AWS_NETS), console=False)
                 stats.look_alikes["aws-cli"] = stats.look_alikes.get("aws-cli", 0) + 3
             if day % 11 == 3 and people:   # carol onboards a developer
                 when = date.replace(hour=11, minute=rng.randrange(0, 50), second=rng.randrange(60))
@@ -338,7 +340,7 @@ class _Writer:
                 identity = self._session("dave", when)
                 when = self._reads(identity, when, [("s3", "ListBuckets", {"Host": "s3.amazonaws.com"})])
                 team = teams.pop(0)
-                self.new_bucket(identity, when + timedelta(seconds=20), f"acme-{team}-{g._hex(rng, 6)}", team)
+                self.new_bucket(identity, when + timedelta(seconds=20), f"acme-{team}-{org.random_hex(rng, 6)}", team)
                 for name in ("CreateBucket", "PutPublicAccessBlock", "PutBucketTagging"):
                     self._change(name)
                 stats.workflows["bucket"] = stats.workflows.get("bucket", 0) + 1
@@ -359,10 +361,10 @@ class _Writer:
             windows.setdefault((int(moment.timestamp()) // g.WINDOW_SECONDS,), []).append(event)
         for (window,), records in windows.items():
             delivered = datetime.fromtimestamp((window + 1) * g.WINDOW_SECONDS + 37, tz=self.end.tzinfo)
-            key = g.log_file_key(self.account, REGION, delivered, "demo" + g._chars(self.rng, 12, g._ALNUM))
+            key = delivery.log_file_key(self.account, REGION, delivered, "demo" + org.random_chars(self.rng, 12, org.ALNUM))
             path = dest / key
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(g._gzip(orjson.dumps({"Records": records})))
+            path.write_bytes(delivery.gzip_bytes(orjson.dumps({"Records": records})))
             self.stats.files += 1
             self.stats.events += len(records)
         return self.stats

@@ -1,4 +1,4 @@
-"""Re-flag imported documents after the classification rules changed (issue 13).
+"""Re-flag imported documents after the classification rules changed.
 
 Each document's ``ctstack.console``, ``ctstack.read_only`` and ``ctstack.automation_candidate``
 are worked out again by :mod:`provision.cloudtrail.classify` from the fields the document holds, and the

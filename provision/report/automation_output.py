@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape as markup_escape  # terminal text; html.escape is for the report
 from rich.table import Table
 
-from provision.cloudtrail.clickcode import printable
+from provision.cloudtrail.commandline import printable
 from provision.core.errors import CtstackError
 from provision.analysis.hints import Hints, iso
 from provision.report.hints_output import minutes_text
@@ -40,7 +41,7 @@ def _status(automation: dict) -> str:
 
 def print_automation(hints: Hints, console: Console) -> None:
     """Each candidate's ready command line with its latest real arguments."""
-    rows = [(rank, c) for rank, c in enumerate(hints.candidates, 1) if c.automation]
+    rows = [(rank, c, c.automation) for rank, c in enumerate(hints.candidates, 1) if c.automation]
     if not rows:
         return
     table = Table(title="The same change as a command (latest arguments; checked against botocore's model)", title_justify="left")
@@ -48,12 +49,12 @@ def print_automation(hints: Hints, console: Console) -> None:
     table.add_column("action", style="bold")
     table.add_column("command", overflow="fold")
     table.add_column("notes", overflow="fold", style="dim")
-    for rank, c in rows:
-        cli = c.automation["cli"]
+    for rank, c, automation in rows:
+        cli = automation["cli"]
         table.add_row(str(rank), markup_escape(printable(c.action)), markup_escape(cli if len(cli) <= TABLE_COMMAND else cli[: TABLE_COMMAND - 1] + "…"),
-                      markup_escape(printable(_status(c.automation))))
+                      markup_escape(printable(_status(automation))))
     console.print(table)
-    if any(len(c.automation["cli"]) > TABLE_COMMAND for _, c in rows):
+    if any(len(automation["cli"]) > TABLE_COMMAND for _, _, automation in rows):
         console.print("(long commands are cut here; --format json has them whole)", style="dim")
 
 
@@ -63,9 +64,11 @@ def print_workflows(hints: Hints, console: Console) -> None:
         console.print("No repeated multi-step console workflow was found.")
         return
     table = Table(title="Console workflows repeated by hand (steps in one console session)", title_justify="left")
-    for header, options in (("#", {"justify": "right", "style": "dim"}), ("steps", {"style": "bold", "overflow": "fold"}),
-                            ("times", {"justify": "right"}), ("days", {"justify": "right"}), ("min/month", {"justify": "right"}), ("users", {}),
-                            ("links", {"overflow": "fold"}), ("arguments", {"overflow": "fold"})):
+    columns: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("#", {"justify": "right", "style": "dim"}), ("steps", {"style": "bold", "overflow": "fold"}),
+        ("times", {"justify": "right"}), ("days", {"justify": "right"}), ("min/month", {"justify": "right"}), ("users", {}),
+        ("links", {"overflow": "fold"}), ("arguments", {"overflow": "fold"}))
+    for header, options in columns:
         table.add_column(header, **options)
     for rank, w in enumerate(hints.workflows, 1):
         table.add_row(

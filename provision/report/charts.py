@@ -107,7 +107,7 @@ def activity_bars(chart_id: str, title: str, days: list[tuple[str, int, int, int
     bar = max(min(slot * 0.8, 40), 1.0)
     for start, *counts in bins:
         x = left + slot * slot_of[start] + (slot - bar) / 2
-        y_base = top + plot_h
+        y_base: float = top + plot_h
         for value, (name, kind, colour) in zip(counts, ACTIVITY_SERIES):
             if value:
                 h = plot_h * value / scale_max
@@ -164,11 +164,11 @@ def _bin(days: list[tuple[str, int, int, int]]) -> tuple[str, list[tuple[date, i
     first, last = date.fromisoformat(days[0][0]), date.fromisoformat(days[-1][0])
     span = (last - first).days + 1
     unit = "day" if span <= 92 else "week" if span <= 731 else "month"
-    totals: dict[date, list[int]] = {}
+    totals: dict[date, tuple[int, int, int]] = {}
     for text, *counts in days:
-        cell = totals.setdefault(_period_start(date.fromisoformat(text), unit), [0] * len(counts))
-        for i, value in enumerate(counts):
-            cell[i] += value
+        start = _period_start(date.fromisoformat(text), unit)
+        a, b, c = totals.get(start, (0, 0, 0))
+        totals[start] = (a + counts[0], b + counts[1], c + counts[2])
     return unit, [(start, *counts) for start, counts in sorted(totals.items())]
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any, Literal, get_args
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from provision.cloudtrail.clickcode import printable
+from provision.cloudtrail.commandline import printable
 from provision.analysis.hints import Candidate, Hints
 from provision.core.wording import plural, skipped_notes
 
-FORMATS = ("table", "json", "csv", "markdown", "sh")
+HintsFormat = Literal["table", "json", "csv", "markdown", "sh"]
+FORMATS = get_args(HintsFormat)
 NO_CLI = "no public API (console only)"
 CSV_COLUMNS = ("provider", "action", "count", "users", "days_active", "first_seen", "last_seen", "top_users", "cli", "console_minutes_per_month")
 
@@ -72,7 +74,7 @@ def _print_candidates(hints: Hints, console: Console) -> None:
     # Narrower terminals drop the service, first seen and time of day, then last seen and users.
     wide, medium = console.width >= 150, console.width >= 110
     table = Table(title="Console actions that change things: automate these first", title_justify="left", caption=summary_line(hints), caption_justify="left")
-    columns = [
+    columns: list[tuple[str, dict[str, Any]]] = [
         ("#", {"justify": "right", "style": "dim"}),
         ("action", {"style": "bold", "overflow": "fold", "min_width": 14}),
         *([("service", {"style": "dim"})] if wide else []),

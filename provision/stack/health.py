@@ -39,11 +39,17 @@ LOCAL_KIBANA_HINT = "`ctstack logs kibana` shows why"
 class Target(Protocol):
     """Where to connect and how to authenticate (EsConfig and Kibana configs have these)."""
 
-    url: str
-    api_key: str | None
-    user: str | None
-    password: str | None
-    ca_certs: str | None
+    # Read-only: the configs are frozen dataclasses.
+    @property
+    def url(self) -> str: ...
+    @property
+    def api_key(self) -> str | None: ...
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def ca_certs(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

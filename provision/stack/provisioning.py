@@ -6,12 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from elasticsearch import ApiError, TransportError
-
 from provision.stack import dashboard
 from provision.core import settings
-from provision.core.connection import EsConfig, connect, describe_error, parse_url
-from provision.core.errors import CtstackError
+from provision.core.connection import EsConfig, connected, parse_url, server_version
 from provision.stack.kibana import KibanaConfig, dashboard_url, import_saved_objects, space_path, wait_until_available
 from provision.cloudtrail.template import install_template
 
@@ -37,13 +34,9 @@ def provision_all(
     """Install the index template, then (unless ``kibana_cfg`` is None) wait for Kibana and
     import the data view and dashboard, overwriting earlier copies. Raises CtstackError."""
     space_path(space)  # a bad space id fails before anything is changed
-    es, es_version = connect(es_cfg)
-    try:
+    with connected(es_cfg) as es:
+        es_version = server_version(es)
         install_template(es, index_prefix)
-    except (ApiError, TransportError) as err:
-        raise CtstackError(describe_error(err, es_cfg)) from err
-    finally:
-        es.close()
     result = ProvisionResult(es_version=es_version, index_prefix=index_prefix, space=space)
     if kibana_cfg is None:
         return result

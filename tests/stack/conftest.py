@@ -24,7 +24,7 @@ from typing import Iterator
 import pytest
 
 from provision.core import settings
-from provision.stack import lifecycle as stack
+from provision.stack import local_settings
 from provision.core.connection import EsConfig, connect, read_env_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ class Stack:
         return self.home / settings.credentials_file().name
 
     def secrets(self) -> dict[str, str]:
-        return {name: value for name, value in read_env_file(self.credentials_file).items() if name in stack.SECRET_NAMES}
+        return {name: value for name, value in read_env_file(self.credentials_file).items() if name in local_settings.SECRET_NAMES}
 
     def es(self) -> EsConfig:
         return EsConfig(url=settings.LOCAL_ES_URL, user=settings.LOCAL_ES_USER, password=self.secrets()["ELASTIC_PASSWORD"])
@@ -147,7 +147,7 @@ def new_stack(tmp_path_factory: pytest.TempPathFactory, name: str, images: Image
         require_free_port(int(url.rsplit(":", 1)[1]))
     home = tmp_path_factory.mktemp(f"ctstack-home-{name}")
     project = f"ctstack-test-{name}-{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_") and k not in stack.SECRET_NAMES + stack.STACK_ENV_NAMES}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_") and k not in local_settings.SECRET_NAMES + local_settings.STACK_ENV_NAMES}
     env.update(CTSTACK_HOME=str(home), CTSTACK_COMPOSE_PROJECT=project, NO_COLOR="1", COLUMNS="200")
     if images:
         env.update({settings.ES_IMAGE_ENV: images.es, settings.KIBANA_IMAGE_ENV: images.kibana})
