@@ -271,7 +271,7 @@ def test_the_command_reads_folders_offline(tmp_path: Path) -> None:
 
 def test_a_hints_request_from_python_reads_sources_and_refuses_what_the_command_refuses(tmp_path: Path) -> None:
     """What `ctstack hints` calls, as a Python user calls it: sources, top and rank in one value."""
-    write_trail(tmp_path, [event("CreateBucket", "s3.amazonaws.com") for _ in range(3)] + [event("CreateUser", "iam.amazonaws.com")])
+    write_trail(tmp_path, [role_event("CreateBucket", "s3.amazonaws.com") for _ in range(3)] + [role_event("CreateUser", "iam.amazonaws.com")])
     hints = ranked_hints(HintsRequest("hints", sources=(str(tmp_path),), top=1))
     assert [c.action for c in hints.candidates] == ["CreateBucket"] and hints.candidate_actions == 2
     with pytest.raises(CtstackError, match="not both"):
