@@ -13,7 +13,8 @@ import string
 
 import pytest
 
-from provision.core.connection import EsConfig, display_url, parse_url
+from provision.core.connection import EsConfig
+from provision.core.urls import display_url, parse_url
 from provision.core.errors import CtstackError
 from provision.stack.kibana import KibanaConfig
 from tests.support.cli import invoke, no_traceback
