@@ -211,3 +211,21 @@ def test_config_reuses_the_elasticsearch_credentials_for_a_remote_kibana(monkeyp
 def test_dashboard_url_includes_the_space():
     assert dashboard_url("http://127.0.0.1:5601") == f"http://127.0.0.1:5601/app/dashboards#/view/{settings.DASHBOARD_ID}"
     assert dashboard_url("http://kb/", "security") == f"http://kb/s/security/app/dashboards#/view/{settings.DASHBOARD_ID}"
+
+
+def test_the_kibana_stand_in_runs_alone_on_the_standard_library(tmp_path):
+    """The stand-in image (docker/kibana-standin) holds fake_kibana.py and kibana_standin.py and
+    nothing else of the repository: both must import with only the standard library beside them."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    support = Path(__file__).resolve().parent / "support"
+    for name in ("fake_kibana.py", "kibana_standin.py"):
+        shutil.copy(support / name, tmp_path / name)
+    # -I -S: no current folder, no site-packages; the image runs the script from its own folder.
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import kibana_standin, fake_kibana; fake_kibana.refused_url()"
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -220,6 +220,17 @@ def test_failed_compose_up_with_low_vm_max_map_count_says_how_to_fix_it(home, es
     assert [c[0] for c in compose.subcommands()] == ["up", "logs"]
 
 
+def test_a_low_vm_max_map_count_warning_from_a_node_that_started_is_not_blamed(home, es_server, kibana_server):
+    # Single-node discovery starts Elasticsearch anyway and only warns; the failure is elsewhere.
+    compose = FakeCompose(up_returncode=1, logs_text=(
+        "elasticsearch-1  | [WARN ][o.e.b.BootstrapChecks] max virtual memory areas vm.max_map_count [65530] "
+        "is too low, increase to at least [262144]\n"))
+    local = docker_compose.LocalStack(runner=compose, check_engine=engine_running, es_url=es_server.url, kibana_url=kibana_server.url)
+    with pytest.raises(CtstackError) as failed:
+        stack.up(stack.UpOptions(), stack=local)
+    assert "max_map_count" not in str(failed.value) and "`docker compose up` failed (exit 1)" in str(failed.value)
+
+
 def test_other_compose_up_failures_point_to_the_logs(home, es_server, kibana_server):
     local = docker_compose.LocalStack(runner=FakeCompose(up_returncode=17), check_engine=engine_running, es_url=es_server.url, kibana_url=kibana_server.url)
     with pytest.raises(CtstackError, match=r"`docker compose up` failed \(exit 17\); `ctstack logs es`"):

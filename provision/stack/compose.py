@@ -34,6 +34,9 @@ FAILED_START_LOG_LINES = 10
 
 # `ctstack logs es` -> the Compose service name.
 SERVICES = {"es": "elasticsearch", "elasticsearch": "elasticsearch", "kibana": "kibana", "setup": "setup"}
+# Only Elasticsearch's refusal to start counts. A node that starts anyway (single-node
+# discovery skips the checks) still logs a WARN about a low setting: then something else failed.
+_MAX_MAP_COUNT_REFUSED = re.compile(r"^.*bootstrap check failure.*max_map_count.*$", re.M)
 _MAX_MAP_COUNT_HINT = (
     "Elasticsearch cannot start because the kernel setting vm.max_map_count is too low; run "
     "`sudo sysctl -w vm.max_map_count=1048576` on the Docker host (Docker Desktop: inside its VM, see docs/local-stack.md) and run `ctstack up` again."
@@ -186,7 +189,7 @@ class LocalStack:
             return (f"Port {port} on 127.0.0.1 is already taken by another program, so the stack could not publish it there; "
                     f"stop that program (`ss -ltnp 'sport = :{port}'` shows which) and run `ctstack up` again.{self._left_over()}")
         logs = self.compose("logs", "--no-color", "--tail", "300", "elasticsearch", capture=True)
-        if "max_map_count" in logs.stdout + logs.stderr:
+        if _MAX_MAP_COUNT_REFUSED.search(logs.stdout + logs.stderr):
             return _MAX_MAP_COUNT_HINT
         failed = next((c for c in self._containers_or_none() if _failed_to_start(c)), None)
         if failed:

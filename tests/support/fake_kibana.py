@@ -30,13 +30,13 @@ import base64
 import email.parser
 import email.policy
 import json
+import socket
 import threading
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.support.loopback import free_port
 
 SUPPORTED_TYPES = {"index-pattern", "dashboard", "lens", "visualization", "search", "tag", "config"}
 
@@ -253,7 +253,13 @@ class FakeKibana:
 
 def refused_url() -> str:
     """An http://127.0.0.1 URL on a port nothing listens on (connections are refused)."""
-    return f"http://127.0.0.1:{free_port()}"
+    # Not tests.support.loopback.free_port: this module runs alone inside the Kibana stand-in
+    # image (docker/kibana-standin copies it and kibana_standin.py only), so it imports the
+    # standard library and nothing else.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def _file_part(content_type: str, body: bytes) -> tuple[str, str | None]:
