@@ -20,7 +20,8 @@ from provision.cloudtrail import fields as F
 from provision.core import settings
 from provision.cloudtrail.awscli import cli_command
 from provision.cloudtrail.template import check_index_prefix
-from provision.core.connection import EsConfig, connected, display_url
+from provision.core.connection import EsConfig, connected
+from provision.core.urls import display_url
 from provision.cloudtrail.nesting import flat_source
 from provision.ingest.drift_marks import drift_from_es
 from provision.core.errors import CtstackError

@@ -26,7 +26,8 @@ from provision.cli.vocabulary import (ImportFormat, MAX_FILE_SIZE, Accounts, Api
                                       where_from)
 from provision.cloudtrail.documents import Profile
 from provision.core import settings
-from provision.core.connection import EsConfig, parse_url
+from provision.core.connection import EsConfig
+from provision.core.urls import parse_url
 from provision.core.errors import CtstackError
 from provision.core.wording import nothing_readable, plural
 from provision.analysis.hints import Hints

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from provision.cli.progress import stderr_console
 from provision.core import interrupt, settings
-from provision.core.connection import display_url
+from provision.core.urls import display_url
 from provision.core.errors import CtstackError
 from provision.core.wording import number, plural, skipped_notes
 from provision.demo.console_work import DAYS

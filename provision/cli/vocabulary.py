@@ -13,7 +13,8 @@ from rich.markup import escape
 from provision.cli.render import err_console
 from provision.cloudtrail.records import MAX_FILE_BYTES
 from provision.core import settings
-from provision.core.connection import EsConfig, display_url, parse_url, resolve_es_config
+from provision.core.connection import EsConfig, resolve_es_config
+from provision.core.urls import display_url, parse_url
 
 # Old spellings, accepted for one more release (then removed) with a note on stderr: the
 # Elasticsearch connection options all start with --es- (as their CTSTACK_ES_* variables do;
@@ -120,7 +121,7 @@ def where_from(given: str | None, option: str, env_name: str) -> str:
 
 def say_if_scheme_added(raw: str | None, option: str, url: str) -> None:
     """One line on stderr when a URL without a scheme was read as http://, or one without a
-    port got the service's (connection.parse_url's rule)."""
+    port got the service's (urls.parse_url's rule)."""
     parsed = parse_url(raw, option) if raw else None
     if raw and parsed and (parsed.scheme_added or parsed.port_added):
         missing = " or ".join(word for word, added in (("scheme", parsed.scheme_added), ("port", parsed.port_added)) if added)

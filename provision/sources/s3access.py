@@ -31,7 +31,7 @@ from botocore.exceptions import (
 )
 
 from provision.core import settings
-from provision.core.connection import display_url
+from provision.core.urls import display_url
 from provision.core.errors import CtstackError
 from provision.sources.s3layout import S3_SCHEME
 

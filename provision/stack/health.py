@@ -27,7 +27,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from provision.core.connection import display_url, tls_reason
+from provision.core.connection import tls_reason
+from provision.core.urls import display_url
 from provision.core.errors import CtstackError
 
 DEFAULT_TIMEOUT = 300.0   # a first Kibana start on a laptop takes one to three minutes

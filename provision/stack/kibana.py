@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from provision.core import settings
-from provision.core.connection import KIBANA_OPTION, EsConfig, display_url, resolve_endpoint
+from provision.core.connection import EsConfig, resolve_endpoint
+from provision.core.urls import KIBANA_OPTION, display_url
 from provision.core.errors import CtstackError
 from provision.stack.health import kibana_level, kibana_ready
 

@@ -12,7 +12,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 from provision.stack import health
 from provision.core import settings
-from provision.core.connection import EsConfig, connected, display_url, read_env_file, server_version
+from provision.core.connection import EsConfig, connected, read_env_file, server_version
+from provision.core.urls import display_url
 from provision.core.errors import CtstackError
 from provision.cloudtrail.fields import TIMESTAMP
 from provision.stack.compose import LocalStack

@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 from provision.stack import dashboard
 from provision.core import settings
-from provision.core.connection import EsConfig, connected, parse_url, server_version
+from provision.core.connection import EsConfig, connected, server_version
+from provision.core.urls import parse_url
 from provision.stack.kibana import KibanaConfig, dashboard_url, import_saved_objects, space_path, wait_until_available
 from provision.cloudtrail.template import install_template
 
