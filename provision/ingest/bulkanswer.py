@@ -40,6 +40,18 @@ def from_elasticsearch(headers: Any, body: Any = None) -> bool:
     return "json" in str(headers.get("content-type", "")) and isinstance(error, dict) and isinstance(error.get("type"), str)
 
 
+_CREATED_ITEM = {"create": {"status": 201}}
+CREATED = (201, None)
+
+
+class AllCreated(list):
+    """bulk_results' answer when Elasticsearch created every document: (201, None) each,
+    known as such without looking at each (callers may count them at once)."""
+
+    def __init__(self, documents: int) -> None:
+        super().__init__([CREATED] * documents)
+
+
 def bulk_results(body: Any, documents: int) -> list[tuple[int, Any]]:
     """(status, error) for each of ``documents`` documents from a bulk answer's body (already
     decoded, or text: a JSON answer sent as text/plain or text/html is read as JSON). Raises
@@ -55,6 +67,8 @@ def bulk_results(body: Any, documents: int) -> list[tuple[int, Any]]:
         raise BulkAnswerUnknown(f"the answer to a bulk request of {documents} documents lists no items ({_shape(body)})")
     if len(items) != documents:
         raise BulkAnswerUnknown(f"the answer to a bulk request of {documents} documents lists {len(items)} items")
+    if items == [_CREATED_ITEM] * documents:  # the common answer, compared in C: every document created
+        return AllCreated(documents)
     results = []
     for number, item in enumerate(items):
         info = next(iter(item.values()), None) if isinstance(item, dict) and len(item) == 1 else None
