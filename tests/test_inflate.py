@@ -6,6 +6,8 @@ its reason are zlib's to the byte), the same limits."""
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 
 import pytest
 
@@ -63,3 +65,15 @@ def test_isal_and_zlib_read_every_file_alike(case):
 def test_isal_and_zlib_stop_at_the_same_limits(limits):
     raw = CASES["one member"]
     assert _read(_isal(), raw, **limits) == _read(None, raw, **limits) != (BODY, None)
+
+
+def test_without_isal_installed_files_are_read_with_zlib():
+    """Where no isal wheel installs, importing the reader still works and gunzips with zlib."""
+    script = ("import sys; sys.modules['isal'] = None\n"  # makes 'from isal import ...' fail as if not installed
+              "import gzip\n"
+              "from provision.cloudtrail import decode\n"
+              "assert decode.FAST_INFLATE is None\n"
+              "raw = gzip.compress(b'{\"Records\":[{\"eventID\":\"1\",\"eventTime\":\"2025-01-01T00:00:00Z\"}]}')\n"
+              "print(decode.decode_events('a.json.gz', raw)[0]['eventID'])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr

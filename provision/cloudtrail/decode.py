@@ -10,11 +10,11 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
+FAST_INFLATE: Any  # the module gunzip() tries first, or None
 try:  # ISA-L's inflate: the same bytes in about half zlib's CPU (pip install 'ctstack[fast]')
-    from isal import isal_zlib as _isal_zlib
+    from isal import isal_zlib as FAST_INFLATE
 except ImportError:  # no wheel for this platform: zlib, as always
-    _isal_zlib = None
-FAST_INFLATE: Any = _isal_zlib  # the module gunzip() tries first, or None
+    FAST_INFLATE = None
 
 from provision.cloudtrail.itemstream import ItemStream, has_big_int, scan_items
 from provision.cloudtrail import records
