@@ -223,6 +223,32 @@ class BulkBodySerializer(NdjsonSerializer):
         return super().dumps(data)
 
 
+_ITEMS_HEAD = b'{"items":['
+_CREATED_ITEM = b'{"create":{"status":201}}'
+
+
+class AllCreatedAnswer(bytes):
+    """A JSON answer that is, byte for byte, a bulk answer (filtered to items.*.status) in
+    which every document was created: its raw bytes, left unparsed. ``documents``: how many."""
+
+    @property
+    def documents(self) -> int:
+        return (len(self) - len(_ITEMS_HEAD) - 1) // (len(_CREATED_ITEM) + 1)
+
+
+class AnswerSerializer(OrjsonSerializer):
+    """JSON answers, parsed with orjson; the commonest bulk answer (every item created) is
+    recognised on its bytes instead: parsing its thousands of items was ~1.4 µs per event."""
+
+    def loads(self, data: bytes) -> Any:
+        if data.startswith(_ITEMS_HEAD + _CREATED_ITEM) and data.endswith(b"]}"):
+            documents, rest = divmod(len(data) - len(_ITEMS_HEAD) - 1, len(_CREATED_ITEM) + 1)
+            # Built and compared in C; only these exact bytes pass, anything else is parsed.
+            if not rest and data == _ITEMS_HEAD + b",".join([_CREATED_ITEM] * documents) + b"]}":
+                return AllCreatedAnswer(data)
+        return super().loads(data)
+
+
 def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
     """An Elasticsearch client for ``cfg``; no request is made yet (a CA file that cannot
     serve is one sentence now)."""
@@ -231,7 +257,7 @@ def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
     # (immediate transport retries would only hammer a node that asked us to slow down).
     kwargs: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3,
                     "retry_on_status": (502, 503, 504),
-                    "serializers": {"application/json": OrjsonSerializer(), "application/x-ndjson": BulkBodySerializer()},
+                    "serializers": {"application/json": AnswerSerializer(), "application/x-ndjson": BulkBodySerializer()},
                     "node_class": DeadlineNode}
     if cfg.api_key:
         kwargs["api_key"] = cfg.api_key

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from elasticsearch import ApiError, TransportError
 
+from provision.core.connection import AllCreatedAnswer
+
 # A gateway answering these may have passed the request on: the node may have indexed it.
 GATEWAY_STATUSES = (502, 503, 504)
 
@@ -57,6 +59,10 @@ def bulk_results(body: Any, documents: int) -> list[tuple[int, Any]]:
     decoded, or text: a JSON answer sent as text/plain or text/html is read as JSON). Raises
     :class:`BulkAnswerUnknown` unless the body lists exactly one item per document, each
     with a whole-number status."""
+    if body.__class__ is AllCreatedAnswer:  # recognised on its bytes by the client's serializer
+        if body.documents != documents:
+            raise BulkAnswerUnknown(f"the answer to a bulk request of {documents} documents lists {body.documents} items")
+        return AllCreated(documents)
     if isinstance(body, (str, bytes)):
         try:
             body = orjson.loads(body) if body else None
