@@ -18,7 +18,7 @@ import pytest
 
 from provision.ingest import convert
 from provision.cloudtrail import records
-from provision.ingest.bulklines import ConvertOptions, convert_file
+from provision.ingest.bulklines import ConvertOptions, action_line, convert_file
 from provision.ingest.convert import Converter
 from provision.ingest.importer import bulk_bodies
 from provision.cloudtrail.records import SourceFile
@@ -302,3 +302,15 @@ def test_workers_of_the_ctstack_script_do_not_import_the_cli(tmp_path):
     assert result.stdout.strip() == "['provision', 'provision.entry']"
     entry = (Path(sys.executable).parent / "ctstack").read_text()
     assert "from provision.entry import main" in entry
+
+
+@pytest.mark.parametrize("index", ["ctstack-events-2025.03", "odd \"quoted\" \\ index", "ünïcode-\u2028-\x01"])
+@pytest.mark.parametrize("document_id", ["3f2a9c", "with \"quote\" and \\ and \n newline", "\x00\x1f\u2029"])
+def test_action_line_is_the_bytes_orjson_writes_for_the_create_action(index, document_id):
+    """The action line built from a per-index head plus the _id is what serialising the whole
+    action writes, for any index or id text (quotes, backslashes, control characters)."""
+    heads: dict[str, bytes] = {}
+    expected = orjson.dumps({"create": {"_index": index, "_id": document_id}}, option=orjson.OPT_APPEND_NEWLINE)
+    assert action_line(index, document_id, heads) == expected
+    assert action_line(index, document_id, heads) == expected  # again, from the head kept in heads
+    assert list(heads) == [index]

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from provision.cli.commands import app
 from provision.cloudtrail.documents import document_and_line
-from provision.cloudtrail.scrub import scrub_secret_values, scrubbed_line
+from provision.cloudtrail.scrub import holds_secret_name, scrub, scrub_secret_values, scrubbed_line
 from provision.ingest.importer import run_import
 from provision.sources.local import local_files
 from tests.support.events import console_write, api_call, write_trail_file
@@ -95,3 +95,16 @@ def test_no_secret_reaches_the_index_the_dead_letter_file_hints_or_the_report(es
 def test_each_secret_shape_is_caught_in_any_string(value):
     line = orjson.dumps({"any": {"where": [value]}})
     assert MARK not in scrub_secret_values(line).decode()
+
+
+@pytest.mark.parametrize("keep_access_keys", [False, True])
+@pytest.mark.parametrize("name", ["password", "NEW_PASSWORD", "p_assword", "secretAccessKey", "SessionToken",
+                                  "accessKeyId", "a-c-c-e-s-s-k-e-y-i-d", "token", "credential", "nextToken",
+                                  "KeyName", "userName", "passwordPolicy"])
+def test_holds_secret_name_answers_whether_scrub_changes_the_value(name, keep_access_keys):
+    """The cheap walk that lets a document skip the line's name hints says yes exactly when
+    scrub() would drop or mask a key, at any depth, in objects and lists (and, erring safe, also
+    for a masked key whose value scrub() leaves: None, "")."""
+    for value in ({name: "v"}, {"a": {"b": [{"c": 1}, {name: "v"}]}}, [1, [{name: "v", "x": "y"}]], {"a": 1}):
+        assert holds_secret_name(value, keep_access_keys) is (scrub(value, keep_access_keys) != value)
+    assert holds_secret_name({name: None}, keep_access_keys) is holds_secret_name({name: "v"}, keep_access_keys)

@@ -21,7 +21,8 @@ from provision.cloudtrail import fields as F
 from provision.cloudtrail.identity import user_fields
 from provision.cloudtrail.nesting import flat_source, nested
 from provision.cloudtrail.records import TOO_DEEP, Unreadable
-from provision.cloudtrail.scrub import may_hold_access_key, may_hold_secret_name, scrub, scrub_access_key_values, scrub_secret_values
+from provision.cloudtrail.scrub import (holds_secret_name, may_hold_access_key, may_hold_secret_name, scrub,
+                                       scrub_access_key_values, scrub_secret_values)
 from provision.cloudtrail.timestamps import GOOD_TIMES, TimeOutOfRange, parse_time
 from provision.cloudtrail.values import boolean, keyword_text, put
 
@@ -104,6 +105,19 @@ def _scrub_document(doc: dict, event: dict, keep_access_keys: bool) -> None:
         doc[F.CT_ORIGINAL] = orjson.dumps(scrub(event, keep_access_keys)).decode()
 
 
+def _copies_secret_name(doc: dict, event: Any, keep_access_keys: bool) -> bool:
+    """Whether :func:`_scrub_document` could change ``doc``: some key of a part copied from
+    the event (the event itself in the full profile, for event.original) is one that
+    :func:`scrub` drops or masks. False: scrubbing would give the same document."""
+    if F.CT_ORIGINAL in doc:
+        return holds_secret_name(event, keep_access_keys)
+    for name in _BLOB_FIELDS:
+        value = doc.get(name)
+        if value is not None and holds_secret_name(value, keep_access_keys):
+            return True
+    return False
+
+
 def _resources(resources: Any, doc: dict) -> None:
     if not isinstance(resources, list):
         return
@@ -182,19 +196,27 @@ def document_and_line(event: Any, profile: str = "standard", keep_access_keys: b
         doc = _build(event, profile, keep_access_keys)
         if source_file is not None and profile != "minimal":
             doc[F.SOURCE_FILE] = source_file
-        line = orjson.dumps(nested(doc), option=_APPEND_NEWLINE)
-        lower = line.lower()
-        if may_hold_secret_name(lower):
-            _scrub_document(doc, event, keep_access_keys)
-            line = orjson.dumps(nested(doc), option=_APPEND_NEWLINE)
-            lower = line.lower()
-        scrubbed = scrub_secret_values(line, lower)
-        if not keep_access_keys and may_hold_access_key(scrubbed):
-            scrubbed = scrub_access_key_values(scrubbed)
-        if scrubbed is not line:
-            line, doc = scrubbed, flat_source(orjson.loads(scrubbed))
+        doc, line = _scrubbed(doc, event, keep_access_keys, orjson.dumps(nested(doc), option=_APPEND_NEWLINE))
     except (TypeError, RecursionError):  # orjson's depth limit: nothing else in a parsed event stops it
         raise DocumentError(TOO_DEEP) from None
+    return doc, line
+
+
+def _scrubbed(doc: dict, event: Any, keep_access_keys: bool, line: bytes) -> tuple[dict, bytes]:
+    """``doc`` and its serialised ``line`` with secrets removed (:func:`document_and_line`)."""
+    lower = line.lower()
+    # Only a key named like a secret in a part copied from the event changes what
+    # _scrub_document makes; a document with none (almost every one) skips the line's
+    # name hints, several scans of the whole line.
+    if _copies_secret_name(doc, event, keep_access_keys) and may_hold_secret_name(lower):
+        _scrub_document(doc, event, keep_access_keys)
+        line = orjson.dumps(nested(doc), option=_APPEND_NEWLINE)
+        lower = line.lower()
+    scrubbed = scrub_secret_values(line, lower)
+    if not keep_access_keys and may_hold_access_key(scrubbed):
+        scrubbed = scrub_access_key_values(scrubbed)
+    if scrubbed is not line:
+        line, doc = scrubbed, flat_source(orjson.loads(scrubbed))
     return doc, line
 
 

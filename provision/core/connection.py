@@ -25,7 +25,7 @@ from elasticsearch import ApiError, AuthenticationException, AuthorizationExcept
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import SSLError as EsTlsError
 from elasticsearch import TransportError
-from elasticsearch.serializer import OrjsonSerializer
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from provision.core import settings
@@ -212,6 +212,43 @@ def check_ca_file(path: str, option: str = "--es-ca-certs") -> None:
         raise CtstackError(f"The CA file {path} ({option}) cannot be read ({err.strerror or err}).") from None
 
 
+class BulkBodySerializer(NdjsonSerializer):
+    """NDJSON request bodies: one already built (bytes ending in a newline, as the importer
+    builds bulk bodies) goes as it is; the stock serializer copies it into a new buffer
+    (8 MB per bulk request, ~0.6 µs of CPU per event)."""
+
+    def dumps(self, data: Any) -> bytes:
+        if data.__class__ is bytes and data.endswith(b"\n"):
+            return data
+        return super().dumps(data)
+
+
+_ITEMS_HEAD = b'{"items":['
+_CREATED_ITEM = b'{"create":{"status":201}}'
+
+
+class AllCreatedAnswer(bytes):
+    """A JSON answer that is, byte for byte, a bulk answer (filtered to items.*.status) in
+    which every document was created: its raw bytes, left unparsed. ``documents``: how many."""
+
+    @property
+    def documents(self) -> int:
+        return (len(self) - len(_ITEMS_HEAD) - 1) // (len(_CREATED_ITEM) + 1)
+
+
+class AnswerSerializer(OrjsonSerializer):
+    """JSON answers, parsed with orjson; the commonest bulk answer (every item created) is
+    recognised on its bytes instead: parsing its thousands of items was ~1.4 µs per event."""
+
+    def loads(self, data: bytes) -> Any:
+        if data.startswith(_ITEMS_HEAD + _CREATED_ITEM) and data.endswith(b"]}"):
+            documents, rest = divmod(len(data) - len(_ITEMS_HEAD) - 1, len(_CREATED_ITEM) + 1)
+            # Built and compared in C; only these exact bytes pass, anything else is parsed.
+            if not rest and data == _ITEMS_HEAD + b",".join([_CREATED_ITEM] * documents) + b"]}":
+                return AllCreatedAnswer(data)
+        return super().loads(data)
+
+
 def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
     """An Elasticsearch client for ``cfg``; no request is made yet (a CA file that cannot
     serve is one sentence now)."""
@@ -220,7 +257,8 @@ def client(cfg: EsConfig, request_timeout: float = 60.0) -> Elasticsearch:
     # (immediate transport retries would only hammer a node that asked us to slow down).
     kwargs: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3,
                     "retry_on_status": (502, 503, 504),
-                    "serializer": OrjsonSerializer(), "node_class": DeadlineNode}
+                    "serializers": {"application/json": AnswerSerializer(), "application/x-ndjson": BulkBodySerializer()},
+                    "node_class": DeadlineNode}
     if cfg.api_key:
         kwargs["api_key"] = cfg.api_key
     elif cfg.user:

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from elasticsearch import ApiError, TransportError
 
+from provision.core.connection import AllCreatedAnswer
+
 # A gateway answering these may have passed the request on: the node may have indexed it.
 GATEWAY_STATUSES = (502, 503, 504)
 
@@ -40,11 +42,27 @@ def from_elasticsearch(headers: Any, body: Any = None) -> bool:
     return "json" in str(headers.get("content-type", "")) and isinstance(error, dict) and isinstance(error.get("type"), str)
 
 
+_CREATED_ITEM = {"create": {"status": 201}}
+CREATED = (201, None)
+
+
+class AllCreated(list):
+    """bulk_results' answer when Elasticsearch created every document: (201, None) each,
+    known as such without looking at each (callers may count them at once)."""
+
+    def __init__(self, documents: int) -> None:
+        super().__init__([CREATED] * documents)
+
+
 def bulk_results(body: Any, documents: int) -> list[tuple[int, Any]]:
     """(status, error) for each of ``documents`` documents from a bulk answer's body (already
     decoded, or text: a JSON answer sent as text/plain or text/html is read as JSON). Raises
     :class:`BulkAnswerUnknown` unless the body lists exactly one item per document, each
     with a whole-number status."""
+    if body.__class__ is AllCreatedAnswer:  # recognised on its bytes by the client's serializer
+        if body.documents != documents:
+            raise BulkAnswerUnknown(f"the answer to a bulk request of {documents} documents lists {body.documents} items")
+        return AllCreated(documents)
     if isinstance(body, (str, bytes)):
         try:
             body = orjson.loads(body) if body else None
@@ -55,6 +73,8 @@ def bulk_results(body: Any, documents: int) -> list[tuple[int, Any]]:
         raise BulkAnswerUnknown(f"the answer to a bulk request of {documents} documents lists no items ({_shape(body)})")
     if len(items) != documents:
         raise BulkAnswerUnknown(f"the answer to a bulk request of {documents} documents lists {len(items)} items")
+    if items == [_CREATED_ITEM] * documents:  # the common answer, compared in C: every document created
+        return AllCreated(documents)
     results = []
     for number, item in enumerate(items):
         info = next(iter(item.values()), None) if isinstance(item, dict) and len(item) == 1 else None

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from elasticsearch import ApiError, Elasticsearch
 
 from provision.core.blocks import BLOCK_ERROR, block_sentence
-from provision.ingest.bulkanswer import bulk_results, refused_answer
+from provision.ingest.bulkanswer import AllCreated, bulk_results, refused_answer
 
 MAX_RETRIES = 6                     # 429 retries per chunk, with exponential backoff ...
 MAX_BACKOFF = 60.0                  # ... of at most this many seconds
@@ -80,6 +80,8 @@ def send_chunk(es: Elasticsearch, chunk: BulkChunk, max_retries: int,
             if blocked is not None:
                 raise WritesBlocked(blocked, results) from None
             return results
+        if answers.__class__ is AllCreated and len(todo) == chunk.count:  # nothing to retry or fail
+            return answers
         retry = []
         blocked = None
         for i, (status, error) in zip(todo, answers):

@@ -27,7 +27,7 @@ from provision.cloudtrail.template import install_template
 from provision.core import interrupt, settings
 from provision.core.connection import EsConfig, describe_error, es_url
 from provision.core.wording import reason_kind
-from provision.ingest.bulkanswer import Refusal
+from provision.ingest.bulkanswer import AllCreated, Refusal
 from provision.ingest.bulksend import WritesBlocked, send_chunk
 from provision.ingest.bulklines import ConvertOptions
 from provision.ingest.convert import IMPORT_GC_THRESHOLD, Converter, FileConversion
@@ -163,6 +163,13 @@ class _Run:
     def apply(self, chunk: Chunk, results: list[tuple[int, Any]]) -> None:
         """Elasticsearch's answer for each line of ``chunk``, in order: (status, error)."""
         summary = self.summary
+        if results.__class__ is AllCreated:  # every document indexed: counted per file, not per document
+            for state, _first, count in chunk.segments:
+                summary.events_indexed += count
+                state.outcome.indexed += count
+                state.pending -= count
+                self.finish_if_done(state)
+            return
         k = 0
         for state, first, count in chunk.segments:
             outcome = state.outcome
