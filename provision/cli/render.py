@@ -139,6 +139,10 @@ def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
     if summary.events_indexed or summary.events_duplicate or summary.events_failed:
         return None
     if not summary.files_read:
+        unchanged = summary.extra.get("files_unchanged")
+        if unchanged:
+            found = "the file found was" if unchanged == 1 else f"the {unchanged:,} files found were"
+            return f"Nothing new: {found} imported by earlier runs and have not changed since (--full reads them again)."
         earlier = summary.extra.get("objects_skipped_already_imported")
         if earlier:
             listed = "the object listed was" if earlier == 1 else f"the {earlier:,} objects listed were"
