@@ -170,12 +170,13 @@ def test_an_unreadable_state_index_is_one_sentence_pointing_at_full(es_config, e
 
 def test_the_command_line_says_the_files_are_unchanged_and_full_reads_them(es_url, index_prefix, tmp_path):
     logs = trail_folder(tmp_path / "logs", files=3)
+    (logs / "README.txt").write_text("not a log: skipped by its name on every run\n")
     base = ["import", str(logs), "--es-url", es_url, "--index-prefix", index_prefix]
     first = ctstack_script(*base, "--format", "json")
     assert first.returncode == 0 and json.loads(first.stdout)["files_unchanged"] == 0, first.stderr
     second = ctstack_script(*base)
     assert second.returncode == 0, second.stderr
-    assert "Nothing new: the 3 files found were imported by earlier runs and have not changed since (--full reads them again)." in " ".join(second.stdout.split())
+    assert "Nothing new: the 3 log files found were imported by earlier runs and have not changed since (--full reads them again)." in " ".join(second.stdout.split())
     full = ctstack_script(*base, "--full", "--format", "json")
     summary = json.loads(full.stdout)
     assert full.returncode == 0 and summary["files_unchanged"] == 0 and summary["events_duplicate"] == 150

@@ -138,11 +138,12 @@ def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
     """One plain sentence when an import brought in nothing new, saying why."""
     if summary.events_indexed or summary.events_duplicate or summary.events_failed:
         return None
+    unchanged = summary.extra.get("files_unchanged")
+    if unchanged and not summary.events_read and not summary.files_failed:  # other files found were skipped by name (above)
+        found = "the log file found was imported by an earlier run and has" if unchanged == 1 else \
+            f"the {unchanged:,} log files found were imported by earlier runs and have"
+        return f"Nothing new: {found} not changed since (--full reads them again)."
     if not summary.files_read:
-        unchanged = summary.extra.get("files_unchanged")
-        if unchanged:
-            found = "the file found was" if unchanged == 1 else f"the {unchanged:,} files found were"
-            return f"Nothing new: {found} imported by earlier runs and have not changed since (--full reads them again)."
         earlier = summary.extra.get("objects_skipped_already_imported")
         if earlier:
             listed = "the object listed was" if earlier == 1 else f"the {earlier:,} objects listed were"
