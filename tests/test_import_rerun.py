@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.core import interrupt, settings
+from provision.core import interrupt
 from provision.core.errors import CtstackError
 from provision.ingest.import_sources import import_sources
 from provision.ingest.options import ImportOptions
@@ -23,16 +23,6 @@ from provision.sources.localstate import UNCHANGED
 from tests.support.accounting import assert_accounted
 from tests.support.cli import ctstack_script
 from tests.support.events import api_call, many_events, write_trail_file
-
-
-@pytest.fixture()
-def forget_state(es, index_prefix):
-    """Delete this test's import state afterwards (its event indices go with index_prefix)."""
-    yield
-    found = es.options(ignore_status=404).search(
-        index=settings.STATE_INDEX, query={"term": {s3state.INDEX_PREFIX: index_prefix}}, size=10_000, source=False)
-    for hit in found.get("hits", {}).get("hits", []):
-        es.options(ignore_status=404).delete(index=settings.STATE_INDEX, id=hit["_id"], refresh=True)
 
 
 pytestmark = pytest.mark.usefixtures("forget_state")
