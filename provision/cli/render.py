@@ -262,7 +262,9 @@ def print_up_result(result: stack.UpResult, dashboard_url: str | None) -> None:
         typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
     if result.imported:
         i = result.imported
-        typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}")
+        unchanged = (getattr(i, "extra", None) or {}).get("files_unchanged")
+        typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}"
+                   + (f" ({plural(unchanged, 'file')} unchanged since an earlier import, not read again)" if unchanged else ""))
         if getattr(i, "dead_letter", None):
             typer.echo(f"Failed events: {i.dead_letter}")
         if i.interrupted:

@@ -108,7 +108,9 @@ class LocalImport:
         index prefix holds no event at all (its indices were deleted, the state outlived them)."""
         if self._has_events is None:
             try:
-                self._has_events = bool(self.state.es.count(index=f"{self.state.index_prefix}-*")["count"])
+                # <prefix>-YYYY.MM only: not the state index, nor another prefix that starts with this one
+                months = [f"{self.state.index_prefix}-{digit}*" for digit in "0123456789"]
+                self._has_events = bool(self.state.es.count(index=months)["count"])
             except ApiError as err:
                 if elasticsearch_down(err):
                     raise
