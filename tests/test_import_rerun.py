@@ -170,3 +170,11 @@ def test_the_command_line_says_the_files_are_unchanged_and_full_reads_them(es_ur
     full = ctstack_script(*base, "--full", "--format", "json")
     summary = json.loads(full.stdout)
     assert full.returncode == 0 and summary["files_unchanged"] == 0 and summary["events_duplicate"] == 150
+
+
+def test_a_fifo_named_on_the_command_line_fails_unread_and_does_not_hang_the_fingerprint(es_config, index_prefix, tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    summary = run(es_config, fifo, index_prefix, tmp_path)
+    assert summary.files_failed == 1 and summary.extra[UNCHANGED] == 0
+    assert "not a regular file" in summary.failed_files[0]["reason"]

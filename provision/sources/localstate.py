@@ -53,7 +53,8 @@ def fingerprint(path: str) -> str | None:
     """``size:mtime_ns:sha256(head + tail)`` of a regular file; None when it cannot be read
     (then it is read, and fails, as it would without state)."""
     try:
-        with open(path, "rb") as fh:
+        # Opened without blocking (a FIFO named on the command line must not hang the run here).
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):
                 return None
@@ -106,6 +107,8 @@ class LocalImport:
     def _trusted(self) -> bool:
         """Whether to skip what the state calls imported: not with ``full``, and not when the
         index prefix holds no event at all (its indices were deleted, the state outlived them)."""
+        if self.full:
+            return False
         if self._has_events is None:
             try:
                 # <prefix>-YYYY.MM only: not the state index, nor another prefix that starts with this one
@@ -115,7 +118,7 @@ class LocalImport:
                 if elasticsearch_down(err):
                     raise
                 self._has_events = True  # counting refused (a privilege): the state decides alone
-        return not self.full and self._has_events
+        return self._has_events
 
     def on_file_done(self, file: SourceFile, outcome: Any) -> None:
         """The importer's callback: remember a local file once every event of it is in."""
