@@ -15,11 +15,14 @@ from typing import Callable, Iterator, TypeVar
 
 import pytest
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk
 
 from provision.analysis.hints import Hints, hints_from_sources
+from provision.core import settings
 from provision.core.connection import EsConfig, client, server_version
 from provision.demo.demo_set import write_demo
 from provision.demo.generate import DEFAULT_START
+from provision.sources import s3state
 from tests.support.esnode import EsNode, NodeError
 from tests.support.fake_kibana import FakeKibana
 
@@ -207,3 +210,17 @@ def secured_es_node() -> Iterator[EsNode]:
     Started only by the tests that ask for it; the unsecured node stays the default."""
     with running_node("the secured Elasticsearch test node", secured=True) as node:
         yield node
+
+
+@pytest.fixture()
+def forget_state(es, index_prefix):
+    """Delete the import state (S3 objects and local files) of this test's index prefixes
+    afterwards (their indices go with the index_prefix fixture)."""
+    yield
+    # (the integ-test node has no _delete_by_query: find the documents, then delete them)
+    found = es.options(ignore_status=404).search(
+        index=settings.STATE_INDEX, query={"prefix": {s3state.INDEX_PREFIX: index_prefix}}, size=10_000, source=False,
+    )
+    ids = [hit["_id"] for hit in found.get("hits", {}).get("hits", [])]
+    if ids:
+        bulk(es, ({"_op_type": "delete", "_index": settings.STATE_INDEX, "_id": i} for i in ids), refresh=True)

@@ -277,7 +277,8 @@ def test_the_ctstack_command_imports_through_worker_processes(es, es_url, index_
     assert summary["events_read"] == summary["events_indexed"] == 15_000
     es.indices.refresh(index=f"{index_prefix}-*")
     assert es.count(index=f"{index_prefix}-*")["count"] == 15_000
-    second = orjson.loads(subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path).stdout)
+    # --full: read every file again through the workers (unchanged files are skipped otherwise)
+    second = orjson.loads(subprocess.run([*command, "--full"], capture_output=True, text=True, timeout=600, cwd=tmp_path).stdout)
     assert (second["events_indexed"], second["events_duplicate"]) == (0, 15_000)
 
 

@@ -176,3 +176,29 @@ def test_an_invalidated_api_key_is_one_sentence_with_401(secured_es_node, prefix
     assert "401" in result.output and created["encoded"] not in result.output, result.output
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error:"), result.stderr
     no_traceback(result)
+
+
+def test_an_api_key_without_the_import_state_index_imports_then_points_at_full(secured_es_node, prefix, trail, tmp_path):
+    """A key allowed its own indices only: the first import goes in and says the files were not
+    remembered; the re-run, which must look them up, stops with one sentence pointing at
+    --full; with --full it reads everything again (already present)."""
+    node = secured_es_node
+    es = client(EsConfig(node.url, user="elastic", password=node.password, ca_certs=node.ca_certs))
+    created = es.security.create_api_key(name=f"ctstack-test-{uuid.uuid4().hex[:8]}", expiration="1h", role_descriptors={
+        "own-indices-only": {"cluster": ["monitor", "manage_index_templates"],
+                             "indices": [{"names": [f"{prefix}-*"], "privileges": ["all"]}]}})
+    try:
+        login = ["--es-url", node.url, "--es-api-key", created["encoded"], "--es-ca-certs", node.ca_certs, "--index-prefix", prefix]
+        first = invoke("import", str(trail), *login, "--json", home=tmp_path)
+        assert first.exit_code == 0, first.output
+        assert '"events_indexed": 5' in first.stdout and '"files_not_remembered": 1' in first.stdout, first.stdout
+        again = invoke("import", str(trail), *login, home=tmp_path)
+        assert again.exit_code == 1, again.output
+        assert again.stderr.startswith("Error: Cannot ") and "the import state in Elasticsearch index ctstack-state" in again.stderr
+        assert again.stderr.rstrip().endswith("--full imports without it."), again.stderr
+        no_traceback(again)
+        full = invoke("import", str(trail), *login, "--full", "--json", home=tmp_path)
+        assert full.exit_code == 0 and '"events_duplicate": 5' in full.stdout, full.output
+    finally:
+        es.security.invalidate_api_key(ids=[created["id"]])
+        es.close()

@@ -71,8 +71,8 @@ def s3_options(sources: list[str], filters: Filters, insights: bool, profile: st
     """How S3 is read, validated: its listing skips what ``filters`` leave out."""
     from provision.sources.s3layout import is_s3_url
 
-    if (insights or full) and not any(is_s3_url(s) for s in sources):
-        raise CtstackError("--insights and --full apply to s3:// sources only.")
+    if insights and not any(is_s3_url(s) for s in sources):
+        raise CtstackError("--insights applies to s3:// sources only.")
     return S3Options(filters=filters.s3_filters(insights), profile=profile, workers=workers, full=full, endpoint_url=endpoint_url)
 
 
@@ -176,7 +176,7 @@ def import_(
     # One-shot, rounds and batches alike filter events exactly (the listing is pruned too).
     options = ImportOptions(index_prefix=index_prefix, profile=fields_profile, keep_access_keys=keep_access_keys,
                             dead_letter_path=dead_letter, processes=processes, max_file_bytes=max_file_bytes,
-                            bulk_requests=bulk_requests, chunk_size=bulk_size, filters=filters or None)
+                            bulk_requests=bulk_requests, chunk_size=bulk_size, filters=filters or None, full=full)
     if sqs_queue:
         if sources or follow:
             raise CtstackError("--sqs-queue takes no sources and no --follow: the queue names the objects.")

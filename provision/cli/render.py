@@ -138,6 +138,11 @@ def _why_nothing_imported(summary, filters: Filters | None) -> str | None:
     """One plain sentence when an import brought in nothing new, saying why."""
     if summary.events_indexed or summary.events_duplicate or summary.events_failed:
         return None
+    unchanged = summary.extra.get("files_unchanged")
+    if unchanged and not summary.events_read and not summary.files_failed:  # other files found were skipped by name (above)
+        found = "the log file found was imported by an earlier run and has" if unchanged == 1 else \
+            f"the {unchanged:,} log files found were imported by earlier runs and have"
+        return f"Nothing new: {found} not changed since (--full reads them again)."
     if not summary.files_read:
         earlier = summary.extra.get("objects_skipped_already_imported")
         if earlier:
@@ -257,7 +262,9 @@ def print_up_result(result: stack.UpResult, dashboard_url: str | None) -> None:
         typer.echo(f"Credentials:   {result.credentials_file}  (ELASTIC_PASSWORD; mode 0600)")
     if result.imported:
         i = result.imported
-        typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}")
+        unchanged = (getattr(i, "extra", None) or {}).get("files_unchanged")
+        typer.echo(f"Imported:      {i.events_indexed:,} events indexed, {i.events_duplicate:,} already present, {i.events_failed:,} failed, from {plural(i.files_read, 'file')}"
+                   + (f" ({plural(unchanged, 'file')} unchanged since an earlier import, not read again)" if unchanged else ""))
         if getattr(i, "dead_letter", None):
             typer.echo(f"Failed events: {i.dead_letter}")
         if i.interrupted:

@@ -137,7 +137,7 @@ Until = Annotated[Optional[str], typer.Option("--until", help="Up to this date (
 S3Insights = Annotated[bool, typer.Option("--insights", help="s3:// only: also import CloudTrail Insights files.")]
 S3Profile = Annotated[Optional[str], typer.Option("--profile", help="AWS profile (named or SSO); default: the AWS credential chain (env, config, instance role).", show_default=False)]
 S3Workers = Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel S3 downloads.")]
-S3Full = Annotated[bool, typer.Option("--full", help="s3:// only: download every object again, ignoring what earlier runs imported.")]
+S3Full = Annotated[bool, typer.Option("--full", help="Read every file and s3:// object again, also those earlier runs imported unchanged.")]
 S3EndpointUrl = Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint (env CTSTACK_S3_ENDPOINT_URL).", show_default=False)]
 
 

@@ -32,7 +32,9 @@ class ImportOptions:
     this process); ``bulk_requests`` requests of at most ``chunk_size`` documents and
     ``max_chunk_bytes`` bytes are kept in flight; a 429 is retried ``max_retries`` times from
     ``initial_backoff`` seconds; a file expanding past ``max_file_bytes`` fails unread.
-    ``install``: install the index template first. ``on_file_done(file, outcome)`` and
+    ``install``: install the index template first. ``full``: read every file again, also those
+    imported unchanged by an earlier run (``import_sources`` skips them otherwise; S3 objects
+    too). ``on_file_done(file, outcome)`` and
     ``progress(summary)`` are called as files finish."""
 
     index_prefix: str = settings.INDEX_PREFIX
@@ -49,6 +51,7 @@ class ImportOptions:
     initial_backoff: float = 1.0
     max_file_bytes: int = MAX_FILE_BYTES
     install: bool = True
+    full: bool = False
     on_file_done: Callable[[SourceFile, FileOutcome], None] | None = None
     progress: Callable[[ImportSummary], None] | None = None
 

@@ -105,6 +105,10 @@ class ImportedObjects:
             raise self._error("read", err) from err
         done = set()
         for doc in docs:
+            if isinstance(doc.get("error"), dict):  # the index answered per document (e.g. closed): not a miss
+                error = doc["error"]
+                raise CtstackError(f"Cannot read the import state in Elasticsearch index {self.index} "
+                                   f"({error.get('type')}: {error.get('reason')}); --full imports without it.")
             obj = by_id.get(doc.get("_id"))
             if obj is not None and doc.get("found") and doc["_source"].get(ETAG) == obj.etag:
                 done.add((obj.bucket, obj.key))

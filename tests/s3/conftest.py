@@ -6,10 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from elasticsearch.helpers import bulk
 
-from provision.sources import s3state
-from provision.core import settings
 from tests.support.s3 import BUCKET, DIGEST_KEY, INSIGHT_KEY, REGION, MotoS3, upload_tree
 
 
@@ -61,17 +58,3 @@ def as_iam_user(aws_env: MotoS3, monkeypatch: pytest.MonkeyPatch):
 
     yield switch
     aws_env.set_iam_auth(False)
-
-
-@pytest.fixture()
-def forget_state(es, index_prefix):
-    """Delete the import state of this test's index prefixes afterwards (their indices go with the
-    index_prefix fixture)."""
-    yield
-    # (the integ-test node has no _delete_by_query: find the documents, then delete them)
-    found = es.options(ignore_status=404).search(
-        index=settings.STATE_INDEX, query={"prefix": {s3state.INDEX_PREFIX: index_prefix}}, size=10_000, source=False,
-    )
-    ids = [hit["_id"] for hit in found.get("hits", {}).get("hits", [])]
-    if ids:
-        bulk(es, ({"_op_type": "delete", "_index": settings.STATE_INDEX, "_id": i} for i in ids), refresh=True)

@@ -164,7 +164,7 @@ def test_listing_denied_is_one_line_naming_the_permission_and_prefix(trail_bucke
 
 def test_s3_only_options_without_an_s3_source_are_refused(es_url, sample_data):
     line = one_line_error(ctstack("import", str(sample_data / "cloud-snitch"), "--insights", "--es-url", es_url))
-    assert line == "Error: --insights and --full apply to s3:// sources only."
+    assert line == "Error: --insights applies to s3:// sources only."
 
 
 def test_a_state_that_cannot_be_written_costs_a_redownload_not_the_import(trail_bucket, es, index_prefix):
