@@ -46,6 +46,17 @@ def with_secrets(**changes) -> dict:
                          errorMessage="The security token included in the request is invalid", **changes)
 
 
+@pytest.mark.parametrize("name", ["p_assword", "pass-word", "a-c-c-e-s-s-k-e-y-i-d", "Client_Secret"])
+def test_a_secret_key_spelled_with_separators_is_removed_like_the_plain_spelling(name):
+    # The serialised line shows no plain "password" for these; the walk over the copied parts decides.
+    event = console_write(eventSource="lambda.amazonaws.com", eventName="UpdateFunctionConfiguration",
+                          requestParameters={"functionName": "billing", "environment": {"variables": {name: "Zq9odd"}}})
+    for profile in ("standard", "full"):
+        doc, line = document_and_line(event, profile)
+        assert MARK not in line.decode() and MARK not in json.dumps(doc), (profile, name)
+        assert "billing" in line.decode()
+
+
 def test_secret_values_and_keys_are_removed_and_the_rest_kept():
     for profile in ("standard", "full"):
         doc, line = document_and_line(with_secrets(), profile)

@@ -21,7 +21,7 @@ from provision.cloudtrail import fields as F
 from provision.cloudtrail.identity import user_fields
 from provision.cloudtrail.nesting import flat_source, nested
 from provision.cloudtrail.records import TOO_DEEP, Unreadable
-from provision.cloudtrail.scrub import (holds_secret_name, may_hold_access_key, may_hold_secret_name, scrub,
+from provision.cloudtrail.scrub import (holds_secret_name, may_hold_access_key, scrub,
                                        scrub_access_key_values, scrub_secret_values)
 from provision.cloudtrail.timestamps import GOOD_TIMES, TimeOutOfRange, parse_time
 from provision.cloudtrail.values import boolean, keyword_text, put
@@ -206,9 +206,9 @@ def _scrubbed(doc: dict, event: Any, keep_access_keys: bool, line: bytes) -> tup
     """``doc`` and its serialised ``line`` with secrets removed (:func:`document_and_line`)."""
     lower = line.lower()
     # Only a key named like a secret in a part copied from the event changes what
-    # _scrub_document makes; a document with none (almost every one) skips the line's
-    # name hints, several scans of the whole line.
-    if _copies_secret_name(doc, event, keep_access_keys) and may_hold_secret_name(lower):
+    # _scrub_document makes; a document with none (almost every one) skips it. The walk
+    # decides alone: the line's name hints missed spellings the walk catches (`p_assword`).
+    if _copies_secret_name(doc, event, keep_access_keys):
         _scrub_document(doc, event, keep_access_keys)
         line = orjson.dumps(nested(doc), option=_APPEND_NEWLINE)
         lower = line.lower()

@@ -30,15 +30,6 @@ _MASKED_NAMES = ("password", "passwd", "passphrase", "authtoken", "accesstoken",
                  "bearertoken", "apitoken", "authorization", "clientsecret")
 _MASKED_WHOLE_NAMES = frozenset({"token", "secret", "auth", "credential"})  # only when that is the whole name
 CLOUDTRAIL_HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
-# One pass over the lower-cased serialised document finds every line that may hold such a
-# name: each contains "key" or "ken", followed by the rest of a key (`":`, or `\":` inside
-# event.original), so values such as "GenerateDataKey" are not walked; a second finds the
-# password, secret, auth and credential names. Literal-led regexes: in `re`, alternatives
-# without a common first letter cost 20x more.
-_NAME_HINT = re.compile(rb'ke[yn][^"\\]{0,32}\\?":')
-_MORE_NAME_HINTS = {word: re.compile(re.escape(word) + tail) for word, tail in (
-    (b"pass", rb'[^"\\]{0,32}\\?":'), (b"secret", rb'[^"\\]{0,32}\\?":'), (b"authoriz", rb'[^"\\]{0,32}\\?":'),
-    (b'"auth', rb'\\?":'), (b"credential", rb'\\?":'))}
 # Secrets inside values, found in the serialised line (each class excludes `"` and `\`, so a
 # match lies inside one JSON string and its replacement keeps the JSON valid):
 # - the password of a URL's user info (https://user:PASS@host, postgres://admin:PASS@db);
@@ -149,26 +140,12 @@ def scrub_secret_values(line: bytes, lower: bytes | None = None) -> bytes:
     return line
 
 
-def _other_secret_name(lower: bytes) -> bool:
-    """Whether a lower-cased line may hold a password, secret, authorization or credential key."""
-    for word, hint in _MORE_NAME_HINTS.items():
-        if word in lower and hint.search(lower) is not None:
-            return True
-    return False
-
-
 def scrubbed_line(value: Any, keep_access_keys: bool = False, option: int = 0) -> bytes:
     """``value`` serialised with :func:`scrub` and :func:`scrub_secret_values` and, unless
     ``keep_access_keys``, :func:`scrub_access_key_values` applied: how an event is written
     anywhere else (the dead-letter file)."""
     line = scrub_secret_values(orjson.dumps(scrub(value, keep_access_keys), option=option))
     return line if keep_access_keys else scrub_access_key_values(line)
-
-
-def may_hold_secret_name(lower: bytes) -> bool:
-    """Whether a lower-cased serialised document may hold a key named like a secret (an
-    access key ID, credential material, a password or token): only then is it walked."""
-    return _NAME_HINT.search(lower) is not None or _other_secret_name(lower)
 
 
 def may_hold_access_key(line: bytes) -> bool:
