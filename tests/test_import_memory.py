@@ -40,8 +40,8 @@ def _mmapped_mb_after_a_large_free(mode: str) -> int:
 def test_a_large_block_freed_does_not_move_the_next_ones_into_the_heap():
     # Without the limit, glibc's threshold rose to 8 MB: the 6 MB block came from the heap.
     assert _mmapped_mb_after_a_large_free("default") == 0
-    assert _mmapped_mb_after_a_large_free("limited") == 6
+    assert _mmapped_mb_after_a_large_free("limited") >= 6
 
 
 def test_a_converting_process_limits_its_heap_as_it_starts():
-    assert _mmapped_mb_after_a_large_free("converting process") == 6
+    assert _mmapped_mb_after_a_large_free("converting process") >= 6   # (and what its imports hold)
