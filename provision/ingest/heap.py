@@ -13,7 +13,6 @@ unchanged (docs/performance.md).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 
 # mallopt parameters, from glibc's <malloc.h>.
@@ -27,13 +26,11 @@ ARENA_MAX = 2                        # the main heap and one shared by the sende
 def limit_heap_growth() -> bool:
     """Large blocks always mmapped (given back when freed), at most ARENA_MAX arenas, for the
     rest of this process. Once per process; True where glibc took the settings."""
-    if ctypes.util.find_library("c") is None:
-        return False
     try:
-        libc = ctypes.CDLL(None)
+        libc = ctypes.CDLL(None)   # the C library already loaded (no ldconfig run to find it)
         mallopt = libc.mallopt
         gnu_get_libc_version = libc.gnu_get_libc_version   # glibc's own: musl's mallopt differs
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):   # not glibc, or no C library to name (Windows)
         return False
     del gnu_get_libc_version
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
