@@ -1,4 +1,4 @@
-"""Prove the importer is never the bottleneck: four rates measured in one run on the same files.
+"""Prove the importer is never the bottleneck: its rates, CPU and memory measured in one run on the same files.
 
     python bench/run.py --events 1000000 [--seed 0] [--json] [--workdir bench/out] [--profile FILE]
 
@@ -6,12 +6,19 @@
 2. pipeline_eps     ctstack's own path from files to bulk request bodies (read, decode,
                     to_document, ids, chunking, serialisation: importer.bulk_bodies), with
                     the sending replaced by a null sink;
-3. e2e_eps          `ctstack import --format json` (a separate process, so its peak RSS is its own)
-                    into a fresh Elasticsearch node the bench starts (tests/support/esnode.py);
-4. raw_bulk_eps     the same documents, pre-serialised NDJSON bodies with the same chunking,
-                    POSTed to the same node over one keep-alive connection: the ceiling ES sets;
-plus peak_rss_mb of the import process, pipeline_ratio = pipeline_eps / parse_limit_eps,
-e2e_ratio = e2e_eps / raw_bulk_eps, the machine and the Elasticsearch version.
+3. e2e_eps          `ctstack import --format json` (a separate process tree, measured on its own)
+                    into a fresh Elasticsearch node the bench starts (tests/support/esnode.py):
+                    importer_cpu_us_per_event (CPU seconds of the import's whole process tree
+                    / events), peak_rss_mb (the tree's peak, sum of Pss), es_cpu_us_per_event
+                    (the node's CPU during the import / events), then rerun_seconds and
+                    rerun_ratio (a second import of the unchanged folder, against the first's
+                    wall time) and disk_ratio (bytes on disk after a force merge / gzip bytes);
+4. raw_eps          the same documents, pre-serialised NDJSON bodies with the same chunking,
+                    POSTed to the same node with settings.BULK_REQUESTS in flight over as many
+                    keep-alive connections, as the import sends: the ceiling ES sets;
+plus pipeline_ratio = pipeline_eps / parse_limit_eps, e2e_ratio = e2e_eps / raw_eps,
+peak_rss_mb_by_processes (the tree's peak with other --processes values: --memory-processes),
+the machine, the date and the Elasticsearch version.
 
 Generated data goes to --workdir (default bench/out/, gitignored) and is reused by later runs
 with the same --events and --seed. Indices are deleted between the e2e and raw runs, so both
@@ -21,6 +28,7 @@ write the same documents into empty indices. The node is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import http.client
 import json
@@ -34,6 +42,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -46,10 +55,11 @@ import orjson  # noqa: E402
 
 # Only light modules at the top: converting processes import this file again (as spawned
 # workers import the main module), and the Elasticsearch client is imported where it is used.
+from provision.core import settings  # noqa: E402
 from provision.ingest.convert import default_processes  # noqa: E402
 from provision.demo.generate import SAMPLE_SEED, write_sample  # noqa: E402
 from provision.cloudtrail.records import SourceFile, is_digest_name  # noqa: E402
-from provision.sources.local import local_files
+from provision.sources.local import local_files  # noqa: E402
 
 INDEX_PREFIX = "ctstack-bench"
 SEED_SCRIPT_EPS = 36      # the 2014 script: one `zcat | jq` and one curl per record
@@ -167,37 +177,68 @@ class BodyFile:
 
 # --- 3. end to end ------------------------------------------------------------------------------
 
-def run_measured(cmd: list[str], env: dict, cwd: Path) -> tuple[int, bytes, bytes, float, float, float]:
-    """Run ``cmd``; return (exit code, stdout, stderr, wall seconds, peak RSS in MB of that
-    process, peak RSS in MB of it and its children together: the converting processes).
+class Measured:
+    """What running one command cost: its exit code and output, wall seconds, the CPU seconds
+    of its whole process tree, and the peak memory of that tree."""
 
-    The process's peak is its own VmHWM from /proc, polled while it runs. Not ru_maxrss:
-    Linux carries the high-water mark across exec, so a child forked from this (large)
-    bench process would report the bench's size, not its own. The tree's peak is the
-    largest sum of VmRSS seen over the polls (every 0.1 s), and at least the process's own
-    peak (a short peak can fall between two polls)."""
-    peak_kb = tree_peak_kb = 0
+    def __init__(self, code: int, out: bytes, err: bytes, wall: float, cpu: float, tree_pss_mb: float, own_hwm_mb: float):
+        self.code, self.out, self.err, self.wall = code, out, err, wall
+        self.cpu_seconds, self.tree_peak_pss_mb, self.own_peak_rss_mb = cpu, tree_pss_mb, own_hwm_mb
+
+
+POLL_SECONDS = 0.05
+
+
+def run_measured(cmd: list[str], env: dict, cwd: Path) -> Measured:
+    """Run ``cmd`` and measure its whole process tree (the import and its converting processes).
+
+    Memory: the largest sum, over the polls (every POLL_SECONDS), of Pss from
+    /proc/<pid>/smaps_rollup of every process in the tree. Pss, not RSS: forked converting
+    processes share pages with the importing process (copy-on-write, the interpreter, shared
+    libraries), and a sum of RSS counts those pages once per process; Pss splits each shared
+    page among its sharers, so the sum is what the tree really holds. Not a cgroup's peak: this
+    machine has cgroup v1, whose memory counter also charges the page cache of every log file
+    read, which is the kernel's, not the import's. The process's own VmHWM is kept as well (a
+    short peak between two polls still shows there).
+
+    CPU: user + system seconds of the tree, from wait4's rusage of the command (itself and every
+    descendant it waited for), and at least the sum of what the polls saw of each process (a
+    descendant nobody waited for is missing from rusage)."""
+    hwm_kb = tree_pss_kb = 0
+    seen_cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
         status = Path(f"/proc/{proc.pid}/status")
-        while proc.poll() is None:
+        while True:
+            # wait4, not Popen.poll: the rusage of the ended process is only handed out once.
+            pid, wait_status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
             try:
                 for line in status.read_text().splitlines():
                     if line.startswith("VmHWM:"):
-                        peak_kb = max(peak_kb, int(line.split()[1]))
+                        hwm_kb = max(hwm_kb, int(line.split()[1]))
             except (OSError, ValueError):
                 pass
-            tree_peak_kb = max(tree_peak_kb, _tree_rss_kb(proc.pid))
-            time.sleep(0.1)
+            tree = process_tree(proc.pid)
+            tree_pss_kb = max(tree_pss_kb, sum(_pss_kb(member) for member in tree))
+            for member in tree:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+                    seen_cpu[member] = (int(fields[11]) + int(fields[12])) / tick
+            time.sleep(POLL_SECONDS)
         wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(wait_status)
+        cpu = max(usage.ru_utime + usage.ru_stime, sum(seen_cpu.values()))
         out.seek(0)
         err.seek(0)
-        return proc.returncode, out.read(), err.read(), wall, peak_kb / 1024, max(tree_peak_kb, peak_kb) / 1024
+        return Measured(proc.returncode, out.read(), err.read(), wall, cpu, tree_pss_kb / 1024, hwm_kb / 1024)
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """VmRSS of ``pid`` and its descendants, in kB."""
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and its descendants now running."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -212,20 +253,23 @@ def _tree_rss_kb(pid: int) -> int:
             if parent in tree and child not in tree:
                 tree.add(child)
                 grew = True
-    total = 0
-    for member in tree:
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except (OSError, ValueError):
-            continue
-    return total
+    return tree
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX, processes: int | None = None,
         fields: str = "standard", bulk_requests: int | None = None, before: bool = False) -> dict:
-    """`python -m provision import DATA --format json` in its own process: its summary, wall time, peak RSS.
+    """`python -m provision import DATA --format json` in its own process: its summary, wall time, the CPU
+    seconds and peak memory (Pss) of its whole process tree, and the import process's own peak RSS.
     ``before``: documents and bulk requests as they were before the cheaper documents (bench/import_before.py)."""
     dead = workdir / "e2e-dead-letter.ndjson"
     dead.unlink(missing_ok=True)
@@ -238,38 +282,104 @@ def e2e(url: str, data: Path, workdir: Path, prefix: str = INDEX_PREFIX, process
         cmd += ["--bulk-requests", str(bulk_requests)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CTSTACK_ES_")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    code, out, err, wall, rss, tree_rss = run_measured(cmd, env, workdir)
-    if code != 0:
-        raise SystemExit(f"ctstack import failed (exit {code}):\n{err.decode()[-3000:]}\n{out.decode()[-2000:]}")
-    return {"summary": json.loads(out), "wall_seconds": wall, "peak_rss_mb": rss, "peak_rss_with_converters_mb": tree_rss}
+    run = run_measured(cmd, env, workdir)
+    if run.code != 0:
+        raise SystemExit(f"ctstack import failed (exit {run.code}):\n{run.err.decode()[-3000:]}\n{run.out.decode()[-2000:]}")
+    return {"summary": json.loads(run.out), "wall_seconds": run.wall, "cpu_seconds": run.cpu_seconds,
+            "peak_rss_mb": run.tree_peak_pss_mb, "import_process_peak_rss_mb": run.own_peak_rss_mb}
+
+
+def import_and_rerun(es, url: str, data: Path, workdir: Path, prefix: str, processes: int | None,
+                     es_pid: int | None, events: int, load: list[float]) -> dict:
+    """`ctstack import` of ``data`` into empty indices, then again over the unchanged folder
+    (the re-run), then the store at rest. What each cost: the import's wall time and events/s,
+    the CPU of its whole process tree per event, its tree's peak memory, the node's CPU per
+    event (``es_pid`` given), the re-run's wall time against the first's, and bytes on disk
+    against the gzip bytes read."""
+    cpu0 = process_cpu_seconds(es_pid) if es_pid else None
+    run = e2e(url, data, workdir, prefix, processes)
+    es_cpu = process_cpu_seconds(es_pid) - cpu0 if es_pid else None
+    summary = run["summary"]
+    counted = count_docs(es, prefix)
+    if not summary["events_indexed"] == counted == events:
+        raise SystemExit(f"e2e: {counted} documents in the index, summary {summary}")
+    out = {"e2e_eps": round(summary["events_indexed"] / summary["seconds"]),
+           "e2e_seconds": summary["seconds"],
+           "e2e_wall_seconds": round(run["wall_seconds"], 2),
+           "importer_cpu_seconds": round(run["cpu_seconds"], 2),
+           "importer_cpu_us_per_event": round(run["cpu_seconds"] / events * 1e6, 1),
+           "peak_rss_mb": round(run["peak_rss_mb"], 1),
+           "import_process_peak_rss_mb": round(run["import_process_peak_rss_mb"], 1),
+           "es_cpu_us_per_event": round(es_cpu / events * 1e6, 1) if es_cpu is not None else None,
+           "load_avg_before_e2e": load}
+    _log(f"3/4 re-run of the unchanged folder (load {os.getloadavg()[0]:.2f}) ...")
+    rerun = e2e(url, data, workdir, prefix, processes)
+    if count_docs(es, prefix) != events:
+        raise SystemExit(f"re-run: the index no longer holds {events} documents: {rerun['summary']}")
+    out["rerun_seconds"] = round(rerun["wall_seconds"], 2)
+    out["rerun_ratio"] = round(rerun["wall_seconds"] / run["wall_seconds"], 3)
+    out["rerun_events_sent"] = rerun["summary"].get("events_indexed", 0) + rerun["summary"].get("events_duplicate", 0)
+    out["rerun_peak_rss_mb"] = round(rerun["peak_rss_mb"], 1)
+    stored, _ = store_bytes(es, prefix)
+    gz = input_gz_bytes(data)
+    out["disk_bytes_per_event"] = round(stored / events, 1)
+    out["disk_ratio"] = round(stored / gz, 2)
+    return out
 
 
 # --- 4. the ceiling: raw bulk ------------------------------------------------------------------------
 
-def raw_bulk(url: str, bodies: Iterable[bytes], prefix: str = INDEX_PREFIX) -> tuple[int, float]:
-    """POST each pre-serialised body to /_bulk over one keep-alive connection, then refresh.
-    Returns (documents acknowledged, seconds)."""
+def raw_bulk(url: str, bodies: Iterable[bytes], prefix: str = INDEX_PREFIX,
+             in_flight: int = settings.BULK_REQUESTS) -> tuple[int, float]:
+    """POST each pre-serialised body to /_bulk with ``in_flight`` requests on the wire at once,
+    each over its own keep-alive connection (as the import keeps settings.BULK_REQUESTS in
+    flight over as many connections), then refresh. Returns (documents acknowledged, seconds)."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
-    conn.connect()
-    # http.client sends headers and body in separate writes; without TCP_NODELAY, Nagle's
-    # algorithm and delayed ACKs stall each request (urllib3, under the ES client, sets it too).
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     headers = {"Content-Type": "application/x-ndjson"}
-    docs = 0
+    next_body = iter(bodies)
+    take = threading.Lock()
+    acknowledged: list[int] = []
+    failures: list[str] = []
+
+    def send() -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+        conn.connect()
+        # http.client sends headers and body in separate writes; without TCP_NODELAY, Nagle's
+        # algorithm and delayed ACKs stall each request (urllib3, under the ES client, sets it too).
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        docs = 0
+        try:
+            while not failures:
+                with take:
+                    body = next(next_body, None)
+                if body is None:
+                    break
+                conn.request("POST", "/_bulk", body=body, headers=headers)
+                resp = conn.getresponse()
+                payload = resp.read()
+                if resp.status != 200 or b'"errors":false' not in payload[:200]:
+                    failures.append(f"HTTP {resp.status} {payload[:500]!r}")
+                    break
+                docs += body.count(b"\n") // 2
+        except (OSError, http.client.HTTPException) as exc:
+            failures.append(repr(exc))
+        finally:
+            conn.close()
+            acknowledged.append(docs)
+
     started = time.perf_counter()
-    for body in bodies:
-        conn.request("POST", "/_bulk", body=body, headers=headers)
-        resp = conn.getresponse()
-        payload = resp.read()
-        if resp.status != 200 or b'"errors":false' not in payload[:200]:
-            raise SystemExit(f"raw bulk failed: HTTP {resp.status} {payload[:500]!r}")
-        docs += body.count(b"\n") // 2
+    senders = [threading.Thread(target=send, name=f"raw-bulk-{n}") for n in range(max(1, in_flight))]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    if failures:
+        raise SystemExit(f"raw bulk failed: {failures[0]}")
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
     conn.request("POST", f"/{prefix}-*/_refresh")
     conn.getresponse().read()
-    seconds = time.perf_counter() - started
     conn.close()
-    return docs, seconds
+    return sum(acknowledged), time.perf_counter() - started
 
 
 def delete_indices(es, prefix: str) -> None:
@@ -459,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--es-url", help="measure against this cluster instead of starting a node (its figures are then its own)")
     parser.add_argument("--index-prefix", default=INDEX_PREFIX, help="indices the bench writes and deletes (default %(default)s)")
     parser.add_argument("--processes", type=int, help="converting processes for the pipeline and the import (default: the import's own default)")
+    parser.add_argument("--memory-processes", default="0", help="also import with each of these --processes values, for the tree's peak memory only (default %(default)s: converting in the importing process; empty: none)")
     parser.add_argument("--cost", action="store_true", help="also measure what a document costs Elasticsearch (CPU, store) per profile, before/after the cheaper documents' template")
     parser.add_argument("--cost-only", action="store_true", help="measure only that (skip the four rates)")
     parser.add_argument("--cost-fields", default=",".join(PROFILES), help="the profiles --cost measures (default %(default)s)")
@@ -470,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    result: dict = {"events": args.events, "seed": args.seed, "machine": machine()}
+    result: dict = {"events": args.events, "seed": args.seed, "machine": machine(),
+                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _log(f"load average {os.getloadavg()}; generating {args.events:,} events (seed {args.seed}) ...")
     data, gen_stats = ensure_data(args.workdir, args.events, args.seed)
     files = log_files(data)
@@ -483,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     body_file = None
     values = [int(v) for v in (args.concurrency or ("1,2,4" if args.concurrency_only else "")).split(",") if v]
     rates = not (args.cost_only or args.concurrency_only)
+    memory_processes = [int(v) for v in args.memory_processes.split(",") if v.strip()]
     if rates:
         parse_limit(files)   # warm the page cache so every stage reads from memory
         # The floor and the pipeline alternate, best of --rounds each, so a burst of load from
@@ -550,11 +663,12 @@ def main(argv: list[str] | None = None) -> int:
 
             # raw, e2e, raw: the ceiling is the mean of the runs either side of the import, so
             # a drift in what else the machine does weighs on both sides alike.
+            es_pid = node.pid if node else args.es_pid
             raw_runs = []
             for step in ("raw", "e2e", "raw"):
                 load = list(os.getloadavg())
                 if step == "raw":
-                    _log(f"4/4 raw bulk of the same bodies (load {load[0]:.2f}) ...")
+                    _log(f"4/4 raw bulk of the same bodies, {settings.BULK_REQUESTS} in flight (load {load[0]:.2f}) ...")
                     docs, seconds = raw_bulk(url, body_file.bodies(), prefix)
                     counted = count_docs(es, prefix)
                     if not docs == counted == args.events:
@@ -562,21 +676,24 @@ def main(argv: list[str] | None = None) -> int:
                     raw_runs.append({"eps": round(docs / seconds), "seconds": round(seconds, 2), "load_avg_before": load})
                 else:
                     _log(f"3/4 ctstack import into {url} (load {load[0]:.2f}) ...")
-                    run = e2e(url, data, args.workdir, prefix, processes)
-                    summary = run["summary"]
-                    counted = count_docs(es, prefix)
-                    if not summary["events_indexed"] == counted == args.events:
-                        raise SystemExit(f"e2e: {counted} documents in the index, summary {summary}")
-                    result["e2e_eps"] = round(summary["events_indexed"] / summary["seconds"])
-                    result["e2e_seconds"] = summary["seconds"]
-                    result["e2e_wall_seconds"] = round(run["wall_seconds"], 2)
-                    result["peak_rss_mb"] = round(run["peak_rss_mb"], 1)
-                    result["peak_rss_with_converters_mb"] = round(run["peak_rss_with_converters_mb"], 1)
-                    result["load_avg_before_e2e"] = load
+                    result.update(import_and_rerun(es, url, data, args.workdir, prefix, processes, es_pid, args.events, load))
                 delete_indices(es, prefix)
-            result["raw_bulk_runs"] = raw_runs
-            result["raw_bulk_eps"] = round(sum(r["eps"] for r in raw_runs) / len(raw_runs))
-            result["e2e_ratio"] = round(result["e2e_eps"] / result["raw_bulk_eps"], 3)
+            result["raw_runs"] = raw_runs
+            result["raw_eps"] = round(sum(r["eps"] for r in raw_runs) / len(raw_runs))
+            result["raw_in_flight"] = settings.BULK_REQUESTS
+            result["e2e_ratio"] = round(result["e2e_eps"] / result["raw_eps"], 3)
+            # The tree's memory with other numbers of converting processes (e.g. one: --processes 0).
+            by_processes = {str(processes): result["peak_rss_mb"]}
+            for other in memory_processes:
+                if str(other) in by_processes:
+                    continue
+                _log(f"memory: ctstack import with --processes {other} (load {os.getloadavg()[0]:.2f}) ...")
+                run = e2e(url, data, args.workdir, prefix, other)
+                if run["summary"]["events_indexed"] != args.events:
+                    raise SystemExit(f"--processes {other}: {run['summary']}")
+                by_processes[str(other)] = round(run["peak_rss_mb"], 1)
+                delete_indices(es, prefix)
+            result["peak_rss_mb_by_processes"] = by_processes
         if args.cost or args.cost_only:
             es_pid = node.pid if node else args.es_pid
             gz = input_gz_bytes(data)
@@ -613,23 +730,28 @@ def main(argv: list[str] | None = None) -> int:
 def print_table(r: dict) -> None:
     m = r["machine"]
     print(f"{r['events']:,} events in {r['files']:,} files (+{r['digest_files']} digests), seed {r['seed']}; "
-          f"{m['cores']} cores, {m['cpu_model']}; Elasticsearch {r['es_version']}")
+          f"{m['cores']} cores, {m['cpu_model']}; Elasticsearch {r['es_version']}; {r.get('date', '')}")
     rows = [] if "parse_limit_eps" not in r else [
         ("parse_limit_eps", f"{r['parse_limit_eps']:,}", "gunzip + orjson.loads, the floor"),
         ("pipeline_eps", f"{r['pipeline_eps']:,}", "ctstack files -> bulk bodies, null sink"),
         ("pipeline_ratio", f"{r['pipeline_ratio']:.2f}", f"target >= 0.5 ({r['convert_processes']} converting processes)"),
         ("  (one process)", f"{r['pipeline_ratio_one_process']:.2f}", f"{r['pipeline_one_process_eps']:,} events/s converting in the importing process"),
         ("  (CPU time)", f"{r['pipeline_ratio_cpu']:.2f}", "the same ratio in CPU seconds"),
+        ("importer_cpu_us_per_event", f"{r['importer_cpu_us_per_event']:.1f}", "CPU of the import's process tree / events, target <= 15"),
         ("e2e_eps", f"{r['e2e_eps']:,}", "ctstack import into the node"),
-        ("raw_bulk_eps", f"{r['raw_bulk_eps']:,}", "same bodies POSTed raw (mean of the runs before and after)"),
+        ("raw_eps", f"{r['raw_eps']:,}", f"same bodies POSTed raw, {r['raw_in_flight']} in flight (mean of the runs before and after)"),
         ("e2e_ratio", f"{r['e2e_ratio']:.2f}", "target >= 0.8"),
-        ("peak_rss_mb", f"{r['peak_rss_mb']:.0f}", "of the import process, target < 300"),
-        ("  (with converters)", f"{r['peak_rss_with_converters_mb']:.0f}", "the import process and its converting processes together"),
+        ("rerun_seconds", f"{r['rerun_seconds']:.1f}", f"a second import of the unchanged folder ({r['rerun_events_sent']:,} events sent)"),
+        ("rerun_ratio", f"{r['rerun_ratio']:.2f}", "of the first import's wall time, target <= 0.05"),
+        ("peak_rss_mb", f"{r['peak_rss_mb']:.0f}", "the import's whole process tree (sum of Pss), target < 250"),
+        ("  (by processes)", ", ".join(f"{n}: {mb:.0f}" for n, mb in r["peak_rss_mb_by_processes"].items()), "MB with each --processes value"),
+        ("es_cpu_us_per_event", "-" if r["es_cpu_us_per_event"] is None else f"{r['es_cpu_us_per_event']:.1f}", "the node's CPU during the import / events"),
+        ("disk_ratio", f"{r['disk_ratio']:.2f}", f"bytes on disk after a force merge / gzip bytes ({r['disk_bytes_per_event']} B/event)"),
         ("seed_script_eps", f"{r['seed_script_eps']}", "zcat | jq + one curl per record"),
     ]
     if "parse_limit_eps" in r:
         for name, value, note in rows:
-            print(f"  {name:<16} {value:>10}   {note}")
+            print(f"  {name:<26} {value:>10}   {note}")
     if "cost" in r:
         print(f"what a document costs Elasticsearch (input: {r['input_gz_bytes_per_event']} gzip bytes per event; "
               "target: standard store <= 1.5x input, ES CPU per event halved)")

@@ -24,6 +24,7 @@ from provision.cloudtrail.itemstream import ItemStream
 from provision.cloudtrail.records import SourceFile, is_digest_name
 from provision.core.errors import CtstackError
 from provision.ingest.bulklines import ConvertedFile, ConvertOptions, convert_batch, convert_or_reason, convert_parts
+from provision.ingest.heap import limit_heap_growth
 
 # Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
 # than conversion sets the pace). With one core, files convert in the importing process.
@@ -56,6 +57,7 @@ def default_processes() -> int:
 
 def _worker_start() -> None:
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
+    limit_heap_growth()
     # Ctrl-C and a closed terminal reach the whole process group: the importing process
     # decides what stops (and stops these workers); a worker ending on its own would fail files.
     for name in ("SIGINT", "SIGHUP"):

@@ -32,6 +32,7 @@ from provision.ingest.bulksend import WritesBlocked, send_chunk
 from provision.ingest.bulklines import ConvertOptions
 from provision.ingest.convert import IMPORT_GC_THRESHOLD, Converter, FileConversion
 from provision.ingest.deadletter import DeadLetter
+from provision.ingest.heap import limit_heap_growth
 from provision.ingest.inflight import Chunk, FileInFlight
 from provision.ingest.options import CHUNK_SIZE, MAX_CHUNK_BYTES, ImportOptions
 from provision.ingest.summary import INTERRUPTED, UNKNOWN, FileOutcome, ImportSummary
@@ -274,6 +275,7 @@ def run_import(es: Elasticsearch, files: Iterable[SourceFile], options: ImportOp
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
     started = time.monotonic()
+    limit_heap_growth()   # before the sender threads start: they then share one arena
     own_dead_letter = dead_letter is None
     # Created now: a bad path fails before anything is read.
     dead = DeadLetter(o.dead_letter_path, o.keep_access_keys) if dead_letter is None else dead_letter
