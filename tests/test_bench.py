@@ -6,12 +6,13 @@ asserted: speed is proven by running the benchmark, not by timed tests.)"""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.support.bench import bench_script
 
 import pytest
 
@@ -58,13 +59,6 @@ def test_bench_json_has_every_promised_figure_and_leaves_no_index(es, es_url, in
     assert not list(tmp_path.glob("bodies-*")), "the pre-serialised bodies are removed after the run"
 
 
-def _bench_module():
-    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
-    bench_run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_run)
-    return bench_run
-
-
 def test_raw_bulk_keeps_the_imports_number_of_requests_in_flight(tmp_path):
     """The ceiling is sent as the import sends: with two requests in flight, a server that
     answers only once two are waiting still gets every body (one at a time would hang)."""
@@ -95,7 +89,7 @@ def test_raw_bulk_keeps_the_imports_number_of_requests_in_flight(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         bodies = [b'{"index":{}}\n{"n":%d}\n' % n for n in range(4)]
-        docs, seconds = _bench_module().raw_bulk(f"http://127.0.0.1:{server.server_port}", iter(bodies), "x", in_flight=2)
+        docs, seconds = bench_script("run").raw_bulk(f"http://127.0.0.1:{server.server_port}", iter(bodies), "x", in_flight=2)
     finally:
         server.shutdown()
         server.server_close()
@@ -103,7 +97,7 @@ def test_raw_bulk_keeps_the_imports_number_of_requests_in_flight(tmp_path):
 
 
 def test_bench_table_names_the_targets():
-    bench_run = _bench_module()
+    bench_run = bench_script("run")
     result = {"events": 10, "files": 1, "digest_files": 0, "seed": 0, "es_version": "9.3.2",
               "machine": {"cores": 2, "cpu_model": "x"}, "parse_limit_eps": 100, "pipeline_eps": 50,
               "pipeline_ratio": 0.5, "pipeline_ratio_cpu": 0.5, "e2e_eps": 8, "raw_eps": 10, "raw_in_flight": 2,

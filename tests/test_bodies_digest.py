@@ -7,30 +7,24 @@ documents rewrites the file (the command is in bench/bodies_digest.py's docstrin
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
+
+from tests.support.bench import bench_script
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 
 
-def _bench_module():
-    spec = importlib.util.spec_from_file_location("bodies_digest", REPO / "bench" / "bodies_digest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_bulk_bodies_are_byte_for_byte_the_recorded_ones(tmp_path):
-    bench = _bench_module()
+    bench = bench_script("bodies_digest")
     recorded = json.loads((DATA / "bodies-digest.json").read_text())
     assert bench.small_corpora_digests() == recorded
 
 
 def test_secret_corpus_digest_changes_when_a_secret_is_kept(tmp_path):
     """The check can fail: the same corpus imported with access keys kept digests differently."""
-    bench = _bench_module()
+    bench = bench_script("bodies_digest")
     folder = bench.write_secret_corpus(tmp_path / "secrets")
     sha_scrubbed = bench.digest(folder, "standard")["sha256"]
     keeping = [body for _count, body in bench.importer.bulk_bodies(
