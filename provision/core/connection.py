@@ -12,6 +12,7 @@ import re
 import socket
 import ssl
 import threading
+import weakref
 from dataclasses import dataclass
 from contextlib import contextmanager
 from typing import Any, ClassVar, Iterator
@@ -335,16 +336,26 @@ def _reason(err: ApiError) -> str:
     return str(err.message)
 
 
+# The version each client's server answered with: connect() asks once, and the commands that
+# report it (status, provision) read it back instead of asking again.
+_VERSIONS: "weakref.WeakKeyDictionary[Elasticsearch, str]" = weakref.WeakKeyDictionary()
+
+
 def server_version(es: Elasticsearch) -> str:
-    """The server's version number. Falls back to the nodes API where ``GET /`` is absent
-    (the integ-test distribution ships without the rest-root module)."""
+    """The server's version number, asked once per client. Falls back to the nodes API where
+    ``GET /`` is absent (the integ-test distribution ships without the rest-root module)."""
+    known = _VERSIONS.get(es)
+    if known is not None:
+        return known
     try:
-        return es.info()["version"]["number"]
+        version = es.info()["version"]["number"]
     except ApiError as err:
         if err.meta.status not in (404, 405):
             raise
-    nodes = es.nodes.info(node_id="_local", metric="_none")["nodes"]
-    return next(iter(nodes.values()))["version"]
+        nodes = es.nodes.info(node_id="_local", metric="_none")["nodes"]
+        version = next(iter(nodes.values()))["version"]
+    _VERSIONS[es] = version
+    return version
 
 
 def connect(cfg: EsConfig, request_timeout: float = 60.0) -> tuple[Elasticsearch, str]:
