@@ -8,10 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from typing import Iterator
 
 import pytest
 
-from tests.stack.conftest import CTSTACK_TIMEOUT, UP_TIMEOUT, Stack
+from provision.core import settings
+from tests.stack.conftest import CTSTACK_TIMEOUT, UP_TIMEOUT, Images, Stack
 from tests.support.engine_proxy import EngineProxy
 
 
@@ -32,11 +35,31 @@ def test_es_port_taken_on_loopback_names_the_port_and_fails(local_stack):
     assert "Elasticsearch: " not in up.stdout
 
 
-def test_es_that_never_gets_healthy_stops_at_the_timeout_with_its_last_log_lines(local_stack):
-    up = local_stack.ctstack("up", "--no-kibana", "--timeout", "5")
-    assert up.returncode == 1
+STUCK_LINE = "stuck before opening port 9200 (a test image that never answers)"
+
+
+@pytest.fixture
+def es_that_never_answers(local_stack: Stack, images: Images) -> Iterator[str]:
+    """The test's Elasticsearch image with its entrypoint replaced by one that logs a line and
+    waits forever: a container that runs but never becomes healthy, whatever the machine's
+    speed (the real image on an idle machine is green within 5 s, which made this case a race).
+    Built from the local image alone, so no registry is needed."""
+    tag = f"ctstack-test/never-answers:{uuid.uuid4().hex[:8]}"
+    dockerfile = f'FROM {images.es}\nENTRYPOINT ["/bin/sh", "-c", "echo \'{STUCK_LINE}\'; exec sleep 86400"]\n'
+    built = subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=dockerfile, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    try:
+        yield tag
+    finally:
+        local_stack.remove()
+        local_stack.docker("rmi", "--force", tag, check=False)
+
+
+def test_es_that_never_gets_healthy_stops_at_the_timeout_with_its_last_log_lines(local_stack, es_that_never_answers):
+    up = local_stack.ctstack("up", "--no-kibana", "--timeout", "5", env={settings.ES_IMAGE_ENV: es_that_never_answers})
+    assert up.returncode == 1, up.output
     assert "Error: elasticsearch did not become healthy within 5 s" in up.stderr, up.stderr
-    assert "its last log lines:" in up.stderr
+    assert "its last log lines:" in up.stderr and STUCK_LINE in up.stderr, up.stderr
     assert "Left as they are: elasticsearch (running" in up.stderr and "`ctstack down` stops them" in up.stderr
 
 
