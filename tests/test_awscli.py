@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from provision.cloudtrail.awscli import cli_command, services
@@ -61,3 +65,45 @@ def test_every_service_botocore_ships_is_indexed_with_its_endpoint_prefix() -> N
     assert by_name["cloudwatch"].endpoint_prefix == "monitoring"
     assert by_name["bedrock-runtime"].signing_name == "bedrock"
     assert all(s.endpoint_prefix and s.api_version for s in by_name.values())
+
+
+def _without_text_documentation(value):
+    if isinstance(value, dict):
+        return {k: _without_text_documentation(v) for k, v in value.items() if not (k == "documentation" and isinstance(v, str))}
+    if isinstance(value, list):
+        return [_without_text_documentation(v) for v in value]
+    return value
+
+
+def test_service_models_are_botocores_own_without_their_documentation_text() -> None:
+    """Every process that converts files loads the models its events name: EC2's costs half
+    the memory without the documentation, which nothing here reads."""
+    from botocore.loaders import Loader
+
+    from provision.cloudtrail import awscli
+
+    ours = awscli._loader().load_service_model("ec2", "service-2")
+    botocores = Loader().load_service_model("ec2", "service-2")
+    assert "documentation" in str(botocores["shapes"]["RunInstancesRequest"])
+    assert ours == _without_text_documentation(botocores)
+    assert "documentation" not in str(ours)
+
+
+def test_a_model_member_named_documentation_is_kept(tmp_path) -> None:
+    from provision.cloudtrail import awscli
+
+    (tmp_path / "service-2.json").write_text(json.dumps({"shapes": {"Api": {
+        "type": "structure", "documentation": "<p>text</p>",
+        "members": {"documentation": {"shape": "String", "documentation": "<p>a member</p>"}}}}}))
+    loaded = awscli._ModelFileLoader().load_file(str(tmp_path / "service-2"))
+    assert loaded == {"shapes": {"Api": {"type": "structure", "members": {"documentation": {"shape": "String"}}}}}
+    assert awscli._ModelFileLoader().load_file(str(tmp_path / "absent")) is None
+
+
+def test_a_converting_process_imports_neither_the_elasticsearch_client_nor_a_botocore_session() -> None:
+    """What a spawned converting process imports is memory it holds for the whole import."""
+    code = ("import sys, provision.ingest.convert\n"
+            "print(sorted(m for m in ('elasticsearch', 'botocore.session', 'botocore.client', 'typer') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -182,6 +182,25 @@ def test_a_small_import_converts_in_the_importing_process(tmp_path):
 
 
 @pytest.mark.slow  # worker processes
+@pytest.mark.parametrize("sizes_known", [True, False])
+def test_an_import_past_the_pool_size_converts_nothing_in_the_importing_process(tmp_path, monkeypatch, sizes_known):
+    """Past POOL_AFTER_BYTES of files (their sizes, known before reading; an unknown size
+    counts as large), every file goes to a worker from the first: the importing process
+    never holds decoded events or botocore's models."""
+    logs = trail_folder(tmp_path, files=6)
+    size = sum(p.stat().st_size for p in logs.iterdir())
+    here: list[str] = []
+    monkeypatch.setattr(convert, "convert_or_reason", lambda name, *_: here.append(name))  # spawned workers keep the real one
+    sources = local_files([logs]) if sizes_known else (
+        SourceFile(s.name, s.read, size=None, path=s.path) for s in local_files([logs]))
+    with Converter(OPTIONS, processes=1, pool_after_bytes=size // 2) as converter:
+        got = [outcome(c) for c in converter.convert(sources)]
+        assert converter.workers_started == 1
+    assert here == []
+    assert len(got) == 6 and all(why is None and events == 40 for _, _, why, events, _ in got)
+
+
+@pytest.mark.slow  # worker processes
 def test_bulk_bodies_are_the_same_with_and_without_worker_processes(tmp_path, monkeypatch):
     monkeypatch.setattr(convert, "POOL_AFTER_BYTES", 0)
     logs = trail_folder(tmp_path, files=15, per_file=150)

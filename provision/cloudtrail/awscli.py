@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import functools
 import gzip
+import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
-import botocore.session
 from botocore import xform_name
+from botocore.loaders import JSONFileLoader, Loader
 
 # The AWS CLI's renamed top-level commands (awscli/handlers.py: the s3 plugin moves the model
 # commands to `s3api`; codedeploy and configservice customisations rename theirs).
@@ -116,9 +117,33 @@ class _PrefixIndex:
     by_name: dict[str, list[ServiceInfo]]
 
 
+class _ModelFileLoader(JSONFileLoader):
+    """botocore's model files as plain dicts without their documentation text. botocore's own
+    loader keeps every `documentation` string in OrderedDicts: EC2's model alone holds 14.6 MB
+    that way, 6.9 MB like this, and loads in 0.24 s instead of 0.57. Nothing here reads the
+    documentation; every process that converts files loads the models of the services its
+    events name."""
+
+    def load_file(self, file_path: str) -> Any:
+        for ext in _MODEL_EXTENSIONS:
+            if os.path.isfile(file_path + ext):
+                with (gzip.open if ext.endswith(".gz") else open)(file_path + ext, "rb") as fp:
+                    return json.loads(fp.read(), object_pairs_hook=_without_documentation)
+        return None
+
+
+def _without_documentation(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Only text: a structure member may be named "documentation" (its value is a dict).
+    return {key: value for key, value in pairs if key != "documentation" or not isinstance(value, str)}
+
+
 @functools.lru_cache(maxsize=1)
-def _loader():
-    return botocore.session.get_session().get_component("data_loader")
+def _loader() -> Loader:
+    # As a botocore session builds its loader (AWS_DATA_PATH adds folders to search first),
+    # without importing the session and the client machinery it brings (4 MB per process).
+    extra = [os.path.expanduser(os.path.expandvars(path))
+             for path in os.environ.get("AWS_DATA_PATH", "").split(os.pathsep) if path]
+    return Loader(extra_search_paths=extra, file_loader=_ModelFileLoader())
 
 
 @functools.lru_cache(maxsize=1)

@@ -6,11 +6,14 @@ keeps anything else in ``_source`` without mapping it, so no input can explode t
 
 from __future__ import annotations
 
-from elasticsearch import Elasticsearch
+from typing import TYPE_CHECKING
 
 from provision.cloudtrail import fields as F
 from provision.core import settings
 from provision.core.errors import CtstackError
+
+if TYPE_CHECKING:  # the converting processes import this module, never the client
+    from elasticsearch import Elasticsearch
 
 # Three tiers, so each document costs Elasticsearch only what someone reads of it:
 # - aggregated or sorted by the product (dashboard, hints from ES, the filters): indexed,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import multiprocessing
 import os
 import signal
@@ -29,9 +30,10 @@ from provision.ingest.heap import limit_heap_growth
 # Converting processes by default: one per core, up to 4 (past that, Elasticsearch rather
 # than conversion sets the pace). With one core, files convert in the importing process.
 MAX_DEFAULT_PROCESSES = 4
-# Bytes (as read, mostly gzipped) converted in the importing process before worker processes
-# start: a small import (~10,000 events) is over before workers would have started, and
-# pays nothing for them.
+# An import whose files add up to less than this (bytes as stored, mostly gzipped) converts
+# in the importing process: a small import (~10,000 events) is over before workers would have
+# started, and pays nothing for them. A larger one converts nothing here, so the importing
+# process never holds decoded events or botocore's service models (20 MB of its peak).
 POOL_AFTER_BYTES = 2 * 1024 * 1024
 # Files go to workers in batches of about this many (compressed) bytes, so the cost of a
 # round trip to a worker is paid per batch, not per file (most CloudTrail files are small).
@@ -167,13 +169,13 @@ class Converter:
 
     def convert(self, files: Iterable[SourceFile]) -> Iterator[FileConversion]:
         batch = _Batch()
-        converted_here = 0
-        for source in files:
+        files = iter(files)
+        ahead, here = self._small_import(files)
+        for source in itertools.chain(ahead, files):
             if self._streams(source):  # a large local file: streamed here, in its place
                 batch.add(FileConversion(source, converted=ConvertedFile(stream=True)))
-            elif self.processes == 0 or (self._pool is None and converted_here < self.pool_after_bytes):
+            elif here:
                 conversion = self._read(source)
-                converted_here += len(conversion.raw or b"")
                 if conversion.converted is None and conversion.failed is None:
                     conversion.settle(convert_or_reason(source.name, conversion.raw or b"", self.options))
                 batch.add(conversion)
@@ -196,6 +198,24 @@ class Converter:
             self._send(batch)
         while self._window:
             yield from self._receive(self._window.popleft())
+
+    def _small_import(self, files: Iterator[SourceFile]) -> tuple[list[SourceFile], bool]:
+        """The first files, taken until their sizes reach pool_after_bytes (not read: a
+        source knows its size), and whether that was all of them: then the import is small
+        and converts here, without workers."""
+        if self.processes == 0:
+            return [], True
+        if self._pool is not None:
+            return [], False
+        ahead: list[SourceFile] = []
+        size = 0
+        for source in files:
+            ahead.append(source)
+            # A size not known up front counts as large: the pool is started rather than guessed.
+            size += self.pool_after_bytes if source.size is None else source.size
+            if size >= self.pool_after_bytes:
+                return ahead, False
+        return ahead, True
 
     def _streams(self, source: SourceFile) -> bool:
         return bool(source.path and not source.skip_reason and not source.fail_reason
