@@ -92,3 +92,36 @@ def test_a_real_node_answering_all_created_is_read_on_its_bytes(es, index_prefix
         assert isinstance(answer, AllCreatedAnswer) and answer.documents == 3
     finally:
         es.indices.delete(index=index, ignore_unavailable=True)
+
+
+def test_a_sealed_chunk_cuts_any_of_its_documents_from_its_own_body_after_the_files_let_theirs_go():
+    """Documents answered 429 are sent again alone: their lines come from the chunk's body,
+    as the files' converted bodies are gone once every document is in a sealed chunk."""
+    from array import array
+
+    from provision.cloudtrail.records import SourceFile
+    from provision.ingest.bulklines import ConvertedFile
+    from provision.ingest.inflight import Chunk, FileInFlight
+
+    def converted(name: str, documents: int) -> tuple[FileInFlight, list[bytes]]:
+        lines = [f'{{"create":{{"_id":"{name}{d}"}}}}\n{{"n":"{"x" * d}"}}\n'.encode() for d in range(documents)]
+        ends = array("Q")
+        for line in lines:
+            ends.append((ends[-1] if ends else 0) + len(line))
+        state = FileInFlight(SourceFile(name, bytes))
+        state.converted = ConvertedFile(events=documents, body=bytearray(b"".join(lines)), ends=ends)
+        return state, lines
+
+    a, a_lines = converted("a", 5)
+    b, b_lines = converted("b", 4)
+    chunk = Chunk()
+    # a's documents 2..4 (not from the start of its body), then b's 0..2
+    chunk.add(a, 2, 3, memoryview(a.converted.body), a.converted.ends[1], a.converted.ends[4])
+    chunk.add(b, 0, 3, memoryview(b.converted.body), 0, b.converted.ends[2])
+    expected = a_lines[2:5] + b_lines[0:3]
+    assert chunk.seal().parts == [] and chunk.body() == b"".join(expected)
+    a.cut()
+    b.cut()
+    assert a.converted.body == b"" and b.converted.body == b""
+    assert chunk.body_of([0, 3, 5]) == expected[0] + expected[3] + expected[5]
+    assert chunk.body_of(list(range(6))) == chunk.body()

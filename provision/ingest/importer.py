@@ -102,20 +102,18 @@ class _Run:
                 if j == i and not chunk.count:
                     j = i + 1  # one document larger than max_bytes goes alone
                 if j > i:
-                    chunk.parts.append(body[start:ends[j - 1]])
-                    chunk.segments.append((state, i, j - i))
-                    chunk.count += j - i
-                    chunk.size += ends[j - 1] - start
+                    chunk.add(state, i, j - i, body, start, ends[j - 1])
                     i = self.current_next = j
                 if i < total:  # the chunk is full
                     self.building = Chunk()
-                    yield chunk
+                    yield chunk.seal()
             state.read_done = True
+            state.cut()
             self.current, self.current_next = None, 0
             self.finish_if_done(state)
         if self.building.count:
             chunk, self.building = self.building, Chunk()
-            yield chunk
+            yield chunk.seal()
 
     def _start_file(self, conversion: FileConversion) -> FileInFlight | None:
         """Count a converted file in; its state when it has documents to send."""

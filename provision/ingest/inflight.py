@@ -39,7 +39,7 @@ class FileInFlight:
         self.pending = 0
         self.read_done = False
         self.raw: bytes | None = None                  # the file as read, and ...
-        self.converted: ConvertedFile | None = None    # ... its bulk lines, until all are answered for
+        self.converted: ConvertedFile | None = None    # ... its bulk lines (the body until cut into chunks)
         self._events: list | None = None               # document number -> original event, when needed
 
     def event(self, document: int) -> Any:
@@ -63,29 +63,66 @@ class FileInFlight:
             raise RuntimeError(f"{self.source.name}: its documents are no longer in flight")
         return self.converted
 
+    def cut(self) -> None:
+        """Every document is in a chunk: the body goes (chunks hold their bytes until sealed)."""
+        if self.converted is not None:
+            self.converted.body = b""  # its ends stay: a retried chunk cuts its own body with them
+
     def release(self) -> None:
         self.raw = self.converted = self._events = None
 
 
 class Chunk:
-    """One bulk request's worth of documents: ``parts`` of files' bulk lines, and whose
-    documents they are, ``segments`` of (file, first document number, count), in order."""
+    """One bulk request's worth of documents: ``parts`` of files' bulk lines while it is
+    built, and whose documents they are, ``segments`` of (file, first document number,
+    count), in order. :meth:`seal` joins the parts into the request's body and lets them go,
+    so a file's converted lines are held only until its last chunk is sealed, not until
+    Elasticsearch answers (the chunk's own body serves retries)."""
 
-    __slots__ = ("parts", "count", "size", "segments")
+    __slots__ = ("parts", "count", "size", "segments", "data", "_starts")
 
     def __init__(self) -> None:
         self.parts: list[bytes | memoryview] = []
         self.count = 0
         self.size = 0
         self.segments: list[tuple[FileInFlight, int, int]] = []
+        self.data: bytes | None = None
+        self._starts: list[int] = []  # per segment: where its lines start in the file's body
+
+    def add(self, state: FileInFlight, first: int, count: int, lines: memoryview, start: int, end: int) -> None:
+        """Documents first..first+count-1 of ``state``'s file: bytes start..end of its ``lines``."""
+        self.parts.append(lines[start:end])
+        self.segments.append((state, first, count))
+        self._starts.append(start)
+        self.count += count
+        self.size += end - start
+
+    def seal(self) -> Chunk:
+        """The body joined (one copy of each document's bytes), the parts let go."""
+        if self.data is None:
+            self.data = b"".join(self.parts)
+            for part in self.parts:
+                if isinstance(part, memoryview):
+                    part.release()
+            self.parts = []
+        return self
 
     def body(self) -> bytes:
-        return b"".join(self.parts)
+        self.seal()
+        assert self.data is not None
+        return self.data
 
     def documents(self) -> list[tuple[FileInFlight, int]]:
         return [(state, d) for state, first, count in self.segments for d in range(first, first + count)]
 
     def body_of(self, which: list[int]) -> bytes:
-        """The bulk body of some of the chunk's documents (by their number in the chunk)."""
-        documents = self.documents()
-        return b"".join([documents[i][0].lines.line(documents[i][1]) for i in which])
+        """The bulk body of some of the chunk's documents (by their number in the chunk),
+        cut from the chunk's body with each file's document ends."""
+        body = self.body()
+        bounds: list[tuple[int, int]] = []
+        offset = 0
+        for (state, first, count), start in zip(self.segments, self._starts):
+            ends = state.lines.ends
+            bounds.extend((offset + (ends[d - 1] if d else 0) - start, offset + ends[d] - start) for d in range(first, first + count))
+            offset += ends[first + count - 1] - start
+        return b"".join([body[bounds[i][0]:bounds[i][1]] for i in which])
