@@ -172,6 +172,42 @@ def test_a_worker_killed_while_batches_wait_to_be_sent_costs_no_file(tmp_path, m
     assert all(why is None and events == 40 and len(lines) == 40 for _, _, why, events, lines in got)
 
 
+def test_a_file_with_a_large_text_is_converted_item_by_item_to_the_same_lines(tmp_path, monkeypatch):
+    """Past DECODE_WHOLE_BYTES of text a file's events are never all decoded at once (a
+    converting process holds one), and its bulk lines, failures and positions are those
+    decoding it whole gives."""
+    from provision.ingest import bulklines
+
+    events = many_events(300, seed="large")
+    events[7] = 5                                            # not an event: fails alone
+    events[11] = {**events[11], "eventTime": "yesterday"}    # no usable time: fails alone
+    write_trail_file(tmp_path / "large.json.gz", events)
+    raw = (tmp_path / "large.json.gz").read_bytes()
+
+    monkeypatch.setattr(bulklines, "DECODE_WHOLE_BYTES", 1 << 40)
+    whole = convert_file("large.json.gz", raw, OPTIONS)
+    monkeypatch.setattr(bulklines, "DECODE_WHOLE_BYTES", 1000)
+    monkeypatch.setattr(bulklines, "decode_events", lambda *_: pytest.fail("decoded whole"))
+    by_item = convert_file("large.json.gz", raw, OPTIONS)
+
+    assert by_item.body == whole.body and list(by_item.ends) == list(whole.ends)
+    assert [(p, r) for p, r, _ in by_item.failures] == [(p, r) for p, r, _ in whole.failures]
+    assert [p for p, _, _ in whole.failures] == [7, 11]
+    assert by_item.events == whole.events == 300 and by_item.indices == whole.indices
+
+
+def test_a_large_file_that_is_no_trail_or_is_cut_gets_the_answer_decoding_whole_gives(tmp_path, monkeypatch):
+    from provision.ingest import bulklines
+
+    monkeypatch.setattr(bulklines, "DECODE_WHOLE_BYTES", 100)
+    no_trail = gzip.compress(orjson.dumps([{"name": f"row {i}"} for i in range(200)]))
+    assert convert_file("rows.json.gz", no_trail, OPTIONS).skipped == "no CloudTrail events (an array without events)"
+    cut = gzip.compress(orjson.dumps({"Records": many_events(50, seed="cut")}))[:-40]
+    converted = convert_file("cut.json.gz", cut, OPTIONS)
+    monkeypatch.setattr(bulklines, "DECODE_WHOLE_BYTES", 1 << 40)
+    assert converted == convert_file("cut.json.gz", cut, OPTIONS)
+
+
 def test_a_small_import_converts_in_the_importing_process(tmp_path):
     """Under POOL_AFTER_BYTES read, no worker is started: a few files pay nothing for them."""
     logs = trail_folder(tmp_path, files=6)

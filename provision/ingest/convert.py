@@ -37,7 +37,7 @@ MAX_DEFAULT_PROCESSES = 4
 POOL_AFTER_BYTES = 2 * 1024 * 1024
 # Files go to workers in batches of about this many (compressed) bytes, so the cost of a
 # round trip to a worker is paid per batch, not per file (most CloudTrail files are small).
-BATCH_BYTES = 256 * 1024
+BATCH_BYTES = 128 * 1024
 BATCH_FILES = 256
 # Batches in flight per worker: enough to keep each busy, few enough to bound memory.
 BATCHES_PER_PROCESS = 2
