@@ -307,6 +307,9 @@ def test_import_marks_the_drifting_console_changes_for_the_dashboard(es_config: 
 
         assert marked() == ["alice AttachRolePolicy", "alice AuthorizeSecurityGroupIngress", "alice UpdateFunctionConfiguration20150331v2",
                             "bob AuthorizeSecurityGroupIngress", "bob PutBucketPolicy", "carol DeleteSecurityGroup", "carol PutBucketPolicy"]
+        again = import_sources(es_config, [trail], index_prefix=prefix, full=True)  # every event already present
+        assert again.events_indexed == 0 and "drift_marked" not in again.extra
+        assert len(marked()) == expected
         stale = es.search(index=f"{prefix}-*", query={"term": {F.EVENT_ACTION: "CreateSession"}}, size=1)["hits"]["hits"][0]
         es.update(index=stale["_index"], id=stale["_id"], doc={"ctstack": {"drift": True}}, refresh=True)
         assert mark_drift(es, prefix) == expected

@@ -54,7 +54,9 @@ def import_sources(
                 files = itertools.chain(files, s3.files())
                 remembering.append(s3.on_file_done)
             summary = run_import(es, files, o.but(on_file_done=_each(remembering + ([o.on_file_done] if o.on_file_done else []))))
-            if o.profile != "minimal":
+            # Marks follow the stored events: a run that indexed none (a re-run) leaves them
+            # as the last one that did set them, and does not read every change again.
+            if o.profile != "minimal" and summary.events_indexed:
                 _mark_drift(es, summary, o.index_prefix)
         finally:
             local.close()  # remember what was imported, also when the run stopped early

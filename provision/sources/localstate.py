@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import os
 import stat
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
@@ -85,24 +86,44 @@ class LocalImport:
 
     def files(self, sources: Iterable[SourceFile]) -> Iterator[SourceFile]:
         """``sources`` with a fingerprint in their meta, less those unchanged since they were
-        imported (looked up in batches, so memory holds one batch of files)."""
+        imported (looked up in batches, so memory holds two batches of files: the next
+        batch is fingerprinted while Elasticsearch answers for the one before)."""
         iterator = iter(sources)
-        while batch := list(islice(iterator, BATCH_SIZE)):
-            wanted: dict[int, LocalFile] = {}
-            for position, source in enumerate(batch):
-                if source.path and not source.skip_reason and not source.fail_reason:
-                    seen = fingerprint(source.path)
-                    if seen is not None:
-                        wanted[position] = LocalFile(LOCAL_BUCKET, os.path.abspath(source.path), seen)
-            done = self.state.imported(wanted.values()) if wanted and self._trusted() else set()
-            for position, source in enumerate(batch):
-                local = wanted.get(position)
-                if local is not None and (local.bucket, local.key) in done:
-                    self.stats[UNCHANGED] += 1
-                    continue
-                if local is not None:
-                    source = dataclasses.replace(source, meta={**(source.meta or {}), FINGERPRINT: local})
-                yield source
+        lookups = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctstack-state")
+        try:
+            waiting: tuple[list[SourceFile], dict[int, LocalFile], Future] | None = None
+            while batch := list(islice(iterator, BATCH_SIZE)):
+                wanted = self._fingerprints(batch)
+                trusted = bool(wanted) and self._trusted()
+                looked_up = lookups.submit(self.state.imported, list(wanted.values()) if trusted else [])
+                if waiting is not None:
+                    yield from self._unchanged_left_out(*waiting)
+                waiting = (batch, wanted, looked_up)
+            if waiting is not None:
+                yield from self._unchanged_left_out(*waiting)
+        finally:
+            lookups.shutdown(wait=True, cancel_futures=True)
+
+    @staticmethod
+    def _fingerprints(batch: list[SourceFile]) -> dict[int, LocalFile]:
+        wanted: dict[int, LocalFile] = {}
+        for position, source in enumerate(batch):
+            if source.path and not source.skip_reason and not source.fail_reason:
+                seen = fingerprint(source.path)
+                if seen is not None:
+                    wanted[position] = LocalFile(LOCAL_BUCKET, os.path.abspath(source.path), seen)
+        return wanted
+
+    def _unchanged_left_out(self, batch: list[SourceFile], wanted: dict[int, LocalFile], looked_up: Future) -> Iterator[SourceFile]:
+        done = looked_up.result()
+        for position, source in enumerate(batch):
+            local = wanted.get(position)
+            if local is not None and (local.bucket, local.key) in done:
+                self.stats[UNCHANGED] += 1
+                continue
+            if local is not None:
+                source = dataclasses.replace(source, meta={**(source.meta or {}), FINGERPRINT: local})
+            yield source
 
     def _trusted(self) -> bool:
         """Whether to skip what the state calls imported: not with ``full``, and not when the
