@@ -217,7 +217,9 @@ def forget_state(es, index_prefix):
     """Delete the import state (S3 objects and local files) of this test's index prefixes
     afterwards (their indices go with the index_prefix fixture)."""
     yield
-    # (the integ-test node has no _delete_by_query: find the documents, then delete them)
+    # (the integ-test node has no _delete_by_query: find the documents, then delete them;
+    # state writes do not wait for a refresh, so one comes first)
+    es.options(ignore_status=404).indices.refresh(index=settings.STATE_INDEX)
     found = es.options(ignore_status=404).search(
         index=settings.STATE_INDEX, query={"prefix": {s3state.INDEX_PREFIX: index_prefix}}, size=10_000, source=False,
     )

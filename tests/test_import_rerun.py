@@ -178,3 +178,31 @@ def test_a_fifo_named_on_the_command_line_fails_unread_and_does_not_hang_the_fin
     summary = run(es_config, fifo, index_prefix, tmp_path)
     assert summary.files_failed == 1 and summary.extra[UNCHANGED] == 0
     assert "not a regular file" in summary.failed_files[0]["reason"]
+
+
+def test_remembering_files_never_waits_for_a_refresh_and_the_next_run_still_sees_them(es_config, es, index_prefix, tmp_path):
+    """State is written without waiting for a refresh (one per 500 files made remembering
+    half of an import's time) and looked up by mget, which reads the latest writes: with
+    the state index never refreshing, the import ends and its re-run skips every file."""
+    from provision.core.connection import client
+    from provision.ingest.importer import run_import
+    from provision.sources.local import local_files
+    from provision.sources.localstate import LocalImport
+
+    state_index = f"{index_prefix}-state-norefresh"
+    es.indices.create(index=state_index, mappings=s3state.MAPPINGS, settings={"index": {"refresh_interval": -1}})
+    logs = trail_folder(tmp_path / "logs", files=3, events=20)
+    # A short request timeout: a write that waited for a refresh that never comes would fail.
+    fast = client(es_config, request_timeout=20)
+    try:
+        for run_number, expected_unchanged in ((1, 0), (2, 3)):
+            local = LocalImport(fast, index_prefix, state_index=state_index)
+            summary = run_import(fast, local.files(local_files([logs])), index_prefix=index_prefix, processes=0,
+                                 on_file_done=local.on_file_done, dead_letter_path=tmp_path / f"dead{run_number}.ndjson")
+            local.close()
+            assert summary.ok and local.state.unsaved == 0, local.state.error
+            assert local.stats[UNCHANGED] == expected_unchanged
+        assert summary.files_read == 0
+    finally:
+        fast.close()
+        es.options(ignore_status=404).indices.delete(index=state_index)
