@@ -18,7 +18,7 @@ except ImportError:  # no wheel for this platform: zlib, as always
 
 from provision.cloudtrail.itemstream import ItemStream, has_big_int, scan_items
 from provision.cloudtrail import records
-from provision.cloudtrail.records import (GZIP_MAGIC, INVALID_JSON, MAX_FILE_BYTES, NOT_GZIP, UTF8_BOM,
+from provision.cloudtrail.records import (GZIP_MAGIC, INVALID_JSON, MAX_FILE_BYTES, NOT_GZIP, SNIFF_ITEMS, UTF8_BOM,
                                           Events, FileFailed, SkipFile, SourceFile, StreamIt, Unreadable, is_digest_name,
                                           looks_like_event, too_large)
 
@@ -60,7 +60,7 @@ def decode_events(name: str, raw: bytes | bytearray, max_bytes: int = MAX_FILE_B
         else:
             return _events_of(data)
     events, first_error = scan_items(raw)
-    if not any(looks_like_event(e) for e in events[:100]):
+    if not any(looks_like_event(e) for e in events[:SNIFF_ITEMS]):
         if partly:
             raise SkipFile(partly)
         if events.partly or (first_error is not None and all(isinstance(e, Unreadable) for e in events)):
@@ -87,7 +87,7 @@ def _events_of(data: Any) -> Events:
     if isinstance(data, list):
         if not data:
             raise SkipFile("no CloudTrail events (empty array)")
-        if not any(looks_like_event(item) for item in data[:100]):
+        if not any(looks_like_event(item) for item in data[:SNIFF_ITEMS]):
             raise SkipFile("no CloudTrail events (an array without events)")
         return Events(data)
     raise SkipFile(f"no CloudTrail events (a JSON {type(data).__name__})")

@@ -145,6 +145,10 @@ def is_digest_name(name: str) -> bool:
     return bool(_DIGEST_FILE.match(parts[-1])) or "CloudTrail-Digest" in parts[:-1]
 
 
+# Items looked at to tell a file of events from other JSON (any of them an event will do).
+SNIFF_ITEMS = 100
+
+
 def looks_like_event(obj: Any) -> bool:
     if isinstance(obj, Unreadable):
         return obj.too_deep

@@ -19,7 +19,7 @@ from provision.cloudtrail import records
 from provision.cloudtrail.decode import decode_events, read_bytes
 from provision.cloudtrail.documents import DocumentError, document_and_line, document_id, index_for
 from provision.cloudtrail.itemstream import ItemStream
-from provision.cloudtrail.records import (GZIP_MAGIC, MAX_FILE_BYTES, FileFailed, SkipFile, SourceFile, StreamIt, dead_letter_copy,
+from provision.cloudtrail.records import (GZIP_MAGIC, MAX_FILE_BYTES, SNIFF_ITEMS, FileFailed, SkipFile, SourceFile, StreamIt, dead_letter_copy,
                                           is_digest_name, looks_like_event)
 from provision.sources.filters import Filters
 from provision.sources.local import read_local
@@ -32,6 +32,7 @@ PART_BYTES = 8 * 1024 * 1024
 # event, not all of them (decoded events take about 3x their text: the 1M bench's largest
 # file is 9 MB of text, 28 MB decoded). Anything unusual is decoded whole, as before.
 DECODE_WHOLE_BYTES = 4 * 1024 * 1024
+_GZIP_HEADER_AND_TRAILER = 10 + 8  # the shortest gzip member: its trailer ends in ISIZE
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def convert_file(name: str, raw: bytes, options: ConvertOptions) -> ConvertedFil
 
 
 def _large_text(name: str, raw: bytes) -> bool:
-    if raw[:2] != GZIP_MAGIC or len(raw) < 18 or is_digest_name(name):
+    if raw[:2] != GZIP_MAGIC or len(raw) < _GZIP_HEADER_AND_TRAILER or is_digest_name(name):
         return False
     size = int.from_bytes(raw[-4:], "little")  # ISIZE: the last member's length (mod 2**32)
     return DECODE_WHOLE_BYTES < size <= records.STREAM_AFTER_BYTES
@@ -123,7 +124,7 @@ def _converted_item_by_item(name: str, raw: bytes, options: ConvertOptions) -> C
     such files get exactly the answers decoding whole gives them."""
     items = ItemStream(raw, None, min(options.max_file_bytes, records.STREAM_AFTER_BYTES))
     stream = iter(items)
-    head = list(itertools.islice(stream, 100))
+    head = list(itertools.islice(stream, SNIFF_ITEMS))  # as decoding whole looks
     if not any(looks_like_event(item) for item in head):
         return None
     converted = next(_converted_parts(name, itertools.chain(head, stream), options, None))

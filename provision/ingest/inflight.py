@@ -79,7 +79,7 @@ class Chunk:
     so a file's converted lines are held only until its last chunk is sealed, not until
     Elasticsearch answers (the chunk's own body serves retries)."""
 
-    __slots__ = ("parts", "count", "size", "segments", "data", "_starts")
+    __slots__ = ("parts", "count", "size", "segments", "data")
 
     def __init__(self) -> None:
         self.parts: list[bytes | memoryview] = []
@@ -87,13 +87,11 @@ class Chunk:
         self.size = 0
         self.segments: list[tuple[FileInFlight, int, int]] = []
         self.data: bytes | None = None
-        self._starts: list[int] = []  # per segment: where its lines start in the file's body
 
     def add(self, state: FileInFlight, first: int, count: int, lines: memoryview, start: int, end: int) -> None:
         """Documents first..first+count-1 of ``state``'s file: bytes start..end of its ``lines``."""
         self.parts.append(lines[start:end])
         self.segments.append((state, first, count))
-        self._starts.append(start)
         self.count += count
         self.size += end - start
 
@@ -112,17 +110,15 @@ class Chunk:
         assert self.data is not None
         return self.data
 
-    def documents(self) -> list[tuple[FileInFlight, int]]:
-        return [(state, d) for state, first, count in self.segments for d in range(first, first + count)]
-
     def body_of(self, which: list[int]) -> bytes:
         """The bulk body of some of the chunk's documents (by their number in the chunk),
         cut from the chunk's body with each file's document ends."""
         body = self.body()
         bounds: list[tuple[int, int]] = []
-        offset = 0
-        for (state, first, count), start in zip(self.segments, self._starts):
-            ends = state.lines.ends
-            bounds.extend((offset + (ends[d - 1] if d else 0) - start, offset + ends[d] - start) for d in range(first, first + count))
-            offset += ends[first + count - 1] - start
+        offset = 0  # where the segment's lines start in the chunk's body
+        for state, first, count in self.segments:
+            lines = state.lines
+            shift = offset - lines.start(first)
+            bounds.extend((shift + lines.start(d), shift + lines.ends[d]) for d in range(first, first + count))
+            offset = shift + lines.ends[first + count - 1]
         return b"".join([body[bounds[i][0]:bounds[i][1]] for i in which])
