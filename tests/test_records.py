@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import os
 
 import orjson
 import pytest
 
-from provision.cloudtrail.records import SkipFile
+from provision.cloudtrail.records import NOT_REGULAR, SkipFile
 from provision.cloudtrail.decode import decode_events
 from provision.sources.local import local_files
 from tests.support.events import api_call
@@ -76,6 +77,34 @@ def test_folder_walk_is_recursive_sorted_and_flags_foreign_files(tmp_path):
     assert names == ["LICENSE", "a.json", "b/2.json.gz"]
     assert files[0].skip_reason and "not a CloudTrail log file" in files[0].skip_reason
     assert files[1].skip_reason is None and files[1].read() == b"x"
+
+
+def test_folder_walk_finds_what_os_walk_finds_and_follows_no_link_to_a_folder(tmp_path):
+    """The walk lists each folder once (scandir) instead of os.walk plus a stat per file: the
+    same files in the same order, links to files read, links to folders not walked into."""
+    (tmp_path / "z" / "deep").mkdir(parents=True)
+    (tmp_path / "z" / "deep" / "3.json").write_text("{}")
+    (tmp_path / "z" / "1.json.gz").write_bytes(b"x")
+    (tmp_path / "m.json").write_text("{}")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.json").write_text("{}")
+    outside = tmp_path.parent / (tmp_path.name + "-outside")
+    outside.mkdir()
+    (outside / "o.json").write_text("{}")
+    (tmp_path / "linked").symlink_to(outside, target_is_directory=True)
+    (tmp_path / "a-link.json").symlink_to(tmp_path / "m.json")
+    os.mkfifo(tmp_path / "pipe.json")
+    expected = []
+    for root, dirs, files in os.walk(tmp_path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        expected += [os.path.join(root, name) for name in sorted(files) if not name.startswith(".")]
+    found = list(local_files([tmp_path]))
+    assert [f.name for f in found] == expected
+    by_name = {f.name.removeprefix(str(tmp_path) + "/"): f for f in found}
+    assert "linked/o.json" not in by_name
+    assert by_name["a-link.json"].skip_reason is None and by_name["a-link.json"].read() == b"{}"
+    assert by_name["pipe.json"].skip_reason == NOT_REGULAR
+    assert by_name["z/1.json.gz"].size == 1 and by_name["z/1.json.gz"].path == str(tmp_path / "z" / "1.json.gz")
 
 
 def test_a_file_named_directly_is_always_read(tmp_path):

@@ -39,11 +39,12 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from botocore import xform_name
-from botocore.model import OperationModel, Shape
-from botocore.validate import ParamValidator
+
+if TYPE_CHECKING:  # botocore.model pulls in botocore's HTTP stack (~30 ms): loaded with the first model
+    from botocore.model import OperationModel, Shape
 
 from provision.cloudtrail import awscli
 from provision.cloudtrail.inputpaths import join_path
@@ -125,6 +126,8 @@ def api_input(event_source: str | None, event_name: str | None, request_paramete
                 result.parameters[member] = mapper.placeholder(shape.members[member], member, (member,), member, "required, not logged by CloudTrail")
         if not validate:
             return result
+        from botocore.validate import ParamValidator
+
         report = ParamValidator().validate(result.parameters, shape)
     except (TypeError, ValueError, RecursionError) as err:  # a hostile or odd event fails alone
         result.parameters, result.valid = {}, False

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
-
-from botocore.model import Shape
+from typing import TYPE_CHECKING, Any, Iterator
 
 from provision.cloudtrail import awscli, clickcode
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 # EC2 id prefixes and the word the API uses for the type (in action names).
 EC2_TYPES: dict[str, str] = {

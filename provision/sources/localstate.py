@@ -54,19 +54,38 @@ def fingerprint(path: str) -> str | None:
     """``size:mtime_ns:sha256(head + tail)`` of a regular file; None when it cannot be read
     (then it is read, and fails, as it would without state)."""
     try:
-        # Opened without blocking (a FIFO named on the command line must not hang the run here).
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            digest = hashlib.sha256()
-            digest.update(fh.read(SAMPLE_BYTES))
-            if st.st_size > SAMPLE_BYTES:
-                fh.seek(max(SAMPLE_BYTES, st.st_size - SAMPLE_BYTES))
-                digest.update(fh.read(SAMPLE_BYTES))
+        # Opened without blocking (a FIFO named on the command line must not hang the run
+        # here); plain os calls, no file object: a re-run takes this for every file.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        digest = hashlib.sha256(_read_at(fd, 0))
+        if st.st_size > SAMPLE_BYTES:
+            digest.update(_read_at(fd, max(SAMPLE_BYTES, st.st_size - SAMPLE_BYTES)))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return f"{st.st_size}:{st.st_mtime_ns}:{digest.hexdigest()}"
+
+
+def _read_at(fd: int, offset: int) -> bytes:
+    """Up to SAMPLE_BYTES from ``offset``, fewer only at the end of the file (a read may
+    return less than asked, on some file systems)."""
+    parts = []
+    wanted = SAMPLE_BYTES
+    while wanted > 0:
+        part = os.pread(fd, wanted, offset)
+        if not part:
+            break
+        parts.append(part)
+        offset += len(part)
+        wanted -= len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class LocalImport:
