@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import sys
 
 import orjson
 import pytest
@@ -94,6 +95,8 @@ def test_folder_walk_finds_what_os_walk_finds_and_follows_no_link_to_a_folder(tm
     (tmp_path / "linked").symlink_to(outside, target_is_directory=True)
     (tmp_path / "a-link.json").symlink_to(tmp_path / "m.json")
     os.mkfifo(tmp_path / "pipe.json")
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "gone.json")
+    (tmp_path / "dangling-notes").symlink_to(tmp_path / "gone")
     expected = []
     for root, dirs, files in os.walk(tmp_path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -104,7 +107,19 @@ def test_folder_walk_finds_what_os_walk_finds_and_follows_no_link_to_a_folder(tm
     assert "linked/o.json" not in by_name
     assert by_name["a-link.json"].skip_reason is None and by_name["a-link.json"].read() == b"{}"
     assert by_name["pipe.json"].skip_reason == NOT_REGULAR
+    assert by_name["dangling.json"].skip_reason is None and by_name["dangling.json"].size is None  # read, and fails saying why
+    assert by_name["dangling-notes"].skip_reason and "not a CloudTrail log file" in by_name["dangling-notes"].skip_reason
     assert by_name["z/1.json.gz"].size == 1 and by_name["z/1.json.gz"].path == str(tmp_path / "z" / "1.json.gz")
+
+
+def test_a_folder_tree_deeper_than_the_recursion_limit_is_walked(tmp_path):
+    deep = tmp_path
+    for _ in range(sys.getrecursionlimit() + 100):
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "bottom.json").write_text("{}")
+    [found] = local_files([tmp_path])
+    assert found.name == str(deep / "bottom.json") and found.skip_reason is None
 
 
 def test_a_file_named_directly_is_always_read(tmp_path):

@@ -59,36 +59,43 @@ def local_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
 def _walk(folder: Path) -> Iterator[SourceFile]:
     """What :func:`os.walk` (top-down, links to folders not followed) would find, in sorted
     order, from :func:`os.scandir` itself: each file is stat'ed once (a re-run over years of
-    logs walks every file). Lazy per folder: memory grows with one folder's entries."""
-    try:
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=_entry_name)
-    except OSError as err:  # a folder that cannot be listed (permission): failed, with the reason
-        yield SourceFile(name=str(err.filename or folder), read=bytes, fail_reason=f"could not list the folder: {err.strerror or err}")
-        return
-    folders = []
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if _is_dir(entry):
-            if not entry.is_symlink():
-                folders.append(entry.path)
-            continue
-        path = entry.path
+    logs walks every file). Lazy per folder: memory grows with one folder's entries and the
+    folders still to walk; no recursion, so no depth is too deep."""
+    waiting: list[str] = [str(folder)]  # a stack: the next folder to list is last
+    while waiting:
+        current = waiting.pop()
         try:
-            st = entry.stat()
-        except OSError:  # gone or unreadable: reading it says why
-            yield SourceFile(name=path, read=functools.partial(read_local, path), path=path)
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=_entry_name)
+        except OSError as err:  # a folder that cannot be listed (permission): failed, with the reason
+            yield SourceFile(name=str(err.filename or current), read=bytes, fail_reason=f"could not list the folder: {err.strerror or err}")
             continue
-        if not stat.S_ISREG(st.st_mode):
-            reason: str | None = NOT_REGULAR
-        elif entry.name.lower().endswith(EVENT_FILE_SUFFIXES):
-            reason = None
-        else:
-            reason = NOT_A_LOG_FILE_NAME
-        yield SourceFile(name=path, read=functools.partial(read_local, path), size=st.st_size, skip_reason=reason, path=path)
-    for sub in folders:
-        yield from _walk(Path(sub))
+        folders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if _is_dir(entry):
+                if not entry.is_symlink():
+                    folders.append(entry.path)
+                continue
+            yield _listed_file(entry)
+        waiting.extend(reversed(folders))
+
+
+def _listed_file(entry: os.DirEntry) -> SourceFile:
+    path = entry.path
+    try:
+        st = entry.stat()
+        regular, size = stat.S_ISREG(st.st_mode), st.st_size
+    except OSError:  # gone, unreadable or a dangling link: reading it says why
+        regular, size = True, None
+    if not regular:
+        reason: str | None = NOT_REGULAR
+    elif entry.name.lower().endswith(EVENT_FILE_SUFFIXES):
+        reason = None
+    else:
+        reason = NOT_A_LOG_FILE_NAME
+    return SourceFile(name=path, read=functools.partial(read_local, path), size=size, skip_reason=reason, path=path)
 
 
 def _entry_name(entry: os.DirEntry) -> str:
