@@ -113,13 +113,19 @@ def test_folder_walk_finds_what_os_walk_finds_and_follows_no_link_to_a_folder(tm
 
 
 def test_a_folder_tree_deeper_than_the_recursion_limit_is_walked(tmp_path):
-    deep = tmp_path
+    levels = [tmp_path]
     for _ in range(sys.getrecursionlimit() + 100):
-        deep = deep / "d"
-        deep.mkdir()
-    (deep / "bottom.json").write_text("{}")
-    [found] = local_files([tmp_path])
-    assert found.name == str(deep / "bottom.json") and found.skip_reason is None
+        levels.append(levels[-1] / "d")
+        levels[-1].mkdir()
+    bottom = levels[-1] / "bottom.json"
+    bottom.write_text("{}")
+    try:
+        [found] = local_files([tmp_path])
+        assert found.name == str(bottom) and found.skip_reason is None
+    finally:  # removed bottom up here: pytest's own clean-up (shutil.rmtree) recurses and would fail
+        bottom.unlink()
+        for level in reversed(levels[1:]):
+            level.rmdir()
 
 
 def test_a_file_named_directly_is_always_read(tmp_path):
