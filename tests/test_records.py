@@ -11,7 +11,8 @@ import pytest
 
 from provision.cloudtrail.records import NOT_REGULAR, SkipFile
 from provision.cloudtrail.decode import decode_events
-from provision.sources.local import local_files
+from provision.core.errors import CtstackError
+from provision.sources.local import local_files, source_files
 from tests.support.events import api_call
 
 EV = api_call()
@@ -120,12 +121,22 @@ def test_a_folder_tree_deeper_than_the_recursion_limit_is_walked(tmp_path):
     bottom = levels[-1] / "bottom.json"
     bottom.write_text("{}")
     try:
-        [found] = local_files([tmp_path])
+        [found] = source_files([str(tmp_path)])  # as the CLI walks: first whether it holds a file at all
         assert found.name == str(bottom) and found.skip_reason is None
     finally:  # removed bottom up here: pytest's own clean-up (shutil.rmtree) recurses and would fail
         bottom.unlink()
         for level in reversed(levels[1:]):
             level.rmdir()
+
+
+def test_a_folder_named_that_holds_no_file_is_refused_before_anything_is_read(tmp_path):
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / ".hidden.json").write_text("{}")
+    with pytest.raises(CtstackError, match="holds no files: there is nothing to read there"):
+        list(source_files([str(tmp_path / "empty")]))
+    (tmp_path / "empty" / "sub" / "NOTES").write_text("not a log")  # a file, if not a log: shown as skipped
+    [notes] = source_files([str(tmp_path / "empty")])
+    assert notes.skip_reason and "not a CloudTrail log file" in notes.skip_reason
 
 
 def test_a_file_named_directly_is_always_read(tmp_path):

@@ -123,9 +123,6 @@ def source_files(sources: Iterable[str]) -> Iterator[SourceFile]:
 
 
 def _holds_a_file(folder: str) -> bool:
-    """Whether the walk of ``folder`` would find any (non-hidden) file; stops at the first."""
-    for _root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        if any(not name.startswith(".") for name in files):
-            return True
-    return False
+    """Whether the walk of ``folder`` would find any (non-hidden) file; stops at the first.
+    Folders that cannot be listed count as holding none, as nothing can be read there."""
+    return any(found.fail_reason is None for found in _walk(Path(folder)))
