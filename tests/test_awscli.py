@@ -101,21 +101,22 @@ def test_a_model_member_named_documentation_is_kept(tmp_path) -> None:
     assert file_loader.load_file(str(tmp_path / "absent")) is None
 
 
-def test_a_converting_process_imports_neither_the_elasticsearch_client_nor_a_botocore_session() -> None:
-    """What a spawned converting process imports is memory it holds for the whole import."""
-    code = ("import sys, provision.ingest.convert\n"
-            "print(sorted(m for m in ('elasticsearch', 'botocore.session', 'botocore.client', 'typer') if m in sys.modules))")
+def _loaded_by(imports: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh Python process holds after ``import <imports>``."""
+    code = f"import json, sys, {imports}\nprint(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    return json.loads(done.stdout)
+
+
+def test_a_converting_process_imports_neither_the_elasticsearch_client_nor_a_botocore_session() -> None:
+    """What a spawned converting process imports is memory it holds for the whole import."""
+    assert _loaded_by("provision.ingest.convert", ("elasticsearch", "botocore.session", "botocore.client", "typer")) == []
 
 
 def test_the_cli_starts_an_import_without_loading_botocores_model_machinery() -> None:
     """botocore.model and botocore.loaders bring botocore's HTTP stack (~30 ms of every
     command's start, a third of a re-run that finds nothing to read); they load with the
     first service model a conversion needs."""
-    code = ("import sys, provision.cli.commands, provision.ingest.import_sources\n"
-            "print(sorted(m for m in ('botocore.model', 'botocore.loaders', 'botocore.validate') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert _loaded_by("provision.cli.commands, provision.ingest.import_sources",
+                      ("botocore.model", "botocore.loaders", "botocore.validate")) == []

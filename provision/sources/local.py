@@ -26,14 +26,13 @@ def read_local(path: str | os.PathLike) -> bytes:
         return fh.read()
 
 
-
-
-def _file(path: Path, skip_reason: str | None = None) -> SourceFile:
+def _named_file(path: Path) -> SourceFile:
+    """A file named on the command line: always tried, whatever its name or type."""
     try:
         size = path.stat().st_size
     except OSError:
         size = None
-    return SourceFile(name=str(path), read=lambda: read_local(path), size=size, skip_reason=skip_reason, path=str(path))
+    return SourceFile(name=str(path), read=lambda: read_local(path), size=size, path=str(path))
 
 
 def local_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
@@ -53,15 +52,15 @@ def local_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
         if path.is_dir():
             yield from _walk(path)
         else:
-            yield _file(path)
+            yield _named_file(path)
 
 
-def _walk(folder: Path) -> Iterator[SourceFile]:
+def _walk(folder: str | os.PathLike) -> Iterator[SourceFile]:
     """What :func:`os.walk` (top-down, links to folders not followed) would find, in sorted
     order, from :func:`os.scandir` itself: each file is stat'ed once (a re-run over years of
     logs walks every file). Lazy per folder: memory grows with one folder's entries and the
     folders still to walk; no recursion, so no depth is too deep."""
-    waiting: list[str] = [str(folder)]  # a stack: the next folder to list is last
+    waiting: list[str] = [os.fspath(folder)]  # a stack: the next folder to list is last
     while waiting:
         current = waiting.pop()
         try:
@@ -125,4 +124,4 @@ def source_files(sources: Iterable[str]) -> Iterator[SourceFile]:
 def _holds_a_file(folder: str) -> bool:
     """Whether the walk of ``folder`` would find any (non-hidden) file; stops at the first.
     Folders that cannot be listed count as holding none, as nothing can be read there."""
-    return any(found.fail_reason is None for found in _walk(Path(folder)))
+    return any(found.fail_reason is None for found in _walk(folder))
